@@ -1,0 +1,107 @@
+//! The `dialplane` command line: one file per subcommand.
+//!
+//! `main` parses flags with clap, sets up logging, builds a tokio runtime and
+//! hands over to the subcommand's `run`. Errors are printed as one clear line
+//! (with their causes) and exit non-zero; nothing here panics on bad input.
+
+pub mod bench;
+pub mod demo;
+pub mod migrate;
+pub mod plugin;
+pub mod serve;
+pub mod tenant;
+pub mod worker;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Orchestration host for outbound call campaigns with sandboxed WebAssembly plugins.
+#[derive(Debug, Parser)]
+#[command(name = "dialplane", version, about, long_about = None)]
+pub struct Cli {
+    /// Log output: readable lines for people, or JSON for machines.
+    #[arg(long, global = true, env = "DIALPLANE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a complete campaign end to end on an embedded database (no server needed).
+    Demo(demo::DemoArgs),
+    /// Serve the HTTP API, the dashboard and (unless --no-workers) workers.
+    Serve(serve::ServeArgs),
+    /// Run a worker that claims and executes runs.
+    Worker(worker::WorkerArgs),
+    /// Apply database migrations.
+    Migrate(migrate::MigrateArgs),
+    /// Check and test plugin components.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
+    /// Manage platform (admin) keys.
+    #[command(subcommand, name = "admin-key")]
+    AdminKey(tenant::AdminKeyCommand),
+    /// Benchmarks; each prints one JSON line with --json.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dialplane: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Demo(a) => demo::run(a).await,
+            Command::Serve(a) => serve::run(a).await,
+            Command::Worker(a) => worker::run(a).await,
+            Command::Migrate(a) => migrate::run(a).await,
+            Command::Plugin(c) => plugin::run(c).await,
+            Command::Tenant(c) => tenant::run(c).await,
+            Command::AdminKey(c) => tenant::run_admin(c).await,
+            Command::Bench(c) => bench::run(c).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("dialplane: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("DIALPLANE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

@@ -1,0 +1,16 @@
+//! Every tunable of dialplane, with its default as a named constant.
+
+use std::time::Duration;
+
+/// How often a worker refreshes the lease of the runs it owns.
+pub const HEARTBEAT_INTERVAL_DEFAULT: Duration = Duration::from_secs(5);
+/// A run whose heartbeat is older than this is taken over by another worker.
+pub const LEASE_TTL_DEFAULT: Duration = Duration::from_secs(30);
+/// Wall-clock deadline of one plugin export call.
+pub const PLUGIN_DEADLINE_DEFAULT: Duration = Duration::from_millis(500);
+/// Memory cap of one plugin instance (all memories and tables together).
+pub const PLUGIN_MEMORY_DEFAULT: usize = 64 << 20;
+/// Largest string or list a plugin may return.
+pub const PLUGIN_MAX_OUTPUT_DEFAULT: usize = 64 << 10;
+/// Database used when no `--database-url` is given.
+pub const DATABASE_URL_DEFAULT: &str = "sqlite://dialplane.db?mode=rwc";

@@ -1,0 +1,23 @@
+//! dialplane: an orchestration host for outbound call campaigns.
+//!
+//! Module map (one folder per concern, one file per moving part):
+//!
+//! - [`config`]: every tunable, with its `*_DEFAULT` constant.
+//! - [`runtime`]: the wasmtime host. One engine per process, components cached
+//!   by sha256, a store per call bound to one tenant, limits on every call.
+//!   [`runtime::types`] holds the host-side mirror of the WIT types.
+//! - [`builtin`]: the example components, built from `plugins/` by `build.rs`
+//!   and embedded in the binary.
+//! - [`testing`]: helpers for plugin authors' own insta tests.
+//! - [`store`]: the only place with SQL. One `Store` trait, a PostgreSQL and a
+//!   SQLite driver, and the conformance suite both must pass.
+//! - [`lifecycle`]: claim, heartbeat, cancel, cursor, reclaim, and the worker
+//!   that drives leads through the plugins.
+//! - [`api`]: axum routers per resource, auth, the one error type.
+//! - [`cli`]: the `dialplane` subcommands.
+
+pub mod builtin;
+pub mod cli;
+pub mod config;
+pub mod runtime;
+pub mod testing;

@@ -1,0 +1,177 @@
+//! Host-side mirror of the WIT types (`wit/types.wit`, `wit/flow.wit`,
+//! `wit/dialer.wit`).
+//!
+//! The rest of the host (lifecycle, store, API, transcripts) speaks these
+//! plain serde types, never the bindgen-generated ones, so that a new WIT
+//! version only touches `runtime/bindings/`.
+
+use serde::{Deserialize, Serialize};
+
+/// Ordered string pairs (`list<tuple<string, string>>` in WIT).
+pub type Properties = Vec<(String, String)>;
+
+/// One person to call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lead {
+    pub id: String,
+    pub phone: String,
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+    pub attributes: Properties,
+}
+
+/// How to place one call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallRequest {
+    pub to: String,
+    pub caller_id: Option<String>,
+    pub timeout_secs: u32,
+    pub idempotency_key: String,
+    pub metadata: Properties,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnsweredBy {
+    Human,
+    Machine,
+    Fax,
+    Unknown,
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Answered(AnsweredBy),
+    Busy,
+    NoAnswer,
+    Rejected,
+    InvalidNumber,
+    NetworkError,
+    Failed(String),
+    Canceled,
+    Unknown,
+}
+
+impl Outcome {
+    /// A stable label for counters, metrics and SQL (`answered-human`, `busy`, …).
+    pub fn label(&self) -> String {
+        match self {
+            Outcome::Answered(by) => format!(
+                "answered-{}",
+                match by {
+                    AnsweredBy::Human => "human",
+                    AnsweredBy::Machine => "machine",
+                    AnsweredBy::Fax => "fax",
+                    AnsweredBy::Unknown => "unknown",
+                }
+            ),
+            Outcome::Busy => "busy".into(),
+            Outcome::NoAnswer => "no-answer".into(),
+            Outcome::Rejected => "rejected".into(),
+            Outcome::InvalidNumber => "invalid-number".into(),
+            Outcome::NetworkError => "network-error".into(),
+            Outcome::Failed(_) => "failed".into(),
+            Outcome::Canceled => "canceled".into(),
+            Outcome::Unknown => "unknown".into(),
+        }
+    }
+}
+
+/// What became of one placed call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallReport {
+    pub outcome: Outcome,
+    pub provider_call_id: Option<String>,
+    pub ring_secs: u32,
+    pub talk_secs: u32,
+    pub provider_code: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// The answer to `place-call`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Placement {
+    Finished(CallReport),
+    /// The provider's call id; the end arrives later.
+    Pending(String),
+}
+
+/// Progress of one call at the provider; ordered, only moves forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallState {
+    Queued,
+    Ringing,
+    Answered,
+    Ended,
+}
+
+/// Why a request to the provider did not go through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "kebab-case")]
+pub enum DialError {
+    #[error("rate limited, retry after {0} s")]
+    RateLimited(u32),
+    #[error("rejected by provider: {0}")]
+    Rejected(String),
+    #[error("transient provider error: {0}")]
+    Transient(String),
+    #[error("adapter configuration: {0}")]
+    Config(String),
+}
+
+/// One provider event decoded by `parse-callback`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallEvent {
+    pub provider_call_id: String,
+    pub state: CallState,
+    pub report: Option<CallReport>,
+}
+
+/// The run a flow call belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunContext {
+    pub run_id: String,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub settings: Properties,
+}
+
+/// A flow's answer to `plan`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    Dial(CallRequest),
+    Skip(String),
+}
+
+/// A flow's answer to `on-result`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUp {
+    pub retry_after_secs: Option<u32>,
+    pub lead_status: Option<String>,
+    pub note: Option<String>,
+    pub tags: Vec<String>,
+}
+
+/// Which world a component implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginKind {
+    /// `dialplane:plugin/call-flow`, uploaded by tenants.
+    Flow,
+    /// `dialplane:plugin/dialer-adapter`, installed by platform engineers.
+    Dialer,
+}
+
+impl PluginKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginKind::Flow => "flow",
+            PluginKind::Dialer => "dialer",
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Helpers for plugin authors' own insta tests (see README "Testing a flow").

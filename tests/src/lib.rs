@@ -1,0 +1,1 @@
+//! Shared helpers for dialplane end-to-end tests.
