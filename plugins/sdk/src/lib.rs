@@ -45,6 +45,7 @@ pub mod flow_bindings {
         world: "dialplane:plugin/call-flow",
         pub_export_macro: true,
         export_macro_name: "__export_call_flow",
+        additional_derives: [PartialEq, Eq],
     });
 }
 
@@ -116,6 +117,9 @@ pub trait Dialer {
 #[macro_export]
 macro_rules! export_flow {
     ($ty:ty) => {
+        // Native builds (unit tests of the plugin's pure logic) export nothing:
+        // WIT export names are not valid native symbol names.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct __DialplaneFlow;
             impl $crate::flow_bindings::exports::dialplane::plugin::flow::Guest for __DialplaneFlow {
@@ -140,6 +144,9 @@ macro_rules! export_flow {
 #[macro_export]
 macro_rules! export_dialer {
     ($ty:ty) => {
+        // Native builds (unit tests of the plugin's pure logic) export nothing:
+        // WIT export names are not valid native symbol names.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct __DialplaneDialer;
             impl $crate::dialer_bindings::exports::dialplane::plugin::dialer::Guest
