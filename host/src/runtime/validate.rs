@@ -100,12 +100,28 @@ pub fn check_world(
         world: world_name(kind).to_string(),
         detail,
     };
-    if kind == PluginKind::Flow
-        && let Some(http) = info.imports.iter().find(|i| i.starts_with("wasi:http/"))
-    {
-        return Err(wrong(format!(
-            "import `{http}` is not available to call flows (outbound HTTP is for dialer adapters only)"
-        )));
+    if kind == PluginKind::Flow {
+        // Name the outgoing handler first: it is what grants network access.
+        let mut http: Vec<&String> = info
+            .imports
+            .iter()
+            .filter(|i| i.starts_with("wasi:http/"))
+            .collect();
+        http.sort_by_key(|i| !i.starts_with("wasi:http/outgoing-handler"));
+        if let Some(first) = http.first() {
+            let others = http[1..]
+                .iter()
+                .map(|i| format!("`{i}`"))
+                .collect::<Vec<_>>();
+            let also = if others.is_empty() {
+                String::new()
+            } else {
+                format!("; also imports {}", others.join(", "))
+            };
+            return Err(wrong(format!(
+                "import `{first}` is not available to call flows (outbound HTTP is for dialer adapters only){also}"
+            )));
+        }
     }
     let export = export_name(kind);
     if !info.exports.iter().any(|e| e == export) {
