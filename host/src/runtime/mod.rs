@@ -14,6 +14,7 @@
 //!   error it is poisoned and every further call fails with
 //!   [`PluginFailure::Poisoned`].
 
+pub mod bench;
 pub mod bindings;
 mod cache;
 mod engine;
