@@ -2,6 +2,8 @@
 //! test-friendly limits, lead/run fixtures, and the path of the real
 //! `dialplane` binary for CLI tests.
 
+pub mod fake_provider;
+
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

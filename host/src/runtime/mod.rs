@@ -160,6 +160,19 @@ impl Scope {
         self
     }
 
+    /// Lets a dialer reach the `host:port` of the `base_url` entry of its
+    /// configuration, if it has a valid one (what http-dialer talks to).
+    pub fn allow_base_url_of(self, config: &Properties) -> Self {
+        match config
+            .iter()
+            .find(|(k, _)| k == "base_url")
+            .and_then(|(_, v)| HttpAllowlist::from_base_url(v))
+        {
+            Some(dest) => self.allow_http(dest),
+            None => self,
+        }
+    }
+
     /// Attaches `key=value` to every log line of the instance.
     pub fn with_log_field(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.log_fields.push((key.into(), value.into()));
