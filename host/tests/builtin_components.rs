@@ -441,7 +441,7 @@ async fn http_dialer_speaks_the_twilio_calls_api() {
     assert!(requests[0].contains("&Timeout=30"));
     assert!(requests[3].starts_with("GET /2010-04-01/Accounts/AC1/Calls/CA123.json"));
     assert!(requests[4].starts_with("POST /2010-04-01/Accounts/AC1/Calls/CA123.json"));
-    assert!(requests[4].ends_with("Status=completed"));
+    assert!(requests[4].ends_with("Status=completed"), "{}", requests[4]);
 }
 
 #[tokio::test]
