@@ -41,7 +41,7 @@ impl HttpAllowlist {
     }
 
     fn allows(&self, uri: &http::Uri) -> bool {
-        Self::destination(uri).is_some_and(|d| self.allow.iter().any(|a| *a == d))
+        Self::destination(uri).is_some_and(|d| self.allow.contains(&d))
     }
 }
 
