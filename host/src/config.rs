@@ -14,3 +14,10 @@ pub const PLUGIN_MEMORY_DEFAULT: usize = 64 << 20;
 pub const PLUGIN_MAX_OUTPUT_DEFAULT: usize = 64 << 10;
 /// Database used when no `--database-url` is given.
 pub const DATABASE_URL_DEFAULT: &str = "sqlite://dialplane.db?mode=rwc";
+/// Connections in one process's database pool.
+pub const DATABASE_MAX_CONNECTIONS_DEFAULT: u32 = 16;
+/// How long to wait for a pooled connection (or to connect) before the
+/// database counts as unavailable.
+pub const DATABASE_ACQUIRE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
+/// How long a SQLite writer waits for the write lock held by another.
+pub const SQLITE_BUSY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);

@@ -20,4 +20,5 @@ pub mod builtin;
 pub mod cli;
 pub mod config;
 pub mod runtime;
+pub mod store;
 pub mod testing;
