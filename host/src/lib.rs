@@ -19,6 +19,7 @@
 pub mod builtin;
 pub mod cli;
 pub mod config;
+pub mod lifecycle;
 pub mod runtime;
 pub mod store;
 pub mod testing;
