@@ -393,7 +393,7 @@ impl RunStore for PgStore {
         let row: Option<(bool,)> = sqlx::query_as(&format!(
             "SELECT status NOT IN ('queued', 'running') OR status = 'queued' \
                  OR owner_worker IS NULL OR lock_ts IS NULL \
-                 OR cancel_acked_generation = lease_generation \
+                 OR COALESCE(cancel_acked_generation = lease_generation, FALSE) \
                  OR lock_ts < {NOW_MS} - lease_ttl_ms \
              FROM runs WHERE id = $1"
         ))
