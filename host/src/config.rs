@@ -14,6 +14,15 @@ pub const PLUGIN_MEMORY_DEFAULT: usize = 64 << 20;
 pub const PLUGIN_MAX_OUTPUT_DEFAULT: usize = 64 << 10;
 /// Database used when no `--database-url` is given.
 pub const DATABASE_URL_DEFAULT: &str = "sqlite://dialplane.db?mode=rwc";
+/// Period of the epoch ticker that enforces plugin deadlines; a deadline is
+/// rounded up to whole ticks, and a running guest yields to tokio every tick.
+pub const PLUGIN_EPOCH_TICK_DEFAULT: Duration = Duration::from_millis(2);
+/// Extra time the tokio timeout around a plugin call allows beyond the
+/// deadline: the epoch stops guest code; this stops a host call that hangs.
+pub const PLUGIN_TIMEOUT_GRACE_DEFAULT: Duration = Duration::from_millis(250);
+/// Instance slots of the pooling allocator (instances alive at once);
+/// 0 selects on-demand allocation.
+pub const PLUGIN_POOL_INSTANCES_DEFAULT: u32 = 256;
 /// Connections in one process's database pool.
 pub const DATABASE_MAX_CONNECTIONS_DEFAULT: u32 = 16;
 /// How long to wait for a pooled connection (or to connect) before the

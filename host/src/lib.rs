@@ -8,6 +8,7 @@
 //!   [`runtime::types`] holds the host-side mirror of the WIT types.
 //! - [`builtin`]: the example components, built from `plugins/` by `build.rs`
 //!   and embedded in the binary.
+//! - [`leads_file`]: lead files (JSON/CSV) and lead field validation.
 //! - [`testing`]: helpers for plugin authors' own insta tests.
 //! - [`store`]: the only place with SQL. One `Store` trait, a PostgreSQL and a
 //!   SQLite driver, and the conformance suite both must pass.
@@ -19,6 +20,7 @@
 pub mod builtin;
 pub mod cli;
 pub mod config;
+pub mod leads_file;
 pub mod lifecycle;
 pub mod runtime;
 pub mod store;

@@ -2,6 +2,105 @@
 //!
 //! - [`pg`]: real PostgreSQL (throwaway cluster or `DATABASE_URL`).
 //! - [`sqlite_url`]: a fresh SQLite file per test.
+//! - a plugin host with small, test-friendly limits, lead/run fixtures;
+//! - [`dialplane_bin`]: the real `dialplane` binary for CLI and process tests.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dialplane::runtime::{
+    Lead, Limits, MemoryKv, PluginHost, PluginKind, PluginMeta, Prepared, RunContext, Scope,
+    TenantKv,
+};
+
+/// Deadline of one plugin call in these tests: short, so a runaway loop
+/// costs little, but far above what any well-behaved call needs.
+pub const TEST_DEADLINE: Duration = Duration::from_millis(300);
+/// Memory cap of one instance in these tests.
+pub const TEST_MEMORY: usize = 16 << 20;
+/// Output cap in these tests.
+pub const TEST_MAX_OUTPUT: usize = 64 << 10;
+
+pub fn test_limits() -> Limits {
+    Limits {
+        deadline: TEST_DEADLINE,
+        memory_bytes: TEST_MEMORY,
+        fuel: None,
+        max_output_bytes: TEST_MAX_OUTPUT,
+    }
+}
+
+/// A host with [`test_limits`].
+pub fn host() -> PluginHost {
+    PluginHost::new(test_limits()).expect("plugin host")
+}
+
+pub fn meta(kind: PluginKind, name: &str) -> PluginMeta {
+    PluginMeta {
+        kind,
+        name: name.into(),
+        version: 1,
+    }
+}
+
+/// Prepares a built-in component (panics with the error if it is refused).
+pub fn prepare(host: &PluginHost, kind: PluginKind, name: &str, wasm: &[u8]) -> Arc<Prepared> {
+    host.prepare(meta(kind, name), wasm)
+        .unwrap_or_else(|e| panic!("prepare {name}: {e}"))
+}
+
+/// A scope for `tenant` with a fresh or shared in-memory tenant store.
+pub fn scope(tenant: i64, p: &Prepared, kv: Arc<dyn TenantKv>) -> Scope {
+    Scope::new(tenant, &p.meta, kv)
+}
+
+pub fn memory_kv() -> Arc<MemoryKv> {
+    Arc::new(MemoryKv::new())
+}
+
+pub fn lead(id: &str, phone: &str) -> Lead {
+    Lead {
+        id: id.into(),
+        phone: phone.into(),
+        name: None,
+        timezone: None,
+        attributes: Vec::new(),
+    }
+}
+
+pub fn ctx(settings: &[(&str, &str)]) -> RunContext {
+    RunContext {
+        run_id: "run-1".into(),
+        attempt: 1,
+        max_attempts: 3,
+        settings: settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+/// `tests/fixtures/<name>`.
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// Polls `cond` every few milliseconds until it holds or `within` passes.
+pub async fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = tokio::time::Instant::now() + within;
+    loop {
+        if cond() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
 
 pub mod pg;
 

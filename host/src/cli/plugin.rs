@@ -1,10 +1,184 @@
 //! `dialplane plugin check|test`.
+//!
+//! `check` validates a component exactly as an upload is validated (same
+//! engine configuration, same linker), so "passes check" means "will be
+//! accepted". `test` plays a flow over a lead file against the built-in
+//! simulated dialer and prints the YAML transcript of
+//! [`crate::testing`].
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::runtime::{Limits, PluginFailure, PluginHost, PluginKind, PluginMeta};
+use crate::testing::{TRANSCRIPT_MAX_ATTEMPTS_DEFAULT, TranscriptOptions};
+
 #[derive(Debug, clap::Subcommand)]
-pub enum PluginCommand {}
+pub enum PluginCommand {
+    /// Validate a component against its world and print its imports and exports.
+    Check(CheckArgs),
+    /// Run a call flow over a lead file against the simulated dialer; prints a YAML transcript.
+    Test(TestArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KindArg {
+    Flow,
+    Dialer,
+}
+
+impl From<KindArg> for PluginKind {
+    fn from(k: KindArg) -> Self {
+        match k {
+            KindArg::Flow => PluginKind::Flow,
+            KindArg::Dialer => PluginKind::Dialer,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The component (`.wasm`).
+    pub component: PathBuf,
+    /// Which world to check against; detected from the exports when omitted.
+    #[arg(long, value_enum)]
+    pub kind: Option<KindArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DialerArg {
+    /// The built-in deterministic simulator (outcome from the number's last digit).
+    Sim,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// The call-flow component (`.wasm`).
+    pub flow: PathBuf,
+    /// Leads as a JSON array or CSV (`id,phone,name,timezone,<attributes…>`).
+    #[arg(long)]
+    pub leads: PathBuf,
+    /// Dialer to place the calls with.
+    #[arg(long, value_enum, default_value_t = DialerArg::Sim)]
+    pub dialer: DialerArg,
+    /// A run setting handed to the flow (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub settings: Vec<(String, String)>,
+    /// A configuration entry for the dialer, e.g. `mode=pending` (repeatable).
+    #[arg(long = "dialer-config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub dialer_config: Vec<(String, String)>,
+    /// Cap on attempts per lead (retries the flow asks for are played at once).
+    #[arg(long, default_value_t = TRANSCRIPT_MAX_ATTEMPTS_DEFAULT)]
+    pub max_attempts: u32,
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}
 
 pub async fn run(c: PluginCommand) -> anyhow::Result<ExitCode> {
-    match c {}
+    match c {
+        PluginCommand::Check(a) => check(a),
+        PluginCommand::Test(a) => test(a).await,
+    }
+}
+
+fn read_component(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+}
+
+fn file_name(path: &std::path::Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "component".into())
+}
+
+fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
+    let wasm = read_component(&a.component)?;
+    let host = PluginHost::new(Limits::default())?;
+    let shown = a.component.display();
+    let info = match host.inspect(&wasm) {
+        Ok(info) => info,
+        Err(e) => {
+            eprintln!("{shown}: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    println!("{shown}");
+    println!("imports:");
+    for i in &info.imports {
+        println!("  - {i}");
+    }
+    println!("exports:");
+    for e in &info.exports {
+        println!("  - {e}");
+    }
+    let kind = match a.kind.map(PluginKind::from).or_else(|| info.detect_kind()) {
+        Some(k) => k,
+        None => {
+            eprintln!(
+                "{shown}: cannot tell the kind: it exports neither `dialplane:plugin/flow@0.1.0` (a call flow) nor `dialplane:plugin/dialer@0.1.0` (a dialer adapter); pass --kind to see what is missing"
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let meta = PluginMeta {
+        kind,
+        name: file_name(&a.component),
+        version: 0,
+    };
+    match host.prepare(meta, &wasm) {
+        Ok(_) => {
+            println!(
+                "ok: implements {} ({})",
+                crate::runtime::world_name(kind),
+                kind.as_str()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            match &e.cause {
+                PluginFailure::WrongWorld { world, detail } => {
+                    eprintln!("{shown}: does not implement {world}: {detail}")
+                }
+                other => eprintln!("{shown}: {other}"),
+            }
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
+    let DialerArg::Sim = a.dialer;
+    let wasm = read_component(&a.flow)?;
+    let leads = crate::leads_file::read(&a.leads)?;
+    let opts = TranscriptOptions {
+        settings: a.settings,
+        max_attempts: a.max_attempts,
+        dialer_config: a.dialer_config,
+        limits: Limits::default(),
+        flow_name: file_name(&a.flow),
+    };
+    let t = match crate::testing::run(&wasm, &leads, &opts).await {
+        Ok(t) => t,
+        Err(e) => match e.downcast_ref::<crate::runtime::PluginError>() {
+            Some(pe) => {
+                eprintln!("{}: {}", a.flow.display(), pe.cause);
+                return Ok(ExitCode::FAILURE);
+            }
+            None => return Err(e),
+        },
+    };
+    print!("{}", t.to_yaml());
+    if t.failures > 0 {
+        eprintln!(
+            "{}: {} lead(s) stopped on a plugin failure (see `error:` in the transcript)",
+            a.flow.display(),
+            t.failures
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }

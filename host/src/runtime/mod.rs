@@ -14,12 +14,40 @@
 //!   error it is poisoned and every further call fails with
 //!   [`PluginFailure::Poisoned`].
 
+pub mod bindings;
+mod cache;
+mod engine;
+mod failure;
+mod host_log;
+mod host_tenant_store;
+mod http_allowlist;
+mod instance;
+mod limits;
+mod log_sink;
+pub mod memory_kv;
+mod output_check;
+mod stdio_capture;
+mod store_data;
 pub mod types;
+mod validate;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use wasmtime::Store;
+use wasmtime::component::{HasSelf, Linker};
+
+pub use cache::sha256_hex;
+pub use http_allowlist::HttpAllowlist;
+pub use memory_kv::MemoryKv;
 pub use types::*;
+pub use validate::{ComponentInfo, world_name};
+
+use bindings::v0_1_0 as v0;
+use instance::Core;
+use output_check::OutputCheck;
+use store_data::StoreData;
+use validate::Pre;
 
 /// Per-call limits.
 #[derive(Debug, Clone)]
@@ -32,6 +60,43 @@ pub struct Limits {
     pub fuel: Option<u64>,
     /// Cap on any string/list a plugin returns (bytes).
     pub max_output_bytes: usize,
+}
+
+impl Default for Limits {
+    /// The `PLUGIN_*_DEFAULT` values of [`crate::config`], no fuel.
+    fn default() -> Self {
+        Limits {
+            deadline: crate::config::PLUGIN_DEADLINE_DEFAULT,
+            memory_bytes: crate::config::PLUGIN_MEMORY_DEFAULT,
+            fuel: None,
+            max_output_bytes: crate::config::PLUGIN_MAX_OUTPUT_DEFAULT,
+        }
+    }
+}
+
+/// Host-wide knobs that are not per-call limits.
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    /// Period of the epoch ticker (deadline granularity).
+    pub epoch_tick: Duration,
+    /// Time the tokio timeout allows beyond the deadline (stops a hung host call).
+    pub timeout_grace: Duration,
+    /// Pooling-allocator slots (instances alive at once); 0 = on-demand allocation.
+    pub pool_instances: u32,
+    /// Fixed wall clock, monotonic clock and random bytes in every store, so
+    /// that `plugin test` transcripts are byte-identical run after run.
+    pub deterministic: bool,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions {
+            epoch_tick: crate::config::PLUGIN_EPOCH_TICK_DEFAULT,
+            timeout_grace: crate::config::PLUGIN_TIMEOUT_GRACE_DEFAULT,
+            pool_instances: crate::config::PLUGIN_POOL_INSTANCES_DEFAULT,
+            deterministic: false,
+        }
+    }
 }
 
 /// Backing storage of the `tenant-store` import. The runtime passes the tenant
@@ -73,6 +138,32 @@ pub struct Scope {
     pub http_allow: Vec<String>,
     /// Extra fields attached to every log line (e.g. `run_id`).
     pub log_fields: Vec<(String, String)>,
+}
+
+impl Scope {
+    /// A scope for `business_id` with the conventional namespace
+    /// `{kind}:{plugin name}`, no HTTP destinations and no extra log fields.
+    pub fn new(business_id: i64, meta: &PluginMeta, kv: Arc<dyn TenantKv>) -> Self {
+        Scope {
+            business_id,
+            kv_namespace: format!("{}:{}", meta.kind.as_str(), meta.name),
+            kv,
+            http_allow: Vec::new(),
+            log_fields: Vec::new(),
+        }
+    }
+
+    /// Lets a dialer reach `host:port` (e.g. from its `base_url` setting).
+    pub fn allow_http(mut self, host_port: impl Into<String>) -> Self {
+        self.http_allow.push(host_port.into());
+        self
+    }
+
+    /// Attaches `key=value` to every log line of the instance.
+    pub fn with_log_field(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.log_fields.push((key.into(), value.into()));
+        self
+    }
 }
 
 /// A line a plugin logged (or wrote to stdout/stderr) during a call.
@@ -131,89 +222,378 @@ impl PluginFailure {
 pub struct Prepared {
     pub meta: PluginMeta,
     pub sha256: String,
+    /// Import and export names of the component (what `plugin check` prints).
+    pub info: ComponentInfo,
+    pre: Pre,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("meta", &self.meta)
+            .field("sha256", &self.sha256)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The process's wasmtime host.
-pub struct PluginHost {}
+pub struct PluginHost {
+    engine: wasmtime::Engine,
+    limits: Limits,
+    opts: HostOptions,
+    flow_linker: Linker<StoreData>,
+    dialer_linker: Linker<StoreData>,
+    cache: cache::ComponentCache,
+    ticker: engine::EpochTicker,
+}
 
 impl PluginHost {
-    pub fn new(_limits: Limits) -> anyhow::Result<Self> {
-        unimplemented!("runtime helper")
+    /// A host with [`HostOptions::default`].
+    pub fn new(limits: Limits) -> anyhow::Result<Self> {
+        Self::with_options(limits, HostOptions::default())
     }
-    pub fn prepare(&self, _meta: PluginMeta, _wasm: &[u8]) -> Result<Arc<Prepared>, PluginError> {
-        unimplemented!("runtime helper")
+
+    pub fn with_options(limits: Limits, opts: HostOptions) -> anyhow::Result<Self> {
+        let engine = engine::build(&limits, &opts)?;
+        let ticker = engine::EpochTicker::start(&engine, opts.epoch_tick)?;
+        let flow_linker = Self::linker(&engine, false)?;
+        let dialer_linker = Self::linker(&engine, true)?;
+        Ok(PluginHost {
+            engine,
+            limits,
+            opts,
+            flow_linker,
+            dialer_linker,
+            cache: cache::ComponentCache::default(),
+            ticker,
+        })
     }
-    pub async fn flow(
+
+    /// WASI (granting nothing, see `store_data`), the dialplane imports, and
+    /// for dialers only `wasi:http` behind the allowlist.
+    fn linker(engine: &wasmtime::Engine, http: bool) -> anyhow::Result<Linker<StoreData>> {
+        let mut l = Linker::new(engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut l)?;
+        if http {
+            wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut l)?;
+        }
+        v0::wit_log::add_to_linker::<_, HasSelf<StoreData>>(&mut l, |d| d)?;
+        v0::wit_tenant_store::add_to_linker::<_, HasSelf<StoreData>>(&mut l, |d| d)?;
+        Ok(l)
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn engine(&self) -> &wasmtime::Engine {
+        &self.engine
+    }
+
+    /// Compiles (once per sha256) and inspects a component without checking
+    /// it against a world (for `plugin check` and kind detection).
+    pub fn inspect(&self, wasm: &[u8]) -> Result<ComponentInfo, PluginFailure> {
+        let sha = sha256_hex(wasm);
+        let component = self.compiled(&sha, wasm)?;
+        Ok(ComponentInfo::of(&self.engine, &component))
+    }
+
+    fn compiled(
         &self,
-        _p: &Arc<Prepared>,
-        _scope: Scope,
-    ) -> Result<FlowInstance, PluginError> {
-        unimplemented!("runtime helper")
+        sha: &str,
+        wasm: &[u8],
+    ) -> Result<wasmtime::component::Component, PluginFailure> {
+        if let Some(c) = self.cache.component(sha) {
+            return Ok(c);
+        }
+        let c = validate::compile(&self.engine, wasm)?;
+        self.cache.put_component(sha, c.clone());
+        Ok(c)
     }
+
+    /// Validates `wasm` as a component of `meta.kind` on the real linker
+    /// (imports and exports) and caches it. CPU-heavy on a cache miss
+    /// (compilation); call it from `spawn_blocking` in async code.
+    pub fn prepare(&self, meta: PluginMeta, wasm: &[u8]) -> Result<Arc<Prepared>, PluginError> {
+        let sha = sha256_hex(wasm);
+        let err = |cause| PluginError {
+            plugin: meta.clone(),
+            tenant: None,
+            cause,
+        };
+        let component = self.compiled(&sha, wasm).map_err(err)?;
+        let info = ComponentInfo::of(&self.engine, &component);
+        let pre = match self.cache.pre(&sha, meta.kind) {
+            Some(pre) => pre,
+            None => {
+                let linker = match meta.kind {
+                    PluginKind::Flow => &self.flow_linker,
+                    PluginKind::Dialer => &self.dialer_linker,
+                };
+                let pre = validate::check_world(&self.engine, linker, &component, meta.kind)
+                    .map_err(err)?;
+                self.cache.put_pre(&sha, meta.kind, pre.clone());
+                pre
+            }
+        };
+        Ok(Arc::new(Prepared {
+            meta,
+            sha256: sha,
+            info,
+            pre,
+        }))
+    }
+
+    /// Number of distinct components compiled so far.
+    pub fn compiled_components(&self) -> usize {
+        self.cache.compiled_count()
+    }
+
+    fn core(&self, p: &Prepared, scope: Scope) -> Core {
+        let data = StoreData::new(scope, p.meta.clone(), self.limits.memory_bytes, &self.opts);
+        Core::new(
+            Store::new(&self.engine, data),
+            self.limits.deadline,
+            self.ticker.ticks(self.limits.deadline),
+            self.opts.timeout_grace,
+            self.limits.fuel,
+            self.limits.max_output_bytes,
+        )
+    }
+
+    /// Instantiates under the same limits as a call (a component's start
+    /// functions run guest code too).
+    async fn instantiate<T, F>(&self, core: &mut Core, f: F) -> Result<T, PluginError>
+    where
+        F: AsyncFnOnce(&mut Store<StoreData>) -> wasmtime::Result<T>,
+    {
+        core.begin()?;
+        let r = tokio::time::timeout(core.hard_timeout(), f(&mut core.store)).await;
+        core.finish(r)
+    }
+
+    /// A fresh call-flow instance in its own store, bound to `scope`'s tenant.
+    pub async fn flow(&self, p: &Arc<Prepared>, scope: Scope) -> Result<FlowInstance, PluginError> {
+        let Pre::Flow(pre) = &p.pre else {
+            return Err(wrong_kind(p, PluginKind::Flow, scope.business_id));
+        };
+        let mut core = self.core(p, scope);
+        let bindings = self
+            .instantiate(&mut core, async |s| pre.instantiate_async(s).await)
+            .await?;
+        Ok(FlowInstance { core, bindings })
+    }
+
+    /// A fresh dialer-adapter instance in its own store, bound to `scope`'s
+    /// tenant and HTTP allowlist.
     pub async fn dialer(
         &self,
-        _p: &Arc<Prepared>,
-        _scope: Scope,
+        p: &Arc<Prepared>,
+        scope: Scope,
     ) -> Result<DialerInstance, PluginError> {
-        unimplemented!("runtime helper")
+        let Pre::Dialer(pre) = &p.pre else {
+            return Err(wrong_kind(p, PluginKind::Dialer, scope.business_id));
+        };
+        let mut core = self.core(p, scope);
+        let bindings = self
+            .instantiate(&mut core, async |s| pre.instantiate_async(s).await)
+            .await?;
+        Ok(DialerInstance { core, bindings })
+    }
+}
+
+fn wrong_kind(p: &Prepared, wanted: PluginKind, tenant: i64) -> PluginError {
+    PluginError {
+        plugin: p.meta.clone(),
+        tenant: Some(tenant),
+        cause: PluginFailure::WrongWorld {
+            world: world_name(wanted).to_string(),
+            detail: format!("the component was prepared as a {}", p.meta.kind.as_str()),
+        },
     }
 }
 
 /// A call-flow instance bound to one tenant.
-pub struct FlowInstance {}
+pub struct FlowInstance {
+    core: Core,
+    bindings: v0::CallFlow,
+}
 
 impl FlowInstance {
-    pub async fn plan(&mut self, _ctx: &RunContext, _lead: &Lead) -> Result<Decision, PluginError> {
-        unimplemented!()
+    pub async fn plan(&mut self, ctx: &RunContext, lead: &Lead) -> Result<Decision, PluginError> {
+        let (wctx, wlead) = (v0::run_context(ctx), v0::lead(lead));
+        self.core.begin()?;
+        let timeout = self.core.hard_timeout();
+        let fut =
+            self.bindings
+                .dialplane_plugin_flow()
+                .call_plan(&mut self.core.store, &wctx, &wlead);
+        let r = tokio::time::timeout(timeout, fut).await;
+        let d = v0::decision_from(self.core.finish(r)?);
+        let check = OutputCheck::new(self.core.max_output_bytes()).decision(&d);
+        self.core.check_output(check)?;
+        Ok(d)
     }
+
     pub async fn on_result(
         &mut self,
-        _ctx: &RunContext,
-        _lead: &Lead,
-        _report: &CallReport,
+        ctx: &RunContext,
+        lead: &Lead,
+        report: &CallReport,
     ) -> Result<FollowUp, PluginError> {
-        unimplemented!()
+        let (wctx, wlead, wrep) = (
+            v0::run_context(ctx),
+            v0::lead(lead),
+            v0::call_report(report),
+        );
+        self.core.begin()?;
+        let timeout = self.core.hard_timeout();
+        let fut = self.bindings.dialplane_plugin_flow().call_on_result(
+            &mut self.core.store,
+            &wctx,
+            &wlead,
+            &wrep,
+        );
+        let r = tokio::time::timeout(timeout, fut).await;
+        let f = v0::follow_up_from(self.core.finish(r)?);
+        let check = OutputCheck::new(self.core.max_output_bytes()).follow_up(&f);
+        self.core.check_output(check)?;
+        Ok(f)
     }
+
     /// Log lines since the last call of `take_logs`.
     pub fn take_logs(&mut self) -> Vec<LogLine> {
-        unimplemented!()
+        self.core.take_logs()
+    }
+
+    /// True after any failure: every further call answers `Poisoned`.
+    pub fn is_poisoned(&self) -> bool {
+        self.core.is_poisoned()
+    }
+
+    /// Bytes of linear memory and tables the instance holds.
+    pub fn memory_used(&self) -> usize {
+        self.core.memory_used()
     }
 }
 
 /// A dialer-adapter instance bound to one tenant.
-pub struct DialerInstance {}
+pub struct DialerInstance {
+    core: Core,
+    bindings: v0::DialerAdapter,
+}
 
 impl DialerInstance {
     pub async fn place_call(
         &mut self,
-        _config: &Properties,
-        _req: &CallRequest,
+        config: &Properties,
+        req: &CallRequest,
     ) -> Result<Result<Placement, DialError>, PluginError> {
-        unimplemented!()
+        let wreq = v0::call_request(req);
+        self.core.begin()?;
+        let timeout = self.core.hard_timeout();
+        let fut = self.bindings.dialplane_plugin_dialer().call_place_call(
+            &mut self.core.store,
+            config,
+            &wreq,
+        );
+        let r = tokio::time::timeout(timeout, fut).await;
+        let out = self
+            .core
+            .finish(r)?
+            .map(v0::placement_from)
+            .map_err(v0::dial_error_from);
+        let mut c = OutputCheck::new(self.core.max_output_bytes());
+        let check = match &out {
+            Ok(p) => c.placement(p),
+            Err(e) => c.dial_error(e),
+        };
+        self.core.check_output(check)?;
+        Ok(out)
     }
+
     pub async fn hangup(
         &mut self,
-        _config: &Properties,
-        _provider_call_id: &str,
+        config: &Properties,
+        provider_call_id: &str,
     ) -> Result<Result<(), DialError>, PluginError> {
-        unimplemented!()
+        self.core.begin()?;
+        let timeout = self.core.hard_timeout();
+        let fut = self.bindings.dialplane_plugin_dialer().call_hangup(
+            &mut self.core.store,
+            config,
+            provider_call_id,
+        );
+        let r = tokio::time::timeout(timeout, fut).await;
+        let out = self.core.finish(r)?.map_err(v0::dial_error_from);
+        let check = match &out {
+            Ok(()) => Ok(()),
+            Err(e) => OutputCheck::new(self.core.max_output_bytes()).dial_error(e),
+        };
+        self.core.check_output(check)?;
+        Ok(out)
     }
+
     pub async fn lookup(
         &mut self,
-        _config: &Properties,
-        _idempotency_key: &str,
+        config: &Properties,
+        idempotency_key: &str,
     ) -> Result<Result<Option<CallReport>, DialError>, PluginError> {
-        unimplemented!()
+        self.core.begin()?;
+        let timeout = self.core.hard_timeout();
+        let fut = self.bindings.dialplane_plugin_dialer().call_lookup(
+            &mut self.core.store,
+            config,
+            idempotency_key,
+        );
+        let r = tokio::time::timeout(timeout, fut).await;
+        let out = self
+            .core
+            .finish(r)?
+            .map(|o| o.map(v0::call_report_from))
+            .map_err(v0::dial_error_from);
+        let mut c = OutputCheck::new(self.core.max_output_bytes());
+        let check = match &out {
+            Ok(Some(r)) => c.call_report(r),
+            Ok(None) => Ok(()),
+            Err(e) => c.dial_error(e),
+        };
+        self.core.check_output(check)?;
+        Ok(out)
     }
+
     pub async fn parse_callback(
         &mut self,
-        _config: &Properties,
-        _headers: &Properties,
-        _body: &[u8],
+        config: &Properties,
+        headers: &Properties,
+        body: &[u8],
     ) -> Result<Result<Option<CallEvent>, String>, PluginError> {
-        unimplemented!()
+        self.core.begin()?;
+        let timeout = self.core.hard_timeout();
+        let fut = self.bindings.dialplane_plugin_dialer().call_parse_callback(
+            &mut self.core.store,
+            config,
+            headers,
+            body,
+        );
+        let r = tokio::time::timeout(timeout, fut).await;
+        let out = self.core.finish(r)?.map(|o| o.map(v0::call_event_from));
+        let mut c = OutputCheck::new(self.core.max_output_bytes());
+        let check = match &out {
+            Ok(Some(e)) => c.call_event(e),
+            Ok(None) => Ok(()),
+            Err(m) => c.text("parse-callback error", m),
+        };
+        self.core.check_output(check)?;
+        Ok(out)
     }
+
     pub fn take_logs(&mut self) -> Vec<LogLine> {
-        unimplemented!()
+        self.core.take_logs()
+    }
+
+    /// True after any failure: every further call answers `Poisoned`.
+    pub fn is_poisoned(&self) -> bool {
+        self.core.is_poisoned()
     }
 }

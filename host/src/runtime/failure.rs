@@ -1,0 +1,68 @@
+//! Turns what wasmtime reports after a failed call into a [`PluginFailure`]
+//! with a cause a person can act on.
+
+use std::time::Duration;
+
+use wasmtime::Trap;
+
+use super::PluginFailure;
+use super::limits::MemoryLimitHit;
+use super::store_data::StoreData;
+use super::validate::one_line;
+
+pub fn classify(
+    err: &wasmtime::Error,
+    data: &StoreData,
+    deadline: Duration,
+    fuel: Option<u64>,
+) -> PluginFailure {
+    if data.limiter.hit || err.downcast_ref::<MemoryLimitHit>().is_some() {
+        if let Some(hit) = err.downcast_ref::<MemoryLimitHit>() {
+            return PluginFailure::MemoryLimit(hit.0);
+        }
+        return PluginFailure::MemoryLimit(data.limiter.cap());
+    }
+    if let Some(h) = &data.host_error {
+        return PluginFailure::Host(h.clone());
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => PluginFailure::DeadlineExceeded(deadline),
+        Some(Trap::OutOfFuel) => PluginFailure::Trap(format!(
+            "fuel budget of {} units exhausted",
+            fuel.unwrap_or_default()
+        )),
+        Some(trap) => {
+            let what = match trap {
+                Trap::StackOverflow => "stack overflow (recursion too deep)".to_string(),
+                other => other.to_string(),
+            };
+            match panic_message(data) {
+                Some(p) => PluginFailure::Trap(format!("{p} ({what})")),
+                None => PluginFailure::Trap(what),
+            }
+        }
+        None => match panic_message(data) {
+            Some(p) => PluginFailure::Trap(format!("{p} ({})", one_line(err))),
+            None => PluginFailure::Trap(one_line(err)),
+        },
+    }
+}
+
+/// The last Rust panic message the guest wrote to stderr, as
+/// `panicked at src/lib.rs:10:5: boom`.
+fn panic_message(data: &StoreData) -> Option<String> {
+    let lines = data.logs.peek_messages("warn");
+    let at = lines.iter().rposition(|l| l.contains("panicked at"))?;
+    let head = &lines[at];
+    let location = head[head.find("panicked at")?..].trim_end_matches(':');
+    let message: Vec<&str> = lines[at + 1..]
+        .iter()
+        .map(String::as_str)
+        .take_while(|l| !l.starts_with("note: run with `RUST_BACKTRACE"))
+        .collect();
+    if message.is_empty() {
+        Some(location.to_string())
+    } else {
+        Some(format!("{location}: {}", message.join("\n")))
+    }
+}
