@@ -102,6 +102,7 @@ pub async fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> boo
     }
 }
 
+pub mod lifecycle;
 pub mod pg;
 
 /// URL of a new SQLite database file in a fresh temp directory (kept until
