@@ -5,6 +5,8 @@
 //! - a plugin host with small, test-friendly limits, lead/run fixtures;
 //! - [`dialplane_bin`]: the real `dialplane` binary for CLI and process tests.
 
+pub mod fake_provider;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
