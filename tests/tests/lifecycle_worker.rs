@@ -122,7 +122,8 @@ async fn calling_window_and_dnc_are_enforced_even_when_the_flow_dials(engine: Db
     assert_eq!(c["timezone"], "America/New_York");
     assert_eq!(c["local_time"], "2026-01-15 03:00 EST");
     let dnc = attempts.iter().find(|a| a.lead_id == leads[1]).unwrap();
-    assert!(dnc.compliance.contains("\"rule\":\"dnc\""));
+    let c: serde_json::Value = serde_json::from_str(&dnc.compliance).unwrap();
+    assert_eq!((c["rule"].as_str(), c["dnc_listed"].as_bool()), (Some("dnc"), Some(true)));
     assert!(!dnc.placed);
     // 09:00 in New York: the deferred lead is dialed, the run completes.
     clock.set("2026-01-15T14:00:00Z".parse().unwrap());

@@ -11,6 +11,8 @@ use crate::runtime::bench::{BENCH_BATCH_DEFAULT, BENCH_LEADS_DEFAULT};
 pub enum BenchCommand {
     /// Per-lead cost of the plugin runtime: flow plan + sim dial + on-result.
     Plugin(PluginBenchArgs),
+    /// The run lifecycle end to end on a real database (see `bench_lifecycle.rs`).
+    Lifecycle(super::bench_lifecycle::LifecycleBenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -29,6 +31,7 @@ pub struct PluginBenchArgs {
 pub async fn run(c: BenchCommand) -> anyhow::Result<ExitCode> {
     match c {
         BenchCommand::Plugin(a) => plugin(a).await,
+        BenchCommand::Lifecycle(a) => super::bench_lifecycle::run(a).await,
     }
 }
 
