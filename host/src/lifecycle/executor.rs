@@ -28,8 +28,9 @@ use crate::store::{
     Fenced, JobDecision, JobNext, JobResult, JobWork, MarkResult, PendingCall, idempotency_key,
 };
 
-/// Seconds before a transient or rate-limited placement is tried again.
-const TRANSIENT_RETRY_SECS: u32 = 30;
+/// Seconds before a placement that failed transiently (nothing placed) is
+/// tried again.
+const TRANSIENT_RETRY_SECS: u32 = 1;
 
 /// Retries a fenced write while the database is unavailable and the lease
 /// is still ours; a lost lease ends the driver (nothing was written).
@@ -311,16 +312,16 @@ async fn place_one(
             placed_at,
             call_deadline: placed_at + i64::from(run.claimed.settings.call_timeout_secs) * 1000,
         }),
-        Ok(Err(e @ (DialError::RateLimited(_) | DialError::Transient(_))))
-            if attempt < run.claimed.settings.max_attempts =>
-        {
+        // Nothing was placed (throttled, or a passing fault such as the
+        // adapter's own storage being down): try again later without using
+        // up an attempt, under the same idempotency key.
+        Ok(Err(e @ (DialError::RateLimited(_) | DialError::Transient(_)))) => {
             let secs = match e {
-                DialError::RateLimited(s) => s,
+                DialError::RateLimited(s) => s.max(1),
                 _ => TRANSIENT_RETRY_SECS,
             };
-            Placed::Done(not_placed(JobNext::Retry {
+            Placed::Done(not_placed(JobNext::Requeue {
                 not_before_ms: ctx.clock.now().timestamp_millis() + i64::from(secs) * 1000,
-                outcome: "not-placed".into(),
             }))
         }
         Ok(Err(e)) => Placed::Done(not_placed(JobNext::Finish {

@@ -63,7 +63,7 @@ pub async fn reconcile(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<(
                 placed_at: None,
                 report: None,
                 note: None,
-                next: JobNext::Requeue,
+                next: JobNext::Requeue { not_before_ms: 0 },
             },
             Ok(Err(e)) => interrupted(&j, format!("lookup could not tell: {e}")),
             Err(e) => interrupted(&j, format!("lookup failed: {e}")),

@@ -764,7 +764,7 @@ pub async fn run_dialing_jobs_after_takeover(store: Arc<dyn Store>) {
         placed_at: None,
         report: None,
         note: None,
-        next: JobNext::Requeue,
+        next: JobNext::Requeue { not_before_ms: 0 },
     };
     let interrupted = JobResult {
         job_id: left[1].job_id,

@@ -313,9 +313,11 @@ pub enum JobNext {
     },
     /// Back to `queued` for another attempt after `not_before_ms`.
     Retry { not_before_ms: i64, outcome: String },
-    /// The call was never placed (reconciled as such): back to `queued`
-    /// with the same attempt number, so the same idempotency key is reused.
-    Requeue,
+    /// The call was never placed (reconciled as such, or the adapter said
+    /// "transient, nothing placed"): back to `queued` not before
+    /// `not_before_ms`, with the same attempt number, so the same
+    /// idempotency key is reused and no attempt is used up.
+    Requeue { not_before_ms: i64 },
 }
 
 /// A call placed in `pending` mode, recorded before waiting for its end.

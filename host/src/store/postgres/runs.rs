@@ -966,11 +966,12 @@ impl RunStore for PgStore {
         // Job updates.
         let (mut t_id, mut t_status, mut t_out, mut t_reason) = (vec![], vec![], vec![], vec![]);
         let (mut r_id, mut r_nb, mut r_out) = (vec![], vec![], vec![]);
-        let mut q_id = vec![];
+        let (mut q_id, mut q_nb) = (vec![], vec![]);
         for r in results {
             match &r.next {
-                JobNext::Requeue => {
+                JobNext::Requeue { not_before_ms } => {
                     q_id.push(r.job_id);
+                    q_nb.push(*not_before_ms);
                     continue;
                 }
                 JobNext::Finish {
@@ -1006,7 +1007,7 @@ impl RunStore for PgStore {
                         JobNext::Finish { outcome, .. } | JobNext::Retry { outcome, .. } => {
                             Some(outcome.clone())
                         }
-                        JobNext::Requeue => None,
+                        JobNext::Requeue { .. } => None,
                     }),
             );
             a_rep.push(
@@ -1090,13 +1091,16 @@ impl RunStore for PgStore {
         }
         if !q_id.is_empty() {
             sqlx::query(
-                "UPDATE jobs SET status = 'queued', attempt = attempt - 1, compliance = NULL, \
-                     provider_call_id = NULL, call_deadline = NULL, updated_at = $3 \
-                 WHERE id = ANY($2) AND run_id = $1 AND status = 'dialing'",
+                "UPDATE jobs j SET status = 'queued', attempt = j.attempt - 1, compliance = NULL, \
+                     provider_call_id = NULL, call_deadline = NULL, updated_at = $3, \
+                     not_before = d.nb \
+                 FROM UNNEST($2::BIGINT[], $4::BIGINT[]) AS d(id, nb) \
+                 WHERE j.id = d.id AND j.run_id = $1 AND j.status = 'dialing'",
             )
             .bind(run_id)
             .bind(&q_id)
             .bind(now_ms)
+            .bind(&q_nb)
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;

@@ -928,15 +928,17 @@ impl RunStore for SqliteStore {
         let mut finished = 0u64;
         for r in results {
             let outcome = match &r.next {
-                JobNext::Requeue => {
+                JobNext::Requeue { not_before_ms } => {
                     sqlx::query(
                         "UPDATE jobs SET status = 'queued', attempt = attempt - 1, compliance = NULL, \
-                             provider_call_id = NULL, call_deadline = NULL, updated_at = $3 \
+                             provider_call_id = NULL, call_deadline = NULL, updated_at = $3, \
+                             not_before = $4 \
                          WHERE id = $2 AND run_id = $1 AND status = 'dialing'",
                     )
                     .bind(run_id)
                     .bind(r.job_id)
                     .bind(now_ms)
+                    .bind(not_before_ms)
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| self.err(e))?;
@@ -1024,7 +1026,7 @@ impl RunStore for SqliteStore {
                     .await
                     .map_err(|e| self.err(e))?;
                 }
-                JobNext::Requeue => {}
+                JobNext::Requeue { .. } => {}
             }
         }
         self.add_cursor(&mut tx, run_id, finished).await?;
