@@ -329,16 +329,72 @@ async fn place_one(
             outcome: "not-placed".into(),
             reason: Some(format!("dialer refused the call: {e}")),
         })),
-        // The adapter failed mid-call: the call may or may not exist.
-        // Never re-dial blindly.
-        Err(e) => Placed::Done(not_placed(JobNext::Finish {
-            status: "interrupted",
-            outcome: "unknown".into(),
-            reason: Some(format!(
-                "dialer failed during place-call: {e}; not re-dialed"
-            )),
-        })),
+        // The adapter failed mid-call: the call may or may not exist. Never
+        // re-dial blindly; ask the adapter what became of this key first.
+        Err(e) => {
+            let call = CallOf {
+                job_id: job.job_id,
+                lead_id: job.lead_id,
+                lead: &job.lead,
+                attempt,
+                placed_at: Some(placed_at),
+            };
+            match reconcile_after_failure(run, &key).await {
+                Reconciled::NeverPlaced => Placed::Done(not_placed(JobNext::Requeue {
+                    not_before_ms: ctx.clock.now().timestamp_millis(),
+                })),
+                Reconciled::Ended(report) => Placed::Done(after_call(ctx, run, call, report).await),
+                Reconciled::CannotTell(why) => Placed::Done(not_placed(JobNext::Finish {
+                    status: "interrupted",
+                    outcome: "unknown".into(),
+                    reason: Some(format!(
+                        "dialer failed during place-call: {e}; lookup: {why}; not re-dialed"
+                    )),
+                })),
+            }
+        }
     }
+}
+
+/// How many times a worker asks the adapter about a placement whose
+/// `place-call` failed (e.g. its storage went away during a database restart).
+const RECONCILE_LOOKUP_TRIES: u32 = 8;
+/// First pause between those lookups; doubles up to [`RECONCILE_LOOKUP_MAX_DELAY`].
+const RECONCILE_LOOKUP_FIRST_DELAY: Duration = Duration::from_millis(100);
+const RECONCILE_LOOKUP_MAX_DELAY: Duration = Duration::from_secs(2);
+
+/// What the adapter says about a placement whose `place-call` failed.
+enum Reconciled {
+    /// `lookup` answered `none`: nothing reached the provider; safe to dial
+    /// again under the same key.
+    NeverPlaced,
+    /// The call exists and has ended.
+    Ended(CallReport),
+    /// The adapter could not tell (still in flight, or lookup kept failing).
+    CannotTell(String),
+}
+
+/// Asks the adapter, with bounded retries, what became of `key` after a
+/// failed `place-call`: a lost answer must neither ring a person twice nor
+/// drop a lead that was never called.
+async fn reconcile_after_failure(run: &RunState, key: &str) -> Reconciled {
+    let mut delay = RECONCILE_LOOKUP_FIRST_DELAY;
+    let mut last = String::from("not tried");
+    for _ in 0..RECONCILE_LOOKUP_TRIES {
+        match run.plugins.lookup(key).await {
+            Ok(Ok(None)) => return Reconciled::NeverPlaced,
+            Ok(Ok(Some(report))) => return Reconciled::Ended(report),
+            // A definite "cannot tell" from the adapter: don't insist.
+            Ok(Err(e @ (DialError::Config(_) | DialError::Rejected(_)))) => {
+                return Reconciled::CannotTell(e.to_string());
+            }
+            Ok(Err(e)) => last = e.to_string(),
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(RECONCILE_LOOKUP_MAX_DELAY);
+    }
+    Reconciled::CannotTell(last)
 }
 
 /// Runs steps 1–6 for a batch of due jobs.
