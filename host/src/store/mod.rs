@@ -19,6 +19,7 @@
 //!   migrations ([`migrate`]) before returning, so every process that opens the
 //!   database sees the current schema; concurrent starts do not race.
 
+pub mod api_reads;
 pub mod audit;
 pub mod conformance;
 pub mod dialer_config;
@@ -32,6 +33,7 @@ pub mod postgres;
 pub mod runs;
 pub mod secret;
 pub mod sqlite;
+pub mod tenant_scope;
 pub mod tenants;
 
 use std::sync::Arc;
