@@ -22,6 +22,7 @@ pub mod builtin;
 pub mod cli;
 pub mod config;
 pub mod leads_file;
+pub mod lifecycle;
 pub mod runtime;
 pub mod store;
 pub mod testing;

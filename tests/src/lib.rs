@@ -1,10 +1,9 @@
-//! Shared helpers for dialplane end-to-end tests: a plugin host with small,
-//! test-friendly limits, lead/run fixtures, and the path of the real
-//! `dialplane` binary for CLI tests.
+//! Shared helpers for dialplane end-to-end tests.
+//!
 //! - [`pg`]: real PostgreSQL (throwaway cluster or `DATABASE_URL`).
 //! - [`sqlite_url`]: a fresh SQLite file per test.
-
-pub mod pg;
+//! - a plugin host with small, test-friendly limits, lead/run fixtures;
+//! - [`dialplane_bin`]: the real `dialplane` binary for CLI and process tests.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -89,6 +88,22 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Polls `cond` every few milliseconds until it holds or `within` passes.
+pub async fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = tokio::time::Instant::now() + within;
+    loop {
+        if cond() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+pub mod pg;
+
 /// URL of a new SQLite database file in a fresh temp directory (kept until
 /// the returned guard is dropped).
 pub fn sqlite_url() -> anyhow::Result<(String, tempfile::TempDir)> {
@@ -128,18 +143,4 @@ pub fn dialplane_bin() -> anyhow::Result<std::path::PathBuf> {
     })
     .clone()
     .map_err(anyhow::Error::msg)
-}
-
-/// Polls `cond` every few milliseconds until it holds or `within` passes.
-pub async fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = tokio::time::Instant::now() + within;
-    loop {
-        if cond() {
-            return true;
-        }
-        if tokio::time::Instant::now() >= end {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
 }

@@ -22,6 +22,7 @@
 pub mod api_reads;
 pub mod audit;
 pub mod conformance;
+pub mod conformance_runs;
 pub mod dialer_config;
 pub mod dnc;
 pub mod error;
