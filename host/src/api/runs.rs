@@ -4,7 +4,6 @@
 //! further call can start). Events (SSE) are in [`super::events`].
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -283,8 +282,9 @@ pub struct CancelReq {
     pub mode: Option<CancelMode>,
 }
 
-/// Requests the cancel and waits until no worker can place another call for
-/// the run (the owner acknowledged, or the run has no live owner).
+/// Cancels through the lifecycle's cancel operation
+/// ([`crate::lifecycle::cancel_run`]): returns once no worker can place
+/// another call for the run (the owner acknowledged, or it has no live owner).
 pub async fn cancel_and_wait(
     s: &AppState,
     t: &TenantAuth,
@@ -292,30 +292,15 @@ pub async fn cancel_and_wait(
     mode: Option<CancelMode>,
     endpoint: &str,
 ) -> ApiResult<RunJson> {
-    let started = Instant::now();
-    let r = s.store.request_cancel(t.business_id, id, mode).await;
-    let requested = or_not_found(s, t, Resource::Run, id, endpoint, r).await?;
-    let mut pause = Duration::from_millis(2);
-    loop {
-        if s.store.cancel_settled(id).await? {
-            break;
-        }
-        if started.elapsed() > s.config.cancel_wait {
-            return Err(ApiError::Unavailable(format!(
-                "run {id}: the owner did not acknowledge the cancel within {:?}",
-                s.config.cancel_wait
-            )));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(50));
-    }
-    s.metrics.observe_cancel(started.elapsed());
+    let r = crate::lifecycle::cancel_run(&*s.store, t.business_id, id, mode, s.config.cancel_wait).await;
+    let done = or_not_found(s, t, Resource::Run, id, endpoint, r).await?;
+    s.metrics.observe_cancel(done.latency);
     record(
         s,
         t,
         "run.cancelled",
         serde_json::json!({"run_id": id, "mode": mode.map(|m| m.as_str()),
-                           "jobs_cancelled": requested.jobs_cancelled, "endpoint": endpoint}),
+                           "jobs_cancelled": done.jobs_cancelled, "endpoint": endpoint}),
     )
     .await?;
     run_for(s, t, id, endpoint).await
