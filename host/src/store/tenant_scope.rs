@@ -76,8 +76,8 @@ async fn apply(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
 }
 
 /// Opens the API's store: on PostgreSQL, a pool whose connections run as
-/// [`TENANT_ROLE`] with the scope hooks; on SQLite, the plain store (one
-/// process, the `business_id` filter is the wall).
+/// [`TENANT_ROLE`] with the scope hooks ([`api_pool`]); on SQLite, the plain
+/// store (one process, the `business_id` filter is the wall).
 pub async fn connect_api(url: &str) -> StoreResult<Arc<dyn Store>> {
     // Opens (and migrates) with the owner's rights first.
     let owner = super::connect(url).await?;
@@ -85,10 +85,22 @@ pub async fn connect_api(url: &str) -> StoreResult<Arc<dyn Store>> {
         return Ok(owner);
     }
     drop(owner);
+    let pool = api_pool(url).await?;
+    Ok(Arc::new(PgStore {
+        pool,
+        url: redact_url(url),
+    }))
+}
+
+/// The API's PostgreSQL pool: `SET ROLE` [`TENANT_ROLE`] at connect, and the
+/// current task's [`Scope`] written to [`TENANT_SETTING`] whenever a
+/// connection is handed out (fresh or idle). Public so tests can show that
+/// raw SQL through it cannot cross tenants.
+pub async fn api_pool(url: &str) -> StoreResult<sqlx::PgPool> {
     let redacted = redact_url(url);
     let opts = PgConnectOptions::from_str(url)
         .map_err(|e| StoreError::invalid("database-url", format!("{redacted}: {e}")))?;
-    let pool = PgPoolOptions::new()
+    PgPoolOptions::new()
         .max_connections(DATABASE_MAX_CONNECTIONS_DEFAULT)
         .acquire_timeout(DATABASE_ACQUIRE_TIMEOUT_DEFAULT)
         .after_connect(|conn, _| {
@@ -105,9 +117,5 @@ pub async fn connect_api(url: &str) -> StoreResult<Arc<dyn Store>> {
         })
         .connect_with(opts)
         .await
-        .map_err(|e| StoreError::from_sqlx(e, &redacted))?;
-    Ok(Arc::new(PgStore {
-        pool,
-        url: redacted,
-    }))
+        .map_err(|e| StoreError::from_sqlx(e, &redacted))
 }
