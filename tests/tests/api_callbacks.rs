@@ -21,15 +21,30 @@ async fn callbacks_drive_the_call_state_machine() {
     api.install_default_flow(&t).await;
 
     let (st, v) = api
-        .call(Method::PUT, "/api/dialer-config/sim-dialer", Some(&t.key), Some(json!({"config": {"mode": "pending", "pending_secs": "3600"}})))
+        .call(
+            Method::PUT,
+            "/api/dialer-config/sim-dialer",
+            Some(&t.key),
+            Some(json!({"config": {"mode": "pending", "pending_secs": "3600"}})),
+        )
         .await;
     assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
     let (_, listed) = api.get("/api/dialer-config", &t.key).await;
     assert_eq!(listed["items"], json!([{"dialer": "sim-dialer"}]));
     let (_, audit) = api.get("/api/audit", &t.key).await;
-    assert!(!audit.to_string().contains("3600") && !listed.to_string().contains("pending"), "config values leaked");
+    assert!(
+        !audit.to_string().contains("3600") && !listed.to_string().contains("pending"),
+        "config values leaked"
+    );
 
-    let (st, tok) = api.call(Method::POST, "/api/dialer-config/sim-dialer/callback-token", Some(&t.key), None).await;
+    let (st, tok) = api
+        .call(
+            Method::POST,
+            "/api/dialer-config/sim-dialer/callback-token",
+            Some(&t.key),
+            None,
+        )
+        .await;
     assert_eq!(st, StatusCode::CREATED, "{tok}");
     let token = tok["token"].as_str().unwrap().to_string();
 
@@ -40,12 +55,19 @@ async fn callbacks_drive_the_call_state_machine() {
     // Wait until every call is placed (pending, with a provider call id).
     let end = tokio::time::Instant::now() + Duration::from_secs(30);
     let call_ids: Vec<String> = loop {
-        let (_, j) = api.get(&format!("/api/outbound/runs/{run}/jobs"), &t.key).await;
+        let (_, j) = api
+            .get(&format!("/api/outbound/runs/{run}/jobs"), &t.key)
+            .await;
         let ids: Vec<String> = j["items"]
             .as_array()
             .unwrap()
             .iter()
-            .filter_map(|job| job["attempts"].as_array()?.iter().find_map(|a| a["provider_call_id"].as_str().map(str::to_string)))
+            .filter_map(|job| {
+                job["attempts"]
+                    .as_array()?
+                    .iter()
+                    .find_map(|a| a["provider_call_id"].as_str().map(str::to_string))
+            })
             .collect();
         if ids.len() == 3 {
             break ids;
@@ -56,34 +78,101 @@ async fn callbacks_drive_the_call_state_machine() {
 
     let post = |body: String, token: String| {
         let api = &api;
-        async move { api.raw(Method::POST, &format!("/api/callbacks/{token}"), None, "application/x-www-form-urlencoded", body.into_bytes()).await }
+        async move {
+            api.raw(
+                Method::POST,
+                &format!("/api/callbacks/{token}"),
+                None,
+                "application/x-www-form-urlencoded",
+                body.into_bytes(),
+            )
+            .await
+        }
     };
     let result = |v: &Value| v["result"].as_str().unwrap_or("?").to_string();
-    let done = |sid: &str| format!("CallSid={sid}&CallStatus=completed&AnsweredBy=human&CallDuration=12");
+    let done =
+        |sid: &str| format!("CallSid={sid}&CallStatus=completed&AnsweredBy=human&CallDuration=12");
 
     let (st, v) = post(done(&call_ids[0]), token.clone()).await;
-    assert_eq!((st, result(&v).as_str()), (StatusCode::OK, "applied"), "{v}");
+    assert_eq!(
+        (st, result(&v).as_str()),
+        (StatusCode::OK, "applied"),
+        "{v}"
+    );
     let (st, v) = post(done(&call_ids[0]), token.clone()).await;
-    assert_eq!((st, result(&v).as_str()), (StatusCode::OK, "ignored"), "duplicate: {v}");
-    let (st, v) = post(format!("CallSid={}&CallStatus=ringing", call_ids[0]), token.clone()).await;
-    assert_eq!((st, result(&v).as_str()), (StatusCode::OK, "ignored"), "older state: {v}");
-    let (st, v) = post(format!("CallSid={}&CallStatus=ringing", call_ids[1]), token.clone()).await;
-    assert_eq!((st, result(&v).as_str()), (StatusCode::OK, "applied"), "{v}");
+    assert_eq!(
+        (st, result(&v).as_str()),
+        (StatusCode::OK, "ignored"),
+        "duplicate: {v}"
+    );
+    let (st, v) = post(
+        format!("CallSid={}&CallStatus=ringing", call_ids[0]),
+        token.clone(),
+    )
+    .await;
+    assert_eq!(
+        (st, result(&v).as_str()),
+        (StatusCode::OK, "ignored"),
+        "older state: {v}"
+    );
+    let (st, v) = post(
+        format!("CallSid={}&CallStatus=ringing", call_ids[1]),
+        token.clone(),
+    )
+    .await;
+    assert_eq!(
+        (st, result(&v).as_str()),
+        (StatusCode::OK, "applied"),
+        "{v}"
+    );
     let (st, v) = post("CallSid=CAnobody&CallStatus=busy".into(), token.clone()).await;
-    assert_eq!((st, result(&v).as_str()), (StatusCode::OK, "unknown_call"), "{v}");
+    assert_eq!(
+        (st, result(&v).as_str()),
+        (StatusCode::OK, "unknown_call"),
+        "{v}"
+    );
 
     let (st, v) = post("CallStatus=completed".into(), token.clone()).await;
-    assert_eq!((st, error_code(&v).as_str()), (StatusCode::BAD_REQUEST, "invalid_callback"), "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("CallSid"), "{v}");
+    assert_eq!(
+        (st, error_code(&v).as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_callback"),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("CallSid"),
+        "{v}"
+    );
     let (st, v) = post(done(&call_ids[2]), "dp_cb_unknown".into()).await;
-    assert_eq!((st, error_code(&v).as_str()), (StatusCode::NOT_FOUND, "not_found"), "{v}");
+    assert_eq!(
+        (st, error_code(&v).as_str()),
+        (StatusCode::NOT_FOUND, "not_found"),
+        "{v}"
+    );
 
     // The first call's outcome reached the job.
-    api.wait_run(&t, run, Duration::from_secs(30), |v| v["counts"]["answered-human"].as_i64() >= Some(1)).await;
+    api.wait_run(&t, run, Duration::from_secs(30), |v| {
+        v["counts"]["answered-human"].as_i64() >= Some(1)
+    })
+    .await;
 
     // Another tenant's token space is separate: B's token cannot touch A's calls.
     let b = api.tenant("b").await;
-    let (_, tb) = api.call(Method::POST, "/api/dialer-config/sim-dialer/callback-token", Some(&b.key), None).await;
-    let (st, v) = post(done(&call_ids[2]), tb["token"].as_str().unwrap().to_string()).await;
-    assert_eq!((st, result(&v).as_str()), (StatusCode::OK, "unknown_call"), "{v}");
+    let (_, tb) = api
+        .call(
+            Method::POST,
+            "/api/dialer-config/sim-dialer/callback-token",
+            Some(&b.key),
+            None,
+        )
+        .await;
+    let (st, v) = post(
+        done(&call_ids[2]),
+        tb["token"].as_str().unwrap().to_string(),
+    )
+    .await;
+    assert_eq!(
+        (st, result(&v).as_str()),
+        (StatusCode::OK, "unknown_call"),
+        "{v}"
+    );
 }

@@ -35,7 +35,12 @@ macro_rules! snap {
 }
 
 /// Redacts a value unless it is null (a null time is information).
-fn not_null(tag: &'static str) -> impl Fn(insta::internals::Content, insta::internals::ContentPath<'_>) -> insta::internals::Content + Send + Sync + 'static {
+fn not_null(
+    tag: &'static str,
+) -> impl Fn(insta::internals::Content, insta::internals::ContentPath<'_>) -> insta::internals::Content
++ Send
++ Sync
++ 'static {
     move |v, _| if v.is_nil() { v } else { tag.into() }
 }
 
@@ -51,9 +56,45 @@ async fn api_json_responses() {
     let t = api.tenant("acme").await;
     let b = api.tenant("intruder").await;
 
-    snap!("dialer_upload", body(api.raw(Method::PUT, "/api/admin/dialers/sim-dialer", Some(&admin), "application/wasm", dialplane::builtin::SIM_DIALER.to_vec()).await));
-    snap!("flow_upload", body(api.raw(Method::PUT, "/api/plugins/flows/default-flow", Some(&t.key), "application/wasm", dialplane::builtin::DEFAULT_FLOW.to_vec()).await));
-    snap!("flow_wrong_world", body(api.raw(Method::PUT, "/api/plugins/flows/x", Some(&t.key), "application/wasm", dialplane::builtin::SIM_DIALER.to_vec()).await));
+    snap!(
+        "dialer_upload",
+        body(
+            api.raw(
+                Method::PUT,
+                "/api/admin/dialers/sim-dialer",
+                Some(&admin),
+                "application/wasm",
+                dialplane::builtin::SIM_DIALER.to_vec()
+            )
+            .await
+        )
+    );
+    snap!(
+        "flow_upload",
+        body(
+            api.raw(
+                Method::PUT,
+                "/api/plugins/flows/default-flow",
+                Some(&t.key),
+                "application/wasm",
+                dialplane::builtin::DEFAULT_FLOW.to_vec()
+            )
+            .await
+        )
+    );
+    snap!(
+        "flow_wrong_world",
+        body(
+            api.raw(
+                Method::PUT,
+                "/api/plugins/flows/x",
+                Some(&t.key),
+                "application/wasm",
+                dialplane::builtin::SIM_DIALER.to_vec()
+            )
+            .await
+        )
+    );
 
     let import = api
         .post(
@@ -68,8 +109,16 @@ async fn api_json_responses() {
         )
         .await;
     snap!("leads_import", body(import.clone()));
-    let ids: Vec<i64> = import.1["stored"].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect();
-    snap!("leads_list", body(api.get("/api/leads?limit=1", &t.key).await));
+    let ids: Vec<i64> = import.1["stored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    snap!(
+        "leads_list",
+        body(api.get("/api/leads?limit=1", &t.key).await)
+    );
 
     let run = api
         .post(
@@ -82,14 +131,68 @@ async fn api_json_responses() {
         .await;
     let run_id = run.1["id"].as_i64().unwrap();
     snap!("run_created", body(run));
-    snap!("run_jobs", body(api.get(&format!("/api/outbound/runs/{run_id}/jobs"), &t.key).await));
-    snap!("run_cancelled", body(api.post(&format!("/api/outbound/runs/{run_id}/cancel"), &t.key, json!({"mode": "drain"})).await));
-    snap!("run_legacy_get", body(api.get(&format!("/api/outbound/runs/{run_id}"), &t.key).await));
+    snap!(
+        "run_jobs",
+        body(
+            api.get(&format!("/api/outbound/runs/{run_id}/jobs"), &t.key)
+                .await
+        )
+    );
+    snap!(
+        "run_cancelled",
+        body(
+            api.post(
+                &format!("/api/outbound/runs/{run_id}/cancel"),
+                &t.key,
+                json!({"mode": "drain"})
+            )
+            .await
+        )
+    );
+    snap!(
+        "run_legacy_get",
+        body(
+            api.get(&format!("/api/outbound/runs/{run_id}"), &t.key)
+                .await
+        )
+    );
 
-    snap!("error_unauthorized", body(api.call(Method::GET, "/api/leads", None, None).await));
-    snap!("error_cross_tenant", body(api.get(&format!("/api/outbound/runs/{run_id}"), &b.key).await));
-    snap!("error_unknown_field", body(api.post("/api/outbound/stop-queue", &t.key, json!({"run_id": run_id, "now": true})).await));
-    snap!("error_paging", body(api.get("/api/leads?limit=100000", &t.key).await));
+    snap!(
+        "error_unauthorized",
+        body(api.call(Method::GET, "/api/leads", None, None).await)
+    );
+    snap!(
+        "error_cross_tenant",
+        body(
+            api.get(&format!("/api/outbound/runs/{run_id}"), &b.key)
+                .await
+        )
+    );
+    snap!(
+        "error_unknown_field",
+        body(
+            api.post(
+                "/api/outbound/stop-queue",
+                &t.key,
+                json!({"run_id": run_id, "now": true})
+            )
+            .await
+        )
+    );
+    snap!(
+        "error_paging",
+        body(api.get("/api/leads?limit=100000", &t.key).await)
+    );
     snap!("audit", body(api.get("/api/audit", &t.key).await));
-    snap!("dnc_add", body(api.post("/api/dnc", &t.key, json!({"phones": ["+14155550100", "nope"]})).await));
+    snap!(
+        "dnc_add",
+        body(
+            api.post(
+                "/api/dnc",
+                &t.key,
+                json!({"phones": ["+14155550100", "nope"]})
+            )
+            .await
+        )
+    );
 }

@@ -199,7 +199,11 @@ pub fn not_found_as(what: &'static str) -> impl Fn(StoreError) -> ApiError {
 pub fn settings_json(s: &RunSettings) -> serde_json::Value {
     let window = s.calling_window.to_string();
     let (start, end) = window.split_once('-').unwrap_or((window.as_str(), ""));
-    let flow: BTreeMap<&str, &str> = s.flow.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let flow: BTreeMap<&str, &str> = s
+        .flow
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     serde_json::json!({
         "concurrency": s.concurrency,
         "max_attempts": s.max_attempts,
