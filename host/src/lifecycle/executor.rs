@@ -106,9 +106,17 @@ async fn plan_one(
     };
     let decision = run.plugins.plan(&run.context(attempt), &job.lead).await;
     let req = match decision {
-        Err(e) => return (skip("failed", "flow-error", format!("flow plan failed: {e}")), None),
+        Err(e) => {
+            return (
+                skip("failed", "flow-error", format!("flow plan failed: {e}")),
+                None,
+            );
+        }
         Ok(Decision::Skip(reason)) => {
-            return (skip("skipped", "flow", format!("flow skipped: {reason}")), None);
+            return (
+                skip("skipped", "flow", format!("flow skipped: {reason}")),
+                None,
+            );
         }
         Ok(Decision::Dial(req)) => req,
     };
@@ -168,17 +176,29 @@ async fn plan_one(
     }
 }
 
+/// Which attempt at which lead a call belongs to.
+pub struct CallOf<'a> {
+    pub job_id: i64,
+    pub lead_id: i64,
+    pub lead: &'a crate::runtime::Lead,
+    pub attempt: u32,
+    pub placed_at: Option<i64>,
+}
+
 /// Step 5 for a call that ended: ask the flow what next.
 pub async fn after_call(
     ctx: &Arc<WorkerCtx>,
     run: &RunState,
-    job_id: i64,
-    lead: &crate::runtime::Lead,
-    lead_id: i64,
-    attempt: u32,
-    placed_at: Option<i64>,
+    call: CallOf<'_>,
     report: CallReport,
 ) -> JobResult {
+    let CallOf {
+        job_id,
+        lead_id,
+        lead,
+        attempt,
+        placed_at,
+    } = call;
     let follow = run
         .plugins
         .on_result(&run.context(attempt), lead, &report)
@@ -189,9 +209,7 @@ pub async fn after_call(
         Err(e) => (Some(format!("on-result failed: {e}")), None),
     };
     let next = match retry {
-        Some(secs)
-            if attempt < run.claimed.settings.max_attempts && !run.ctl.is_cancelled() =>
-        {
+        Some(secs) if attempt < run.claimed.settings.max_attempts && !run.ctl.is_cancelled() => {
             JobNext::Retry {
                 not_before_ms: ctx.clock.now().timestamp_millis() + i64::from(secs) * 1000,
                 outcome,
@@ -264,19 +282,22 @@ async fn place_one(
     };
     req.idempotency_key = key.clone();
     req.to = job.lead.phone.clone();
-    let placed_at = Utc::now().timestamp_millis();
     let r = run.plugins.place_call(&req).await;
     drop(gate);
+    // "Placed" = the provider has it: stamped when place-call returned.
+    let placed_at = Utc::now().timestamp_millis();
     match r {
         Ok(Ok(Placement::Finished(report))) => Placed::Done(
             after_call(
                 ctx,
                 run,
-                job.job_id,
-                &job.lead,
-                job.lead_id,
-                attempt,
-                Some(placed_at),
+                CallOf {
+                    job_id: job.job_id,
+                    lead_id: job.lead_id,
+                    lead: &job.lead,
+                    attempt,
+                    placed_at: Some(placed_at),
+                },
                 report,
             )
             .await,
@@ -288,8 +309,7 @@ async fn place_one(
             idempotency_key: key,
             provider_call_id,
             placed_at,
-            call_deadline: placed_at
-                + i64::from(run.claimed.settings.call_timeout_secs) * 1000,
+            call_deadline: placed_at + i64::from(run.claimed.settings.call_timeout_secs) * 1000,
         }),
         Ok(Err(e @ (DialError::RateLimited(_) | DialError::Transient(_))))
             if attempt < run.claimed.settings.max_attempts =>
@@ -313,7 +333,9 @@ async fn place_one(
         Err(e) => Placed::Done(not_placed(JobNext::Finish {
             status: "interrupted",
             outcome: "unknown".into(),
-            reason: Some(format!("dialer failed during place-call: {e}; not re-dialed")),
+            reason: Some(format!(
+                "dialer failed during place-call: {e}; not re-dialed"
+            )),
         })),
     }
 }
@@ -326,6 +348,7 @@ pub async fn run_batch(
 ) -> anyhow::Result<()> {
     let run_id = run.claimed.run_id;
     let generation = run.claimed.generation;
+    let t_plan = std::time::Instant::now();
     let mut decisions = Vec::with_capacity(jobs.len());
     let mut requests: HashMap<i64, CallRequest> = HashMap::new();
     for job in &jobs {
@@ -336,6 +359,7 @@ pub async fn run_batch(
         decisions.push(d);
     }
     let now_ms = ctx.clock.now().timestamp_millis();
+    let t_mark = std::time::Instant::now();
     let marked = match ctx
         .store
         .mark_dialing(run_id, generation, &ctx.cfg.worker_id, &decisions, now_ms)
@@ -356,6 +380,7 @@ pub async fn run_batch(
         .iter()
         .filter_map(|id| Some((*by_id.get(id)?, requests.remove(id)?)))
         .collect();
+    let t_place = std::time::Instant::now();
     let concurrency = run.claimed.settings.concurrency.max(1) as usize;
     let mut placed: Vec<Placed> = Vec::with_capacity(work.len());
     let mut in_flight = futures::stream::FuturesUnordered::new();
@@ -372,6 +397,7 @@ pub async fn run_batch(
             None => break,
         }
     }
+    let t_commit = std::time::Instant::now();
     let mut results = Vec::new();
     let mut pending = Vec::new();
     for p in placed {
@@ -394,6 +420,15 @@ pub async fn run_batch(
     if !results.is_empty() {
         commit_results(ctx, run, &results).await?;
     }
+    tracing::debug!(
+        run_id,
+        leads = jobs.len(),
+        plan_us = (t_mark - t_plan).as_micros() as u64,
+        mark_us = (t_place - t_mark).as_micros() as u64,
+        place_us = (t_commit - t_place).as_micros() as u64,
+        commit_us = t_commit.elapsed().as_micros() as u64,
+        "batch"
+    );
     Ok(())
 }
 

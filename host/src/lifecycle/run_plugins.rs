@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::runtime::{
     CallReport, CallRequest, Decision, DialError, DialerInstance, FlowInstance, FollowUp, Lead,
-    PluginError, PluginHost, PluginKind, PluginMeta, Placement, Prepared, Properties, RunContext,
+    Placement, PluginError, PluginHost, PluginKind, PluginMeta, Prepared, Properties, RunContext,
     Scope,
 };
 use crate::store::{ClaimedRun, StoreKv};
@@ -30,8 +30,7 @@ pub struct RunPlugins {
 impl RunPlugins {
     /// Loads and prepares (cached by sha256) the run's flow and dialer.
     pub async fn load(ctx: &Arc<WorkerCtx>, run: &ClaimedRun) -> anyhow::Result<RunPlugins> {
-        let (flow_name, flow_version, flow_bytes) =
-            ctx.store.run_flow_plugin(run.run_id).await?;
+        let (flow_name, flow_version, flow_bytes) = ctx.store.run_flow_plugin(run.run_id).await?;
         let dialer = ctx
             .store
             .get_active_plugin(PluginKind::Dialer, None, &run.dialer)
@@ -96,16 +95,27 @@ impl RunPlugins {
         let pooled = self.dialers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match pooled {
             Some(d) => Ok(d),
-            None => self.host.dialer(&self.dialer, self.dialer_scope.clone()).await,
+            None => {
+                self.host
+                    .dialer(&self.dialer, self.dialer_scope.clone())
+                    .await
+            }
         }
     }
 
-    fn put_flow(&self, f: FlowInstance) {
+    /// Returns a healthy instance to the pool. Its log lines already went to
+    /// `tracing` with tenant and run attached; drop the buffered copies.
+    fn put_flow(&self, mut f: FlowInstance) {
+        f.take_logs();
         self.flows.lock().unwrap_or_else(|p| p.into_inner()).push(f);
     }
 
-    fn put_dialer(&self, d: DialerInstance) {
-        self.dialers.lock().unwrap_or_else(|p| p.into_inner()).push(d);
+    fn put_dialer(&self, mut d: DialerInstance) {
+        d.take_logs();
+        self.dialers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(d);
     }
 
     pub async fn plan(&self, ctx: &RunContext, lead: &Lead) -> Result<Decision, PluginError> {
@@ -143,7 +153,10 @@ impl RunPlugins {
         r
     }
 
-    pub async fn hangup(&self, provider_call_id: &str) -> Result<Result<(), DialError>, PluginError> {
+    pub async fn hangup(
+        &self,
+        provider_call_id: &str,
+    ) -> Result<Result<(), DialError>, PluginError> {
         let mut d = self.take_dialer().await?;
         let r = d.hangup(&self.dialer_config, provider_call_id).await;
         if r.is_ok() {
