@@ -19,14 +19,13 @@
 //!   migrations ([`migrate`]) before returning, so every process that opens the
 //!   database sees the current schema; concurrent starts do not race.
 //!
-//! Not yet done — PostgreSQL Row-Level Security as a second wall: every
-//! tenant table already carries `business_id`, so it is one migration
-//! (`ENABLE` + `FORCE ROW LEVEL SECURITY`, policy `business_id =
-//! current_setting('dialplane.business_id', true)::bigint`), a non-superuser
-//! application role (superusers bypass RLS, and the test cluster connects as
-//! one), and tenant-scoped methods running `SET LOCAL dialplane.business_id`
-//! in their transaction.
+//! PostgreSQL Row-Level Security is the second wall (migration 0003,
+//! [`tenant_scope`]): the API's connections run as the non-superuser role
+//! `dialplane_tenant`, whose policies on every tenant table admit only the
+//! tenant named in `dialplane.business_id`, set for the request's task
+//! whenever a connection is handed out. Workers connect as the owner.
 
+pub mod api_reads;
 pub mod audit;
 pub mod conformance;
 pub mod conformance_runs;
@@ -41,6 +40,7 @@ pub mod postgres;
 pub mod runs;
 pub mod secret;
 pub mod sqlite;
+pub mod tenant_scope;
 pub mod tenants;
 
 use std::sync::Arc;
