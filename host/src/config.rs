@@ -23,3 +23,10 @@ pub const PLUGIN_TIMEOUT_GRACE_DEFAULT: Duration = Duration::from_millis(250);
 /// Instance slots of the pooling allocator (instances alive at once);
 /// 0 selects on-demand allocation.
 pub const PLUGIN_POOL_INSTANCES_DEFAULT: u32 = 256;
+/// Connections in one process's database pool.
+pub const DATABASE_MAX_CONNECTIONS_DEFAULT: u32 = 16;
+/// How long to wait for a pooled connection (or to connect) before the
+/// database counts as unavailable.
+pub const DATABASE_ACQUIRE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
+/// How long a SQLite writer waits for the write lock held by another.
+pub const SQLITE_BUSY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);

@@ -22,4 +22,5 @@ pub mod cli;
 pub mod config;
 pub mod leads_file;
 pub mod runtime;
+pub mod store;
 pub mod testing;

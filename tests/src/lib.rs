@@ -1,6 +1,11 @@
 //! Shared helpers for dialplane end-to-end tests: a plugin host with small,
 //! test-friendly limits, lead/run fixtures, and the path of the real
 //! `dialplane` binary for CLI tests.
+//!
+//! - [`pg`]: real PostgreSQL (throwaway cluster or `DATABASE_URL`).
+//! - [`sqlite_url`]: a fresh SQLite file per test.
+
+pub mod pg;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -85,23 +90,31 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// URL of a new SQLite database file in a fresh temp directory (kept until
+/// the returned guard is dropped).
+pub fn sqlite_url() -> anyhow::Result<(String, tempfile::TempDir)> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+    Ok((url, dir))
+}
+
 /// The real `dialplane` binary, built (once per test process) by the same
 /// cargo and profile that built this test: `cargo test -p dialplane-tests`
 /// does not build other packages' binaries by itself.
-pub fn dialplane_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
+pub fn dialplane_bin() -> anyhow::Result<PathBuf> {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BIN.get_or_init(|| {
-        // target/<profile>/deps/<test-binary>
-        let exe = std::env::current_exe().expect("current exe");
+        // target/<profile>/deps/<test-binary> → target/<profile>/dialplane
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let profile_dir = exe
             .parent()
             .and_then(|d| d.parent())
-            .expect("target/<profile>")
+            .ok_or("unexpected test binary location")?
             .to_path_buf();
         let release = profile_dir.file_name().is_some_and(|n| n == "release");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = std::process::Command::new(cargo);
-        cmd.args(["build", "-p", "dialplane", "--bin", "dialplane"])
+        cmd.args(["build", "-q", "-p", "dialplane", "--bin", "dialplane"])
             .current_dir(env!("CARGO_MANIFEST_DIR"));
         if release {
             cmd.arg("--release");
@@ -109,13 +122,19 @@ pub fn dialplane_bin() -> PathBuf {
         if let Some(target) = profile_dir.parent() {
             cmd.env("CARGO_TARGET_DIR", target);
         }
-        let status = cmd
-            .status()
-            .expect("run cargo build for the dialplane binary");
-        assert!(status.success(), "building the dialplane binary failed");
-        profile_dir.join("dialplane")
+        let status = cmd.status().map_err(|e| format!("cargo build: {e}"))?;
+        if !status.success() {
+            return Err(format!("cargo build -p dialplane failed: {status}"));
+        }
+        let bin = profile_dir.join("dialplane");
+        if bin.is_file() {
+            Ok(bin)
+        } else {
+            Err(format!("{} was not built", bin.display()))
+        }
     })
     .clone()
+    .map_err(anyhow::Error::msg)
 }
 
 /// Polls `cond` every few milliseconds until it holds or `within` passes.

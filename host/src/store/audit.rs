@@ -1,0 +1,6 @@
+//! [`AuditStore`].
+
+use async_trait::async_trait;
+
+#[async_trait]
+pub trait AuditStore {}

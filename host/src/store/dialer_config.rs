@@ -1,0 +1,6 @@
+//! [`DialerConfigStore`].
+
+use async_trait::async_trait;
+
+#[async_trait]
+pub trait DialerConfigStore {}

@@ -1,0 +1,6 @@
+//! [`DncStore`].
+
+use async_trait::async_trait;
+
+#[async_trait]
+pub trait DncStore {}

@@ -1,0 +1,6 @@
+//! [`KvStore`].
+
+use async_trait::async_trait;
+
+#[async_trait]
+pub trait KvStore {}

@@ -1,0 +1,6 @@
+//! [`LeadStore`].
+
+use async_trait::async_trait;
+
+#[async_trait]
+pub trait LeadStore {}

@@ -1,0 +1,149 @@
+//! The store: the only place with SQL.
+//!
+//! Design:
+//! - One [`Store`] trait, made of one trait per concern (tenants and keys,
+//!   leads, plugins, tenant key-value store, do-not-call list, audit log,
+//!   dialer configuration and callback tokens, run lifecycle), each in its own
+//!   file so a reader finds "where are leads stored" by file name.
+//! - Two drivers with the same shape: [`postgres`] (production, many hosts)
+//!   and [`sqlite`] (embedded default, demo, single node); one file per
+//!   concern in each. Both pass the same [`conformance`] suite.
+//! - Queries are built at run time (`sqlx::query` + `bind`), never with the
+//!   compile-time-checked macros: no database is needed to build.
+//! - **Every tenant query takes `business_id` and filters by it.** A row of
+//!   another tenant is [`StoreError::NotFound`], exactly like a missing row, so
+//!   the API answers 404 and existence does not leak.
+//! - Secrets (API keys, callback tokens) are stored as sha256 only; dialer
+//!   configurations are write-only except on the worker path.
+//! - [`connect`] picks the driver from the URL scheme and applies the
+//!   migrations ([`migrate`]) before returning, so every process that opens the
+//!   database sees the current schema; concurrent starts do not race.
+
+pub mod audit;
+pub mod conformance;
+pub mod dialer_config;
+pub mod dnc;
+pub mod error;
+pub mod kv;
+pub mod leads;
+pub mod migrate;
+pub mod plugins;
+pub mod postgres;
+pub mod runs;
+pub mod secret;
+pub mod sqlite;
+pub mod tenants;
+
+use std::sync::Arc;
+
+pub use audit::*;
+pub use dialer_config::*;
+pub use dnc::*;
+pub use error::{StoreError, redact_url};
+pub use kv::*;
+pub use leads::*;
+pub use migrate::MigrationReport;
+pub use plugins::*;
+pub use runs::*;
+pub use tenants::*;
+
+/// Result of a store method.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything dialplane keeps in its database.
+pub trait Store:
+    TenantStore
+    + LeadStore
+    + PluginStore
+    + KvStore
+    + DncStore
+    + AuditStore
+    + DialerConfigStore
+    + RunStore
+    + Send
+    + Sync
+{
+    /// `postgres` or `sqlite` (for logs, `/readyz` and tests).
+    fn engine(&self) -> Engine;
+    /// The URL it was opened with, password removed.
+    fn redacted_url(&self) -> &str;
+    /// Cheap reachability check (`SELECT 1`), for `/readyz`.
+    fn ping(&self) -> futures::future::BoxFuture<'_, StoreResult<()>>;
+    /// Highest applied migration version (for `/readyz`: "migrations current").
+    fn schema_version(&self) -> futures::future::BoxFuture<'_, StoreResult<i64>>;
+}
+
+/// Which database engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Postgres,
+    Sqlite,
+}
+
+impl Engine {
+    /// Chooses the driver by URL scheme.
+    pub fn from_url(url: &str) -> StoreResult<Engine> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Engine::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Ok(Engine::Sqlite)
+        } else {
+            Err(StoreError::invalid(
+                "database-url",
+                format!(
+                    "{}: expected a postgres://, postgresql:// or sqlite: URL",
+                    redact_url(url)
+                ),
+            ))
+        }
+    }
+}
+
+/// Opens the database at `url`, applies pending migrations, and returns the store.
+pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+    Ok(connect_with_report(url).await?.0)
+}
+
+/// Like [`connect`], also saying which migrations it applied (`dialplane migrate`).
+pub async fn connect_with_report(url: &str) -> StoreResult<(Arc<dyn Store>, MigrationReport)> {
+    match Engine::from_url(url)? {
+        Engine::Postgres => {
+            let (s, r) = postgres::PgStore::connect(url).await?;
+            Ok((Arc::new(s), r))
+        }
+        Engine::Sqlite => {
+            let (s, r) = sqlite::SqliteStore::connect(url).await?;
+            Ok((Arc::new(s), r))
+        }
+    }
+}
+
+/// One page of a listing: rows with `id > after`, at most `limit` of them.
+/// Keyset paging: stable under concurrent inserts, cheap at any depth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub after: Option<i64>,
+    pub limit: u32,
+}
+
+/// Largest page any listing returns, whatever is asked.
+pub const PAGE_LIMIT_MAX: u32 = 1000;
+
+impl Page {
+    pub fn first(limit: u32) -> Page {
+        Page { after: None, limit }
+    }
+    /// The limit clamped to 1..=[`PAGE_LIMIT_MAX`], as SQL wants it.
+    pub fn sql_limit(&self) -> i64 {
+        self.limit.clamp(1, PAGE_LIMIT_MAX) as i64
+    }
+    pub fn sql_after(&self) -> i64 {
+        self.after.unwrap_or(0)
+    }
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page::first(100)
+    }
+}

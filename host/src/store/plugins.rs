@@ -1,0 +1,6 @@
+//! [`PluginStore`].
+
+use async_trait::async_trait;
+
+#[async_trait]
+pub trait PluginStore {}

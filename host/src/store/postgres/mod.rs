@@ -1,0 +1,112 @@
+//! The PostgreSQL driver: production engine, shared by many hosts.
+//! One file per concern, mirroring [`crate::store::sqlite`].
+
+mod audit;
+mod dialer_config;
+mod dnc;
+mod kv;
+mod leads;
+mod plugins;
+mod runs;
+mod tenants;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
+
+use crate::config::{DATABASE_ACQUIRE_TIMEOUT_DEFAULT, DATABASE_MAX_CONNECTIONS_DEFAULT};
+use crate::store::{Engine, MigrationReport, Store, StoreError, StoreResult, migrate, redact_url};
+
+/// A [`Store`] on PostgreSQL.
+#[derive(Clone)]
+pub struct PgStore {
+    pub(crate) pool: PgPool,
+    pub(crate) url: String,
+}
+
+impl PgStore {
+    /// Connects and applies pending migrations.
+    pub async fn connect(url: &str) -> StoreResult<(PgStore, MigrationReport)> {
+        let redacted = redact_url(url);
+        let opts = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::invalid("database-url", format!("{redacted}: {e}")))?;
+        // One direct connection first: a pool would retry until its timeout
+        // and then only say "timed out", hiding the cause (refused, auth, …).
+        PgConnection::connect_with(&opts)
+            .await
+            .map_err(|e| unavailable(e, &redacted))?
+            .close()
+            .await
+            .ok();
+        let pool = PgPoolOptions::new()
+            .max_connections(DATABASE_MAX_CONNECTIONS_DEFAULT)
+            .acquire_timeout(DATABASE_ACQUIRE_TIMEOUT_DEFAULT)
+            .connect_with(opts)
+            .await
+            .map_err(|e| unavailable(e, &redacted))?;
+        let store = PgStore {
+            pool,
+            url: redacted,
+        };
+        let report = store.migrate().await?;
+        Ok((store, report))
+    }
+
+    /// Applies pending migrations (see [`migrate`]).
+    pub async fn migrate(&self) -> StoreResult<MigrationReport> {
+        migrate::apply_postgres(&self.pool, &self.url).await
+    }
+
+    /// The pool, for the lifecycle's own queries (LISTEN/NOTIFY).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub(crate) fn err(&self, e: sqlx::Error) -> StoreError {
+        StoreError::from_sqlx(e, &self.url)
+    }
+}
+
+/// Any failure to open the database is "unavailable", naming the URL and cause.
+fn unavailable(e: sqlx::Error, url: &str) -> StoreError {
+    match StoreError::from_sqlx(e, url) {
+        u @ StoreError::Unavailable { .. } => u,
+        other => StoreError::Unavailable {
+            url: url.to_string(),
+            cause: other.to_string(),
+        },
+    }
+}
+
+impl Store for PgStore {
+    fn engine(&self) -> Engine {
+        Engine::Postgres
+    }
+    fn redacted_url(&self) -> &str {
+        &self.url
+    }
+    fn ping(&self) -> BoxFuture<'_, StoreResult<()>> {
+        async move {
+            sqlx::query("SELECT 1")
+                .execute(&self.pool)
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok(())
+        }
+        .boxed()
+    }
+    fn schema_version(&self) -> BoxFuture<'_, StoreResult<i64>> {
+        async move {
+            let (v,): (Option<i64>,) =
+                sqlx::query_as("SELECT MAX(version) FROM dialplane_migrations")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| self.err(e))?;
+            Ok(v.unwrap_or(0))
+        }
+        .boxed()
+    }
+}

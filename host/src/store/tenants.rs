@@ -1,0 +1,6 @@
+//! [`TenantStore`].
+
+use async_trait::async_trait;
+
+#[async_trait]
+pub trait TenantStore {}

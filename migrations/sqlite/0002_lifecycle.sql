@@ -1,0 +1,1 @@
+-- 0002 run lifecycle: runs, jobs, attempts, workers (filled by the lifecycle work).
