@@ -17,6 +17,7 @@
 //! - [`api`]: axum routers per resource, auth, the one error type.
 //! - [`cli`]: the `dialplane` subcommands.
 
+pub mod api;
 pub mod builtin;
 pub mod cli;
 pub mod config;
