@@ -1,6 +1,42 @@
-//! [`AuditStore`].
+//! [`AuditStore`]: who did what, per tenant and for the platform.
+//!
+//! A tenant's log holds rows with its `business_id`; the platform's log holds
+//! rows with `business_id = NULL`. A security event (e.g. a cross-tenant
+//! access) is appended to both: the API writes one row for the owner of the
+//! resource and one for the platform.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{Page, StoreResult};
+
+/// A row to append.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    /// `None` = the platform's log.
+    pub business_id: Option<i64>,
+    pub actor_key_id: Option<i64>,
+    pub action: String,
+    pub detail: serde_json::Value,
+    pub security: bool,
+}
+
+/// A stored row.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub business_id: Option<i64>,
+    pub actor_key_id: Option<i64>,
+    pub action: String,
+    pub detail: serde_json::Value,
+    pub security: bool,
+    pub at: DateTime<Utc>,
+}
 
 #[async_trait]
-pub trait AuditStore {}
+pub trait AuditStore {
+    async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<i64>;
+    /// One log (`None` = the platform's), oldest first, keyset-paged by id.
+    async fn list_audit(&self, business_id: Option<i64>, page: Page)
+    -> StoreResult<Vec<AuditRecord>>;
+}

@@ -1,6 +1,70 @@
-//! [`KvStore`].
+//! [`KvStore`]: the plugins' `tenant-store`, keyed by (business_id, namespace,
+//! key); and [`StoreKv`], the adapter that backs the runtime's
+//! [`crate::runtime::TenantKv`] with it so plugin state persists.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::{Page, Store, StoreResult};
+
+/// One entry, for read-only inspection through the API.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KvEntry {
+    pub namespace: String,
+    pub key: String,
+    pub value: Vec<u8>,
+}
+
 #[async_trait]
-pub trait KvStore {}
+pub trait KvStore {
+    async fn kv_get(&self, business_id: i64, namespace: &str, key: &str)
+    -> StoreResult<Option<Vec<u8>>>;
+    async fn kv_set(
+        &self,
+        business_id: i64,
+        namespace: &str,
+        key: &str,
+        value: &[u8],
+    ) -> StoreResult<()>;
+    /// Deleting a missing key is not an error.
+    async fn kv_delete(&self, business_id: i64, namespace: &str, key: &str) -> StoreResult<()>;
+    /// Entries ordered by (namespace, key); `after` is not used (offset-free
+    /// listing by key: pass the last key seen in `after_key`).
+    async fn kv_list(
+        &self,
+        business_id: i64,
+        namespace: Option<&str>,
+        after_key: Option<(&str, &str)>,
+        page: Page,
+    ) -> StoreResult<Vec<KvEntry>>;
+}
+
+/// [`crate::runtime::TenantKv`] on top of a [`Store`]. The runtime passes the
+/// tenant from the instance's scope, never from the guest.
+#[derive(Clone)]
+pub struct StoreKv(pub Arc<dyn Store>);
+
+#[async_trait]
+impl crate::runtime::TenantKv for StoreKv {
+    async fn get(
+        &self,
+        business_id: i64,
+        namespace: &str,
+        key: &str,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self.0.kv_get(business_id, namespace, key).await?)
+    }
+    async fn set(
+        &self,
+        business_id: i64,
+        namespace: &str,
+        key: &str,
+        value: &[u8],
+    ) -> anyhow::Result<()> {
+        Ok(self.0.kv_set(business_id, namespace, key, value).await?)
+    }
+    async fn delete(&self, business_id: i64, namespace: &str, key: &str) -> anyhow::Result<()> {
+        Ok(self.0.kv_delete(business_id, namespace, key).await?)
+    }
+}

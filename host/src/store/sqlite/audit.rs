@@ -1,7 +1,58 @@
 use async_trait::async_trait;
+use chrono::Utc;
+use sqlx::Row;
 
 use super::SqliteStore;
-use crate::store::AuditStore;
+use crate::store::{AuditEntry, AuditRecord, AuditStore, Page, StoreError, StoreResult};
 
 #[async_trait]
-impl AuditStore for SqliteStore {}
+impl AuditStore for SqliteStore {
+    async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "INSERT INTO audit_log (business_id, actor_key_id, action, detail, security, at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(entry.business_id)
+        .bind(entry.actor_key_id)
+        .bind(&entry.action)
+        .bind(entry.detail.to_string())
+        .bind(entry.security)
+        .bind(Utc::now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(row.get(0))
+    }
+
+    async fn list_audit(
+        &self,
+        business_id: Option<i64>,
+        page: Page,
+    ) -> StoreResult<Vec<AuditRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, business_id, actor_key_id, action, detail, security, at \
+             FROM audit_log WHERE COALESCE(business_id, 0) = COALESCE($1, 0) AND id > $2 \
+             ORDER BY id LIMIT $3",
+        )
+        .bind(business_id)
+        .bind(page.sql_after())
+        .bind(page.sql_limit())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditRecord {
+                    id: r.get(0),
+                    business_id: r.get(1),
+                    actor_key_id: r.get(2),
+                    action: r.get(3),
+                    detail: serde_json::from_str(&r.get::<String, _>(4))
+                        .map_err(|e| StoreError::Other(format!("audit detail: {e}")))?,
+                    security: r.get(5),
+                    at: r.get(6),
+                })
+            })
+            .collect()
+    }
+}
