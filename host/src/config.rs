@@ -30,3 +30,31 @@ pub const DATABASE_MAX_CONNECTIONS_DEFAULT: u32 = 16;
 pub const DATABASE_ACQUIRE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
 /// How long a SQLite writer waits for the write lock held by another.
 pub const SQLITE_BUSY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
+
+// ---- run lifecycle ----
+/// Calls one run may have in flight at once.
+pub const RUN_CONCURRENCY_DEFAULT: u32 = 1;
+/// Attempts per lead in one run (first call plus retries).
+pub const RUN_MAX_ATTEMPTS_DEFAULT: u32 = 3;
+/// Local hours during which leads may be called (09:00–20:00).
+pub const CALLING_WINDOW_DEFAULT: crate::lifecycle::compliance::CallingWindow =
+    crate::lifecycle::compliance::CallingWindow {
+        start_minute: 9 * 60,
+        end_minute: 20 * 60,
+    };
+/// A `pending` call with no final report after this long becomes `interrupted`
+/// with outcome `unknown`. Separate from the lease TTL: a long call never
+/// makes its worker look dead.
+pub const CALL_TIMEOUT_DEFAULT: Duration = Duration::from_secs(120);
+/// Calls per lead across all of a tenant's runs in 24 h.
+pub const LEAD_DAILY_ATTEMPT_CAP_DEFAULT: u32 = 3;
+/// Calls a tenant may have in flight at once on one worker.
+pub const TENANT_MAX_CONCURRENT_CALLS_DEFAULT: u32 = 50;
+/// Runs one worker drives at once (fairness: each gets its own task).
+pub const WORKER_MAX_RUNS_DEFAULT: u32 = 16;
+/// Jobs claimed and committed per batch.
+pub const WORKER_BATCH_SIZE_DEFAULT: u32 = 256;
+/// How often an idle worker looks for runs to claim.
+pub const WORKER_POLL_INTERVAL_DEFAULT: Duration = Duration::from_millis(200);
+/// How long `cancel` waits for the owner to acknowledge before failing.
+pub const CANCEL_WAIT_DEFAULT: Duration = Duration::from_secs(30);

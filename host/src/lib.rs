@@ -23,6 +23,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod leads_file;
+pub mod lifecycle;
 pub mod runtime;
 pub mod store;
 pub mod testing;

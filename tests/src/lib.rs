@@ -1,14 +1,12 @@
-//! Shared helpers for dialplane end-to-end tests: a plugin host with small,
-//! test-friendly limits, lead/run fixtures, and the path of the real
-//! `dialplane` binary for CLI tests.
+//! Shared helpers for dialplane end-to-end tests.
 //!
 //! - [`pg`]: real PostgreSQL (throwaway cluster or `DATABASE_URL`).
 //! - [`sqlite_url`]: a fresh SQLite file per test.
-
-pub mod pg;
+//! - a plugin host with small, test-friendly limits, lead/run fixtures;
+//! - [`dialplane_bin`]: the real `dialplane` binary for CLI and process tests.
 
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use dialplane::runtime::{
@@ -90,6 +88,22 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Polls `cond` every few milliseconds until it holds or `within` passes.
+pub async fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = tokio::time::Instant::now() + within;
+    loop {
+        if cond() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+pub mod pg;
+
 /// URL of a new SQLite database file in a fresh temp directory (kept until
 /// the returned guard is dropped).
 pub fn sqlite_url() -> anyhow::Result<(String, tempfile::TempDir)> {
@@ -98,29 +112,23 @@ pub fn sqlite_url() -> anyhow::Result<(String, tempfile::TempDir)> {
     Ok((url, dir))
 }
 
-/// The real `dialplane` binary, built (once per test process) by the same
-/// cargo and profile that built this test: `cargo test -p dialplane-tests`
-/// does not build other packages' binaries by itself.
-pub fn dialplane_bin() -> anyhow::Result<PathBuf> {
-    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+/// Path of the `dialplane` binary, built (once per test process) if needed,
+/// for tests that run real processes (`dialplane migrate`, workers).
+pub fn dialplane_bin() -> anyhow::Result<std::path::PathBuf> {
+    use std::sync::OnceLock;
+    static BIN: OnceLock<Result<std::path::PathBuf, String>> = OnceLock::new();
     BIN.get_or_init(|| {
-        // target/<profile>/deps/<test-binary> → target/<profile>/dialplane
+        // target/<profile>/deps/<test>-<hash> → target/<profile>/dialplane
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let profile_dir = exe
             .parent()
-            .and_then(|d| d.parent())
-            .ok_or("unexpected test binary location")?
-            .to_path_buf();
-        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+            .and_then(|p| p.parent())
+            .ok_or("unexpected test binary location")?;
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = std::process::Command::new(cargo);
-        cmd.args(["build", "-q", "-p", "dialplane", "--bin", "dialplane"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if release {
+        cmd.args(["build", "-q", "-p", "dialplane", "--bin", "dialplane"]);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
-        }
-        if let Some(target) = profile_dir.parent() {
-            cmd.env("CARGO_TARGET_DIR", target);
         }
         let status = cmd.status().map_err(|e| format!("cargo build: {e}"))?;
         if !status.success() {
@@ -135,18 +143,4 @@ pub fn dialplane_bin() -> anyhow::Result<PathBuf> {
     })
     .clone()
     .map_err(anyhow::Error::msg)
-}
-
-/// Polls `cond` every few milliseconds until it holds or `within` passes.
-pub async fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = tokio::time::Instant::now() + within;
-    loop {
-        if cond() {
-            return true;
-        }
-        if tokio::time::Instant::now() >= end {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
 }

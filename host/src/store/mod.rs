@@ -21,6 +21,7 @@
 
 pub mod audit;
 pub mod conformance;
+pub mod conformance_runs;
 pub mod dialer_config;
 pub mod dnc;
 pub mod error;

@@ -1,7 +1,544 @@
 //! [`RunStore`]: runs, jobs, attempts and workers (the run lifecycle).
-//! Filled by the lifecycle work; both drivers implement it in `*/runs.rs`.
+//! Both drivers implement it in `*/runs.rs`; the conformance cases are in
+//! [`super::conformance_runs`].
+//!
+//! Two audiences:
+//! - **The API** (tenant-scoped, every method takes `business_id`):
+//!   [`RunStore::create_run`], [`RunStore::get_run`], [`RunStore::list_runs`],
+//!   [`RunStore::list_jobs`], [`RunStore::list_attempts`],
+//!   [`RunStore::request_cancel`] (use [`crate::lifecycle::canceller::cancel_run`],
+//!   which also waits for the owner), [`RunStore::cancel_job`],
+//!   [`RunStore::apply_call_event`].
+//! - **Workers** (lease-scoped): every write carries the run's lease
+//!   generation (`AND lease_generation = $g`) and reports
+//!   [`Fenced::LeaseLost`] instead of writing when the lease moved on.
+//!
+//! Times are epoch milliseconds. Lease times come from the database clock;
+//! `now_ms` arguments come from the worker's injectable clock.
 
 use async_trait::async_trait;
+use futures::stream::BoxStream;
+use serde::{Deserialize, Serialize};
+
+use super::{Page, StoreResult};
+use crate::lifecycle::settings::{CancelMode, RunSettings};
+use crate::runtime::{CallEvent, CallReport, Lead};
+
+/// Run states: `queued → running → completed | cancelled | failed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Completed,
+    Cancelled,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> StoreResult<Self> {
+        Ok(match s {
+            "queued" => RunStatus::Queued,
+            "running" => RunStatus::Running,
+            "completed" => RunStatus::Completed,
+            "cancelled" => RunStatus::Cancelled,
+            "failed" => RunStatus::Failed,
+            other => {
+                return Err(super::StoreError::Other(format!(
+                    "corrupt runs.status {other:?}"
+                )));
+            }
+        })
+    }
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Completed | RunStatus::Cancelled | RunStatus::Failed
+        )
+    }
+}
+
+/// Job states: `queued → dialing → completed | failed | skipped | cancelled | interrupted`.
+pub const JOB_STATUSES: &[&str] = &[
+    "queued",
+    "dialing",
+    "completed",
+    "failed",
+    "skipped",
+    "cancelled",
+    "interrupted",
+];
+
+/// What to create: the lead list is snapshotted into jobs, the flow version
+/// is pinned (`flow_version: None` = the version active now).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    pub lead_ids: Vec<i64>,
+    pub flow: String,
+    pub flow_version: Option<i64>,
+    pub dialer: String,
+    pub settings: RunSettings,
+}
+
+/// Jobs of a run counted by status and by outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobCounts {
+    pub by_status: std::collections::BTreeMap<String, i64>,
+    pub by_outcome: std::collections::BTreeMap<String, i64>,
+}
+
+/// A run as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunView {
+    pub id: i64,
+    pub business_id: i64,
+    pub status: RunStatus,
+    pub flow_plugin_id: i64,
+    pub dialer: String,
+    pub settings: RunSettings,
+    pub total_leads: i64,
+    pub cursor_position: i64,
+    pub cancel_requested: bool,
+    pub cancel_mode: Option<CancelMode>,
+    pub owner_worker: Option<String>,
+    pub lease_generation: i64,
+    pub last_call_placed_at: Option<i64>,
+    pub failure: Option<String>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    /// Filled by [`RunStore::get_run`]; empty in listings.
+    pub counts: JobCounts,
+}
+
+/// One job (a lead in a run).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobView {
+    pub id: i64,
+    pub run_id: i64,
+    pub lead_id: i64,
+    pub position: i64,
+    pub status: String,
+    pub attempt: i64,
+    pub not_before: i64,
+    pub outcome: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// One decision about a lead: a placed call, or a deferral/skip with why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptView {
+    pub id: i64,
+    pub run_id: i64,
+    pub job_id: i64,
+    pub lead_id: i64,
+    pub attempt: i64,
+    pub placed: bool,
+    pub idempotency_key: Option<String>,
+    pub decision: String,
+    /// The compliance record (rule, time zone, local time, DNC check) as JSON.
+    pub compliance: String,
+    pub worker_id: String,
+    pub lease_generation: i64,
+    pub provider_call_id: Option<String>,
+    pub call_state: Option<String>,
+    pub outcome: Option<String>,
+    pub note: Option<String>,
+    pub decided_at: i64,
+    pub placed_at: Option<i64>,
+    pub ended_at: Option<i64>,
+}
+
+/// What [`RunStore::request_cancel`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelRequested {
+    /// Run state right after the request (`cancelled` at once when nobody owned it).
+    pub status: RunStatus,
+    /// Queued jobs cancelled by the request.
+    pub jobs_cancelled: u64,
+    /// The lease generation whose owner must acknowledge.
+    pub generation: i64,
+}
+
+/// What became of a callback event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallEventApplied {
+    /// The call moved forward to this state.
+    Applied,
+    /// Duplicate or out of order: the call is already at or past this state.
+    Ignored,
+    /// No call of this tenant has that provider call id.
+    UnknownCall,
+}
+
+/// A worker row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerInfo {
+    pub id: String,
+    pub hostname: String,
+    pub pid: i64,
+}
+
+/// A run a worker now holds the lease of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedRun {
+    pub run_id: i64,
+    pub business_id: i64,
+    pub generation: i64,
+    /// True when the run was `running` under another owner whose lease expired.
+    pub reclaimed: bool,
+    pub flow_plugin_id: i64,
+    pub dialer: String,
+    pub settings: RunSettings,
+    pub cancel_requested: bool,
+    pub cancel_mode: Option<CancelMode>,
+}
+
+/// The state of one lease as seen by a heartbeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseState {
+    pub run_id: i64,
+    pub generation: i64,
+    pub cancel_requested: bool,
+    pub cancel_acked: bool,
+}
+
+/// A job ready to be worked on, with the facts compliance needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobWork {
+    pub job_id: i64,
+    pub lead_id: i64,
+    /// Attempts already started; this one will be `attempt + 1`.
+    pub attempt: u32,
+    pub lead: Lead,
+    pub dnc_listed: bool,
+    /// Calls placed to this lead by any of the tenant's runs in the last 24 h.
+    pub attempts_24h: u32,
+}
+
+/// A job left `dialing` (by this owner or a dead one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DialingJob {
+    pub job_id: i64,
+    pub lead_id: i64,
+    pub attempt: u32,
+    pub idempotency_key: String,
+    pub provider_call_id: Option<String>,
+    pub call_deadline: Option<i64>,
+    /// The attempt row's call state, if the call was recorded as pending.
+    pub call_state: Option<String>,
+    pub report: Option<CallReport>,
+    pub lead: Lead,
+}
+
+/// What the executor decided for one job before any call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobDecision {
+    /// Mark `dialing` for attempt `attempt` (= previous + 1).
+    Dial {
+        job_id: i64,
+        lead_id: i64,
+        attempt: u32,
+        compliance: String,
+    },
+    /// Outside the calling window: not before `until_ms`; attempt not used.
+    Defer {
+        job_id: i64,
+        lead_id: i64,
+        attempt: u32,
+        until_ms: i64,
+        compliance: String,
+    },
+    /// Never dialed (DNC, cap, unknown time zone, the flow said skip, bad
+    /// request from the flow): job ends `skipped` (or `failed`) with the reason.
+    Skip {
+        job_id: i64,
+        lead_id: i64,
+        attempt: u32,
+        status: &'static str,
+        reason: String,
+        compliance: String,
+    },
+}
+
+/// The answer to "mark these dialing".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarkResult {
+    /// These jobs are now `dialing` (a job cancelled meanwhile is left out).
+    Marked(Vec<i64>),
+    /// `cancel_requested` was set first: nothing was written.
+    Cancelled,
+    /// The lease moved on: nothing was written.
+    LeaseLost,
+}
+
+/// A fenced write: done, or refused because the lease moved on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fenced {
+    Done,
+    LeaseLost,
+}
+
+/// How one dialing job ends (or goes back to the queue).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobResult {
+    pub job_id: i64,
+    pub lead_id: i64,
+    pub attempt: u32,
+    pub idempotency_key: String,
+    /// `None` when no call was placed (e.g. the adapter refused it).
+    pub placed_at: Option<i64>,
+    pub report: Option<CallReport>,
+    pub note: Option<String>,
+    pub next: JobNext,
+}
+
+/// What happens to the job after this attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobNext {
+    /// Terminal: `completed`, `failed`, `cancelled`, `interrupted`.
+    Finish {
+        status: &'static str,
+        outcome: String,
+        reason: Option<String>,
+    },
+    /// Back to `queued` for another attempt after `not_before_ms`.
+    Retry { not_before_ms: i64, outcome: String },
+    /// The call was never placed (reconciled as such): back to `queued`
+    /// with the same attempt number, so the same idempotency key is reused.
+    Requeue,
+}
+
+/// A call placed in `pending` mode, recorded before waiting for its end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingCall {
+    pub job_id: i64,
+    pub lead_id: i64,
+    pub attempt: u32,
+    pub idempotency_key: String,
+    pub provider_call_id: String,
+    pub placed_at: i64,
+    pub call_deadline: i64,
+}
+
+/// The idempotency key of one placement: `run-job-attempt`.
+pub fn idempotency_key(run_id: i64, job_id: i64, attempt: u32) -> String {
+    format!("{run_id}-{job_id}-{attempt}")
+}
 
 #[async_trait]
-pub trait RunStore {}
+pub trait RunStore {
+    // ---------------- API side (tenant-scoped) ----------------
+
+    /// Creates a `queued` run: resolves and pins the flow version, checks the
+    /// dialer exists, snapshots `lead_ids` into jobs (in order) in one
+    /// transaction. A lead id that is not the tenant's → `Invalid` naming
+    /// `lead_ids[i]`; a repeated lead id is rejected by the database's
+    /// `UNIQUE (run_id, lead_id)` (`Conflict`) and nothing is written.
+    async fn create_run(&self, business_id: i64, spec: &RunSpec) -> StoreResult<i64>;
+
+    /// The run with its job counts; another tenant's run is `NotFound`.
+    async fn get_run(&self, business_id: i64, run_id: i64) -> StoreResult<RunView>;
+
+    /// The tenant's runs, newest id last, keyset-paged by id.
+    async fn list_runs(&self, business_id: i64, page: Page) -> StoreResult<Vec<RunView>>;
+
+    /// A run's jobs in id order.
+    async fn list_jobs(&self, business_id: i64, run_id: i64, page: Page)
+    -> StoreResult<Vec<JobView>>;
+
+    /// A run's attempts (placed calls and compliance decisions) in id order.
+    async fn list_attempts(
+        &self,
+        business_id: i64,
+        run_id: i64,
+        page: Page,
+    ) -> StoreResult<Vec<AttemptView>>;
+
+    /// Sets `cancel_requested` and cancels every queued job in one
+    /// transaction, then notifies the owner. A run nobody owns ends
+    /// `cancelled` at once. Idempotent. Does **not** wait: see
+    /// [`crate::lifecycle::canceller::cancel_run`].
+    async fn request_cancel(
+        &self,
+        business_id: i64,
+        run_id: i64,
+        mode: Option<CancelMode>,
+    ) -> StoreResult<CancelRequested>;
+
+    /// True once no worker can place another call for the run: it is
+    /// terminal or unowned, or its current owner acknowledged the cancel, or
+    /// the lease has expired (its owner will not dial: it checks its own
+    /// lease, and learns of the cancel with its next heartbeat).
+    async fn cancel_settled(&self, run_id: i64) -> StoreResult<bool>;
+
+    /// Cancels one queued job (counted by the cursor). A job that is not
+    /// queued → `Invalid { field: "status" }`; another tenant's → `NotFound`.
+    async fn cancel_job(&self, business_id: i64, job_id: i64) -> StoreResult<JobView>;
+
+    /// Applies a provider event to the call with that provider call id,
+    /// through the monotonic state machine queued < ringing < answered < ended.
+    async fn apply_call_event(
+        &self,
+        business_id: i64,
+        event: &CallEvent,
+    ) -> StoreResult<CallEventApplied>;
+
+    // ---------------- worker side (lease-scoped) ----------------
+
+    /// Records (or refreshes) a worker row.
+    async fn register_worker(&self, worker: &WorkerInfo) -> StoreResult<()>;
+
+    /// Marks a worker stopped and gives up its leases so another worker can
+    /// take them over at once (status stays `running`).
+    async fn release_worker(&self, worker_id: &str) -> StoreResult<()>;
+
+    /// Claims up to `limit` runs in one statement: `queued` ones, or
+    /// `running` ones whose lease expired. Each claim bumps the generation.
+    async fn claim_runs(
+        &self,
+        worker_id: &str,
+        limit: u32,
+        lease_ttl_ms: i64,
+    ) -> StoreResult<Vec<ClaimedRun>>;
+
+    /// Refreshes `lock_ts` of every run this worker owns, in one statement,
+    /// and says which leases it still holds.
+    async fn heartbeat(&self, worker_id: &str) -> StoreResult<Vec<LeaseState>>;
+
+    /// The owner of `generation` has stopped dialing for a cancelled run.
+    async fn ack_cancel(&self, run_id: i64, generation: i64) -> StoreResult<Fenced>;
+
+    /// Run ids whose cancel was requested, as they happen
+    /// (PostgreSQL `LISTEN`, an in-process channel on SQLite). Best effort:
+    /// the heartbeat also reports `cancel_requested`.
+    async fn cancel_notices(&self) -> StoreResult<BoxStream<'static, i64>>;
+
+    /// Jobs of the run in `dialing` (with their pending-call state).
+    async fn dialing_jobs(&self, run_id: i64, generation: i64) -> StoreResult<Vec<DialingJob>>;
+
+    /// Up to `limit` queued jobs due at `now_ms`, in position order.
+    async fn next_jobs(
+        &self,
+        run_id: i64,
+        generation: i64,
+        now_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<JobWork>>;
+
+    /// Earliest `not_before` of the run's queued jobs (to sleep until).
+    async fn next_due(&self, run_id: i64) -> StoreResult<Option<i64>>;
+
+    /// Applies the decisions in **one committed transaction**, guarded by
+    /// `NOT cancel_requested AND lease_generation = generation`. Deferrals and
+    /// skips get an attempt row with their compliance record; skips count
+    /// toward the cursor.
+    async fn mark_dialing(
+        &self,
+        run_id: i64,
+        generation: i64,
+        worker_id: &str,
+        decisions: &[JobDecision],
+        now_ms: i64,
+    ) -> StoreResult<MarkResult>;
+
+    /// Records calls placed in `pending` mode (attempt rows in call state
+    /// `queued`) so callbacks can find them.
+    async fn record_pending(
+        &self,
+        run_id: i64,
+        generation: i64,
+        worker_id: &str,
+        calls: &[PendingCall],
+    ) -> StoreResult<Fenced>;
+
+    /// Finishes (or requeues) dialing jobs, writes their attempt rows,
+    /// advances `cursor_position` by the jobs that became terminal and
+    /// `last_call_placed_at`, all in one transaction, fenced.
+    async fn finish_jobs(
+        &self,
+        run_id: i64,
+        generation: i64,
+        worker_id: &str,
+        results: &[JobResult],
+        now_ms: i64,
+    ) -> StoreResult<Fenced>;
+
+    /// Ends the run if nothing is left: `cancelled` when cancel was requested
+    /// and no job is dialing, `completed` when no job is queued or dialing.
+    /// Returns the status after the call (`running` = not finished yet).
+    async fn finish_run_if_done(&self, run_id: i64, generation: i64) -> StoreResult<RunStatus>;
+
+    /// The run's pinned flow version: (name, version, component bytes).
+    async fn run_flow_plugin(&self, run_id: i64) -> StoreResult<(String, i64, Vec<u8>)>;
+
+    /// Ends the run `failed` with a reason (its flow cannot be loaded, …);
+    /// queued jobs are cancelled.
+    async fn fail_run(&self, run_id: i64, generation: i64, reason: &str) -> StoreResult<Fenced>;
+}
+
+// ---- helpers shared by both drivers ----
+
+/// Checks a spec before any SQL; errors name the field.
+pub(crate) fn validate_spec(spec: &RunSpec) -> StoreResult<()> {
+    if spec.lead_ids.is_empty() {
+        return Err(super::StoreError::invalid(
+            "lead_ids",
+            "a run needs at least one lead",
+        ));
+    }
+    if spec.flow.trim().is_empty() {
+        return Err(super::StoreError::invalid("flow", "must name a flow plugin"));
+    }
+    if spec.dialer.trim().is_empty() {
+        return Err(super::StoreError::invalid("dialer", "must name a dialer adapter"));
+    }
+    spec.settings
+        .validate()
+        .map_err(|(f, r)| super::StoreError::invalid(&format!("settings.{f}"), r))
+}
+
+pub(crate) fn no_flow(spec: &RunSpec) -> super::StoreError {
+    super::StoreError::invalid(
+        "flow",
+        match spec.flow_version {
+            Some(v) => format!("no flow plugin {:?} version {v} for this tenant", spec.flow),
+            None => format!("no active flow plugin {:?} for this tenant", spec.flow),
+        },
+    )
+}
+
+pub(crate) fn counts_from_rows(rows: Vec<(String, Option<String>, i64)>) -> JobCounts {
+    let mut c = JobCounts::default();
+    for (status, outcome, n) in rows {
+        *c.by_status.entry(status).or_default() += n;
+        if let Some(o) = outcome {
+            *c.by_outcome.entry(o).or_default() += n;
+        }
+    }
+    c
+}
+
+/// A lead's `attributes` JSON object → ordered string pairs (non-string
+/// values are passed as their JSON text).
+pub(crate) fn attributes_from_json(json: &str) -> crate::runtime::Properties {
+    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json) {
+        Ok(map) => map
+            .into_iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}

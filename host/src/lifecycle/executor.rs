@@ -1,0 +1,423 @@
+//! The executor: what happens to one lead, done for a batch of leads at a
+//! time so the database sees three statements per batch, not per lead.
+//!
+//! 1. flow `plan` (the tenant's plugin decides whether and how to call);
+//! 2. compliance (calling window, DNC, attempt cap — the plugin cannot
+//!    override them; a request to any number but the lead's is refused);
+//! 3. mark `dialing` in one committed transaction guarded by
+//!    `NOT cancel_requested AND lease_generation` — before any call;
+//! 4. dialer `place-call`, under the run's concurrency, the tenant's cap,
+//!    the nested rate limits, and the run's dialing gate (closed by cancel)
+//!    with the local lease checked (a stalled worker never dials);
+//! 5. flow `on-result` (retry? note?);
+//! 6. record attempts, job states and the cursor in one transaction.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::StreamExt;
+
+use super::compliance::rate_limit::Level;
+use super::compliance::{self, ComplianceRecord, LeadFacts, Verdict};
+use super::run_driver::RunState;
+use super::worker::WorkerCtx;
+use crate::runtime::{CallReport, CallRequest, Decision, DialError, Placement};
+use crate::store::{
+    Fenced, JobDecision, JobNext, JobResult, JobWork, MarkResult, PendingCall, idempotency_key,
+};
+
+/// Seconds before a transient or rate-limited placement is tried again.
+const TRANSIENT_RETRY_SECS: u32 = 30;
+
+/// Retries a fenced write while the database is unavailable and the lease
+/// is still ours; a lost lease ends the driver (nothing was written).
+macro_rules! retry_fenced {
+    ($run:expr, $write:expr) => {{
+        let mut delay = Duration::from_millis(50);
+        loop {
+            match $write {
+                Ok(Fenced::Done) => break,
+                Ok(Fenced::LeaseLost) => {
+                    $run.ctl.lease_lost();
+                    break;
+                }
+                Err(e) if e.is_unavailable() && !$run.ctl.is_lost() => {
+                    tracing::warn!(
+                        run_id = $run.claimed.run_id,
+                        "database unavailable, retrying: {e}"
+                    );
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }};
+}
+
+/// What a placement came to.
+pub enum Placed {
+    Done(JobResult),
+    Pending(PendingCall),
+    /// Not placed because the local lease may have expired: the job stays
+    /// `dialing` and is reconciled once the lease is confirmed (or by the
+    /// next owner).
+    Abandoned,
+}
+
+fn record_json(r: &ComplianceRecord) -> String {
+    serde_json::to_string(r).unwrap_or_else(|_| "{}".into())
+}
+
+/// A compliance record for decisions taken before the platform's rules
+/// were consulted (the flow skipped, or failed).
+fn flow_record(rule: &str, reason: &str, window: &str) -> String {
+    record_json(&ComplianceRecord {
+        verdict: "skipped".into(),
+        rule: rule.into(),
+        window: window.into(),
+        timezone: None,
+        local_time: None,
+        dnc_checked: false,
+        dnc_listed: false,
+        attempts_24h: 0,
+        reason: Some(reason.into()),
+    })
+}
+
+/// Steps 1–2 for one job.
+async fn plan_one(
+    ctx: &Arc<WorkerCtx>,
+    run: &RunState,
+    job: &JobWork,
+) -> (JobDecision, Option<CallRequest>) {
+    let attempt = job.attempt + 1;
+    let s = &run.claimed.settings;
+    let window = s.calling_window.to_string();
+    let skip = |status: &'static str, rule: &str, reason: String| JobDecision::Skip {
+        job_id: job.job_id,
+        lead_id: job.lead_id,
+        attempt,
+        status,
+        compliance: flow_record(rule, &reason, &window),
+        reason,
+    };
+    let decision = run.plugins.plan(&run.context(attempt), &job.lead).await;
+    let req = match decision {
+        Err(e) => return (skip("failed", "flow-error", format!("flow plan failed: {e}")), None),
+        Ok(Decision::Skip(reason)) => {
+            return (skip("skipped", "flow", format!("flow skipped: {reason}")), None);
+        }
+        Ok(Decision::Dial(req)) => req,
+    };
+    if req.to != job.lead.phone {
+        return (
+            skip(
+                "failed",
+                "destination",
+                format!(
+                    "flow asked to dial {}, which is not the lead's number",
+                    req.to
+                ),
+            ),
+            None,
+        );
+    }
+    let facts = LeadFacts {
+        phone: &job.lead.phone,
+        timezone: job.lead.timezone.as_deref(),
+        dnc_listed: job.dnc_listed,
+        attempts_24h: job.attempts_24h,
+    };
+    let cap = s
+        .daily_attempt_cap
+        .min(crate::config::LEAD_DAILY_ATTEMPT_CAP_DEFAULT);
+    match compliance::judge(&facts, s.calling_window, cap, ctx.clock.now()) {
+        Verdict::Allow(record) => (
+            JobDecision::Dial {
+                job_id: job.job_id,
+                lead_id: job.lead_id,
+                attempt,
+                compliance: record_json(&record),
+            },
+            Some(req),
+        ),
+        Verdict::Defer { until, record } => (
+            JobDecision::Defer {
+                job_id: job.job_id,
+                lead_id: job.lead_id,
+                attempt,
+                until_ms: until.timestamp_millis(),
+                compliance: record_json(&record),
+            },
+            None,
+        ),
+        Verdict::Skip { reason, record } => (
+            JobDecision::Skip {
+                job_id: job.job_id,
+                lead_id: job.lead_id,
+                attempt,
+                status: "skipped",
+                reason,
+                compliance: record_json(&record),
+            },
+            None,
+        ),
+    }
+}
+
+/// Step 5 for a call that ended: ask the flow what next.
+pub async fn after_call(
+    ctx: &Arc<WorkerCtx>,
+    run: &RunState,
+    job_id: i64,
+    lead: &crate::runtime::Lead,
+    lead_id: i64,
+    attempt: u32,
+    placed_at: Option<i64>,
+    report: CallReport,
+) -> JobResult {
+    let follow = run
+        .plugins
+        .on_result(&run.context(attempt), lead, &report)
+        .await;
+    let outcome = report.outcome.label();
+    let (note, retry) = match follow {
+        Ok(f) => (f.note, f.retry_after_secs),
+        Err(e) => (Some(format!("on-result failed: {e}")), None),
+    };
+    let next = match retry {
+        Some(secs)
+            if attempt < run.claimed.settings.max_attempts && !run.ctl.is_cancelled() =>
+        {
+            JobNext::Retry {
+                not_before_ms: ctx.clock.now().timestamp_millis() + i64::from(secs) * 1000,
+                outcome,
+            }
+        }
+        _ => JobNext::Finish {
+            status: "completed",
+            outcome,
+            reason: None,
+        },
+    };
+    JobResult {
+        job_id,
+        lead_id,
+        attempt,
+        idempotency_key: idempotency_key(run.claimed.run_id, job_id, attempt),
+        placed_at,
+        report: Some(report),
+        note,
+        next,
+    }
+}
+
+/// Step 4 (and 5) for one marked job.
+async fn place_one(
+    ctx: &Arc<WorkerCtx>,
+    run: &RunState,
+    job: &JobWork,
+    mut req: CallRequest,
+) -> Placed {
+    let attempt = job.attempt + 1;
+    let run_id = run.claimed.run_id;
+    let key = idempotency_key(run_id, job.job_id, attempt);
+    let not_placed = |next: JobNext| JobResult {
+        job_id: job.job_id,
+        lead_id: job.lead_id,
+        attempt,
+        idempotency_key: key.clone(),
+        placed_at: None,
+        report: None,
+        note: None,
+        next,
+    };
+    let slots = ctx.tenant_slots(run.claimed.business_id);
+    let _slot = slots.acquire_owned().await;
+    ctx.rate
+        .acquire(&[
+            (
+                Level::Account(run.claimed.dialer.clone()),
+                ctx.cfg.account_calls_per_second,
+            ),
+            (
+                Level::Tenant(run.claimed.business_id),
+                ctx.cfg.tenant_calls_per_second,
+            ),
+            (Level::Run(run_id), run.claimed.settings.calls_per_second),
+        ])
+        .await;
+    // The gate: cancel takes the write side, so once it is acknowledged no
+    // placement can start; the lease is checked under it.
+    let Some(gate) = run.ctl.dial_guard().await else {
+        if run.ctl.is_cancelled() {
+            return Placed::Done(not_placed(JobNext::Finish {
+                status: "cancelled",
+                outcome: "not-dialed".into(),
+                reason: Some("run cancelled before the call was placed".into()),
+            }));
+        }
+        return Placed::Abandoned;
+    };
+    req.idempotency_key = key.clone();
+    req.to = job.lead.phone.clone();
+    let placed_at = Utc::now().timestamp_millis();
+    let r = run.plugins.place_call(&req).await;
+    drop(gate);
+    match r {
+        Ok(Ok(Placement::Finished(report))) => Placed::Done(
+            after_call(
+                ctx,
+                run,
+                job.job_id,
+                &job.lead,
+                job.lead_id,
+                attempt,
+                Some(placed_at),
+                report,
+            )
+            .await,
+        ),
+        Ok(Ok(Placement::Pending(provider_call_id))) => Placed::Pending(PendingCall {
+            job_id: job.job_id,
+            lead_id: job.lead_id,
+            attempt,
+            idempotency_key: key,
+            provider_call_id,
+            placed_at,
+            call_deadline: placed_at
+                + i64::from(run.claimed.settings.call_timeout_secs) * 1000,
+        }),
+        Ok(Err(e @ (DialError::RateLimited(_) | DialError::Transient(_))))
+            if attempt < run.claimed.settings.max_attempts =>
+        {
+            let secs = match e {
+                DialError::RateLimited(s) => s,
+                _ => TRANSIENT_RETRY_SECS,
+            };
+            Placed::Done(not_placed(JobNext::Retry {
+                not_before_ms: ctx.clock.now().timestamp_millis() + i64::from(secs) * 1000,
+                outcome: "not-placed".into(),
+            }))
+        }
+        Ok(Err(e)) => Placed::Done(not_placed(JobNext::Finish {
+            status: "failed",
+            outcome: "not-placed".into(),
+            reason: Some(format!("dialer refused the call: {e}")),
+        })),
+        // The adapter failed mid-call: the call may or may not exist.
+        // Never re-dial blindly.
+        Err(e) => Placed::Done(not_placed(JobNext::Finish {
+            status: "interrupted",
+            outcome: "unknown".into(),
+            reason: Some(format!("dialer failed during place-call: {e}; not re-dialed")),
+        })),
+    }
+}
+
+/// Runs steps 1–6 for a batch of due jobs.
+pub async fn run_batch(
+    ctx: &Arc<WorkerCtx>,
+    run: &RunState,
+    jobs: Vec<JobWork>,
+) -> anyhow::Result<()> {
+    let run_id = run.claimed.run_id;
+    let generation = run.claimed.generation;
+    let mut decisions = Vec::with_capacity(jobs.len());
+    let mut requests: HashMap<i64, CallRequest> = HashMap::new();
+    for job in &jobs {
+        let (d, req) = plan_one(ctx, run, job).await;
+        if let Some(req) = req {
+            requests.insert(job.job_id, req);
+        }
+        decisions.push(d);
+    }
+    let now_ms = ctx.clock.now().timestamp_millis();
+    let marked = match ctx
+        .store
+        .mark_dialing(run_id, generation, &ctx.cfg.worker_id, &decisions, now_ms)
+        .await?
+    {
+        MarkResult::Marked(ids) => ids,
+        MarkResult::Cancelled => {
+            run.ctl.cancel_seen(ctx).await;
+            return Ok(());
+        }
+        MarkResult::LeaseLost => {
+            run.ctl.lease_lost();
+            return Ok(());
+        }
+    };
+    let by_id: HashMap<i64, &JobWork> = jobs.iter().map(|j| (j.job_id, j)).collect();
+    let work: Vec<(&JobWork, CallRequest)> = marked
+        .iter()
+        .filter_map(|id| Some((*by_id.get(id)?, requests.remove(id)?)))
+        .collect();
+    let concurrency = run.claimed.settings.concurrency.max(1) as usize;
+    let mut placed: Vec<Placed> = Vec::with_capacity(work.len());
+    let mut in_flight = futures::stream::FuturesUnordered::new();
+    let mut queue = work.into_iter();
+    loop {
+        while in_flight.len() < concurrency {
+            match queue.next() {
+                Some((job, req)) => in_flight.push(place_one(ctx, run, job, req)),
+                None => break,
+            }
+        }
+        match in_flight.next().await {
+            Some(p) => placed.push(p),
+            None => break,
+        }
+    }
+    let mut results = Vec::new();
+    let mut pending = Vec::new();
+    for p in placed {
+        match p {
+            Placed::Done(r) => results.push(r),
+            Placed::Pending(c) => pending.push(c),
+            Placed::Abandoned => run.ctl.needs_reconcile(),
+        }
+    }
+    if !pending.is_empty() {
+        run.ctl.add_pending(pending.len());
+        let worker = &ctx.cfg.worker_id;
+        retry_fenced!(
+            run,
+            ctx.store
+                .record_pending(run_id, generation, worker, &pending)
+                .await
+        );
+    }
+    if !results.is_empty() {
+        commit_results(ctx, run, &results).await?;
+    }
+    Ok(())
+}
+
+/// Step 6: commits results; retried through short database outages (the
+/// calls were placed: losing their results would mean reconciling them).
+pub async fn commit_results(
+    ctx: &Arc<WorkerCtx>,
+    run: &RunState,
+    results: &[JobResult],
+) -> anyhow::Result<()> {
+    let run_id = run.claimed.run_id;
+    let generation = run.claimed.generation;
+    let worker = &ctx.cfg.worker_id;
+    retry_fenced!(
+        run,
+        ctx.store
+            .finish_jobs(
+                run_id,
+                generation,
+                worker,
+                results,
+                ctx.clock.now().timestamp_millis()
+            )
+            .await
+    );
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! The run lifecycle: a worker claims runs with a lease, heartbeats them,
+//! drives each lead through flow → compliance → dialer → flow, commits
+//! progress with the cursor, obeys cancel at once, and takes over runs whose
+//! owner died. One file per moving part:
+//!
+//! - [`claimer`]: takes leases on runs (`queued`, or `running` with an expired lease).
+//! - [`heartbeat`]: refreshes every lease of the worker in one statement and
+//!   keeps the local "my lease is valid until" that zombie safety relies on.
+//! - [`canceller`]: the cancel operation (request, then wait for the owner).
+//! - [`reclaimer`]: settles a dead owner's `dialing` jobs through the adapter's `lookup`.
+//! - [`executor`]: one lead: flow `plan` → compliance → mark dialing → `place-call` → `on-result`.
+//! - [`run_driver`]: one claimed run, batch by batch, from the cursor to the end.
+//! - [`worker`]: the process-level loop: `start()` over a testable `run_once()`.
+//! - [`compliance`]: calling window, DNC, attempt cap, rate limits.
+//! - [`call_events`]: provider callbacks into the per-call state machine.
+
+pub mod clock;
+pub mod compliance;
+pub mod settings;
+pub mod call_events;
+pub mod canceller;
+pub mod claimer;
+pub mod executor;
+pub mod heartbeat;
+pub mod reclaimer;
+pub mod run_driver;
+pub mod run_plugins;
+pub mod shutdown;
+pub mod worker;
+
+pub use call_events::apply_call_event;
+pub use canceller::cancel_run;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use settings::{CancelMode, RunSettings};
+pub use shutdown::{Stop, StopHandle, stop_pair};
+pub use worker::{Worker, WorkerConfig};

@@ -1,0 +1,98 @@
+//! The reclaimer: before a new owner dials anything, it settles the jobs a
+//! previous owner left `dialing` (that owner died, stalled, or this worker
+//! lost its own lease for a while). Telephony APIs have no idempotency key on
+//! call creation, so a blind retry could ring a person twice; instead:
+//!
+//! - a pending call whose provider id was recorded is left to the callback /
+//!   call-timeout path;
+//! - otherwise the adapter's `lookup(idempotency key)` says what happened:
+//!   a report → the attempt is recorded (and the flow's `on-result` runs);
+//!   `none` → never placed: the job goes back to the queue with the **same**
+//!   attempt number, hence the same key (an adapter that did place it late
+//!   will refuse the duplicate);
+//!   an error → `interrupted` with outcome `unknown`, never re-dialed.
+
+use std::sync::Arc;
+
+use super::executor::{self, after_call};
+use super::run_driver::RunState;
+use super::worker::WorkerCtx;
+use crate::store::{JobNext, JobResult};
+
+/// Settles the run's `dialing` jobs that have no recorded pending call.
+pub async fn reconcile(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<()> {
+    let dialing = ctx
+        .store
+        .dialing_jobs(run.claimed.run_id, run.claimed.generation)
+        .await?;
+    let mut results = Vec::new();
+    let mut pending = 0;
+    for j in dialing {
+        if j.provider_call_id.is_some() {
+            pending += 1;
+            continue;
+        }
+        let result = match run.plugins.lookup(&j.idempotency_key).await {
+            Ok(Ok(Some(report))) => {
+                let now = chrono::Utc::now().timestamp_millis();
+                let mut r = after_call(
+                    ctx,
+                    run,
+                    j.job_id,
+                    &j.lead,
+                    j.lead_id,
+                    j.attempt,
+                    Some(now),
+                    report,
+                )
+                .await;
+                r.note = Some(
+                    r.note
+                        .map(|n| format!("{n} (reconciled through lookup after takeover)"))
+                        .unwrap_or_else(|| "reconciled through lookup after takeover".into()),
+                );
+                r
+            }
+            Ok(Ok(None)) => JobResult {
+                job_id: j.job_id,
+                lead_id: j.lead_id,
+                attempt: j.attempt,
+                idempotency_key: j.idempotency_key.clone(),
+                placed_at: None,
+                report: None,
+                note: None,
+                next: JobNext::Requeue,
+            },
+            Ok(Err(e)) => interrupted(&j, format!("lookup could not tell: {e}")),
+            Err(e) => interrupted(&j, format!("lookup failed: {e}")),
+        };
+        results.push(result);
+    }
+    run.ctl.add_pending(pending);
+    if !results.is_empty() {
+        tracing::info!(
+            run_id = run.claimed.run_id,
+            settled = results.len(),
+            "reconciled jobs left dialing"
+        );
+        executor::commit_results(ctx, run, &results).await?;
+    }
+    Ok(())
+}
+
+fn interrupted(j: &crate::store::DialingJob, why: String) -> JobResult {
+    JobResult {
+        job_id: j.job_id,
+        lead_id: j.lead_id,
+        attempt: j.attempt,
+        idempotency_key: j.idempotency_key.clone(),
+        placed_at: None,
+        report: None,
+        note: Some(why.clone()),
+        next: JobNext::Finish {
+            status: "interrupted",
+            outcome: "unknown".into(),
+            reason: Some(format!("owner died mid-call; {why}; not re-dialed")),
+        },
+    }
+}

@@ -1,0 +1,381 @@
+//! The run driver: one task per claimed run, from the cursor to the end.
+//!
+//! Loop: (reconcile if needed) → settle pending calls → heartbeat if stale →
+//! next batch of due jobs → executor → repeat; when nothing is due, finish
+//! the run if nothing is left, else sleep until the next `not_before` or a
+//! wake-up (cancel, lease loss, stop). A cancelled run stops placing calls
+//! at once (the gate), hangs up or drains calls in flight, and ends
+//! `cancelled`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{Notify, RwLock, RwLockReadGuard};
+
+use super::executor::{self, after_call};
+use super::heartbeat::{self, LeaseClock};
+use super::reclaimer;
+use super::run_plugins::RunPlugins;
+use super::settings::CancelMode;
+use super::worker::WorkerCtx;
+use crate::runtime::{CallReport, Outcome, RunContext};
+use crate::store::{ClaimedRun, Fenced, JobNext, JobResult, RunStatus};
+
+/// What the worker's other loops (heartbeat, cancel listener) tell a driver.
+pub struct RunControl {
+    pub run_id: i64,
+    pub business_id: i64,
+    pub generation: i64,
+    /// This run's lease, as far as this worker can tell locally.
+    pub lease: LeaseClock,
+    /// `true` once cancel is seen. Placements hold the read side while
+    /// they check it and call the adapter; cancel takes the write side, so
+    /// when it is acknowledged no placement is starting or will start.
+    gate: RwLock<bool>,
+    cancelled: AtomicBool,
+    lost: AtomicBool,
+    reconcile: AtomicBool,
+    pending: AtomicUsize,
+    pub wake: Notify,
+}
+
+impl RunControl {
+    pub fn new(run: &ClaimedRun, ttl: Duration) -> Self {
+        RunControl {
+            run_id: run.run_id,
+            business_id: run.business_id,
+            generation: run.generation,
+            lease: LeaseClock::new(ttl),
+            gate: RwLock::new(run.cancel_requested),
+            cancelled: AtomicBool::new(run.cancel_requested),
+            lost: AtomicBool::new(false),
+            // A new owner first settles what earlier owners left dialing.
+            reconcile: AtomicBool::new(true),
+            pending: AtomicUsize::new(0),
+            wake: Notify::new(),
+        }
+    }
+
+    /// Closes the dialing gate, then acknowledges the cancel (fenced).
+    pub async fn cancel_seen(&self, ctx: &WorkerCtx) {
+        {
+            let mut g = self.gate.write().await;
+            *g = true;
+        }
+        self.cancelled.store(true, Ordering::SeqCst);
+        match ctx.store.ack_cancel(self.run_id, self.generation).await {
+            Ok(Fenced::Done) => {}
+            Ok(Fenced::LeaseLost) => self.lease_lost(),
+            // The next heartbeat sees the unacknowledged cancel and retries.
+            Err(e) => tracing::warn!(run_id = self.run_id, "cancel ack failed: {e}"),
+        }
+        self.wake.notify_waiters();
+    }
+
+    pub fn lease_lost(&self) {
+        self.lost.store(true, Ordering::SeqCst);
+        self.wake.notify_waiters();
+    }
+
+    pub fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    pub fn needs_reconcile(&self) {
+        self.reconcile.store(true, Ordering::SeqCst);
+    }
+
+    pub fn add_pending(&self, n: usize) {
+        self.pending.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// Permission to call the adapter now: the gate is open, the lease is
+    /// ours and not (locally) expired. Hold the guard across `place-call`.
+    pub async fn dial_guard(&self) -> Option<RwLockReadGuard<'_, bool>> {
+        let g = self.gate.read().await;
+        if *g || self.is_lost() || !self.lease.valid() {
+            return None;
+        }
+        Some(g)
+    }
+}
+
+/// A claimed run with its plugins.
+pub struct RunState {
+    pub claimed: ClaimedRun,
+    pub ctl: Arc<RunControl>,
+    pub plugins: RunPlugins,
+}
+
+impl RunState {
+    pub fn context(&self, attempt: u32) -> RunContext {
+        RunContext {
+            run_id: self.claimed.run_id.to_string(),
+            attempt,
+            max_attempts: self.claimed.settings.max_attempts,
+            settings: self.claimed.settings.flow.clone(),
+        }
+    }
+}
+
+/// Drives one run until it ends, the lease is lost, or the worker stops.
+pub async fn drive(ctx: Arc<WorkerCtx>, claimed: ClaimedRun, ctl: Arc<RunControl>) {
+    let run_id = claimed.run_id;
+    if let Err(e) = drive_inner(&ctx, claimed, &ctl).await {
+        tracing::warn!(run_id, worker = %ctx.cfg.worker_id, "run driver stopped: {e:#}");
+    }
+    ctx.remove_run(&ctl);
+}
+
+async fn drive_inner(
+    ctx: &Arc<WorkerCtx>,
+    claimed: ClaimedRun,
+    ctl: &Arc<RunControl>,
+) -> anyhow::Result<()> {
+    let plugins = match RunPlugins::load(ctx, &claimed).await {
+        Ok(p) => p,
+        Err(e) => {
+            if let Some(se) = e.downcast_ref::<crate::store::StoreError>()
+                && se.is_unavailable()
+            {
+                return Err(e); // try again on the next claim
+            }
+            ctx.store
+                .fail_run(
+                    claimed.run_id,
+                    claimed.generation,
+                    &format!("cannot load plugins: {e:#}"),
+                )
+                .await?;
+            return Ok(());
+        }
+    };
+    let run = RunState {
+        claimed,
+        ctl: ctl.clone(),
+        plugins,
+    };
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        if ctl.is_lost() || ctx.stop.is_stopped() {
+            return Ok(());
+        }
+        match step(ctx, &run).await {
+            Ok(Step::Continue) => backoff = Duration::from_millis(50),
+            Ok(Step::Idle(d)) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(d) => {}
+                    _ = ctl.wake.notified() => {}
+                    _ = ctx.stop.wait() => {}
+                }
+            }
+            Ok(Step::Done) => return Ok(()),
+            Err(e) => {
+                // Database outage and the like: the lease protects us while
+                // we retry; if it runs out another worker resumes the run.
+                tracing::warn!(run_id = run.claimed.run_id, "run step failed: {e:#}");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = ctx.stop.wait() => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+enum Step {
+    Continue,
+    Idle(Duration),
+    Done,
+}
+
+async fn step(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<Step> {
+    let ctl = &run.ctl;
+    let run_id = run.claimed.run_id;
+    let generation = run.claimed.generation;
+    // Heartbeat before each batch (at most every quarter interval).
+    heartbeat::beat_if_older(ctx, ctx.cfg.heartbeat_interval / 4).await?;
+    if ctl.is_lost() {
+        return Ok(Step::Done);
+    }
+    if !ctl.lease.valid() {
+        // Stalled (GC pause, SIGSTOP, database outage): wait for a
+        // heartbeat to confirm the lease before touching anything.
+        return Ok(Step::Idle(ctx.cfg.heartbeat_interval / 4));
+    }
+    if ctl.reconcile.swap(false, Ordering::SeqCst) {
+        reclaimer::reconcile(ctx, run).await?;
+    }
+    if ctl.is_cancelled() {
+        return finish_cancelled(ctx, run).await;
+    }
+    settle_pending(ctx, run).await?;
+    let now_ms = ctx.clock.now().timestamp_millis();
+    let jobs = ctx
+        .store
+        .next_jobs(run_id, generation, now_ms, ctx.cfg.batch_size)
+        .await?;
+    if !jobs.is_empty() {
+        executor::run_batch(ctx, run, jobs).await?;
+        return Ok(Step::Continue);
+    }
+    match ctx.store.finish_run_if_done(run_id, generation).await? {
+        RunStatus::Running => {}
+        status => {
+            tracing::info!(run_id, status = status.as_str(), "run finished");
+            return Ok(Step::Done);
+        }
+    }
+    // Nothing due: sleep until the next not_before (injectable clock) or a
+    // poll interval, whichever is sooner.
+    let wait = match ctx.store.next_due(run_id).await? {
+        Some(due) if due > now_ms => Duration::from_millis((due - now_ms) as u64),
+        _ => ctx.cfg.poll_interval,
+    };
+    Ok(Step::Idle(wait.min(ctx.cfg.poll_interval)))
+}
+
+/// Completes pending calls whose end arrived (callbacks through
+/// `apply_call_event`), and gives up on those past the run's call timeout.
+async fn settle_pending(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<()> {
+    if run.ctl.pending.load(Ordering::SeqCst) == 0 {
+        return Ok(());
+    }
+    let dialing = ctx
+        .store
+        .dialing_jobs(run.claimed.run_id, run.claimed.generation)
+        .await?;
+    let now = Utc::now().timestamp_millis();
+    let mut results = Vec::new();
+    let mut still = 0;
+    for j in dialing {
+        if j.provider_call_id.is_none() {
+            continue;
+        }
+        if j.call_state.as_deref() == Some("ended") {
+            let report = j.report.clone().unwrap_or_else(|| unknown_report(&j.provider_call_id));
+            results.push(
+                after_call(ctx, run, j.job_id, &j.lead, j.lead_id, j.attempt, None, report).await,
+            );
+        } else if j.call_deadline.is_some_and(|d| d < now) {
+            results.push(JobResult {
+                job_id: j.job_id,
+                lead_id: j.lead_id,
+                attempt: j.attempt,
+                idempotency_key: j.idempotency_key.clone(),
+                placed_at: None,
+                report: None,
+                note: None,
+                next: JobNext::Finish {
+                    status: "interrupted",
+                    outcome: "unknown".into(),
+                    reason: Some("no final report within the run's call timeout".into()),
+                },
+            });
+        } else {
+            still += 1;
+        }
+    }
+    run.ctl.pending.store(still, Ordering::SeqCst);
+    if !results.is_empty() {
+        executor::commit_results(ctx, run, &results).await?;
+    }
+    Ok(())
+}
+
+fn unknown_report(provider_call_id: &Option<String>) -> CallReport {
+    CallReport {
+        outcome: Outcome::Unknown,
+        provider_call_id: provider_call_id.clone(),
+        ring_secs: 0,
+        talk_secs: 0,
+        provider_code: None,
+        detail: Some("ended without a report".into()),
+    }
+}
+
+/// A cancelled run: no new calls (the gate is closed). `hangup` ends calls
+/// in flight through the adapter; `drain` waits for them. Then the run
+/// ends `cancelled`.
+async fn finish_cancelled(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<Step> {
+    let run_id = run.claimed.run_id;
+    let generation = run.claimed.generation;
+    let mode = run
+        .claimed
+        .cancel_mode
+        .or(fresh_cancel_mode(ctx, run).await)
+        .unwrap_or(run.claimed.settings.cancel_mode);
+    let dialing = ctx.store.dialing_jobs(run_id, generation).await?;
+    let mut results = Vec::new();
+    let mut in_flight = 0;
+    for j in &dialing {
+        match (&j.provider_call_id, mode) {
+            (Some(pcid), CancelMode::Hangup) if j.call_state.as_deref() != Some("ended") => {
+                let detail = match run.plugins.hangup(pcid).await {
+                    Ok(Ok(())) => "hung up by cancel".to_string(),
+                    Ok(Err(e)) => format!("hang-up refused: {e}"),
+                    Err(e) => format!("hang-up failed: {e}"),
+                };
+                results.push(JobResult {
+                    job_id: j.job_id,
+                    lead_id: j.lead_id,
+                    attempt: j.attempt,
+                    idempotency_key: j.idempotency_key.clone(),
+                    placed_at: None,
+                    report: None,
+                    note: Some(detail),
+                    next: JobNext::Finish {
+                        status: "cancelled",
+                        outcome: "canceled".into(),
+                        reason: Some("run cancelled (hangup)".into()),
+                    },
+                });
+            }
+            (Some(_), _) => in_flight += 1,
+            // Marked dialing but never handed to the adapter by us: the
+            // reconcile step already settled earlier owners' jobs.
+            (None, _) => results.push(JobResult {
+                job_id: j.job_id,
+                lead_id: j.lead_id,
+                attempt: j.attempt,
+                idempotency_key: j.idempotency_key.clone(),
+                placed_at: None,
+                report: None,
+                note: None,
+                next: JobNext::Finish {
+                    status: "cancelled",
+                    outcome: "not-dialed".into(),
+                    reason: Some("run cancelled before the call was placed".into()),
+                },
+            }),
+        }
+    }
+    if !results.is_empty() {
+        executor::commit_results(ctx, run, &results).await?;
+    }
+    if in_flight > 0 {
+        // drain: let them end (callbacks / call timeout).
+        run.ctl.pending.store(in_flight, Ordering::SeqCst);
+        settle_pending(ctx, run).await?;
+        return Ok(Step::Idle(ctx.cfg.poll_interval));
+    }
+    match ctx.store.finish_run_if_done(run_id, generation).await? {
+        RunStatus::Running => Ok(Step::Idle(ctx.cfg.poll_interval)),
+        _ => Ok(Step::Done),
+    }
+}
+
+async fn fresh_cancel_mode(ctx: &Arc<WorkerCtx>, run: &RunState) -> Option<CancelMode> {
+    ctx.store
+        .get_run(run.claimed.business_id, run.claimed.run_id)
+        .await
+        .ok()
+        .and_then(|r| r.cancel_mode)
+}

@@ -1,0 +1,290 @@
+//! The worker: claims runs, drives each in its own task (so one tenant's
+//! huge run cannot starve another's small one), heartbeats them all in one
+//! statement, and reacts to cancel notices at once.
+//!
+//! [`Worker::start`] is the loop; [`Worker::run_once`] (claim what fits and
+//! spawn drivers) is what tests call step by step. Shutdown is injectable
+//! ([`super::shutdown::stop_pair`]); on stop the worker lets each run finish
+//! its current batch, then releases its leases so another worker takes over
+//! at once instead of after the TTL.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::{Notify, Semaphore};
+
+use super::clock::Clock;
+use super::compliance::rate_limit::RateLimiter;
+use super::heartbeat::{self, LeaseClock};
+use super::run_driver::{self, RunControl};
+use super::shutdown::Stop;
+use super::{claimer, clock::SystemClock};
+use crate::config;
+use crate::runtime::PluginHost;
+use crate::store::{Store, WorkerInfo};
+
+/// Everything tunable about a worker (CLI flags / env in `dialplane worker`).
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Unique per process; also the lease owner's name.
+    pub worker_id: String,
+    pub heartbeat_interval: Duration,
+    pub lease_ttl: Duration,
+    /// Runs driven at once.
+    pub max_runs: u32,
+    /// Jobs per claim/commit batch.
+    pub batch_size: u32,
+    /// Calls of one tenant in flight at once on this worker.
+    pub tenant_max_concurrent_calls: u32,
+    /// Calls per second of the whole adapter account (outermost bucket).
+    pub account_calls_per_second: Option<f64>,
+    /// Calls per second of one tenant (middle bucket).
+    pub tenant_calls_per_second: Option<f64>,
+    /// How often an idle worker looks for runs.
+    pub poll_interval: Duration,
+}
+
+impl WorkerConfig {
+    /// Defaults from [`crate::config`], with a fresh worker id.
+    pub fn new() -> Self {
+        WorkerConfig {
+            worker_id: new_worker_id(),
+            heartbeat_interval: config::HEARTBEAT_INTERVAL_DEFAULT,
+            lease_ttl: config::LEASE_TTL_DEFAULT,
+            max_runs: config::WORKER_MAX_RUNS_DEFAULT,
+            batch_size: config::WORKER_BATCH_SIZE_DEFAULT,
+            tenant_max_concurrent_calls: config::TENANT_MAX_CONCURRENT_CALLS_DEFAULT,
+            account_calls_per_second: None,
+            tenant_calls_per_second: None,
+            poll_interval: config::WORKER_POLL_INTERVAL_DEFAULT,
+        }
+    }
+
+    /// The heartbeat must fit several times into the TTL, or a healthy
+    /// worker would look dead.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.heartbeat_interval.is_zero() || self.lease_ttl < self.heartbeat_interval * 2 {
+            anyhow::bail!(
+                "lease-ttl ({:?}) must be at least twice heartbeat-interval ({:?})",
+                self.lease_ttl,
+                self.heartbeat_interval
+            );
+        }
+        if self.max_runs == 0 || self.batch_size == 0 || self.tenant_max_concurrent_calls == 0 {
+            anyhow::bail!("max-runs, batch-size and tenant-max-calls must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `hostname-pid-random`: readable in the runs table, unique across restarts.
+pub fn new_worker_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "host".into());
+    format!(
+        "{host}-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+/// State shared by the worker's loops and run drivers.
+pub struct WorkerCtx {
+    pub store: Arc<dyn Store>,
+    pub plugins: Arc<PluginHost>,
+    pub clock: Arc<dyn Clock>,
+    pub cfg: WorkerConfig,
+    /// Worker-level: when the last heartbeat was sent (per-run leases are in
+    /// each [`RunControl`]).
+    pub lease: LeaseClock,
+    pub rate: RateLimiter,
+    pub stop: Stop,
+    runs: Mutex<HashMap<i64, Arc<RunControl>>>,
+    tenant_calls: Mutex<HashMap<i64, Arc<Semaphore>>>,
+    /// Woken when a run driver ends (a slot is free).
+    pub slot_freed: Notify,
+}
+
+impl WorkerCtx {
+    pub fn active_runs(&self) -> Vec<Arc<RunControl>> {
+        self.runs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn run_control(&self, run_id: i64) -> Option<Arc<RunControl>> {
+        self.runs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&run_id)
+            .cloned()
+    }
+
+    pub(crate) fn insert_run(&self, ctl: Arc<RunControl>) {
+        if let Some(old) = self
+            .runs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(ctl.run_id, ctl)
+        {
+            // We re-claimed our own expired lease: the old driver is fenced.
+            old.lease_lost();
+        }
+    }
+
+    pub(crate) fn remove_run(&self, ctl: &RunControl) {
+        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        if runs
+            .get(&ctl.run_id)
+            .is_some_and(|c| c.generation == ctl.generation)
+        {
+            runs.remove(&ctl.run_id);
+        }
+        drop(runs);
+        self.slot_freed.notify_waiters();
+    }
+
+    /// The per-tenant cap on concurrent calls (on this worker).
+    pub fn tenant_slots(&self, business_id: i64) -> Arc<Semaphore> {
+        self.tenant_calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(business_id)
+            .or_insert_with(|| {
+                Arc::new(Semaphore::new(self.cfg.tenant_max_concurrent_calls as usize))
+            })
+            .clone()
+    }
+}
+
+/// A worker process (or an in-process worker in tests).
+#[derive(Clone)]
+pub struct Worker {
+    pub ctx: Arc<WorkerCtx>,
+}
+
+impl Worker {
+    /// Registers the worker row. `stop` ends [`Worker::start`].
+    pub async fn new(
+        store: Arc<dyn Store>,
+        plugins: Arc<PluginHost>,
+        clock: Option<Arc<dyn Clock>>,
+        cfg: WorkerConfig,
+        stop: Stop,
+    ) -> anyhow::Result<Worker> {
+        cfg.validate()?;
+        store
+            .register_worker(&WorkerInfo {
+                id: cfg.worker_id.clone(),
+                hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_default(),
+                pid: std::process::id() as i64,
+            })
+            .await?;
+        let lease = LeaseClock::new(cfg.lease_ttl);
+        Ok(Worker {
+            ctx: Arc::new(WorkerCtx {
+                store,
+                plugins,
+                clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                cfg,
+                lease,
+                rate: RateLimiter::new(),
+                stop,
+                runs: Mutex::new(HashMap::new()),
+                tenant_calls: Mutex::new(HashMap::new()),
+                slot_freed: Notify::new(),
+            }),
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.ctx.cfg.worker_id
+    }
+
+    /// Claims as many runs as there are free slots and spawns a driver for
+    /// each. Returns how many it claimed.
+    pub async fn run_once(&self) -> anyhow::Result<usize> {
+        let free = (self.ctx.cfg.max_runs as usize).saturating_sub(self.ctx.active_runs().len());
+        if free == 0 || self.ctx.stop.is_stopped() {
+            return Ok(0);
+        }
+        let (sent, claimed) = claimer::claim(&self.ctx, free as u32).await?;
+        let n = claimed.len();
+        for run in claimed {
+            let ctl = Arc::new(RunControl::new(&run, self.ctx.cfg.lease_ttl));
+            ctl.lease.renewed(sent);
+            self.ctx.insert_run(ctl.clone());
+            tokio::spawn(run_driver::drive(self.ctx.clone(), run, ctl));
+        }
+        Ok(n)
+    }
+
+    /// Runs until the stop signal: heartbeat loop, cancel listener, claim
+    /// loop. Then waits for the drivers to finish their batch and releases
+    /// the leases.
+    pub async fn start(self) -> anyhow::Result<()> {
+        let ctx = self.ctx.clone();
+        let hb = tokio::spawn(heartbeat::start(ctx.clone(), ctx.stop.clone()));
+        let listener = tokio::spawn(listen_for_cancels(ctx.clone()));
+        while !ctx.stop.is_stopped() {
+            let claimed = match self.run_once().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(worker = %ctx.cfg.worker_id, "claim failed: {e:#}");
+                    0
+                }
+            };
+            if claimed == 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(ctx.cfg.poll_interval) => {}
+                    _ = ctx.slot_freed.notified() => {}
+                    _ = ctx.stop.wait() => {}
+                }
+            }
+        }
+        // Drivers see the stop signal between batches.
+        let deadline = tokio::time::Instant::now() + ctx.cfg.lease_ttl;
+        while !ctx.active_runs().is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::select! {
+                _ = ctx.slot_freed.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+        }
+        listener.abort();
+        let _ = hb.await;
+        ctx.store.release_worker(&ctx.cfg.worker_id).await?;
+        Ok(())
+    }
+}
+
+/// Applies cancel notices (LISTEN/NOTIFY or the in-process channel) to the
+/// runs this worker drives. Reconnects if the notice stream fails.
+async fn listen_for_cancels(ctx: Arc<WorkerCtx>) {
+    loop {
+        match ctx.store.cancel_notices().await {
+            Ok(mut notices) => {
+                while let Some(run_id) = notices.next().await {
+                    if let Some(ctl) = ctx.run_control(run_id) {
+                        ctl.cancel_seen(&ctx).await;
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("cancel notices unavailable: {e:#}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
