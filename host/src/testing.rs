@@ -91,10 +91,12 @@ pub struct Transcript {
     pub dialer: String,
     pub run_id: String,
     pub max_attempts: u32,
+    #[serde(serialize_with = "as_map")]
     pub settings: Properties,
     pub leads: Vec<LeadTranscript>,
     /// The tenant store after the run: `namespace/key: value` (UTF-8 text, or
     /// `hex:` followed by the bytes).
+    #[serde(serialize_with = "as_map")]
     pub tenant_store: Vec<(String, String)>,
     /// Number of leads whose run stopped on a plugin failure.
     pub failures: usize,
@@ -118,7 +120,7 @@ pub struct AttemptTranscript {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub report: Option<CallReport>,
+    pub report: Option<ReportView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dial_error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -130,6 +132,48 @@ pub struct AttemptTranscript {
     pub flow_log: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dialer_log: Vec<String>,
+}
+
+/// A call report as shown in transcripts: the outcome as its stable label
+/// (`answered-human`, `busy`, …) rather than a nested variant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportView {
+    pub outcome: String,
+    /// The code carried by `failed(code)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    pub provider_call_id: Option<String>,
+    pub ring_secs: u32,
+    pub talk_secs: u32,
+    pub provider_code: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl From<&CallReport> for ReportView {
+    fn from(r: &CallReport) -> Self {
+        ReportView {
+            outcome: r.outcome.label(),
+            failure: match &r.outcome {
+                crate::runtime::Outcome::Failed(code) => Some(code.clone()),
+                _ => None,
+            },
+            provider_call_id: r.provider_call_id.clone(),
+            ring_secs: r.ring_secs,
+            talk_secs: r.talk_secs,
+            provider_code: r.provider_code.clone(),
+            detail: r.detail.clone(),
+        }
+    }
+}
+
+/// Ordered pairs as a YAML mapping, in their original order.
+fn as_map<S: serde::Serializer>(pairs: &Properties, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(pairs.len()))?;
+    for (k, v) in pairs {
+        m.serialize_entry(k, v)?;
+    }
+    m.end()
 }
 
 impl Transcript {
@@ -385,7 +429,7 @@ async fn play_attempt(
             return Step::Done;
         }
     };
-    t.report = Some(report.clone());
+    t.report = Some(ReportView::from(&report));
     let flow = ok_or_stop!(inst.flow().await);
     let follow = ok_or_stop!(flow.on_result(ctx, lead, &report).await);
     let retry = follow.retry_after_secs.is_some();

@@ -5,6 +5,8 @@
 //! - a plugin host with small, test-friendly limits, lead/run fixtures;
 //! - [`dialplane_bin`]: the real `dialplane` binary for CLI and process tests.
 
+pub mod fake_provider;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,6 +104,7 @@ pub async fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> boo
     }
 }
 
+pub mod lifecycle;
 pub mod pg;
 
 /// URL of a new SQLite database file in a fresh temp directory (kept until

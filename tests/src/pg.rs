@@ -115,7 +115,16 @@ impl PgCluster {
         let log = self.root.join("server.log").display().to_string();
         self.run_ok(
             "pg_ctl",
-            &["-D", &self.data_dir(), "-l", &log, "-o", &opts, "-w", "start"],
+            &[
+                "-D",
+                &self.data_dir(),
+                "-l",
+                &log,
+                "-o",
+                &opts,
+                "-w",
+                "start",
+            ],
         )
     }
 

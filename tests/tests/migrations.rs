@@ -8,16 +8,30 @@ use dialplane::store::{self, migrate};
 use dialplane_tests::{dialplane_bin, pg, sqlite_url};
 
 async fn applied_twice_second_is_noop(url: &str) {
-    let (db, first) = store::connect_with_report(url).await.expect("first connect");
+    let (db, first) = store::connect_with_report(url)
+        .await
+        .expect("first connect");
     assert_eq!(
         first.applied.iter().map(|(v, _)| *v).collect::<Vec<_>>(),
-        migrate::POSTGRES.iter().map(|m| m.version).collect::<Vec<_>>(),
+        migrate::POSTGRES
+            .iter()
+            .map(|m| m.version)
+            .collect::<Vec<_>>(),
         "a fresh database gets every migration"
     );
-    let (_, second) = store::connect_with_report(url).await.expect("second connect");
-    assert!(second.applied.is_empty(), "second run applied {:?}", second.applied);
+    let (_, second) = store::connect_with_report(url)
+        .await
+        .expect("second connect");
+    assert!(
+        second.applied.is_empty(),
+        "second run applied {:?}",
+        second.applied
+    );
     assert_eq!(second.already_applied.len(), migrate::POSTGRES.len());
-    assert_eq!(db.schema_version().await.unwrap(), migrate::latest_version());
+    assert_eq!(
+        db.schema_version().await.unwrap(),
+        migrate::latest_version()
+    );
 }
 
 async fn concurrent_tasks(url: &str) {
@@ -65,7 +79,10 @@ async fn concurrent_processes(url: &str) {
     }
     assert_eq!(applied_lines, migrate::POSTGRES.len());
     let db = store::connect(url).await.unwrap();
-    assert_eq!(db.schema_version().await.unwrap(), migrate::latest_version());
+    assert_eq!(
+        db.schema_version().await.unwrap(),
+        migrate::latest_version()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,7 +134,10 @@ async fn unreachable_database_names_url_without_password_and_cause() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("postgres://alice:***@127.0.0.1:1/app"), "{stderr}");
+    assert!(
+        stderr.contains("postgres://alice:***@127.0.0.1:1/app"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("s3cret"), "password leaked: {stderr}");
     assert!(stderr.contains("refused"), "cause missing: {stderr}");
 }

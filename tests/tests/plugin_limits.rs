@@ -459,3 +459,87 @@ fn components_are_compiled_once_per_content() {
     }
     assert_eq!(host.compiled_components(), 1);
 }
+
+/// A tenant store whose `get` never answers (a hung database) or fails.
+struct BrokenKv {
+    hang: bool,
+}
+
+#[async_trait::async_trait]
+impl dialplane::runtime::TenantKv for BrokenKv {
+    async fn get(&self, _: i64, _: &str, _: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
+        anyhow::bail!("connection refused")
+    }
+    async fn set(&self, _: i64, _: &str, _: &str, _: &[u8]) -> anyhow::Result<()> {
+        anyhow::bail!("connection refused")
+    }
+    async fn delete(&self, _: i64, _: &str, _: &str) -> anyhow::Result<()> {
+        anyhow::bail!("connection refused")
+    }
+}
+
+/// The epoch cannot interrupt a host call; the tokio timeout around every
+/// call does, and the instance is poisoned like any other failure.
+#[tokio::test]
+async fn a_hung_host_call_is_stopped_by_the_deadline() {
+    let host = host();
+    let p = prepare(
+        &host,
+        PluginKind::Flow,
+        "business-rules-flow",
+        builtin::BUSINESS_RULES_FLOW,
+    );
+    let mut f = host
+        .flow(
+            &p,
+            dialplane::runtime::Scope::new(7, &p.meta, Arc::new(BrokenKv { hang: true })),
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let err = f
+        .plan(&ctx(&[("daily_cap", "5")]), &lead("l1", "+14155550127"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.cause, PluginFailure::DeadlineExceeded(_)),
+        "{err}"
+    );
+    assert!(started.elapsed() < TEST_DEADLINE + LATE_BOUND);
+    assert!(f.is_poisoned());
+}
+
+/// A failing tenant store is the host's fault, reported as such.
+#[tokio::test]
+async fn a_failing_tenant_store_is_a_host_error() {
+    let host = host();
+    let p = prepare(
+        &host,
+        PluginKind::Flow,
+        "business-rules-flow",
+        builtin::BUSINESS_RULES_FLOW,
+    );
+    let mut f = host
+        .flow(
+            &p,
+            dialplane::runtime::Scope::new(7, &p.meta, Arc::new(BrokenKv { hang: false })),
+        )
+        .await
+        .unwrap();
+    let err = f
+        .plan(&ctx(&[("daily_cap", "5")]), &lead("l1", "+14155550127"))
+        .await
+        .unwrap_err();
+    match &err.cause {
+        PluginFailure::Host(m) => {
+            assert!(
+                m.contains("tenant-store get failed: connection refused"),
+                "{m}"
+            )
+        }
+        other => panic!("expected a host error, got {other}"),
+    }
+}

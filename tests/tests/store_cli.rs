@@ -24,7 +24,11 @@ async fn dialplane(args: &[&str]) -> std::process::Output {
 async fn tenant_and_admin_keys(url: &str) {
     let out = dialplane(&["tenant", "create", "Acme Ltd", "--database-url", url]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let id: i64 = field(&stdout, "tenant_id").parse().unwrap();
     let key = field(&stdout, "api_key");
     let db = store::connect(url).await.unwrap();
@@ -38,7 +42,10 @@ async fn tenant_and_admin_keys(url: &str) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     let admin = field(&stdout, "admin_key");
-    assert!(matches!(db.resolve_api_key(admin).await.unwrap(), Principal::Admin { .. }));
+    assert!(matches!(
+        db.resolve_api_key(admin).await.unwrap(),
+        Principal::Admin { .. }
+    ));
 
     let out = dialplane(&["tenant", "create", "  ", "--database-url", url]).await;
     assert!(!out.status.success());
@@ -62,5 +69,8 @@ async fn unsupported_database_url_is_named() {
     let out = dialplane(&["migrate", "--database-url", "mysql://u:pw@h/db"]).await;
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("database-url") && stderr.contains("mysql://u:***@h/db"), "{stderr}");
+    assert!(
+        stderr.contains("database-url") && stderr.contains("mysql://u:***@h/db"),
+        "{stderr}"
+    );
 }

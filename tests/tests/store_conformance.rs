@@ -37,7 +37,10 @@ async fn assert_plaintext_not_stored(store: Arc<dyn Store>, rows: Vec<String>, p
     assert!(!rows.is_empty());
     for row in &rows {
         assert!(!row.contains(plaintext), "plaintext key found in row {row}");
-        assert!(!row.contains(&plaintext[plaintext.len() - 16..]), "key tail stored: {row}");
+        assert!(
+            !row.contains(&plaintext[plaintext.len() - 16..]),
+            "key tail stored: {row}"
+        );
     }
     assert!(
         rows.iter()

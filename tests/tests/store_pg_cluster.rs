@@ -40,15 +40,19 @@ async fn dedicated_cluster_stop_restart_and_cleanup() {
 
     cluster.start_again().unwrap();
     // The pool drops dead connections and reconnects: the data is still there.
-    eventually("store works again after restart", Duration::from_secs(30), || async {
-        db.get_tenant(tenant).await.is_ok()
-    })
+    eventually(
+        "store works again after restart",
+        Duration::from_secs(30),
+        || async { db.get_tenant(tenant).await.is_ok() },
+    )
     .await;
 
     cluster.restart().unwrap();
-    eventually("store works after restart()", Duration::from_secs(30), || async {
-        db.ping().await.is_ok()
-    })
+    eventually(
+        "store works after restart()",
+        Duration::from_secs(30),
+        || async { db.ping().await.is_ok() },
+    )
     .await;
     assert_eq!(db.get_tenant(tenant).await.unwrap().name, "Restart Co");
 

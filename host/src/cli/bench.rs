@@ -1,10 +1,83 @@
-//! `dialplane bench …`: benchmarks that print one JSON line.
+//! `dialplane bench …`: benchmarks that print one JSON line with `--json`.
+//! Measure with `cargo run --release -- bench <name> --json`.
 
 use std::process::ExitCode;
 
+use crate::builtin;
+use crate::runtime::PluginKind;
+use crate::runtime::bench::{BENCH_BATCH_DEFAULT, BENCH_LEADS_DEFAULT};
+
 #[derive(Debug, clap::Subcommand)]
-pub enum BenchCommand {}
+pub enum BenchCommand {
+    /// Per-lead cost of the plugin runtime: flow plan + sim dial + on-result.
+    Plugin(PluginBenchArgs),
+    /// The run lifecycle end to end on a real database (see `bench_lifecycle.rs`).
+    Lifecycle(super::bench_lifecycle::LifecycleBenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PluginBenchArgs {
+    /// Print one JSON line instead of a readable summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Leads to measure (on one core; the all-cores run does as many in total).
+    #[arg(long, default_value_t = BENCH_LEADS_DEFAULT)]
+    pub leads: usize,
+    /// Leads per tenant batch: one flow + one dialer instance per batch.
+    #[arg(long, default_value_t = BENCH_BATCH_DEFAULT)]
+    pub batch: usize,
+}
 
 pub async fn run(c: BenchCommand) -> anyhow::Result<ExitCode> {
-    match c {}
+    match c {
+        BenchCommand::Plugin(a) => plugin(a).await,
+        BenchCommand::Lifecycle(a) => super::bench_lifecycle::run(a).await,
+    }
+}
+
+async fn plugin(a: PluginBenchArgs) -> anyhow::Result<ExitCode> {
+    let components: [(&str, PluginKind, &[u8]); 5] = [
+        ("default-flow", PluginKind::Flow, builtin::DEFAULT_FLOW),
+        (
+            "business-rules-flow",
+            PluginKind::Flow,
+            builtin::BUSINESS_RULES_FLOW,
+        ),
+        ("template-flow", PluginKind::Flow, builtin::TEMPLATE_FLOW),
+        ("sim-dialer", PluginKind::Dialer, builtin::SIM_DIALER),
+        ("http-dialer", PluginKind::Dialer, builtin::HTTP_DIALER),
+    ];
+    let r = crate::runtime::bench::run(
+        a.leads,
+        a.batch,
+        &components,
+        builtin::DEFAULT_FLOW,
+        builtin::SIM_DIALER,
+    )
+    .await?;
+    if a.json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        println!(
+            "plugin bench ({} build, {} leads, batches of {}):",
+            r.build, r.leads, r.batch
+        );
+        println!(
+            "  per lead (plan + sim dial + on-result): median {} µs, p99 {} µs",
+            r.median_us_per_lead, r.p99_us_per_lead
+        );
+        println!(
+            "  instantiation (flow + dialer, once per batch): median {} µs",
+            r.instantiate_us_median
+        );
+        println!(
+            "  throughput: {} leads/s on one core, {} leads/s on {} cores",
+            r.leads_per_sec_one_core, r.leads_per_sec_all_cores, r.cores
+        );
+        for (name, ms) in &r.compile_ms {
+            println!("  compile {name}: {ms} ms");
+        }
+        println!("  peak RSS: {} MiB", r.peak_rss_mb);
+    }
+    Ok(ExitCode::SUCCESS)
 }

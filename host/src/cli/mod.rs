@@ -5,6 +5,7 @@
 //! (with their causes) and exit non-zero; nothing here panics on bad input.
 
 pub mod bench;
+pub mod bench_lifecycle;
 pub mod demo;
 pub mod migrate;
 pub mod plugin;

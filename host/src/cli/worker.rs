@@ -1,10 +1,135 @@
-//! `dialplane worker`.
+//! `dialplane worker`: claims and executes runs until SIGTERM or ctrl-c.
+//!
+//! Durations accept `250ms`, `5s`, `2m` (tests use milliseconds).
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config;
+use crate::lifecycle::{Worker, WorkerConfig, stop_pair};
+use crate::runtime::{Limits, PluginHost};
+use crate::store;
 
 #[derive(Debug, clap::Args)]
-pub struct WorkerArgs {}
+pub struct WorkerArgs {
+    /// postgres://… or sqlite:… (SQLite file by default).
+    #[arg(long, env = "DATABASE_URL", default_value = config::DATABASE_URL_DEFAULT)]
+    pub database_url: String,
+    /// How often leases are refreshed (default 5s).
+    #[arg(long, env = "DIALPLANE_HEARTBEAT_INTERVAL", value_parser = parse_duration)]
+    pub heartbeat_interval: Option<Duration>,
+    /// A run whose heartbeat is older than this is taken over (default 30s).
+    #[arg(long, env = "DIALPLANE_LEASE_TTL", value_parser = parse_duration)]
+    pub lease_ttl: Option<Duration>,
+    /// Runs driven at once.
+    #[arg(long, env = "DIALPLANE_MAX_RUNS", default_value_t = config::WORKER_MAX_RUNS_DEFAULT)]
+    pub max_runs: u32,
+    /// Jobs per claim/commit batch.
+    #[arg(long, env = "DIALPLANE_BATCH_SIZE", default_value_t = config::WORKER_BATCH_SIZE_DEFAULT)]
+    pub batch_size: u32,
+    /// Calls of one tenant in flight at once on this worker.
+    #[arg(long, env = "DIALPLANE_TENANT_MAX_CALLS", default_value_t = config::TENANT_MAX_CONCURRENT_CALLS_DEFAULT)]
+    pub tenant_max_calls: u32,
+    /// Calls per second of the whole adapter account (unlimited by default).
+    #[arg(long, env = "DIALPLANE_ACCOUNT_CPS")]
+    pub account_cps: Option<f64>,
+    /// Calls per second of one tenant (unlimited by default).
+    #[arg(long, env = "DIALPLANE_TENANT_CPS")]
+    pub tenant_cps: Option<f64>,
+    /// How often an idle worker looks for runs (default 200ms).
+    #[arg(long, env = "DIALPLANE_POLL_INTERVAL", value_parser = parse_duration)]
+    pub poll_interval: Option<Duration>,
+    /// Worker id (default: hostname-pid-random).
+    #[arg(long)]
+    pub worker_id: Option<String>,
+}
 
-pub async fn run(_a: WorkerArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`dialplane worker` is not implemented yet")
+impl WorkerArgs {
+    pub fn worker_config(&self) -> WorkerConfig {
+        let mut cfg = WorkerConfig::new();
+        if let Some(id) = &self.worker_id {
+            cfg.worker_id = id.clone();
+        }
+        if let Some(d) = self.heartbeat_interval {
+            cfg.heartbeat_interval = d;
+        }
+        if let Some(d) = self.lease_ttl {
+            cfg.lease_ttl = d;
+        }
+        if let Some(d) = self.poll_interval {
+            cfg.poll_interval = d;
+        }
+        cfg.max_runs = self.max_runs;
+        cfg.batch_size = self.batch_size;
+        cfg.tenant_max_concurrent_calls = self.tenant_max_calls;
+        cfg.account_calls_per_second = self.account_cps;
+        cfg.tenant_calls_per_second = self.tenant_cps;
+        cfg
+    }
+}
+
+/// `250ms`, `5s`, `2m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, ""));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 250ms, 5s or 2m"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("{s:?}: the unit must be ms, s or m")),
+    }
+}
+
+pub async fn run(a: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let cfg = a.worker_config();
+    cfg.validate()?;
+    let db = store::connect(&a.database_url).await?;
+    let plugins = Arc::new(PluginHost::new(Limits::default())?);
+    let (stop_handle, stop) = stop_pair();
+    let worker = Worker::new(db, plugins, None, cfg, stop).await?;
+    eprintln!("dialplane worker {} started", worker.id());
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stop_handle.stop();
+    });
+    worker.start().await?;
+    eprintln!("dialplane worker stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM or ctrl-c.
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
 }

@@ -264,9 +264,10 @@ async fn place_one(
     };
     req.idempotency_key = key.clone();
     req.to = job.lead.phone.clone();
-    let placed_at = Utc::now().timestamp_millis();
     let r = run.plugins.place_call(&req).await;
     drop(gate);
+    // "Placed" = the provider has it: stamped when place-call returned.
+    let placed_at = Utc::now().timestamp_millis();
     match r {
         Ok(Ok(Placement::Finished(report))) => Placed::Done(
             after_call(

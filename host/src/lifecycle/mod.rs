@@ -12,6 +12,7 @@
 //! - [`run_driver`]: one claimed run, batch by batch, from the cursor to the end.
 //! - [`worker`]: the process-level loop: `start()` over a testable `run_once()`.
 //! - [`compliance`]: calling window, DNC, attempt cap, rate limits.
+//! - [`metrics`]: claim-to-finish latency and leads finished, in process.
 //! - [`call_events`]: provider callbacks into the per-call state machine.
 
 pub mod clock;
@@ -22,6 +23,7 @@ pub mod canceller;
 pub mod claimer;
 pub mod executor;
 pub mod heartbeat;
+pub mod metrics;
 pub mod reclaimer;
 pub mod run_driver;
 pub mod run_plugins;

@@ -218,12 +218,15 @@ async fn step(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<Step> {
     }
     settle_pending(ctx, run).await?;
     let now_ms = ctx.clock.now().timestamp_millis();
+    let claimed_at = std::time::Instant::now();
     let jobs = ctx
         .store
         .next_jobs(run_id, generation, now_ms, ctx.cfg.batch_size)
         .await?;
     if !jobs.is_empty() {
+        let n = jobs.len();
         executor::run_batch(ctx, run, jobs).await?;
+        ctx.metrics.record_batch(claimed_at.elapsed(), n);
         return Ok(Step::Continue);
     }
     match ctx.store.finish_run_if_done(run_id, generation).await? {

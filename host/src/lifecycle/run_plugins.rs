@@ -100,11 +100,15 @@ impl RunPlugins {
         }
     }
 
-    fn put_flow(&self, f: FlowInstance) {
+    /// Returns a healthy instance to the pool. Its log lines already went to
+    /// `tracing` with tenant and run attached; drop the buffered copies.
+    fn put_flow(&self, mut f: FlowInstance) {
+        f.take_logs();
         self.flows.lock().unwrap_or_else(|p| p.into_inner()).push(f);
     }
 
-    fn put_dialer(&self, d: DialerInstance) {
+    fn put_dialer(&self, mut d: DialerInstance) {
+        d.take_logs();
         self.dialers.lock().unwrap_or_else(|p| p.into_inner()).push(d);
     }
 

@@ -18,6 +18,7 @@ use tokio::sync::{Notify, Semaphore};
 use super::clock::Clock;
 use super::compliance::rate_limit::RateLimiter;
 use super::heartbeat::{self, LeaseClock};
+use super::metrics::LifecycleMetrics;
 use super::run_driver::{self, RunControl};
 use super::shutdown::Stop;
 use super::{claimer, clock::SystemClock};
@@ -107,6 +108,7 @@ pub struct WorkerCtx {
     /// each [`RunControl`]).
     pub lease: LeaseClock,
     pub rate: RateLimiter,
+    pub metrics: LifecycleMetrics,
     pub stop: Stop,
     runs: Mutex<HashMap<i64, Arc<RunControl>>>,
     tenant_calls: Mutex<HashMap<i64, Arc<Semaphore>>>,
@@ -203,6 +205,7 @@ impl Worker {
                 cfg,
                 lease,
                 rate: RateLimiter::new(),
+                metrics: LifecycleMetrics::default(),
                 stop,
                 runs: Mutex::new(HashMap::new()),
                 tenant_calls: Mutex::new(HashMap::new()),

@@ -33,8 +33,15 @@ impl HttpAllowlist {
         Some(format!("{host}:{port}"))
     }
 
+    /// The `host:port` a dialer's `base_url` setting names (scheme default
+    /// port filled in), e.g. `https://api.twilio.com` → `api.twilio.com:443`.
+    pub fn from_base_url(base_url: &str) -> Option<String> {
+        let uri: http::Uri = base_url.trim().parse().ok()?;
+        Self::destination(&uri)
+    }
+
     fn allows(&self, uri: &http::Uri) -> bool {
-        Self::destination(uri).is_some_and(|d| self.allow.iter().any(|a| *a == d))
+        Self::destination(uri).is_some_and(|d| self.allow.contains(&d))
     }
 }
 

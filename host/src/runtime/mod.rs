@@ -14,6 +14,7 @@
 //!   error it is poisoned and every further call fails with
 //!   [`PluginFailure::Poisoned`].
 
+pub mod bench;
 pub mod bindings;
 mod cache;
 mod engine;
@@ -157,6 +158,19 @@ impl Scope {
     pub fn allow_http(mut self, host_port: impl Into<String>) -> Self {
         self.http_allow.push(host_port.into());
         self
+    }
+
+    /// Lets a dialer reach the `host:port` of the `base_url` entry of its
+    /// configuration, if it has a valid one (what http-dialer talks to).
+    pub fn allow_base_url_of(self, config: &Properties) -> Self {
+        match config
+            .iter()
+            .find(|(k, _)| k == "base_url")
+            .and_then(|(_, v)| HttpAllowlist::from_base_url(v))
+        {
+            Some(dest) => self.allow_http(dest),
+            None => self,
+        }
     }
 
     /// Attaches `key=value` to every log line of the instance.

@@ -37,6 +37,9 @@ pub struct AuditRecord {
 pub trait AuditStore {
     async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<i64>;
     /// One log (`None` = the platform's), oldest first, keyset-paged by id.
-    async fn list_audit(&self, business_id: Option<i64>, page: Page)
-    -> StoreResult<Vec<AuditRecord>>;
+    async fn list_audit(
+        &self,
+        business_id: Option<i64>,
+        page: Page,
+    ) -> StoreResult<Vec<AuditRecord>>;
 }

@@ -18,8 +18,12 @@ pub struct KvEntry {
 
 #[async_trait]
 pub trait KvStore {
-    async fn kv_get(&self, business_id: i64, namespace: &str, key: &str)
-    -> StoreResult<Option<Vec<u8>>>;
+    async fn kv_get(
+        &self,
+        business_id: i64,
+        namespace: &str,
+        key: &str,
+    ) -> StoreResult<Option<Vec<u8>>>;
     async fn kv_set(
         &self,
         business_id: i64,

@@ -88,7 +88,10 @@ pub fn check_lead_input(l: &LeadInput) -> Result<(), StoreError> {
     }
     let long = |s: &str| s.chars().count() > LEAD_TEXT_MAX;
     if long(&l.external_id) {
-        return Err(StoreError::invalid("external_id", "longer than 256 characters"));
+        return Err(StoreError::invalid(
+            "external_id",
+            "longer than 256 characters",
+        ));
     }
     if l.name.as_deref().is_some_and(long) {
         return Err(StoreError::invalid("name", "longer than 256 characters"));
@@ -97,7 +100,10 @@ pub fn check_lead_input(l: &LeadInput) -> Result<(), StoreError> {
         return Err(StoreError::invalid("status", "must be 1 to 256 characters"));
     }
     if l.tags.iter().any(|t| t.is_empty() || long(t)) {
-        return Err(StoreError::invalid("tags", "each tag must be 1 to 256 characters"));
+        return Err(StoreError::invalid(
+            "tags",
+            "each tag must be 1 to 256 characters",
+        ));
     }
     Ok(())
 }

@@ -123,47 +123,47 @@ pub fn apply_postgres<'a>(
     url: &'a str,
 ) -> BoxFuture<'a, Result<MigrationReport, StoreError>> {
     Box::pin(async move {
-    let mut report = MigrationReport::default();
-    for m in POSTGRES {
-        let mut tx = pool.begin().await.map_err(|e| other(e, url))?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(PG_MIGRATION_LOCK_KEY)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| other(e, url))?;
-        sqlx::query(TRACKING_TABLE)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| other(e, url))?;
-        let done: Option<(String,)> =
-            sqlx::query_as("SELECT checksum FROM dialplane_migrations WHERE version = $1")
-                .bind(m.version)
-                .fetch_optional(&mut *tx)
+        let mut report = MigrationReport::default();
+        for m in POSTGRES {
+            let mut tx = pool.begin().await.map_err(|e| other(e, url))?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(PG_MIGRATION_LOCK_KEY)
+                .execute(&mut *tx)
                 .await
                 .map_err(|e| other(e, url))?;
-        if let Some((checksum,)) = done {
-            check_applied(m, &checksum)?;
-            report.already_applied.push(m.version);
-            continue; // dropping tx rolls back and releases the lock
-        }
-        if m.has_statements() {
-            // A plain &str without arguments runs as a multi-statement script.
-            sqlx::Executor::execute(&mut *tx, m.sql)
+            sqlx::query(TRACKING_TABLE)
+                .execute(&mut *tx)
                 .await
-                .map_err(|e| migration_failed(m, e, url))?;
+                .map_err(|e| other(e, url))?;
+            let done: Option<(String,)> =
+                sqlx::query_as("SELECT checksum FROM dialplane_migrations WHERE version = $1")
+                    .bind(m.version)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(|e| other(e, url))?;
+            if let Some((checksum,)) = done {
+                check_applied(m, &checksum)?;
+                report.already_applied.push(m.version);
+                continue; // dropping tx rolls back and releases the lock
+            }
+            if m.has_statements() {
+                // A plain &str without arguments runs as a multi-statement script.
+                sqlx::Executor::execute(&mut *tx, m.sql)
+                    .await
+                    .map_err(|e| migration_failed(m, e, url))?;
+            }
+            sqlx::query(RECORD)
+                .bind(m.version)
+                .bind(m.description)
+                .bind(m.checksum())
+                .bind(now_text())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| other(e, url))?;
+            tx.commit().await.map_err(|e| other(e, url))?;
+            report.applied.push((m.version, m.description.to_string()));
         }
-        sqlx::query(RECORD)
-            .bind(m.version)
-            .bind(m.description)
-            .bind(m.checksum())
-            .bind(now_text())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| other(e, url))?;
-        tx.commit().await.map_err(|e| other(e, url))?;
-        report.applied.push((m.version, m.description.to_string()));
-    }
-    Ok(report)
+        Ok(report)
     })
 }
 
@@ -175,47 +175,47 @@ pub fn apply_sqlite<'a>(
     url: &'a str,
 ) -> BoxFuture<'a, Result<MigrationReport, StoreError>> {
     Box::pin(async move {
-    let mut report = MigrationReport::default();
-    for m in SQLITE {
-        // BEGIN IMMEDIATE takes the write lock now (waiting on busy_timeout),
-        // instead of failing later when a read transaction tries to upgrade.
-        let mut tx = pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| other(e, url))?;
-        sqlx::query(TRACKING_TABLE)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| other(e, url))?;
-        let done: Option<(String,)> =
-            sqlx::query_as("SELECT checksum FROM dialplane_migrations WHERE version = $1")
-                .bind(m.version)
-                .fetch_optional(&mut *tx)
+        let mut report = MigrationReport::default();
+        for m in SQLITE {
+            // BEGIN IMMEDIATE takes the write lock now (waiting on busy_timeout),
+            // instead of failing later when a read transaction tries to upgrade.
+            let mut tx = pool
+                .begin_with("BEGIN IMMEDIATE")
                 .await
                 .map_err(|e| other(e, url))?;
-        if let Some((checksum,)) = done {
-            check_applied(m, &checksum)?;
-            report.already_applied.push(m.version);
-            continue;
-        }
-        if m.has_statements() {
-            // A plain &str without arguments runs as a multi-statement script.
-            sqlx::Executor::execute(&mut *tx, m.sql)
+            sqlx::query(TRACKING_TABLE)
+                .execute(&mut *tx)
                 .await
-                .map_err(|e| migration_failed(m, e, url))?;
+                .map_err(|e| other(e, url))?;
+            let done: Option<(String,)> =
+                sqlx::query_as("SELECT checksum FROM dialplane_migrations WHERE version = $1")
+                    .bind(m.version)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(|e| other(e, url))?;
+            if let Some((checksum,)) = done {
+                check_applied(m, &checksum)?;
+                report.already_applied.push(m.version);
+                continue;
+            }
+            if m.has_statements() {
+                // A plain &str without arguments runs as a multi-statement script.
+                sqlx::Executor::execute(&mut *tx, m.sql)
+                    .await
+                    .map_err(|e| migration_failed(m, e, url))?;
+            }
+            sqlx::query(RECORD)
+                .bind(m.version)
+                .bind(m.description)
+                .bind(m.checksum())
+                .bind(now_text())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| other(e, url))?;
+            tx.commit().await.map_err(|e| other(e, url))?;
+            report.applied.push((m.version, m.description.to_string()));
         }
-        sqlx::query(RECORD)
-            .bind(m.version)
-            .bind(m.description)
-            .bind(m.checksum())
-            .bind(now_text())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| other(e, url))?;
-        tx.commit().await.map_err(|e| other(e, url))?;
-        report.applied.push((m.version, m.description.to_string()));
-    }
-    Ok(report)
+        Ok(report)
     })
 }
 
@@ -243,7 +243,10 @@ mod tests {
 
     #[test]
     fn both_dialects_have_the_same_versions() {
-        let pg: Vec<_> = POSTGRES.iter().map(|m| (m.version, m.description)).collect();
+        let pg: Vec<_> = POSTGRES
+            .iter()
+            .map(|m| (m.version, m.description))
+            .collect();
         let lite: Vec<_> = SQLITE.iter().map(|m| (m.version, m.description)).collect();
         assert_eq!(pg, lite);
         for (i, m) in POSTGRES.iter().enumerate() {

@@ -18,6 +18,14 @@
 //! - [`connect`] picks the driver from the URL scheme and applies the
 //!   migrations ([`migrate`]) before returning, so every process that opens the
 //!   database sees the current schema; concurrent starts do not race.
+//!
+//! Not yet done — PostgreSQL Row-Level Security as a second wall: every
+//! tenant table already carries `business_id`, so it is one migration
+//! (`ENABLE` + `FORCE ROW LEVEL SECURITY`, policy `business_id =
+//! current_setting('dialplane.business_id', true)::bigint`), a non-superuser
+//! application role (superusers bypass RLS, and the test cluster connects as
+//! one), and tenant-scoped methods running `SET LOCAL dialplane.business_id`
+//! in their transaction.
 
 pub mod audit;
 pub mod conformance;

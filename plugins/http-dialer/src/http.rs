@@ -92,11 +92,13 @@ pub fn send(
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone().into_bytes()))
         .collect();
-    if form.is_some() {
+    if let Some(form) = &form {
         list.push((
             "content-type".into(),
             b"application/x-www-form-urlencoded".to_vec(),
         ));
+        // A sized body rather than chunked: simpler for every server.
+        list.push(("content-length".into(), form.len().to_string().into_bytes()));
     }
     let fields = Fields::from_list(&list).map_err(|e| fail(true, format!("bad header: {e:?}")))?;
     let request = OutgoingRequest::new(fields);
@@ -120,27 +122,19 @@ pub fn send(
 
     let future = outgoing_handler::handle(request, Some(options))
         .map_err(|e| fail(not_sent(&e), format!("{e:?}")))?;
-    {
-        let stream = body
-            .write()
-            .map_err(|()| fail(true, "request body stream already taken"))?;
-        if let Some(form) = &form {
-            for chunk in form.as_bytes().chunks(4096) {
-                stream
-                    .blocking_write_and_flush(chunk)
-                    .map_err(|e| fail(false, format!("writing the request body: {e:?}")))?;
-            }
-        }
-    }
-    OutgoingBody::finish(body, None)
-        .map_err(|e| fail(false, format!("finishing the request: {e:?}")))?;
-
+    // A body error usually means the host already failed the request (e.g.
+    // refused the destination): the response future then says why, and
+    // that reason decides whether anything can have been sent.
+    let body_error = write_body(body, form.as_deref()).err();
     future.subscribe().block();
     let response = match future.get() {
         Some(Ok(Ok(response))) => response,
         Some(Ok(Err(e))) => return Err(fail(not_sent(&e), format!("{e:?}"))),
         Some(Err(())) | None => return Err(fail(false, "no response")),
     };
+    if let Some(e) = body_error {
+        return Err(fail(false, e));
+    }
     let status = response.status();
     let retry_after = response
         .headers()
@@ -176,6 +170,20 @@ pub fn send(
         retry_after,
         body,
     })
+}
+
+fn write_body(body: OutgoingBody, form: Option<&str>) -> Result<(), String> {
+    {
+        let stream = body
+            .write()
+            .map_err(|()| "request body stream already taken".to_string())?;
+        for chunk in form.unwrap_or("").as_bytes().chunks(4096) {
+            stream
+                .blocking_write_and_flush(chunk)
+                .map_err(|e| format!("writing the request body: {e:?}"))?;
+        }
+    }
+    OutgoingBody::finish(body, None).map_err(|e| format!("finishing the request: {e:?}"))
 }
 
 /// `Basic base64(user:password)`.

@@ -136,6 +136,10 @@ macro_rules! export_flow {
             }
             $crate::flow_bindings::__export_call_flow!(__DialplaneFlow with_types_in $crate::flow_bindings);
         };
+        // Natively, still check (and use) the impl.
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn(&$crate::RunContext, &$crate::Lead) -> $crate::Decision =
+            <$ty as $crate::Flow>::plan;
     };
 }
 
@@ -180,5 +184,11 @@ macro_rules! export_dialer {
             }
             $crate::dialer_bindings::__export_dialer_adapter!(__DialplaneDialer with_types_in $crate::dialer_bindings);
         };
+        // Natively, still check (and use) the impl.
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn(
+            &$crate::Properties,
+            &$crate::CallRequest,
+        ) -> Result<$crate::Placement, $crate::DialError> = <$ty as $crate::Dialer>::place_call;
     };
 }

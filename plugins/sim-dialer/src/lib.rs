@@ -50,6 +50,7 @@
 //! - `hangup(sim-<key>)`: a call in flight is marked `hung_up` and ends
 //!   `canceled` (ring as in the table, talk 0, code `canceled`); hanging up
 //!   a call that already ended changes nothing. Unknown ids are `rejected`.
+//!   With `ledger=off` it is a no-op (`ok`).
 //! - `parse-callback`: a Twilio-style status callback, decoded by the
 //!   `twilio-status` crate (same table as `http-dialer`). It does not touch
 //!   the ledger.

@@ -15,7 +15,8 @@ impl DialerConfigStore for PgStore {
         dialer: &str,
         config: &Properties,
     ) -> StoreResult<()> {
-        check_plugin_name(dialer).map_err(|_| StoreError::invalid("dialer", "not a dialer name"))?;
+        check_plugin_name(dialer)
+            .map_err(|_| StoreError::invalid("dialer", "not a dialer name"))?;
         let json = serde_json::to_string(config).map_err(|e| StoreError::Other(e.to_string()))?;
         sqlx::query(
             "INSERT INTO dialer_configs (business_id, dialer, config, updated_at) \

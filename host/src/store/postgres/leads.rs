@@ -25,7 +25,8 @@ fn lead_from_row(r: &PgRow) -> StoreResult<LeadRecord> {
         attributes: serde_json::from_str(&attributes)
             .map_err(|e| StoreError::Other(format!("lead attributes: {e}")))?,
         status: r.get(7),
-        tags: serde_json::from_str(&tags).map_err(|e| StoreError::Other(format!("lead tags: {e}")))?,
+        tags: serde_json::from_str(&tags)
+            .map_err(|e| StoreError::Other(format!("lead tags: {e}")))?,
         created_at: r.get(9),
         updated_at: r.get(10),
     })

@@ -11,7 +11,8 @@ use crate::store::{
     check_plugin_name, plugin_kind_from_str,
 };
 
-const VERSION_COLUMNS: &str = "id, kind, business_id, name, version, sha256, size, active, created_at";
+const VERSION_COLUMNS: &str =
+    "id, kind, business_id, name, version, sha256, size, active, created_at";
 /// Matches one (kind, owner, name); owner NULL = platform.
 const SAME_PLUGIN: &str =
     "kind = $1 AND COALESCE(business_id, 0) = COALESCE($2::bigint, 0) AND name = $3";
@@ -71,9 +72,7 @@ impl PluginStore for PgStore {
             .map_err(|e| self.err(e));
             match r {
                 Ok(row) => return version_from_row(&row),
-                Err(e @ StoreError::Conflict { .. }) => {
-                    last = Some(e)
-                }
+                Err(e @ StoreError::Conflict { .. }) => last = Some(e),
                 Err(e) => return Err(e),
             }
         }

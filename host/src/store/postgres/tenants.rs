@@ -15,12 +15,13 @@ impl TenantStore for PgStore {
         if name.is_empty() || name.chars().count() > 200 {
             return Err(StoreError::invalid("name", "must be 1 to 200 characters"));
         }
-        let row = sqlx::query("INSERT INTO businesses (name, created_at) VALUES ($1, $2) RETURNING id")
-            .bind(name)
-            .bind(Utc::now())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| self.err(e))?;
+        let row =
+            sqlx::query("INSERT INTO businesses (name, created_at) VALUES ($1, $2) RETURNING id")
+                .bind(name)
+                .bind(Utc::now())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| self.err(e))?;
         Ok(row.get(0))
     }
 
@@ -39,8 +40,16 @@ impl TenantStore for PgStore {
     }
 
     async fn create_api_key(&self, business_id: Option<i64>) -> StoreResult<CreatedKey> {
-        let kind = if business_id.is_some() { "tenant" } else { "admin" };
-        let s = secret::generate(if business_id.is_some() { "key" } else { "admin" });
+        let kind = if business_id.is_some() {
+            "tenant"
+        } else {
+            "admin"
+        };
+        let s = secret::generate(if business_id.is_some() {
+            "key"
+        } else {
+            "admin"
+        });
         let row = sqlx::query(
             "INSERT INTO api_keys (business_id, kind, key_hash, prefix, created_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",

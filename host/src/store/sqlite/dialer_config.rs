@@ -15,7 +15,8 @@ impl DialerConfigStore for SqliteStore {
         dialer: &str,
         config: &Properties,
     ) -> StoreResult<()> {
-        check_plugin_name(dialer).map_err(|_| StoreError::invalid("dialer", "not a dialer name"))?;
+        check_plugin_name(dialer)
+            .map_err(|_| StoreError::invalid("dialer", "not a dialer name"))?;
         let json = serde_json::to_string(config).map_err(|e| StoreError::Other(e.to_string()))?;
         sqlx::query(
             "INSERT INTO dialer_configs (business_id, dialer, config, updated_at) \
@@ -48,14 +49,13 @@ impl DialerConfigStore for SqliteStore {
         business_id: i64,
         dialer: &str,
     ) -> StoreResult<Option<Properties>> {
-        let row = sqlx::query(
-            "SELECT config FROM dialer_configs WHERE business_id = $1 AND dialer = $2",
-        )
-        .bind(business_id)
-        .bind(dialer)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| self.err(e))?;
+        let row =
+            sqlx::query("SELECT config FROM dialer_configs WHERE business_id = $1 AND dialer = $2")
+                .bind(business_id)
+                .bind(dialer)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| self.err(e))?;
         row.map(|r| {
             serde_json::from_str(&r.get::<String, _>(0))
                 .map_err(|e| StoreError::Other(format!("dialer config: {e}")))

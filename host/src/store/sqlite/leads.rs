@@ -25,7 +25,8 @@ fn lead_from_row(r: &SqliteRow) -> StoreResult<LeadRecord> {
         attributes: serde_json::from_str(&attributes)
             .map_err(|e| StoreError::Other(format!("lead attributes: {e}")))?,
         status: r.get(7),
-        tags: serde_json::from_str(&tags).map_err(|e| StoreError::Other(format!("lead tags: {e}")))?,
+        tags: serde_json::from_str(&tags)
+            .map_err(|e| StoreError::Other(format!("lead tags: {e}")))?,
         created_at: r.get(9),
         updated_at: r.get(10),
     })
@@ -42,7 +43,11 @@ impl LeadStore for SqliteStore {
         business_id: i64,
         leads: &[LeadInput],
     ) -> StoreResult<Vec<Result<LeadUpsert, StoreError>>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| self.err(e))?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| self.err(e))?;
         let now = Utc::now();
         let mut out = Vec::with_capacity(leads.len());
         for l in leads {
@@ -146,16 +151,18 @@ impl LeadStore for SqliteStore {
         status: Option<&str>,
         add_tags: &[String],
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| self.err(e))?;
-        let row = sqlx::query(
-            "SELECT tags FROM leads WHERE business_id = $1 AND id = $2",
-        )
-        .bind(business_id)
-        .bind(lead_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| self.err(e))?
-        .ok_or(StoreError::NotFound)?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| self.err(e))?;
+        let row = sqlx::query("SELECT tags FROM leads WHERE business_id = $1 AND id = $2")
+            .bind(business_id)
+            .bind(lead_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?
+            .ok_or(StoreError::NotFound)?;
         let mut tags: Vec<String> = serde_json::from_str(&row.get::<String, _>(0))
             .map_err(|e| StoreError::Other(format!("lead tags: {e}")))?;
         for t in add_tags {

@@ -7,14 +7,14 @@ use super::SqliteStore;
 use crate::runtime::PluginKind;
 use crate::store::secret::sha256_hex;
 use crate::store::{
-    PluginBlob, PluginStore, PluginVersion, StoreError, StoreResult,
-    check_plugin_name, plugin_kind_from_str,
+    PluginBlob, PluginStore, PluginVersion, StoreError, StoreResult, check_plugin_name,
+    plugin_kind_from_str,
 };
 
-const VERSION_COLUMNS: &str = "id, kind, business_id, name, version, sha256, size, active, created_at";
+const VERSION_COLUMNS: &str =
+    "id, kind, business_id, name, version, sha256, size, active, created_at";
 /// Matches one (kind, owner, name); owner NULL = platform.
-const SAME_PLUGIN: &str =
-    "kind = $1 AND COALESCE(business_id, 0) = COALESCE($2, 0) AND name = $3";
+const SAME_PLUGIN: &str = "kind = $1 AND COALESCE(business_id, 0) = COALESCE($2, 0) AND name = $3";
 /// SQLite has one writer, so the number cannot race; kept for symmetry.
 const INSERT_ATTEMPTS: usize = 8;
 
@@ -70,9 +70,7 @@ impl PluginStore for SqliteStore {
             .map_err(|e| self.err(e));
             match r {
                 Ok(row) => return version_from_row(&row),
-                Err(e @ StoreError::Conflict { .. }) => {
-                    last = Some(e)
-                }
+                Err(e @ StoreError::Conflict { .. }) => last = Some(e),
                 Err(e) => return Err(e),
             }
         }
@@ -164,7 +162,11 @@ impl PluginStore for SqliteStore {
         name: &str,
         version: i64,
     ) -> StoreResult<PluginVersion> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| self.err(e))?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| self.err(e))?;
         // BEGIN IMMEDIATE holds the write lock: concurrent activations serialise.
         let locked = sqlx::query(&format!(
             "SELECT version FROM plugins WHERE {SAME_PLUGIN} ORDER BY version"

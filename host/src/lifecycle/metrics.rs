@@ -1,0 +1,67 @@
+//! In-process lifecycle measurements: claim-to-finish latency per lead (a
+//! batch's leads share it) and leads finished. Read by `dialplane bench
+//! lifecycle` and available to `/metrics`.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Most batches whose latency is kept (older ones are dropped).
+const MAX_SAMPLES: usize = 1 << 20;
+
+#[derive(Debug, Default)]
+pub struct LifecycleMetrics {
+    /// (claim-to-finish in µs, leads in the batch).
+    samples: Mutex<Vec<(u64, u32)>>,
+    leads_finished: AtomicU64,
+}
+
+impl LifecycleMetrics {
+    /// A batch of `leads` was claimed `latency` before its results committed.
+    pub fn record_batch(&self, latency: Duration, leads: usize) {
+        self.leads_finished
+            .fetch_add(leads as u64, Ordering::Relaxed);
+        let mut s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        if s.len() < MAX_SAMPLES {
+            s.push((latency.as_micros() as u64, leads as u32));
+        }
+    }
+
+    pub fn leads_finished(&self) -> u64 {
+        self.leads_finished.load(Ordering::Relaxed)
+    }
+
+    /// Per-lead claim-to-finish latency at quantile `q` (0..=1).
+    pub fn claim_to_finish(&self, q: f64) -> Option<Duration> {
+        let mut s = self.samples.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let total: u64 = s.iter().map(|(_, n)| u64::from(*n)).sum();
+        if total == 0 {
+            return None;
+        }
+        s.sort_unstable();
+        let target = ((total as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (us, n) in s {
+            seen += u64::from(n);
+            if seen >= target {
+                return Some(Duration::from_micros(us));
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weighted_quantiles() {
+        let m = LifecycleMetrics::default();
+        m.record_batch(Duration::from_millis(10), 98);
+        m.record_batch(Duration::from_millis(50), 2);
+        assert_eq!(m.claim_to_finish(0.5), Some(Duration::from_millis(10)));
+        assert_eq!(m.claim_to_finish(0.99), Some(Duration::from_millis(50)));
+        assert_eq!(m.leads_finished(), 100);
+    }
+}
