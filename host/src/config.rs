@@ -58,3 +58,17 @@ pub const WORKER_BATCH_SIZE_DEFAULT: u32 = 256;
 pub const WORKER_POLL_INTERVAL_DEFAULT: Duration = Duration::from_millis(200);
 /// How long `cancel` waits for the owner to acknowledge before failing.
 pub const CANCEL_WAIT_DEFAULT: Duration = Duration::from_secs(30);
+
+// ---- HTTP API ----
+/// Address `dialplane serve` listens on.
+pub const API_LISTEN_DEFAULT: &str = "127.0.0.1:8080";
+/// Largest JSON or CSV request body (1 MiB): tens of thousands of leads.
+pub const API_BODY_LIMIT_DEFAULT: usize = 1 << 20;
+/// Largest plugin component upload (16 MiB: a JavaScript flow is ~12 MB).
+pub const API_PLUGIN_BODY_LIMIT_DEFAULT: usize = 16 << 20;
+/// Page size when `?limit=` is not given.
+pub const API_PAGE_LIMIT_DEFAULT: u32 = 50;
+/// Largest `?limit=` accepted.
+pub const API_PAGE_LIMIT_MAX: u32 = 500;
+/// How often the SSE stream of a run checks for progress.
+pub const API_EVENTS_INTERVAL_DEFAULT: Duration = Duration::from_millis(250);

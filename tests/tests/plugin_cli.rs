@@ -24,7 +24,7 @@ fn file(name: &str, bytes: &[u8]) -> PathBuf {
 }
 
 fn dialplane(args: &[&str]) -> Output {
-    Command::new(dialplane_bin())
+    Command::new(dialplane_bin().expect("dialplane binary"))
         .args(args)
         .env("DIALPLANE_LOG", "off")
         .output()

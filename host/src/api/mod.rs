@@ -1,3 +1,150 @@
-//! The HTTP API (axum routers per resource) and the dashboard page.
+//! The HTTP API: one axum router per resource, assembled here.
+//!
+//! - Auth ([`auth`]): every `/api/...` route except callbacks and the OpenAPI
+//!   document needs `Authorization: Bearer <key>`; the tenant always comes
+//!   from the key, and a tenant request runs in its tenant's database scope
+//!   (Row-Level Security on PostgreSQL, see [`crate::store::tenant_scope`]).
+//! - Errors ([`error`]): one [`error::ApiError`], one JSON shape.
+//! - Bodies ([`body`]): strict JSON, size limits → 413.
+//! - [`serve`]: runs the router on a listener until a shutdown future fires.
 
+pub mod admin_dialers;
+pub mod audit;
+pub mod auth;
+pub mod body;
+pub mod callbacks;
 pub mod dashboard;
+pub mod dialer_config;
+pub mod dnc;
+pub mod error;
+pub mod events;
+pub mod health;
+pub mod leads;
+pub mod legacy;
+pub mod metrics;
+pub mod openapi;
+pub mod paging;
+pub mod plugins;
+pub mod runs;
+pub mod tenant_store;
+pub mod views;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tokio::net::TcpListener;
+
+use crate::config;
+use crate::runtime::PluginHost;
+use crate::store::Store;
+use crate::store::api_reads::ApiReads;
+
+/// Knobs of the API; each default is a `*_DEFAULT` in [`crate::config`].
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Largest JSON or CSV body.
+    pub body_limit: usize,
+    /// Largest plugin component upload.
+    pub plugin_body_limit: usize,
+    /// How long a cancel waits for the run's owner to acknowledge.
+    pub cancel_wait: Duration,
+    /// Interval of the SSE progress poll.
+    pub events_interval: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            body_limit: config::API_BODY_LIMIT_DEFAULT,
+            plugin_body_limit: config::API_PLUGIN_BODY_LIMIT_DEFAULT,
+            cancel_wait: config::CANCEL_WAIT_DEFAULT,
+            events_interval: config::API_EVENTS_INTERVAL_DEFAULT,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// Tenant-scoped store (RLS role on PostgreSQL).
+    pub store: Arc<dyn Store>,
+    /// Cross-tenant reads for security events and metrics.
+    pub platform: ApiReads,
+    /// Validates uploads on the real linker and runs `parse-callback`.
+    pub plugins: Arc<PluginHost>,
+    pub metrics: Arc<metrics::Metrics>,
+    pub config: Arc<ApiConfig>,
+    /// Pinned flow rows never change: their name and version, by row id.
+    pub flow_names: Arc<Mutex<HashMap<i64, (String, i64)>>>,
+    /// Active dialer adapters, prepared, for provider callbacks.
+    pub adapters: Arc<callbacks::AdapterCache>,
+}
+
+impl AppState {
+    /// Opens the API's store and platform reads on `url`.
+    pub async fn connect(
+        url: &str,
+        plugins: Arc<PluginHost>,
+        config: ApiConfig,
+    ) -> anyhow::Result<AppState> {
+        let store = crate::store::tenant_scope::connect_api(url).await?;
+        let platform = ApiReads::connect(url).await?;
+        Ok(AppState {
+            store,
+            platform,
+            plugins,
+            metrics: Arc::new(metrics::Metrics::default()),
+            config: Arc::new(config),
+            flow_names: Arc::default(),
+            adapters: Arc::default(),
+        })
+    }
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let tenant = Router::new()
+        .merge(leads::router())
+        .merge(runs::router())
+        .merge(legacy::router())
+        .merge(plugins::router())
+        .merge(dialer_config::router())
+        .merge(dnc::router())
+        .merge(tenant_store::router())
+        .merge(audit::router())
+        .merge(admin_dialers::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+    Router::new()
+        .merge(tenant)
+        .merge(callbacks::router())
+        .merge(dashboard::router())
+        .merge(health::router())
+        .merge(metrics::router())
+        .merge(openapi::router())
+        .fallback(|| async { error::ApiError::NotFound("route") })
+        // The extractors apply the exact limits; this is the outer cap.
+        .layer(DefaultBodyLimit::max(
+            state.config.body_limit.max(state.config.plugin_body_limit),
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then lets
+/// requests in progress finish (graceful shutdown).
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

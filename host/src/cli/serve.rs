@@ -1,10 +1,87 @@
-//! `dialplane serve`.
+//! `dialplane serve`: the HTTP API and, unless `--no-workers`, an in-process
+//! worker on the same database. SIGTERM / ctrl-c stops accepting requests,
+//! lets requests in progress finish, and stops the worker (which finishes its
+//! batch and releases its leases).
+//!
+//! Tests call [`crate::api::serve`] on a listener bound to port 0 directly.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::api::{ApiConfig, AppState};
+use crate::config;
+use crate::lifecycle::{Worker, WorkerConfig, stop_pair};
+use crate::runtime::{Limits, PluginHost};
+use crate::store;
 
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// postgres://… or sqlite:… (SQLite file by default).
+    #[arg(long, env = "DATABASE_URL", default_value = config::DATABASE_URL_DEFAULT)]
+    pub database_url: String,
+    /// Address to listen on (`127.0.0.1:0` picks a free port; the address is printed).
+    #[arg(long, env = "DIALPLANE_LISTEN", default_value = config::API_LISTEN_DEFAULT)]
+    pub listen: String,
+    /// Serve the API only (workers run elsewhere: `dialplane worker`).
+    #[arg(long)]
+    pub no_workers: bool,
+    /// Largest JSON/CSV request body in bytes.
+    #[arg(long, env = "DIALPLANE_BODY_LIMIT", default_value_t = config::API_BODY_LIMIT_DEFAULT)]
+    pub body_limit: usize,
+    /// Largest plugin upload in bytes.
+    #[arg(long, env = "DIALPLANE_PLUGIN_BODY_LIMIT", default_value_t = config::API_PLUGIN_BODY_LIMIT_DEFAULT)]
+    pub plugin_body_limit: usize,
+}
 
-pub async fn run(_a: ServeArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`dialplane serve` is not implemented yet")
+pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    let plugins = Arc::new(PluginHost::new(Limits::default())?);
+    let api_config = ApiConfig {
+        body_limit: a.body_limit,
+        plugin_body_limit: a.plugin_body_limit,
+        ..ApiConfig::default()
+    };
+    let state = AppState::connect(&a.database_url, Arc::clone(&plugins), api_config).await?;
+    let listener = tokio::net::TcpListener::bind(&a.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", a.listen))?;
+    let (stop_handle, stop) = stop_pair();
+    let worker = if a.no_workers {
+        None
+    } else {
+        let db = store::connect(&a.database_url).await?;
+        let w = Worker::new(db, plugins, None, WorkerConfig::new(), stop.clone()).await?;
+        eprintln!("dialplane worker {} started", w.id());
+        Some(tokio::spawn(w.start()))
+    };
+    eprintln!("dialplane API listening on http://{}", listener.local_addr()?);
+    let shutdown = {
+        let stop = stop.clone();
+        async move { stop.wait().await }
+    };
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stop_handle.stop();
+    });
+    crate::api::serve(listener, state, shutdown).await?;
+    if let Some(w) = worker {
+        w.await??;
+    }
+    eprintln!("dialplane serve stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM or ctrl-c.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

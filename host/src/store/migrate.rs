@@ -61,6 +61,11 @@ pub const POSTGRES: &[Migration] = &[
         description: "lifecycle",
         sql: include_str!("../../../migrations/postgres/0002_lifecycle.sql"),
     },
+    Migration {
+        version: 3,
+        description: "rls",
+        sql: include_str!("../../../migrations/postgres/0003_rls.sql"),
+    },
 ];
 
 /// SQLite migrations, in order; same versions as [`POSTGRES`].
@@ -74,6 +79,11 @@ pub const SQLITE: &[Migration] = &[
         version: 2,
         description: "lifecycle",
         sql: include_str!("../../../migrations/sqlite/0002_lifecycle.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "rls",
+        sql: include_str!("../../../migrations/sqlite/0003_rls.sql"),
     },
 ];
 

@@ -27,6 +27,7 @@
 //! one), and tenant-scoped methods running `SET LOCAL dialplane.business_id`
 //! in their transaction.
 
+pub mod api_reads;
 pub mod audit;
 pub mod conformance;
 pub mod conformance_runs;
@@ -41,6 +42,7 @@ pub mod postgres;
 pub mod runs;
 pub mod secret;
 pub mod sqlite;
+pub mod tenant_scope;
 pub mod tenants;
 
 use std::sync::Arc;

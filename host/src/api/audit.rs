@@ -1,0 +1,195 @@
+//! `GET /api/audit`: the tenant's audit log (runs created and cancelled and
+//! by which key, plugin uploads and activations, security events); and the
+//! helpers every router uses to write to it.
+//!
+//! A cross-tenant access is answered 404 by the router; [`not_found`] then
+//! writes a security event to the owner's log and to the platform's log, in
+//! platform scope (the intruder's scope may not write the owner's log).
+
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use super::AppState;
+use super::auth::TenantAuth;
+use super::error::{ApiError, ApiResult};
+use super::paging::{PageQuery, Paged, paged};
+use super::views::rfc3339_dt;
+use crate::store::api_reads::Resource;
+use crate::store::tenant_scope::{Scope, scoped};
+use crate::store::{AuditEntry, AuditRecord, Page};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/audit", get(list))
+        .route("/api/admin/audit", get(list_platform))
+}
+
+async fn list_platform(
+    State(s): State<AppState>,
+    _a: super::auth::AdminAuth,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Paged<AuditJson>>> {
+    let req = q.parse()?;
+    let rows = platform_log(&s, req.store_page()).await?;
+    Ok(Json(paged(req, rows, |r| r.id, AuditJson::from)))
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditJson {
+    pub id: i64,
+    pub action: String,
+    pub actor_key_id: Option<i64>,
+    pub security: bool,
+    pub detail: serde_json::Value,
+    pub at: String,
+}
+
+impl From<AuditRecord> for AuditJson {
+    fn from(a: AuditRecord) -> Self {
+        AuditJson {
+            id: a.id,
+            action: a.action,
+            actor_key_id: a.actor_key_id,
+            security: a.security,
+            detail: a.detail,
+            at: rfc3339_dt(&a.at),
+        }
+    }
+}
+
+async fn list(
+    State(s): State<AppState>,
+    t: TenantAuth,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Paged<AuditJson>>> {
+    let req = q.parse()?;
+    let rows = s
+        .store
+        .list_audit(Some(t.business_id), req.store_page())
+        .await?;
+    Ok(Json(paged(req, rows, |r| r.id, AuditJson::from)))
+}
+
+/// Appends an action of tenant `t` to its own log.
+pub async fn record(
+    s: &AppState,
+    t: &TenantAuth,
+    action: &str,
+    detail: serde_json::Value,
+) -> ApiResult<()> {
+    s.store
+        .append_audit(&AuditEntry {
+            business_id: Some(t.business_id),
+            actor_key_id: Some(t.key_id),
+            action: action.to_string(),
+            detail,
+            security: false,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Appends a platform action (admin key) to the platform's log.
+pub async fn record_platform(
+    s: &AppState,
+    key_id: i64,
+    action: &str,
+    detail: serde_json::Value,
+) -> ApiResult<()> {
+    s.store
+        .append_audit(&AuditEntry {
+            business_id: None,
+            actor_key_id: Some(key_id),
+            action: action.to_string(),
+            detail,
+            security: false,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Writes the security event of `t` reaching for `owner`'s resource.
+pub async fn security_event(
+    s: &AppState,
+    t: &TenantAuth,
+    owner: i64,
+    resource: &str,
+    id: &str,
+    endpoint: &str,
+) -> ApiResult<()> {
+    let detail = serde_json::json!({
+        "kind": "cross_tenant_access",
+        "resource": resource,
+        "id": id,
+        "endpoint": endpoint,
+        "by_business_id": t.business_id,
+        "by_key_id": t.key_id,
+    });
+    tracing::warn!(by = t.business_id, owner, resource, id, "cross-tenant access refused");
+    s.metrics.security_events.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    scoped(Scope::Platform, async {
+        for business_id in [Some(owner), None] {
+            s.store
+                .append_audit(&AuditEntry {
+                    business_id,
+                    // The key belongs to the intruder's tenant; it is named in
+                    // `detail`, not as the actor of the owner's log.
+                    actor_key_id: None,
+                    action: "security.cross_tenant_access".into(),
+                    detail: detail.clone(),
+                    security: true,
+                })
+                .await?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// The 404 for `resource` `id` asked by `t`: if another tenant owns it,
+/// records the security event first. The answer is the same either way.
+pub async fn not_found(
+    s: &AppState,
+    t: &TenantAuth,
+    resource: Resource,
+    id: i64,
+    endpoint: &str,
+) -> ApiError {
+    match s.platform.owner_of(resource, id).await {
+        Ok(Some(owner)) if owner != t.business_id => {
+            if let Err(e) =
+                security_event(s, t, owner, resource.as_str(), &id.to_string(), endpoint).await
+            {
+                tracing::error!(error = %e, "cannot record a security event");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "cannot look up a resource owner"),
+    }
+    ApiError::NotFound(resource.as_str())
+}
+
+/// Maps a store error for `resource` `id`: NotFound → [`not_found`].
+pub async fn or_not_found<T>(
+    s: &AppState,
+    t: &TenantAuth,
+    resource: Resource,
+    id: i64,
+    endpoint: &str,
+    r: Result<T, crate::store::StoreError>,
+) -> ApiResult<T> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(crate::store::StoreError::NotFound) => {
+            Err(not_found(s, t, resource, id, endpoint).await)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Page of the platform's log (admin).
+pub async fn platform_log(s: &AppState, page: Page) -> ApiResult<Vec<AuditRecord>> {
+    Ok(s.store.list_audit(None, page).await?)
+}

@@ -1,0 +1,109 @@
+//! Request-body extractors that answer in the API's error shape.
+//!
+//! - [`ApiJson`]: strict JSON: malformed → 400 `invalid_json`; wrong types,
+//!   unknown fields (request types use `deny_unknown_fields`) or missing
+//!   fields → 422 naming the field path (`settings.concurrency`).
+//! - [`RawBody`]: bytes for CSV and component uploads.
+//!
+//! Both turn axum's body-limit rejection into 413 `payload_too_large`.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::CONTENT_TYPE;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::ApiError;
+
+/// A JSON body of type `T`.
+pub struct ApiJson<T>(pub T);
+
+/// The raw body and its content type (lower-cased, parameters dropped).
+pub struct RawBody {
+    pub content_type: String,
+    pub bytes: Bytes,
+}
+
+fn content_type(req: &Request) -> String {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn limit_error(e: BytesRejection, limit: usize) -> ApiError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge { limit }
+    } else {
+        ApiError::bad_request("unreadable_body", None, e.body_text())
+    }
+}
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let content_type = content_type(&req);
+        let limit = if req.uri().path().starts_with("/api/plugins/")
+            || req.uri().path().starts_with("/api/admin/dialers/")
+        {
+            state.config.plugin_body_limit
+        } else {
+            state.config.body_limit
+        };
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| limit_error(e, limit))?;
+        Ok(RawBody {
+            content_type,
+            bytes,
+        })
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let ct = content_type(&req);
+        if ct != "application/json" && !ct.is_empty() {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "expected Content-Type: application/json, got {ct}"
+            )));
+        }
+        let raw = RawBody::from_request(req, state).await?;
+        parse_json(&raw.bytes).map(ApiJson)
+    }
+}
+
+/// Parses `bytes` as `T` with errors naming the field path.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            use serde_json::error::Category;
+            match inner.classify() {
+                Category::Syntax | Category::Eof | Category::Io => Err(ApiError::bad_request(
+                    "invalid_json",
+                    None,
+                    format!("malformed JSON: {inner}"),
+                )),
+                Category::Data => {
+                    let field = if path == "." { None } else { Some(path) };
+                    Err(ApiError::Unprocessable {
+                        message: match &field {
+                            Some(f) => format!("{f}: {inner}"),
+                            None => inner.to_string(),
+                        },
+                        field,
+                    })
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Provider callbacks: `POST /api/callbacks/{token}`. No API key: the
+//! unguessable token (stored hashed) identifies the tenant and the dialer.
+//! The body and headers go to the active adapter's `parse-callback`, in an
+//! instance bound to that tenant; the decoded event goes into the call state
+//! machine ([`crate::store::RunStore::apply_call_event`]), which ignores
+//! duplicates and out-of-order events.
+//!
+//! Answers 200 `{"result": "applied" | "ignored" | "unknown_call" | "no_event"}`
+//! so providers do not retry events that were understood; an unknown token
+//! is 404; a body the adapter rejects is 400.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::{Json, Router};
+
+use super::AppState;
+use super::body::RawBody;
+use super::error::{ApiError, ApiResult};
+use crate::runtime::{PluginKind, PluginMeta, Prepared, Scope as PluginScope};
+use crate::store::tenant_scope::{Scope, scoped};
+use crate::store::{CallEventApplied, StoreError, StoreKv};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/callbacks/{token}", post(callback))
+}
+
+/// How long a resolved active adapter version is trusted before the store
+/// is asked again (activation reaches callbacks within this time).
+const ADAPTER_CACHE_TTL: Duration = Duration::from_millis(500);
+
+/// The active version of each dialer, prepared (compiled once per sha256 by
+/// the plugin host's cache), re-checked every [`ADAPTER_CACHE_TTL`].
+#[derive(Default)]
+pub struct AdapterCache {
+    by_name: Mutex<HashMap<String, (Instant, Arc<Prepared>)>>,
+}
+
+impl AdapterCache {
+    async fn get(&self, s: &AppState, dialer: &str) -> ApiResult<Arc<Prepared>> {
+        if let Some((at, p)) = self.by_name.lock().unwrap().get(dialer)
+            && at.elapsed() < ADAPTER_CACHE_TTL
+        {
+            return Ok(Arc::clone(p));
+        }
+        let blob = s
+            .store
+            .get_active_plugin(PluginKind::Dialer, None, dialer)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => ApiError::NotFound("dialer adapter"),
+                other => other.into(),
+            })?;
+        let host = Arc::clone(&s.plugins);
+        let meta = PluginMeta {
+            kind: PluginKind::Dialer,
+            name: dialer.to_string(),
+            version: blob.version.version,
+        };
+        let prepared = tokio::task::spawn_blocking(move || host.prepare(meta, &blob.bytes))
+            .await
+            .map_err(|e| ApiError::Internal(format!("prepare task: {e}")))?
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        self.by_name
+            .lock()
+            .unwrap()
+            .insert(dialer.to_string(), (Instant::now(), Arc::clone(&prepared)));
+        Ok(prepared)
+    }
+}
+
+async fn callback(
+    State(s): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: RawBody,
+) -> ApiResult<Json<serde_json::Value>> {
+    let target = scoped(Scope::Platform, s.store.resolve_callback_token(&token))
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::NotFound("callback token"),
+            other => other.into(),
+        })?;
+    let bid = target.business_id;
+    scoped(Scope::Tenant(bid), async {
+        let prepared = s.adapters.get(&s, &target.dialer).await?;
+        let config = s
+            .store
+            .dialer_config_for_worker(bid, &target.dialer)
+            .await?
+            .unwrap_or_default();
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect();
+        let kv = Arc::new(StoreKv(Arc::clone(&s.store)));
+        let scope = PluginScope::new(bid, &prepared.meta, kv);
+        let mut inst = s.plugins.dialer(&prepared, scope).await.map_err(|e| {
+            s.metrics.plugin_error(e.cause.label());
+            ApiError::Internal(e.to_string())
+        })?;
+        let parsed = inst
+            .parse_callback(&config, &headers, &body.bytes)
+            .await
+            .map_err(|e| {
+                s.metrics.plugin_error(e.cause.label());
+                ApiError::Internal(e.to_string())
+            })?;
+        let event = match parsed {
+            Err(m) => {
+                return Err(ApiError::bad_request(
+                    "invalid_callback",
+                    None,
+                    format!("the {} adapter rejected the callback: {m}", target.dialer),
+                ));
+            }
+            Ok(None) => return Ok(Json(serde_json::json!({"result": "no_event"}))),
+            Ok(Some(e)) => e,
+        };
+        let result = match s.store.apply_call_event(bid, &event).await? {
+            CallEventApplied::Applied => "applied",
+            CallEventApplied::Ignored => "ignored",
+            CallEventApplied::UnknownCall => "unknown_call",
+        };
+        s.metrics.callback(result);
+        Ok(Json(serde_json::json!({"result": result})))
+    })
+    .await
+}

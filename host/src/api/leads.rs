@@ -1,0 +1,303 @@
+//! Leads: `POST /api/leads` (JSON array or CSV, upsert by external id, one
+//! error per bad row while good rows are stored), `GET /api/leads` (paged,
+//! `?tag=`, `?status=`), `GET /api/leads/{id}`.
+//!
+//! Phone (E.164) and time zone (IANA) use the same rules as lead files
+//! ([`crate::leads_file`]). A row object accepts `external_id` (or `id`),
+//! `phone`, `name`, `timezone`, `attributes`, `status`, `tags`; CSV takes the
+//! same columns (tags separated by `;`) and any other column as an attribute.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::audit::or_not_found;
+use super::auth::TenantAuth;
+use super::body::RawBody;
+use super::error::{ApiError, ApiResult};
+use super::paging::{PageQuery, Paged, paged};
+use super::views::{LeadJson, parse_id};
+use crate::leads_file::{validate_phone, validate_timezone};
+use crate::store::api_reads::Resource;
+use crate::store::{LeadFilter, LeadInput, LeadUpsert, StoreError, check_lead_input};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/leads", get(list).post(import))
+        .route("/api/leads/{id}", get(get_one))
+}
+
+/// One lead in a JSON import.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeadRow {
+    #[serde(alias = "id")]
+    external_id: String,
+    phone: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    timezone: Option<String>,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+/// A row that was not stored, and why.
+#[derive(Debug, Serialize)]
+pub struct RowError {
+    /// 1-based: element index for JSON, line for CSV.
+    pub row: u64,
+    pub field: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RowStored {
+    pub row: u64,
+    pub id: i64,
+    pub external_id: String,
+    pub result: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ImportResult {
+    pub created: usize,
+    pub updated: usize,
+    pub stored: Vec<RowStored>,
+    pub errors: Vec<RowError>,
+}
+
+/// Largest number of rows one import takes.
+const IMPORT_ROWS_MAX: usize = 50_000;
+
+fn row_err(row: u64, field: Option<&str>, reason: impl Into<String>) -> RowError {
+    RowError {
+        row,
+        field: field.map(str::to_string),
+        reason: reason.into(),
+    }
+}
+
+fn check_row(row: u64, l: LeadRow) -> Result<LeadInput, RowError> {
+    validate_phone(&l.phone).map_err(|m| row_err(row, Some("phone"), m))?;
+    if let Some(tz) = &l.timezone {
+        validate_timezone(tz).map_err(|m| row_err(row, Some("timezone"), m))?;
+    }
+    let input = LeadInput {
+        external_id: l.external_id,
+        phone: l.phone,
+        name: l.name,
+        timezone: l.timezone,
+        attributes: l.attributes,
+        status: l.status,
+        tags: l.tags,
+    };
+    check_lead_input(&input).map_err(|e| match e {
+        StoreError::Invalid { field, reason } => row_err(row, Some(&field), reason),
+        other => row_err(row, None, other.to_string()),
+    })?;
+    Ok(input)
+}
+
+fn json_rows(bytes: &[u8]) -> Result<Vec<(u64, Result<LeadRow, RowError>)>, ApiError> {
+    let values: Vec<serde_json::Value> = super::body::parse_json(bytes)?;
+    Ok(values
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let row = i as u64 + 1;
+            let de = serde_path_to_error::deserialize::<_, LeadRow>(v);
+            (
+                row,
+                de.map_err(|e| {
+                    let path = e.path().to_string();
+                    row_err(row, (path != ".").then_some(path.as_str()), e.into_inner().to_string())
+                }),
+            )
+        })
+        .collect())
+}
+
+fn csv_rows(bytes: &[u8]) -> Result<Vec<(u64, Result<LeadRow, RowError>)>, ApiError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| ApiError::bad_request("invalid_csv", None, format!("CSV is not UTF-8: {e}")))?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let headers = rdr
+        .headers()
+        .map_err(|e| ApiError::bad_request("invalid_csv", None, format!("header row: {e}")))?
+        .clone();
+    let col = |n: &[&str]| headers.iter().position(|h| n.contains(&h));
+    let Some(id_col) = col(&["external_id", "id"]) else {
+        return Err(ApiError::bad_request(
+            "invalid_csv",
+            Some("external_id"),
+            "the header row has no `external_id` (or `id`) column",
+        ));
+    };
+    let Some(phone_col) = col(&["phone"]) else {
+        return Err(ApiError::bad_request(
+            "invalid_csv",
+            Some("phone"),
+            "the header row has no `phone` column",
+        ));
+    };
+    let known = ["external_id", "id", "phone", "name", "timezone", "status", "tags"];
+    let (name_col, tz_col, status_col, tags_col) =
+        (col(&["name"]), col(&["timezone"]), col(&["status"]), col(&["tags"]));
+    let mut out = Vec::new();
+    for rec in rdr.records() {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                out.push((line, Err(row_err(line, None, e.to_string()))));
+                continue;
+            }
+        };
+        let line = rec.position().map_or(0, |p| p.line());
+        let cell = |i: Option<usize>| {
+            i.and_then(|i| rec.get(i))
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let attributes = headers
+            .iter()
+            .zip(rec.iter())
+            .filter(|(h, _)| !known.contains(h))
+            .map(|(h, v)| (h.to_string(), v.to_string()))
+            .collect();
+        let tags = cell(tags_col)
+            .map(|t| t.split(';').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default();
+        out.push((
+            line,
+            Ok(LeadRow {
+                external_id: rec.get(id_col).unwrap_or_default().to_string(),
+                phone: rec.get(phone_col).unwrap_or_default().to_string(),
+                name: cell(name_col),
+                timezone: cell(tz_col),
+                attributes,
+                status: cell(status_col),
+                tags,
+            }),
+        ));
+    }
+    Ok(out)
+}
+
+async fn import(
+    State(s): State<AppState>,
+    t: TenantAuth,
+    body: RawBody,
+) -> ApiResult<(StatusCode, Json<ImportResult>)> {
+    let rows = match body.content_type.as_str() {
+        "text/csv" => csv_rows(&body.bytes)?,
+        "application/json" | "" => json_rows(&body.bytes)?,
+        other => {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "leads are imported as application/json or text/csv, not {other}"
+            )));
+        }
+    };
+    if rows.len() > IMPORT_ROWS_MAX {
+        return Err(ApiError::bad_request(
+            "too_many_rows",
+            None,
+            format!("at most {IMPORT_ROWS_MAX} leads per request, got {}", rows.len()),
+        ));
+    }
+    let mut errors = Vec::new();
+    let mut inputs = Vec::new();
+    let mut input_rows = Vec::new();
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    for (row, r) in rows {
+        match r.and_then(|l| check_row(row, l)) {
+            Ok(input) => {
+                if let Some(first) = seen.get(&input.external_id) {
+                    errors.push(row_err(
+                        row,
+                        Some("external_id"),
+                        format!("duplicate external_id in this request (first at row {first})"),
+                    ));
+                    continue;
+                }
+                seen.insert(input.external_id.clone(), row);
+                input_rows.push(row);
+                inputs.push(input);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    let results = if inputs.is_empty() {
+        Vec::new()
+    } else {
+        s.store.upsert_leads(t.business_id, &inputs).await?
+    };
+    let (mut created, mut updated, mut stored) = (0, 0, Vec::new());
+    for ((row, input), r) in input_rows.into_iter().zip(inputs).zip(results) {
+        match r {
+            Ok(LeadUpsert::Created(id)) => {
+                created += 1;
+                stored.push(RowStored { row, id, external_id: input.external_id, result: "created" });
+            }
+            Ok(LeadUpsert::Updated(id)) => {
+                updated += 1;
+                stored.push(RowStored { row, id, external_id: input.external_id, result: "updated" });
+            }
+            Err(StoreError::Invalid { field, reason }) => errors.push(row_err(row, Some(&field), reason)),
+            Err(e) => errors.push(row_err(row, None, ApiError::from(e).to_string())),
+        }
+    }
+    errors.sort_by_key(|e| e.row);
+    // 200 when every row was stored; 207-like partial success is still 200
+    // with `errors` listing the rows that were not (the contract: good rows
+    // are stored, bad ones reported one by one).
+    let status = if stored.is_empty() && !errors.is_empty() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(ImportResult { created, updated, stored, errors })))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    tag: Option<String>,
+    status: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    State(s): State<AppState>,
+    t: TenantAuth,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Paged<LeadJson>>> {
+    let req = PageQuery { limit: q.limit, cursor: q.cursor }.parse()?;
+    let filter = LeadFilter { tag: q.tag, status: q.status };
+    let rows = s.store.list_leads(t.business_id, &filter, req.store_page()).await?;
+    Ok(Json(paged(req, rows, |l| l.id, LeadJson::from)))
+}
+
+async fn get_one(
+    State(s): State<AppState>,
+    t: TenantAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<LeadJson>> {
+    let id = parse_id("id", &id)?;
+    let r = s.store.get_lead(t.business_id, id).await;
+    let lead = or_not_found(&s, &t, Resource::Lead, id, "GET /api/leads/{id}", r).await?;
+    Ok(Json(lead.into()))
+}

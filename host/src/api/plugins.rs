@@ -1,0 +1,212 @@
+//! Flow plugins of a tenant: `PUT /api/plugins/flows/{name}` (the component
+//! as the body; validated on the real linker before anything is stored),
+//! `GET /api/plugins/flows`, `GET /api/plugins/flows/{name}` (versions),
+//! `POST /api/plugins/flows/{name}/activate` `{"version": N}`,
+//! `POST /api/plugins/flows/{name}/rollback`.
+//!
+//! Each upload is a new version with its sha256; the first version of a name
+//! becomes active at once (a fresh name is usable without a second call),
+//! later ones only when activated. Runs pin the version they start with.
+//! The upload/activate/rollback logic here is shared with
+//! [`super::admin_dialers`] (same rules, platform-owned dialers).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::AppState;
+use super::audit::{record, security_event};
+use super::auth::TenantAuth;
+use super::body::{ApiJson, RawBody};
+use super::error::{ApiError, ApiResult};
+use super::views::PluginVersionJson;
+use crate::runtime::{PluginFailure, PluginKind, PluginMeta};
+use crate::store::{PluginVersion, StoreError, check_plugin_name};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/plugins/flows", get(list))
+        .route("/api/plugins/flows/{name}", get(versions).put(upload))
+        .route("/api/plugins/flows/{name}/activate", post(activate))
+        .route("/api/plugins/flows/{name}/rollback", post(rollback))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateReq {
+    pub version: i64,
+}
+
+fn check_name(name: &str) -> ApiResult<()> {
+    check_plugin_name(name).map_err(|e| match e {
+        StoreError::Invalid { reason, .. } => {
+            ApiError::bad_request("invalid_name", Some("name"), format!("plugin name: {reason}"))
+        }
+        other => other.into(),
+    })
+}
+
+/// Validates `bytes` as a component of `kind`'s world, then stores it as the
+/// next version; the first version of a name is activated.
+pub async fn store_upload(
+    s: &AppState,
+    kind: PluginKind,
+    owner: Option<i64>,
+    name: &str,
+    body: RawBody,
+) -> ApiResult<PluginVersion> {
+    check_name(name)?;
+    if body.bytes.is_empty() {
+        return Err(ApiError::bad_request("invalid_component", None, "the body is empty: send the component (.wasm) bytes"));
+    }
+    let host = Arc::clone(&s.plugins);
+    let meta = PluginMeta { kind, name: name.to_string(), version: 0 };
+    let bytes = body.bytes.clone();
+    // Compiling takes tens of milliseconds of CPU: off the async threads.
+    let checked = tokio::task::spawn_blocking(move || host.prepare(meta, &bytes).map(|_| ()))
+        .await
+        .map_err(|e| ApiError::Internal(format!("validation task: {e}")))?;
+    if let Err(e) = checked {
+        s.metrics.plugin_error(e.cause.label());
+        return Err(match e.cause {
+            PluginFailure::NotAComponent(m) => ApiError::bad_request("not_a_component", None, format!("not a WebAssembly component: {m}")),
+            PluginFailure::WrongWorld { world, detail } => ApiError::bad_request(
+                "wrong_world",
+                None,
+                format!("does not implement the {world} world: {detail}"),
+            ),
+            other => ApiError::bad_request("invalid_component", None, other.to_string()),
+        });
+    }
+    let v = s.store.insert_plugin_version(kind, owner, name, &body.bytes).await?;
+    if v.version == 1 {
+        return Ok(s.store.activate_plugin_version(kind, owner, name, 1).await?);
+    }
+    Ok(v)
+}
+
+/// Versions of `name`, newest first; none → 404.
+pub async fn list_versions(
+    s: &AppState,
+    kind: PluginKind,
+    owner: Option<i64>,
+    name: &str,
+) -> ApiResult<Vec<PluginVersion>> {
+    check_name(name)?;
+    let v = s.store.list_plugin_versions(kind, owner, name).await?;
+    if v.is_empty() {
+        return Err(ApiError::NotFound("plugin"));
+    }
+    Ok(v)
+}
+
+/// Activates `version` (rollback = activating an older one).
+pub async fn activate_version(
+    s: &AppState,
+    kind: PluginKind,
+    owner: Option<i64>,
+    name: &str,
+    version: i64,
+) -> ApiResult<PluginVersion> {
+    list_versions(s, kind, owner, name).await?;
+    s.store
+        .activate_plugin_version(kind, owner, name, version)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::invalid("version", format!("{name} has no version {version}")),
+            other => other.into(),
+        })
+}
+
+/// Activates the newest version older than the active one.
+pub async fn rollback_version(
+    s: &AppState,
+    kind: PluginKind,
+    owner: Option<i64>,
+    name: &str,
+) -> ApiResult<PluginVersion> {
+    let versions = list_versions(s, kind, owner, name).await?;
+    let active = versions.iter().find(|v| v.active).map(|v| v.version);
+    let Some(active) = active else {
+        return Err(ApiError::Conflict { message: format!("{name} has no active version to roll back from"), field: None });
+    };
+    let Some(prev) = versions.iter().filter(|v| v.version < active).map(|v| v.version).max() else {
+        return Err(ApiError::Conflict { message: format!("{name} version {active} is the oldest: nothing to roll back to"), field: None });
+    };
+    activate_version(s, kind, owner, name, prev).await
+}
+
+/// A tenant asked for a flow name it does not have: 404, and a security
+/// event if the name is another tenant's.
+async fn flow_not_found(s: &AppState, t: &TenantAuth, name: &str, endpoint: &str) -> ApiError {
+    if let Ok(owners) = s.platform.flow_owners(name, t.business_id).await {
+        for owner in owners {
+            if let Err(e) = security_event(s, t, owner, "flow", name, endpoint).await {
+                tracing::error!(error = %e, "cannot record a security event");
+            }
+        }
+    }
+    ApiError::NotFound("plugin")
+}
+
+async fn or_flow_not_found<T>(s: &AppState, t: &TenantAuth, name: &str, endpoint: &str, r: ApiResult<T>) -> ApiResult<T> {
+    match r {
+        Err(ApiError::NotFound(_)) => Err(flow_not_found(s, t, name, endpoint).await),
+        other => other,
+    }
+}
+
+async fn upload(
+    State(s): State<AppState>,
+    t: TenantAuth,
+    Path(name): Path<String>,
+    body: RawBody,
+) -> ApiResult<(StatusCode, Json<PluginVersionJson>)> {
+    let v = store_upload(&s, PluginKind::Flow, Some(t.business_id), &name, body).await?;
+    record(&s, &t, "plugin.uploaded", serde_json::json!({"kind": "flow", "name": name, "version": v.version, "sha256": v.sha256})).await?;
+    Ok((StatusCode::CREATED, Json(v.into())))
+}
+
+async fn list(State(s): State<AppState>, t: TenantAuth) -> ApiResult<Json<serde_json::Value>> {
+    let v = s.store.list_plugins(PluginKind::Flow, Some(t.business_id)).await?;
+    let items: Vec<PluginVersionJson> = v.into_iter().map(Into::into).collect();
+    Ok(Json(serde_json::json!({"items": items, "next_cursor": null})))
+}
+
+async fn versions(
+    State(s): State<AppState>,
+    t: TenantAuth,
+    Path(name): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let r = list_versions(&s, PluginKind::Flow, Some(t.business_id), &name).await;
+    let v = or_flow_not_found(&s, &t, &name, "GET /api/plugins/flows/{name}", r).await?;
+    let items: Vec<PluginVersionJson> = v.into_iter().map(Into::into).collect();
+    Ok(Json(serde_json::json!({"items": items, "next_cursor": null})))
+}
+
+async fn activate(
+    State(s): State<AppState>,
+    t: TenantAuth,
+    Path(name): Path<String>,
+    ApiJson(req): ApiJson<ActivateReq>,
+) -> ApiResult<Json<PluginVersionJson>> {
+    let r = activate_version(&s, PluginKind::Flow, Some(t.business_id), &name, req.version).await;
+    let v = or_flow_not_found(&s, &t, &name, "POST /api/plugins/flows/{name}/activate", r).await?;
+    record(&s, &t, "plugin.activated", serde_json::json!({"kind": "flow", "name": name, "version": v.version})).await?;
+    Ok(Json(v.into()))
+}
+
+async fn rollback(
+    State(s): State<AppState>,
+    t: TenantAuth,
+    Path(name): Path<String>,
+) -> ApiResult<Json<PluginVersionJson>> {
+    let r = rollback_version(&s, PluginKind::Flow, Some(t.business_id), &name).await;
+    let v = or_flow_not_found(&s, &t, &name, "POST /api/plugins/flows/{name}/rollback", r).await?;
+    record(&s, &t, "plugin.rolled_back", serde_json::json!({"kind": "flow", "name": name, "version": v.version})).await?;
+    Ok(Json(v.into()))
+}

@@ -1,0 +1,323 @@
+//! Runs: `POST /api/outbound/runs` → 201, `GET /api/outbound/runs` (paged),
+//! `GET /api/outbound/runs/{id}`, `GET /api/outbound/runs/{id}/jobs` (paged,
+//! with attempts), `POST /api/outbound/runs/{id}/cancel` (returns once no
+//! further call can start). Events (SSE) are in [`super::events`].
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::audit::{or_not_found, record};
+use super::auth::TenantAuth;
+use super::body::{RawBody, parse_json};
+use super::error::{ApiError, ApiResult};
+use super::paging::{PageQuery, Paged, paged};
+use super::views::{RunJson, parse_id, rfc3339};
+use crate::lifecycle::compliance::CallingWindow;
+use crate::lifecycle::settings::{CancelMode, RunSettings};
+use crate::store::api_reads::Resource;
+use crate::store::{LeadFilter, Page, RunSpec, PAGE_LIMIT_MAX};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/outbound/runs", get(list).post(create))
+        .route("/api/outbound/runs/{id}", get(get_one))
+        .route("/api/outbound/runs/{id}/jobs", get(jobs))
+        .route("/api/outbound/runs/{id}/cancel", post(cancel))
+        .route("/api/outbound/runs/{id}/events", get(super::events::stream))
+}
+
+/// Most leads one run takes.
+pub const RUN_LEADS_MAX: usize = 1_000_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRun {
+    pub lead_ids: Option<Vec<i64>>,
+    pub filter: Option<FilterReq>,
+    pub flow: String,
+    pub flow_version: Option<i64>,
+    pub dialer: String,
+    #[serde(default)]
+    pub settings: SettingsReq,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterReq {
+    pub tag: Option<String>,
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsReq {
+    pub concurrency: Option<u32>,
+    pub max_attempts: Option<u32>,
+    pub calling_window: Option<WindowReq>,
+    pub retry_delay_secs: Option<u32>,
+    pub cancel_mode: Option<CancelMode>,
+    pub daily_attempt_cap: Option<u32>,
+    pub call_timeout_secs: Option<u32>,
+    pub calls_per_second: Option<f64>,
+    #[serde(default)]
+    pub flow: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowReq {
+    pub start: String,
+    pub end: String,
+}
+
+impl SettingsReq {
+    fn into_settings(self) -> ApiResult<RunSettings> {
+        let mut s = RunSettings::default();
+        if let Some(v) = self.concurrency {
+            s.concurrency = v;
+        }
+        if let Some(v) = self.max_attempts {
+            s.max_attempts = v;
+        }
+        if let Some(w) = self.calling_window {
+            s.calling_window = CallingWindow::parse(&format!("{}-{}", w.start, w.end))
+                .map_err(|e| ApiError::invalid("settings.calling_window", e))?;
+        }
+        if let Some(v) = self.cancel_mode {
+            s.cancel_mode = v;
+        }
+        if let Some(v) = self.daily_attempt_cap {
+            s.daily_attempt_cap = v;
+        }
+        if let Some(v) = self.call_timeout_secs {
+            s.call_timeout_secs = v;
+        }
+        s.calls_per_second = self.calls_per_second;
+        let mut flow = self.flow;
+        if let Some(d) = self.retry_delay_secs {
+            flow.insert("retry_delay_secs".into(), d.to_string());
+        }
+        s.flow = flow.into_iter().collect();
+        s.validate().map_err(|(f, r)| ApiError::invalid(&format!("settings.{f}"), r))?;
+        Ok(s)
+    }
+}
+
+async fn select_leads(s: &AppState, t: &TenantAuth, f: FilterReq) -> ApiResult<Vec<i64>> {
+    let filter = LeadFilter { tag: f.tag, status: f.status };
+    let mut ids = Vec::new();
+    let mut page = Page::first(PAGE_LIMIT_MAX);
+    loop {
+        let rows = s.store.list_leads(t.business_id, &filter, page).await?;
+        let Some(last) = rows.last() else { break };
+        page.after = Some(last.id);
+        let n = rows.len();
+        ids.extend(rows.into_iter().map(|l| l.id));
+        if ids.len() > RUN_LEADS_MAX {
+            return Err(ApiError::invalid("filter", format!("matches more than {RUN_LEADS_MAX} leads")));
+        }
+        if n < PAGE_LIMIT_MAX as usize {
+            break;
+        }
+    }
+    if ids.is_empty() {
+        return Err(ApiError::invalid("filter", "matches no lead"));
+    }
+    Ok(ids)
+}
+
+async fn create(
+    State(s): State<AppState>,
+    t: TenantAuth,
+    body: RawBody,
+) -> ApiResult<(StatusCode, Json<RunJson>)> {
+    if !matches!(body.content_type.as_str(), "application/json" | "") {
+        return Err(ApiError::UnsupportedMediaType("expected application/json".into()));
+    }
+    let req: CreateRun = parse_json(&body.bytes)?;
+    let settings = req.settings.into_settings()?;
+    let lead_ids = match (req.lead_ids, req.filter) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid("lead_ids", "give lead_ids or filter, not both"));
+        }
+        (None, None) => return Err(ApiError::invalid("lead_ids", "give lead_ids or filter")),
+        (Some(ids), None) => {
+            if ids.len() > RUN_LEADS_MAX {
+                return Err(ApiError::invalid("lead_ids", format!("at most {RUN_LEADS_MAX} leads")));
+            }
+            ids
+        }
+        (None, Some(f)) => select_leads(&s, &t, f).await?,
+    };
+    let spec = RunSpec {
+        lead_ids,
+        flow: req.flow,
+        flow_version: req.flow_version,
+        dialer: req.dialer,
+        settings,
+    };
+    let id = s.store.create_run(t.business_id, &spec).await?;
+    record(
+        &s,
+        &t,
+        "run.created",
+        serde_json::json!({"run_id": id, "flow": spec.flow, "flow_version": spec.flow_version,
+                           "dialer": spec.dialer, "total_leads": spec.lead_ids.len()}),
+    )
+    .await?;
+    let run = s.store.get_run(t.business_id, id).await?;
+    Ok((StatusCode::CREATED, Json(s.run_json(run).await?)))
+}
+
+async fn list(
+    State(s): State<AppState>,
+    t: TenantAuth,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Paged<RunJson>>> {
+    let req = q.parse()?;
+    let rows = s.store.list_runs(t.business_id, req.store_page()).await?;
+    let page = paged(req, rows, |r| r.id, |r| r);
+    let mut items = Vec::with_capacity(page.items.len());
+    for r in page.items {
+        // Listings carry counts too (the dashboard shows progress per run).
+        let full = s.store.get_run(t.business_id, r.id).await?;
+        items.push(s.run_json(full).await?);
+    }
+    Ok(Json(Paged { items, next_cursor: page.next_cursor }))
+}
+
+/// The run JSON of `id` for tenant `t`; another tenant's → 404 + security event.
+pub async fn run_for(s: &AppState, t: &TenantAuth, id: i64, endpoint: &str) -> ApiResult<RunJson> {
+    let r = s.store.get_run(t.business_id, id).await;
+    let run = or_not_found(s, t, Resource::Run, id, endpoint, r).await?;
+    s.run_json(run).await
+}
+
+async fn get_one(
+    State(s): State<AppState>,
+    t: TenantAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RunJson>> {
+    let id = parse_id("id", &id)?;
+    Ok(Json(run_for(&s, &t, id, "GET /api/outbound/runs/{id}").await?))
+}
+
+#[derive(Debug, Serialize)]
+pub struct AttemptJson {
+    pub attempt: i64,
+    pub placed: bool,
+    pub decision: String,
+    pub placed_at: Option<String>,
+    pub outcome: Option<String>,
+    pub provider_call_id: Option<String>,
+    /// The compliance record: rule, time zone, local time, DNC check.
+    pub compliance: serde_json::Value,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JobWithAttempts {
+    pub id: i64,
+    pub lead_id: i64,
+    pub lead_external_id: Option<String>,
+    pub state: String,
+    pub attempt: i64,
+    pub outcome: Option<String>,
+    pub reason: Option<String>,
+    pub attempts: Vec<AttemptJson>,
+}
+
+async fn jobs(
+    State(s): State<AppState>,
+    t: TenantAuth,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Paged<JobWithAttempts>>> {
+    let id = parse_id("id", &id)?;
+    let req = q.parse()?;
+    // Existence (and the security event) first: an empty page would say nothing.
+    let r = s.store.get_run(t.business_id, id).await.map(|_| ());
+    or_not_found(&s, &t, Resource::Run, id, "GET /api/outbound/runs/{id}/jobs", r).await?;
+    let rows = s.store.list_jobs(t.business_id, id, req.store_page()).await?;
+    let page = paged(req, rows, |j| j.id, |j| j);
+    let job_ids: Vec<i64> = page.items.iter().map(|j| j.id).collect();
+    let (leads, attempts) = s.platform.job_details(t.business_id, id, &job_ids).await?;
+    let mut by_job: BTreeMap<i64, Vec<AttemptJson>> = BTreeMap::new();
+    for a in attempts {
+        by_job.entry(a.job_id).or_default().push(AttemptJson {
+            attempt: a.attempt,
+            placed: a.placed,
+            decision: a.decision,
+            placed_at: a.placed_at.map(rfc3339),
+            outcome: a.outcome,
+            provider_call_id: a.provider_call_id,
+            compliance: serde_json::from_str(&a.compliance).unwrap_or(serde_json::Value::Null),
+        });
+    }
+    let items = page
+        .items
+        .into_iter()
+        .map(|j| JobWithAttempts {
+            lead_external_id: leads.get(&j.id).cloned(),
+            attempts: by_job.remove(&j.id).unwrap_or_default(),
+            id: j.id,
+            lead_id: j.lead_id,
+            state: j.status,
+            attempt: j.attempt,
+            outcome: j.outcome,
+            reason: j.reason,
+        })
+        .collect();
+    Ok(Json(Paged { items, next_cursor: page.next_cursor }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelReq {
+    pub mode: Option<CancelMode>,
+}
+
+/// Cancels through the lifecycle's cancel operation
+/// ([`crate::lifecycle::cancel_run`]): returns once no worker can place
+/// another call for the run (the owner acknowledged, or it has no live owner).
+pub async fn cancel_and_wait(
+    s: &AppState,
+    t: &TenantAuth,
+    id: i64,
+    mode: Option<CancelMode>,
+    endpoint: &str,
+) -> ApiResult<RunJson> {
+    let r = crate::lifecycle::cancel_run(&*s.store, t.business_id, id, mode, s.config.cancel_wait).await;
+    let done = or_not_found(s, t, Resource::Run, id, endpoint, r).await?;
+    s.metrics.observe_cancel(done.latency);
+    record(
+        s,
+        t,
+        "run.cancelled",
+        serde_json::json!({"run_id": id, "mode": mode.map(|m| m.as_str()),
+                           "jobs_cancelled": done.jobs_cancelled, "endpoint": endpoint}),
+    )
+    .await?;
+    run_for(s, t, id, endpoint).await
+}
+
+async fn cancel(
+    State(s): State<AppState>,
+    t: TenantAuth,
+    Path(id): Path<String>,
+    body: RawBody,
+) -> ApiResult<Json<RunJson>> {
+    let id = parse_id("id", &id)?;
+    let req: CancelReq = if body.bytes.iter().all(u8::is_ascii_whitespace) {
+        CancelReq::default()
+    } else {
+        parse_json(&body.bytes)?
+    };
+    let endpoint = "POST /api/outbound/runs/{id}/cancel";
+    Ok(Json(cancel_and_wait(&s, &t, id, req.mode, endpoint).await?))
+}

@@ -1,0 +1,3 @@
+-- 0003 Row-Level Security exists on PostgreSQL only (see
+-- migrations/postgres/0003_rls.sql). SQLite serves one process, where the
+-- store's business_id filter is the wall. Kept so both dialects share versions.

@@ -1,0 +1,217 @@
+//! Shared by the `api_*` tests: a real server on 127.0.0.1:0 over a real
+//! database, a real HTTP client, tenants and keys, and small helpers.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dialplane::api::{ApiConfig, AppState};
+use dialplane::lifecycle::{StopHandle, Worker, WorkerConfig, stop_pair};
+use dialplane::runtime::PluginHost;
+use dialplane::store::{self, Store};
+use dialplane_tests::pg;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+pub struct Api {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub state: AppState,
+    /// The owner's store (no RLS): fixtures and checks behind the API's back.
+    pub db: Arc<dyn Store>,
+    pub url: String,
+    pub plugins: Arc<PluginHost>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    workers: Vec<StopHandle>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub struct Tenant {
+    pub id: i64,
+    pub key: String,
+}
+
+impl Api {
+    /// A server on a fresh PostgreSQL database.
+    pub async fn pg() -> Api {
+        Self::pg_with(ApiConfig::default()).await
+    }
+
+    pub async fn pg_with(config: ApiConfig) -> Api {
+        let url = pg::fresh_database().await.expect("postgres");
+        Self::start(url, config, None).await
+    }
+
+    /// A server on a fresh SQLite file.
+    pub async fn sqlite() -> Api {
+        let (url, dir) = dialplane_tests::sqlite_url().unwrap();
+        Self::start(url, ApiConfig::default(), Some(dir)).await
+    }
+
+    async fn start(url: String, config: ApiConfig, dir: Option<tempfile::TempDir>) -> Api {
+        let plugins = Arc::new(dialplane_tests::host());
+        let state = AppState::connect(&url, Arc::clone(&plugins), config).await.expect("api state");
+        let db = store::connect(&url).await.expect("owner store");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let st = state.clone();
+        tokio::spawn(async move {
+            dialplane::api::serve(listener, st, async move {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        Api {
+            base,
+            http: reqwest::Client::new(),
+            state,
+            db,
+            url,
+            plugins,
+            stop: Some(tx),
+            workers: Vec::new(),
+            _dir: dir,
+        }
+    }
+
+    /// Starts an in-process worker on the same database.
+    pub async fn worker(&mut self, cfg: impl FnOnce(&mut WorkerConfig)) {
+        let mut c = WorkerConfig::new();
+        c.poll_interval = Duration::from_millis(20);
+        cfg(&mut c);
+        let (handle, stop) = stop_pair();
+        let db = store::connect(&self.url).await.unwrap();
+        let w = Worker::new(db, Arc::clone(&self.plugins), None, c, stop).await.unwrap();
+        tokio::spawn(w.start());
+        self.workers.push(handle);
+    }
+
+    pub async fn tenant(&self, name: &str) -> Tenant {
+        let id = self.db.create_tenant(name).await.unwrap();
+        let key = self.db.create_api_key(Some(id)).await.unwrap().plaintext;
+        Tenant { id, key }
+    }
+
+    pub async fn admin_key(&self) -> String {
+        self.db.create_api_key(None).await.unwrap().plaintext
+    }
+
+    /// A request with an optional bearer key and JSON body.
+    pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut rb = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(k) = key {
+            rb = rb.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let resp = rb.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, v)
+    }
+
+    /// A request with a raw body and content type.
+    pub async fn raw(&self, method: Method, path: &str, key: Option<&str>, ct: &str, body: Vec<u8>) -> (StatusCode, Value) {
+        let mut rb = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", ct)
+            .body(body);
+        if let Some(k) = key {
+            rb = rb.bearer_auth(k);
+        }
+        let resp = rb.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, v)
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(key), None).await
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(key), Some(body)).await
+    }
+
+    /// Installs the built-in sim-dialer through the admin API.
+    pub async fn install_sim_dialer(&self, admin: &str) {
+        let (st, v) = self
+            .raw(Method::PUT, "/api/admin/dialers/sim-dialer", Some(admin), "application/wasm", dialplane::builtin::SIM_DIALER.to_vec())
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+    }
+
+    /// Uploads the built-in default-flow for tenant `t`.
+    pub async fn install_default_flow(&self, t: &Tenant) {
+        let (st, v) = self
+            .raw(Method::PUT, "/api/plugins/flows/default-flow", Some(&t.key), "application/wasm", dialplane::builtin::DEFAULT_FLOW.to_vec())
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+    }
+
+    /// Imports `n` leads `L-1..L-n` with phones ending in `digit` pattern.
+    pub async fn import_leads(&self, t: &Tenant, n: usize) -> Vec<i64> {
+        let leads: Vec<Value> = (1..=n)
+            .map(|i| json!({"external_id": format!("L-{i}"), "phone": format!("+1415555{:04}", i % 10000),
+                            "timezone": "America/New_York", "tags": ["t"]}))
+            .collect();
+        let (st, v) = self.post("/api/leads", &t.key, Value::Array(leads)).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(v["errors"], json!([]), "{v}");
+        v["stored"].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect()
+    }
+
+    /// Creates a run over `lead_ids` with default-flow and sim-dialer, dialing at any hour.
+    pub async fn create_run(&self, t: &Tenant, lead_ids: &[i64], concurrency: u32) -> Value {
+        let (st, v) = self
+            .post(
+                "/api/outbound/runs",
+                &t.key,
+                json!({"lead_ids": lead_ids, "flow": "default-flow", "dialer": "sim-dialer",
+                       "settings": {"concurrency": concurrency, "max_attempts": 1,
+                                    "calling_window": {"start": "00:00", "end": "24:00"}}}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        v
+    }
+
+    /// Polls the run until `cond` holds (or panics after `within`).
+    pub async fn wait_run(&self, t: &Tenant, id: i64, within: Duration, cond: impl Fn(&Value) -> bool) -> Value {
+        let end = tokio::time::Instant::now() + within;
+        loop {
+            let (st, v) = self.get(&format!("/api/outbound/runs/{id}"), &t.key).await;
+            assert_eq!(st, StatusCode::OK, "{v}");
+            if cond(&v) {
+                return v;
+            }
+            assert!(tokio::time::Instant::now() < end, "run {id} never reached the condition: {v}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        for w in &self.workers {
+            w.stop();
+        }
+    }
+}
+
+/// Asserts the error shape and returns the code.
+pub fn error_code(v: &Value) -> String {
+    let e = v.get("error").unwrap_or_else(|| panic!("not an error body: {v}"));
+    assert!(e["message"].is_string(), "{v}");
+    assert!(e.get("field").is_some(), "{v}");
+    e["code"].as_str().unwrap().to_string()
+}
