@@ -14,7 +14,7 @@
   const KEY_STORAGE = "dialplane.apiKey";
   const TERMINAL = new Set(["completed", "cancelled", "failed"]);
   const MAX_STREAMS = 4;
-  const LIST_REFRESH_MS = 3000;
+  const LIST_REFRESH_MS = 2000;
   const DETAIL_REFRESH_MS = 1500;
   const STREAM_RETRY_MS = 2000;
   const PAGE_LIMIT = 500;
@@ -453,12 +453,18 @@
     tbody.replaceChildren();
     for (const { job, a } of attempts.slice(0, LATEST_ATTEMPTS)) {
       const tr = document.createElement("tr");
-      const d = a.decision || {};
+      // The compliance record (rule, time zone, local time, DNC check).
+      const d =
+        a.compliance && typeof a.compliance === "object"
+          ? a.compliance
+          : a.decision && typeof a.decision === "object"
+            ? a.decision
+            : {};
       cell(tr, "#" + job.id);
       cell(tr, job.lead_external_id || String(job.lead_id));
       cell(tr, String(a.attempt), "num");
       cell(tr, fmtTime(a.placed_at));
-      cell(tr, a.outcome || job.state);
+      cell(tr, a.outcome || (typeof a.decision === "string" ? a.decision : job.state));
       cell(tr, d.rule || "—");
       cell(tr, d.timezone || "—");
       cell(tr, d.local_time || "—");
