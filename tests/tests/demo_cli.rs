@@ -129,3 +129,37 @@ async fn demo_against_an_unreachable_database_names_it_without_the_password() {
     assert!(!stderr.contains("s3cret-pw"), "{stderr}");
     assert!(stderr.to_lowercase().contains("refused"), "cause missing: {stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_carry_tenant_run_job_and_plugin_spans() {
+    let bin = dialplane_bin().expect("dialplane binary");
+    let out = tokio::process::Command::new(bin)
+        .args(["--log-format", "json", "demo", "--leads", "20"])
+        .env_remove("DATABASE_URL")
+        .env("DIALPLANE_LOG", "info")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    // A plugin's own log line, inside run → job → plugin spans.
+    let line = lines
+        .iter()
+        .find(|l| {
+            l["target"] == "dialplane::runtime::log_sink"
+                && l["spans"].as_array().is_some_and(|s| s.len() == 3)
+        })
+        .unwrap_or_else(|| panic!("no plugin log line with spans in:\n{stderr}"));
+    let spans = line["spans"].as_array().unwrap();
+    assert_eq!(spans[0]["name"], "run");
+    assert!(spans[0]["tenant"].is_i64() && spans[0]["run"].is_i64(), "{line}");
+    assert_eq!(spans[1]["name"], "job");
+    assert!(spans[1]["job"].is_i64() && spans[1]["lead"].is_i64(), "{line}");
+    assert_eq!(spans[2]["name"], "plugin");
+    assert!(spans[2]["plugin"].is_string(), "{line}");
+    assert!(line["level"].is_string() && line["timestamp"].is_string());
+}

@@ -112,6 +112,7 @@ impl RunPlugins {
         self.dialers.lock().unwrap_or_else(|p| p.into_inner()).push(d);
     }
 
+    #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.flow.meta.name, version = self.flow.meta.version))]
     pub async fn plan(&self, ctx: &RunContext, lead: &Lead) -> Result<Decision, PluginError> {
         let mut f = self.take_flow().await?;
         let r = f.plan(ctx, lead).await;
@@ -121,6 +122,7 @@ impl RunPlugins {
         r
     }
 
+    #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.flow.meta.name, version = self.flow.meta.version))]
     pub async fn on_result(
         &self,
         ctx: &RunContext,
@@ -135,6 +137,7 @@ impl RunPlugins {
         r
     }
 
+    #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.dialer.meta.name, version = self.dialer.meta.version))]
     pub async fn place_call(
         &self,
         req: &CallRequest,
@@ -147,6 +150,7 @@ impl RunPlugins {
         r
     }
 
+    #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.dialer.meta.name, version = self.dialer.meta.version))]
     pub async fn hangup(&self, provider_call_id: &str) -> Result<Result<(), DialError>, PluginError> {
         let mut d = self.take_dialer().await?;
         let r = d.hangup(&self.dialer_config, provider_call_id).await;
@@ -156,6 +160,7 @@ impl RunPlugins {
         r
     }
 
+    #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.dialer.meta.name, version = self.dialer.meta.version))]
     pub async fn lookup(
         &self,
         idempotency_key: &str,
