@@ -53,9 +53,23 @@ impl FromRequest<AppState> for RawBody {
         } else {
             state.config.body_limit
         };
+        // The router's outer cap is the larger of the two limits; this
+        // route's own limit is applied here, before buffering when the
+        // client announced the length.
+        let announced = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if announced.is_some_and(|n| n > limit as u64) {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e| limit_error(e, limit))?;
+        if bytes.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
         Ok(RawBody {
             content_type,
             bytes,

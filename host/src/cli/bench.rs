@@ -13,6 +13,8 @@ pub enum BenchCommand {
     Plugin(PluginBenchArgs),
     /// The run lifecycle end to end on a real database (see `bench_lifecycle.rs`).
     Lifecycle(super::bench_lifecycle::LifecycleBenchArgs),
+    /// HTTP load check of the API on loopback (64 connections).
+    Api(super::bench_api::ApiBenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -32,6 +34,7 @@ pub async fn run(c: BenchCommand) -> anyhow::Result<ExitCode> {
     match c {
         BenchCommand::Plugin(a) => plugin(a).await,
         BenchCommand::Lifecycle(a) => super::bench_lifecycle::run(a).await,
+        BenchCommand::Api(a) => super::bench_api::run(a).await,
     }
 }
 

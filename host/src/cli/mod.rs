@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod bench_lifecycle;
+pub mod bench_api;
 pub mod demo;
 pub mod migrate;
 pub mod plugin;

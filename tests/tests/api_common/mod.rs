@@ -210,7 +210,10 @@ impl Drop for Api {
 
 /// Asserts the error shape and returns the code.
 pub fn error_code(v: &Value) -> String {
-    let e = v.get("error").unwrap_or_else(|| panic!("not an error body: {v}"));
+    let e = v.get("error").unwrap_or_else(|| {
+        let t = v.to_string();
+        panic!("not an error body: {}", &t[..t.len().min(500)])
+    });
     assert!(e["message"].is_string(), "{v}");
     assert!(e.get("field").is_some(), "{v}");
     e["code"].as_str().unwrap().to_string()

@@ -1,0 +1,187 @@
+//! `dialplane bench api [--database-url URL] [--json]`: an HTTP load check
+//! on loopback. Starts the real API (no workers) on 127.0.0.1:0 over the
+//! given database (a temporary SQLite file by default), creates a tenant, a
+//! run and a callback token, then drives two endpoints in turn with
+//! [`CONNECTIONS`] keep-alive HTTP/1.1 connections for `--secs` each:
+//!
+//! - `GET /api/outbound/runs/{id}` (auth, RLS scope, run + counts + flow);
+//! - `POST /api/callbacks/{token}` (token lookup, the sim-dialer's
+//!   `parse-callback` in a fresh wasm instance, the call state machine —
+//!   for a provider call id no attempt has, i.e. the full lookup path).
+//!
+//! Prints requests/s and p50/p99 latency per endpoint as one JSON line.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+
+use crate::api::{ApiConfig, AppState};
+use crate::lifecycle::RunSettings;
+use crate::runtime::{Limits, PluginHost, PluginKind};
+use crate::store::{LeadInput, RunSpec};
+
+/// Concurrent connections, as the issue asks.
+pub const CONNECTIONS: usize = 64;
+
+#[derive(Debug, clap::Args)]
+pub struct ApiBenchArgs {
+    /// postgres://… or sqlite:… (default: a temporary SQLite file).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Seconds of load per endpoint.
+    #[arg(long, default_value_t = 5)]
+    pub secs: u64,
+    /// Print one JSON line (otherwise a short table).
+    #[arg(long)]
+    pub json: bool,
+}
+
+struct Load {
+    requests: usize,
+    errors: usize,
+    rps: f64,
+    p50_us: u64,
+    p99_us: u64,
+}
+
+async fn drive(addr: std::net::SocketAddr, secs: u64, make: Arc<dyn Fn() -> Request<Full<Bytes>> + Send + Sync>) -> anyhow::Result<Load> {
+    let end = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let make = Arc::clone(&make);
+        tasks.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            let (mut send, conn) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+            tokio::spawn(conn);
+            let (mut lat, mut errors) = (Vec::new(), 0usize);
+            while Instant::now() < end {
+                let t0 = Instant::now();
+                let resp = send.send_request(make()).await?;
+                let ok = resp.status().is_success();
+                resp.into_body().collect().await?;
+                lat.push(t0.elapsed().as_micros() as u64);
+                if !ok {
+                    errors += 1;
+                }
+            }
+            anyhow::Ok((lat, errors))
+        }));
+    }
+    let (mut all, mut errors) = (Vec::new(), 0);
+    for t in tasks {
+        let (lat, e) = t.await??;
+        all.extend(lat);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0);
+    Ok(Load {
+        requests: all.len(),
+        errors,
+        rps: all.len() as f64 / elapsed,
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+    })
+}
+
+pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
+    let dir = tempfile_dir()?;
+    let url = a
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}/bench.db?mode=rwc", dir.display()));
+    let plugins = Arc::new(PluginHost::new(Limits::default())?);
+    let state = AppState::connect(&url, plugins, ApiConfig::default()).await?;
+    let db = crate::store::connect(&url).await?;
+
+    // Fixtures, straight through the store (the bench measures reads).
+    let bid = db.create_tenant("bench").await?;
+    let key = db.create_api_key(Some(bid)).await?.plaintext;
+    db.insert_plugin_version(PluginKind::Dialer, None, "sim-dialer", crate::builtin::SIM_DIALER).await?;
+    db.activate_plugin_version(PluginKind::Dialer, None, "sim-dialer", 1).await?;
+    db.insert_plugin_version(PluginKind::Flow, Some(bid), "default-flow", crate::builtin::DEFAULT_FLOW).await?;
+    db.activate_plugin_version(PluginKind::Flow, Some(bid), "default-flow", 1).await?;
+    let leads: Vec<LeadInput> = (0..100)
+        .map(|i| LeadInput {
+            external_id: format!("L-{i}"),
+            phone: format!("+1415555{i:04}"),
+            timezone: Some("America/New_York".into()),
+            ..LeadInput::default()
+        })
+        .collect();
+    let ids: Vec<i64> = db
+        .upsert_leads(bid, &leads)
+        .await?
+        .into_iter()
+        .map(|r| match r? {
+            crate::store::LeadUpsert::Created(id) | crate::store::LeadUpsert::Updated(id) => Ok(id),
+        })
+        .collect::<Result<_, crate::store::StoreError>>()?;
+    let run_id = db
+        .create_run(bid, &RunSpec { lead_ids: ids, flow: "default-flow".into(), flow_version: None, dialer: "sim-dialer".into(), settings: RunSettings::default() })
+        .await?;
+    let token = db.create_callback_token(bid, "sim-dialer").await?;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::api::serve(listener, state, async move {
+        let _ = rx.await;
+    }));
+
+    let get_path = format!("/api/outbound/runs/{run_id}");
+    let auth = format!("Bearer {key}");
+    let get_req: Arc<dyn Fn() -> Request<Full<Bytes>> + Send + Sync> = Arc::new(move || {
+        Request::get(get_path.as_str())
+            .header("host", "127.0.0.1")
+            .header("authorization", auth.as_str())
+            .body(Full::new(Bytes::new()))
+            .expect("request")
+    });
+    let cb_path = format!("/api/callbacks/{token}");
+    let cb_req: Arc<dyn Fn() -> Request<Full<Bytes>> + Send + Sync> = Arc::new(move || {
+        Request::post(cb_path.as_str())
+            .header("host", "127.0.0.1")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Full::new(Bytes::from_static(b"CallSid=CA0000bench&CallStatus=ringing")))
+            .expect("request")
+    });
+    // Warm-up: compile the adapter once, fill pools.
+    drive(addr, 1, Arc::clone(&cb_req)).await?;
+    let get = drive(addr, a.secs, get_req).await?;
+    let cb = drive(addr, a.secs, cb_req).await?;
+    let _ = tx.send(());
+    let _ = server.await;
+
+    let engine = if url.starts_with("postgres") { "postgres" } else { "sqlite" };
+    let line = serde_json::json!({
+        "bench": "api",
+        "database": engine,
+        "connections": CONNECTIONS,
+        "secs_per_endpoint": a.secs,
+        "get_run": {"requests": get.requests, "errors": get.errors, "rps": get.rps.round(), "p50_us": get.p50_us, "p99_us": get.p99_us},
+        "callback": {"requests": cb.requests, "errors": cb.errors, "rps": cb.rps.round(), "p50_us": cb.p50_us, "p99_us": cb.p99_us},
+    });
+    if a.json {
+        println!("{line}");
+    } else {
+        println!("GET /api/outbound/runs/{{id}}: {:.0} req/s, p99 {} µs ({} errors)", get.rps, get.p99_us, get.errors);
+        println!("POST /api/callbacks/{{token}}: {:.0} req/s, p99 {} µs ({} errors)", cb.rps, cb.p99_us, cb.errors);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// A fresh private directory under the system temp dir.
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("dialplane-bench-api-{}-{}", std::process::id(), rand::random::<u32>()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

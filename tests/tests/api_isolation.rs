@@ -1,0 +1,152 @@
+//! Tenant isolation through the API, for every endpoint and resource type:
+//! a second tenant's key gets 404 with no data in the body, the owner's
+//! resource is untouched, and a security event lands in the owner's and the
+//! platform's audit logs. On PostgreSQL (RLS on) and SQLite.
+
+mod api_common;
+
+use api_common::{Api, Tenant, error_code};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+struct Owned {
+    lead: i64,
+    run: i64,
+    job: i64,
+}
+
+async fn fixture(api: &Api, a: &Tenant) -> Owned {
+    api.install_default_flow(a).await;
+    let leads = api.import_leads(a, 3).await;
+    let run = api.create_run(a, &leads, 1).await["id"].as_i64().unwrap();
+    let (_, jobs) = api.get(&format!("/api/outbound/runs/{run}/jobs"), &a.key).await;
+    let job = jobs["items"][0]["id"].as_i64().unwrap();
+    api.post("/api/dnc", &a.key, json!({"phones": ["+14155550999"]})).await;
+    api.db.kv_set(a.id, "flow:default-flow", "secret-key", b"a-secret").await.unwrap();
+    Owned { lead: leads[0], run, job }
+}
+
+fn assert_404_without_data(what: &str, st: StatusCode, v: &Value) {
+    assert_eq!(st, StatusCode::NOT_FOUND, "{what}: {v}");
+    assert_eq!(error_code(v), "not_found", "{what}");
+    let obj = v.as_object().unwrap();
+    assert_eq!(obj.keys().collect::<Vec<_>>(), vec!["error"], "{what}: {v}");
+    let text = v.to_string();
+    for leak in ["L-1", "+1415555", "a-secret", "default-flow"] {
+        assert!(!text.contains(leak), "{what}: body leaks {leak}: {text}");
+    }
+}
+
+async fn security_events(api: &Api, key: &str, path: &str) -> Vec<Value> {
+    let (st, v) = api.get(&format!("{path}?limit=500"), key).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    v["items"].as_array().unwrap().iter().filter(|e| e["security"] == true).cloned().collect()
+}
+
+async fn every_endpoint_is_isolated(api: Api) {
+    let admin = api.admin_key().await;
+    api.install_sim_dialer(&admin).await;
+    let a = api.tenant("owner").await;
+    let b = api.tenant("intruder").await;
+    let o = fixture(&api, &a).await;
+    api.install_default_flow(&b).await; // B has its own flow of the same name
+
+    // (method, path, body, counts as a cross-tenant access of a resource)
+    let cases: Vec<(Method, String, Option<Value>, bool)> = vec![
+        (Method::GET, format!("/api/leads/{}", o.lead), None, true),
+        (Method::GET, format!("/api/outbound/runs/{}", o.run), None, true),
+        (Method::GET, format!("/api/outbound/runs/{}/jobs", o.run), None, true),
+        (Method::GET, format!("/api/outbound/runs/{}/events", o.run), None, true),
+        (Method::POST, format!("/api/outbound/runs/{}/cancel", o.run), Some(json!({})), true),
+        (Method::POST, "/api/outbound/stop-queue".into(), Some(json!({"run_id": o.run})), true),
+        (Method::POST, format!("/api/outbound_calls/jobs/{}/cancel", o.job), None, true),
+        (Method::GET, "/api/dnc/+14155550999".into(), None, false),
+        (Method::DELETE, "/api/dnc/+14155550999".into(), None, false),
+        (Method::GET, "/api/tenant-store/flow:default-flow/secret-key".into(), None, false),
+    ];
+    let mut expected_events = 0;
+    for (m, path, body, counts) in &cases {
+        let (st, v) = api.call(m.clone(), path, Some(&b.key), body.clone()).await;
+        assert_404_without_data(&format!("{m} {path}"), st, &v);
+        if *counts {
+            expected_events += 1;
+        }
+    }
+    // A flow that only the owner has (B has default-flow too, so use a new name).
+    let (st, _) = api
+        .raw(Method::PUT, "/api/plugins/flows/owner-only", Some(&a.key), "application/wasm", dialplane::builtin::DEFAULT_FLOW.to_vec())
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    for (m, path, body) in [
+        (Method::GET, "/api/plugins/flows/owner-only", None),
+        (Method::POST, "/api/plugins/flows/owner-only/activate", Some(json!({"version": 1}))),
+        (Method::POST, "/api/plugins/flows/owner-only/rollback", None),
+    ] {
+        let (st, v) = api.call(m.clone(), path, Some(&b.key), body).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{m} {path}: {v}");
+        assert_eq!(v.as_object().unwrap().len(), 1, "{v}");
+        expected_events += 1;
+    }
+    // A run may not use another tenant's leads (named by index, no data).
+    let (st, v) = api
+        .post("/api/outbound/runs", &b.key, json!({"lead_ids": [o.lead], "flow": "default-flow", "dialer": "sim-dialer"}))
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["error"]["field"].as_str().unwrap().starts_with("lead_ids"), "{v}");
+    assert!(!v.to_string().contains("+1415555"), "{v}");
+
+    // Listings show only B's own things.
+    for path in ["/api/leads", "/api/outbound/runs", "/api/dnc", "/api/tenant-store", "/api/dialer-config"] {
+        let (st, v) = api.get(path, &b.key).await;
+        assert_eq!(st, StatusCode::OK, "{path}");
+        assert_eq!(v["items"], json!([]), "{path}: {v}");
+    }
+    let (_, flows) = api.get("/api/plugins/flows", &b.key).await;
+    assert_eq!(flows["items"].as_array().unwrap().len(), 1, "{flows}");
+
+    // The owner's things are untouched.
+    let (_, run) = api.get(&format!("/api/outbound/runs/{}", o.run), &a.key).await;
+    assert_eq!((run["status"].as_str(), run["cancel_requested"].as_bool()), (Some("queued"), Some(false)), "{run}");
+    assert_eq!(run["jobs"]["queued"], 3, "{run}");
+    assert_eq!(api.get("/api/dnc/+14155550999", &a.key).await.0, StatusCode::OK);
+
+    // Security events: in the owner's log and the platform's, none in B's.
+    let owner_events = security_events(&api, &a.key, "/api/audit").await;
+    assert_eq!(owner_events.len(), expected_events, "{owner_events:#?}");
+    assert!(owner_events.iter().all(|e| e["detail"]["by_business_id"] == b.id));
+    let platform = security_events(&api, &admin, "/api/admin/audit").await;
+    assert_eq!(platform.len(), expected_events, "{platform:#?}");
+    assert!(security_events(&api, &b.key, "/api/audit").await.is_empty());
+    let resources: std::collections::BTreeSet<&str> =
+        owner_events.iter().map(|e| e["detail"]["resource"].as_str().unwrap()).collect();
+    assert_eq!(resources.into_iter().collect::<Vec<_>>(), vec!["flow", "job", "lead", "run"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn isolation_on_postgres() {
+    every_endpoint_is_isolated(Api::pg().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn isolation_on_sqlite() {
+    every_endpoint_is_isolated(Api::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_key_on_admin_endpoints_is_403_and_admin_key_on_tenant_endpoints_is_refused() {
+    let api = Api::pg().await;
+    let t = api.tenant("t").await;
+    let admin = api.admin_key().await;
+    for (m, path) in [
+        (Method::GET, "/api/admin/dialers"),
+        (Method::PUT, "/api/admin/dialers/sim-dialer"),
+        (Method::POST, "/api/admin/dialers/sim-dialer/activate"),
+        (Method::POST, "/api/admin/dialers/sim-dialer/rollback"),
+        (Method::GET, "/api/admin/audit"),
+    ] {
+        let (st, v) = api.call(m.clone(), path, Some(&t.key), None).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{m} {path}: {v}");
+    }
+    let (st, v) = api.get("/api/leads", &admin).await;
+    assert_eq!((st, error_code(&v).as_str()), (StatusCode::BAD_REQUEST, "tenant_key_required"));
+}
