@@ -543,3 +543,56 @@ async fn a_failing_tenant_store_is_a_host_error() {
         other => panic!("expected a host error, got {other}"),
     }
 }
+
+/// A restarted host finds compiled components on disk; a corrupt file is
+/// ignored (recompiled and rewritten), never trusted blindly.
+#[tokio::test]
+async fn compiled_components_are_reused_from_disk() {
+    let dir = std::env::temp_dir().join(format!("dialplane-cwasm-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let opts = || dialplane::runtime::HostOptions {
+        compiled_cache_dir: Some(dir.clone()),
+        ..Default::default()
+    };
+    let first = PluginHost::with_options(test_limits(), opts()).unwrap();
+    prepare(
+        &first,
+        PluginKind::Flow,
+        "default-flow",
+        builtin::DEFAULT_FLOW,
+    );
+    assert_eq!(first.disk_cache_hits(), 0);
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+
+    let second = PluginHost::with_options(test_limits(), opts()).unwrap();
+    let p = prepare(
+        &second,
+        PluginKind::Flow,
+        "default-flow",
+        builtin::DEFAULT_FLOW,
+    );
+    assert_eq!(second.disk_cache_hits(), 1);
+    let mut f = second.flow(&p, scope(7, &p, memory_kv())).await.unwrap();
+    assert!(matches!(
+        f.plan(&ctx(&[]), &lead("l1", "+14155550127"))
+            .await
+            .unwrap(),
+        Decision::Dial(_)
+    ));
+
+    std::fs::write(files[0].path(), b"not a cwasm").unwrap();
+    let third = PluginHost::with_options(test_limits(), opts()).unwrap();
+    let p = prepare(
+        &third,
+        PluginKind::Flow,
+        "default-flow",
+        builtin::DEFAULT_FLOW,
+    );
+    assert_eq!(third.disk_cache_hits(), 0);
+    let mut f = third.flow(&p, scope(7, &p, memory_kv())).await.unwrap();
+    f.plan(&ctx(&[]), &lead("l1", "+14155550127"))
+        .await
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

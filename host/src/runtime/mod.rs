@@ -17,6 +17,7 @@
 pub mod bench;
 pub mod bindings;
 mod cache;
+mod disk_cache;
 mod engine;
 mod failure;
 mod host_log;
@@ -87,6 +88,10 @@ pub struct HostOptions {
     /// Fixed wall clock, monotonic clock and random bytes in every store, so
     /// that `plugin test` transcripts are byte-identical run after run.
     pub deterministic: bool,
+    /// Directory for compiled components (`<sha256>-<engine>.cwasm`), reused
+    /// across restarts; `None` compiles in memory only. Must be writable by
+    /// the host alone (loading a file runs its native code).
+    pub compiled_cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for HostOptions {
@@ -96,6 +101,7 @@ impl Default for HostOptions {
             timeout_grace: crate::config::PLUGIN_TIMEOUT_GRACE_DEFAULT,
             pool_instances: crate::config::PLUGIN_POOL_INSTANCES_DEFAULT,
             deterministic: false,
+            compiled_cache_dir: None,
         }
     }
 }
@@ -258,6 +264,7 @@ pub struct PluginHost {
     flow_linker: Linker<StoreData>,
     dialer_linker: Linker<StoreData>,
     cache: cache::ComponentCache,
+    disk: Option<disk_cache::DiskCache>,
     ticker: engine::EpochTicker,
 }
 
@@ -272,6 +279,10 @@ impl PluginHost {
         let ticker = engine::EpochTicker::start(&engine, opts.epoch_tick)?;
         let flow_linker = Self::linker(&engine, false)?;
         let dialer_linker = Self::linker(&engine, true)?;
+        let disk = match &opts.compiled_cache_dir {
+            Some(dir) => Some(disk_cache::DiskCache::new(dir, &engine)?),
+            None => None,
+        };
         Ok(PluginHost {
             engine,
             limits,
@@ -279,6 +290,7 @@ impl PluginHost {
             flow_linker,
             dialer_linker,
             cache: cache::ComponentCache::default(),
+            disk,
             ticker,
         })
     }
@@ -320,7 +332,14 @@ impl PluginHost {
         if let Some(c) = self.cache.component(sha) {
             return Ok(c);
         }
+        if let Some(c) = self.disk.as_ref().and_then(|d| d.load(&self.engine, sha)) {
+            self.cache.put_component(sha, c.clone());
+            return Ok(c);
+        }
         let c = validate::compile(&self.engine, wasm)?;
+        if let Some(d) = &self.disk {
+            d.store(sha, &c);
+        }
         self.cache.put_component(sha, c.clone());
         Ok(c)
     }
@@ -356,6 +375,11 @@ impl PluginHost {
             info,
             pre,
         }))
+    }
+
+    /// Components loaded from [`HostOptions::compiled_cache_dir`] instead of compiled.
+    pub fn disk_cache_hits(&self) -> u64 {
+        self.disk.as_ref().map_or(0, |d| d.hits())
     }
 
     /// Number of distinct components compiled so far.
