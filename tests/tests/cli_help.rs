@@ -19,7 +19,14 @@ fn text(b: &[u8]) -> String {
 }
 
 const SUBCOMMANDS: &[&str] = &[
-    "demo", "serve", "worker", "migrate", "plugin", "tenant", "admin-key", "bench",
+    "demo",
+    "serve",
+    "worker",
+    "migrate",
+    "plugin",
+    "tenant",
+    "admin-key",
+    "bench",
 ];
 
 #[test]
@@ -57,7 +64,13 @@ fn every_subcommand_has_help() {
 #[test]
 fn demo_help_documents_every_flag_with_its_default() {
     let help = text(&dialplane(&["demo", "--help"]).stdout);
-    for flag in ["--database-url", "--dir", "--leads", "--concurrency", "--log-format"] {
+    for flag in [
+        "--database-url",
+        "--dir",
+        "--leads",
+        "--concurrency",
+        "--log-format",
+    ] {
         assert!(help.contains(flag), "{flag} missing:\n{help}");
     }
     assert!(help.contains("[default: 1000]"), "{help}");
@@ -69,7 +82,10 @@ fn wrong_flags_get_clap_errors() {
     let out = dialplane(&["demo", "--no-such-flag"]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("unexpected argument '--no-such-flag'"), "{err}");
+    assert!(
+        err.contains("unexpected argument '--no-such-flag'"),
+        "{err}"
+    );
     assert!(err.contains("Usage: dialplane demo"), "{err}");
 
     let out = dialplane(&["no-such-command"]);
@@ -84,7 +100,13 @@ fn wrong_flags_get_clap_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("possible values: text, json"));
 
-    let out = dialplane(&["demo", "--dir", "/tmp/x", "--database-url", "sqlite::memory:"]);
+    let out = dialplane(&[
+        "demo",
+        "--dir",
+        "/tmp/x",
+        "--database-url",
+        "sqlite::memory:",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("cannot be used with"));
 }
@@ -110,6 +132,9 @@ fn unsupported_database_scheme_is_explained() {
     let out = dialplane(&["migrate", "--database-url", "mysql://u:pw@localhost/db"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("postgres://") && err.contains("sqlite:"), "{err}");
+    assert!(
+        err.contains("postgres://") && err.contains("sqlite:"),
+        "{err}"
+    );
     assert!(!err.contains(":pw@"), "{err}");
 }

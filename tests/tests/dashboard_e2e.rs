@@ -180,9 +180,7 @@ impl Browser {
                 return v;
             }
             if tokio::time::Instant::now() > end {
-                let body = self
-                    .js("return document.body.innerText", json!([]))
-                    .await;
+                let body = self.js("return document.body.innerText", json!([])).await;
                 panic!("timed out waiting for {what}; page text:\n{body}");
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
@@ -283,7 +281,10 @@ async fn dashboard_logs_in_streams_progress_and_cancels() {
         )
         .await;
     let stored = browser
-        .js("return sessionStorage.getItem('dialplane.apiKey')", json!([]))
+        .js(
+            "return sessionStorage.getItem('dialplane.apiKey')",
+            json!([]),
+        )
         .await;
     assert_eq!(stored, json!(t.key), "the key is kept in sessionStorage");
 
@@ -301,7 +302,10 @@ async fn dashboard_logs_in_streams_progress_and_cancels() {
         if row["status"] == json!("completed") && row["percent"] == json!(100) {
             break;
         }
-        assert!(tokio::time::Instant::now() < end, "run {run1} row: {row}; seen {seen:?}");
+        assert!(
+            tokio::time::Instant::now() < end,
+            "run {run1} row: {row}; seen {seen:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(
@@ -413,7 +417,10 @@ async fn dashboard_logs_in_streams_progress_and_cancels() {
     // Logging out forgets the key.
     browser.click("#logout").await;
     let stored = browser
-        .js("return sessionStorage.getItem('dialplane.apiKey')", json!([]))
+        .js(
+            "return sessionStorage.getItem('dialplane.apiKey')",
+            json!([]),
+        )
         .await;
     assert_eq!(stored, Value::Null);
     browser.quit().await;

@@ -94,7 +94,10 @@ async fn demo_on_sqlite_runs_a_campaign_and_cancels_with_zero_calls_after() {
     let stdout = check_summary(&out, 120);
     // --dir keeps the database and says how to watch it.
     assert!(db_dir.join("demo.db").is_file());
-    assert!(stdout.contains("dialplane serve --database-url sqlite://"), "{stdout}");
+    assert!(
+        stdout.contains("dialplane serve --database-url sqlite://"),
+        "{stdout}"
+    );
     // Not a terminal: plain progress lines, no escape codes.
     assert!(stdout.contains("campaign: 0/120 leads finished") || stdout.contains("campaign: "));
     assert!(!stdout.contains('\x1b') && !stdout.contains('\r'));
@@ -113,7 +116,10 @@ async fn demo_with_too_few_leads_is_refused() {
     let out = demo(&["--leads", "5"]).await;
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--leads must be at least 20, got 5"), "{stderr}");
+    assert!(
+        stderr.contains("--leads must be at least 20, got 5"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -127,7 +133,10 @@ async fn demo_against_an_unreachable_database_names_it_without_the_password() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("127.0.0.1:1/nowhere"), "{stderr}");
     assert!(!stderr.contains("s3cret-pw"), "{stderr}");
-    assert!(stderr.to_lowercase().contains("refused"), "cause missing: {stderr}");
+    assert!(
+        stderr.to_lowercase().contains("refused"),
+        "cause missing: {stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -140,7 +149,11 @@ async fn json_logs_carry_tenant_run_job_and_plugin_spans() {
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<serde_json::Value> = stderr
         .lines()
@@ -156,9 +169,15 @@ async fn json_logs_carry_tenant_run_job_and_plugin_spans() {
         .unwrap_or_else(|| panic!("no plugin log line with spans in:\n{stderr}"));
     let spans = line["spans"].as_array().unwrap();
     assert_eq!(spans[0]["name"], "run");
-    assert!(spans[0]["tenant"].is_i64() && spans[0]["run"].is_i64(), "{line}");
+    assert!(
+        spans[0]["tenant"].is_i64() && spans[0]["run"].is_i64(),
+        "{line}"
+    );
     assert_eq!(spans[1]["name"], "job");
-    assert!(spans[1]["job"].is_i64() && spans[1]["lead"].is_i64(), "{line}");
+    assert!(
+        spans[1]["job"].is_i64() && spans[1]["lead"].is_i64(),
+        "{line}"
+    );
     assert_eq!(spans[2]["name"], "plugin");
     assert!(spans[2]["plugin"].is_string(), "{line}");
     assert!(line["level"].is_string() && line["timestamp"].is_string());

@@ -89,7 +89,10 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("database: {}", store.redacted_url());
 
     let tenant = store
-        .create_tenant(&format!("demo-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S%.3f")))
+        .create_tenant(&format!(
+            "demo-{}",
+            chrono::Utc::now().format("%Y%m%d-%H%M%S%.3f")
+        ))
         .await?;
     let key = store.create_api_key(Some(tenant)).await?;
     let plugins = Arc::new(PluginHost::new(Limits::default())?);
@@ -190,7 +193,11 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if cancel.status != "cancelled" {
-        bail!("run #{} ended {} instead of cancelled", cancel.run_id, cancel.status);
+        bail!(
+            "run #{} ended {} instead of cancelled",
+            cancel.run_id,
+            cancel.status
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -232,7 +239,12 @@ async fn install_plugins(
 ) -> anyhow::Result<()> {
     for (kind, name, wasm, owner) in [
         (PluginKind::Dialer, "sim-dialer", builtin::SIM_DIALER, None),
-        (PluginKind::Flow, "default-flow", builtin::DEFAULT_FLOW, Some(tenant)),
+        (
+            PluginKind::Flow,
+            "default-flow",
+            builtin::DEFAULT_FLOW,
+            Some(tenant),
+        ),
     ] {
         plugins
             .prepare(
@@ -341,7 +353,9 @@ async fn run_campaign(
         }
         if expect_left > 0
             && run.cursor_position == total - expect_left
-            && count_decisions(store, tenant, run_id).await?.deferred_window
+            && count_decisions(store, tenant, run_id)
+                .await?
+                .deferred_window
                 >= deferred_expected as u64
         {
             progress.finish(
@@ -416,7 +430,15 @@ async fn run_cancelled(
         cancelled.jobs_cancelled
     );
     let elapsed = t0.elapsed();
-    let mut r = report(store, tenant, run_id, "cancelled", elapsed, Some(acknowledged_at_ms)).await?;
+    let mut r = report(
+        store,
+        tenant,
+        run_id,
+        "cancelled",
+        elapsed,
+        Some(acknowledged_at_ms),
+    )
+    .await?;
     r.cancel_latency = Some(cancelled.latency);
     Ok(r)
 }

@@ -131,10 +131,8 @@ pub fn generate(
     for i in 0..n {
         let phone = format!("+1415{:07}", number_base + i as u64);
         let on_dnc = with_extras && i % DNC_EVERY == DNC_OFFSET;
-        let closed = with_extras
-            && !on_dnc
-            && !zones.closed.is_empty()
-            && i % CLOSED_EVERY == CLOSED_OFFSET;
+        let closed =
+            with_extras && !on_dnc && !zones.closed.is_empty() && i % CLOSED_EVERY == CLOSED_OFFSET;
         let timezone = if closed {
             out.in_closed_zones += 1;
             zones.closed[(i / CLOSED_EVERY) % zones.closed.len()]
@@ -189,7 +187,10 @@ mod tests {
         assert!(p.open.contains(&"Europe/London"));
         assert!(p.closed.contains(&"Asia/Tokyo"));
         // 19:30 London is within the margin of the window's end: neither.
-        let p = plan_zones(Utc.with_ymd_and_hms(2026, 1, 15, 19, 30, 0).unwrap(), WINDOW);
+        let p = plan_zones(
+            Utc.with_ymd_and_hms(2026, 1, 15, 19, 30, 0).unwrap(),
+            WINDOW,
+        );
         assert!(!p.open.contains(&"Europe/London") && !p.closed.contains(&"Europe/London"));
     }
 
@@ -206,8 +207,11 @@ mod tests {
             digits[(l.phone.as_bytes()[l.phone.len() - 1] - b'0') as usize] += 1;
         }
         assert!(digits.iter().all(|&d| d == 100), "{digits:?}");
-        let zones: std::collections::BTreeSet<_> =
-            batch.leads.iter().map(|l| l.timezone.clone().unwrap()).collect();
+        let zones: std::collections::BTreeSet<_> = batch
+            .leads
+            .iter()
+            .map(|l| l.timezone.clone().unwrap())
+            .collect();
         assert!(zones.len() >= p.open.len(), "{zones:?}");
         let dnc = |i: usize| i % DNC_EVERY == DNC_OFFSET;
         assert_eq!(batch.dnc.len(), (0..1000).filter(|&i| dnc(i)).count());

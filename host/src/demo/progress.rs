@@ -39,7 +39,12 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(100));
             Progress::Bar(bar)
         } else {
-            Progress::plain(label, total, Box::new(std::io::stdout()), PLAIN_PROGRESS_INTERVAL)
+            Progress::plain(
+                label,
+                total,
+                Box::new(std::io::stdout()),
+                PLAIN_PROGRESS_INTERVAL,
+            )
         }
     }
 
@@ -122,7 +127,12 @@ mod tests {
     #[test]
     fn plain_progress_prints_at_most_one_line_per_interval_and_always_the_end() {
         let sink = Sink::default();
-        let mut p = Progress::plain("campaign", 200, Box::new(sink.clone()), Duration::from_secs(3600));
+        let mut p = Progress::plain(
+            "campaign",
+            200,
+            Box::new(sink.clone()),
+            Duration::from_secs(3600),
+        );
         p.update(10, "running");
         p.update(50, "running"); // within the interval: not printed
         p.finish(200, "completed");

@@ -58,7 +58,9 @@ pub fn render(runs: &[RunReport]) -> String {
     row("run", &|r| format!("#{}", r.run_id));
     row("status", &|r| r.status.clone());
     row("leads", &|r| r.total_leads.to_string());
-    row("leads finished (cursor)", &|r| r.cursor_position.to_string());
+    row("leads finished (cursor)", &|r| {
+        r.cursor_position.to_string()
+    });
     row("calls placed (sim ledger)", &|r| r.calls_placed.to_string());
     row("retries", &|r| r.retries.to_string());
     let labels: BTreeSet<&String> = runs.iter().flat_map(|r| r.outcomes.keys()).collect();
@@ -68,7 +70,9 @@ pub fn render(runs: &[RunReport]) -> String {
         });
     }
     row("skipped: do-not-call list", &|r| r.skipped_dnc.to_string());
-    row("deferred: calling window", &|r| r.deferred_window.to_string());
+    row("deferred: calling window", &|r| {
+        r.deferred_window.to_string()
+    });
     row("skipped: other", &|r| r.skipped_other.to_string());
     let states: BTreeSet<&String> = runs.iter().flat_map(|r| r.jobs.keys()).collect();
     for state in states {
