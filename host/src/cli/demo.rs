@@ -120,7 +120,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         .collect();
     println!(
         "imported {} leads in {} time zones; it is now inside the {window} calling window in {}; \
-         {} campaign leads live where it is not; {} numbers on the do-not-call list",
+         {} campaign leads live where it is not; {} number(s) on the do-not-call list",
         2 * a.leads,
         zones_used.len(),
         zones.open.join(", "),

@@ -30,7 +30,7 @@ impl Progress {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{prefix:>12} [{bar:40.cyan/blue}] {pos:>6}/{len:6} {percent:>3}% {per_sec:>12} {msg}",
+                    "{prefix:>10} [{bar:30.cyan/blue}] {pos:>6}/{len:6} {percent:>3}% {elapsed_precise} {msg}",
                 )
                 .expect("static template")
                 .progress_chars("=> "),
@@ -90,7 +90,8 @@ impl Progress {
         match self {
             Progress::Bar(bar) => {
                 bar.set_position(done);
-                bar.finish_with_message(status.to_string());
+                // `abandon` keeps the position: `finish` would jump to 100%.
+                bar.abandon_with_message(status.to_string());
             }
             Progress::Plain {
                 label, total, out, ..
