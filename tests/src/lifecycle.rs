@@ -152,7 +152,11 @@ pub fn assert_each_called_once(ledger: &[LedgerEntry], phones: &[String]) {
     let mut by_phone = std::collections::BTreeMap::<&str, usize>::new();
     for e in ledger {
         *by_phone.entry(e.to.as_str()).or_default() += 1;
-        assert_eq!(e.repeats, 0, "key {} was placed again {} times", e.key, e.repeats);
+        assert_eq!(
+            e.repeats, 0,
+            "key {} was placed again {} times",
+            e.key, e.repeats
+        );
     }
     for p in phones {
         assert_eq!(

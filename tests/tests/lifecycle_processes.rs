@@ -68,7 +68,11 @@ async fn cancel_race_no_call_after_cancel_returns(engine: Db) {
             late.len()
         );
         assert!(placed.len() < 400, "the cancel stopped the run early");
-        let attempts = db.store.list_attempts(*b, *run_id, Page::first(1000)).await.unwrap();
+        let attempts = db
+            .store
+            .list_attempts(*b, *run_id, Page::first(1000))
+            .await
+            .unwrap();
         assert_eq!(
             attempts.iter().filter(|a| a.placed).count(),
             placed.len(),
@@ -133,9 +137,17 @@ async fn sigstopped_zombie_writes_nothing_and_places_no_call(engine: Db) {
     })
     .await;
     let placed_after = ledger(&db.store, b).await;
-    assert_eq!(placed_before.len(), placed_after.len(), "the zombie placed no call");
+    assert_eq!(
+        placed_before.len(),
+        placed_after.len(),
+        "the zombie placed no call"
+    );
     assert_each_called_once(&placed_after, &phones);
-    let attempts = db.store.list_attempts(b, run_id, Page::first(1000)).await.unwrap();
+    let attempts = db
+        .store
+        .list_attempts(b, run_id, Page::first(1000))
+        .await
+        .unwrap();
     let zombie_writes: Vec<_> = attempts
         .iter()
         .filter(|a| a.worker_id == "zombie" && a.decided_at > stopped_at)
@@ -152,7 +164,9 @@ async fn worker_last_seen(db: &TestDb, id: &str) -> i64 {
     // The store exposes no worker listing; read the row directly.
     match db.url.starts_with("postgres") {
         true => {
-            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url).await.unwrap();
+            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+                .await
+                .unwrap();
             let (v,): (i64,) = sqlx::query_as("SELECT last_seen FROM workers WHERE id = $1")
                 .bind(id)
                 .fetch_one(&mut c)
@@ -161,7 +175,9 @@ async fn worker_last_seen(db: &TestDb, id: &str) -> i64 {
             v
         }
         false => {
-            let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url).await.unwrap();
+            let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url)
+                .await
+                .unwrap();
             let (v,): (i64,) = sqlx::query_as("SELECT last_seen FROM workers WHERE id = $1")
                 .bind(id)
                 .fetch_one(&mut c)

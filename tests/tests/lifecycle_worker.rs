@@ -48,7 +48,11 @@ async fn run_completes_and_every_lead_is_called_once(engine: Db) {
     assert_eq!(run.counts.by_status.get("completed"), Some(&60));
     assert!(run.last_call_placed_at.is_some());
     assert_each_called_once(&ledger(&db.store, b).await, &phones);
-    let attempts = db.store.list_attempts(b, run_id, Page::first(1000)).await.unwrap();
+    let attempts = db
+        .store
+        .list_attempts(b, run_id, Page::first(1000))
+        .await
+        .unwrap();
     assert_eq!(attempts.iter().filter(|a| a.placed).count(), 60);
     for a in &attempts {
         let c: serde_json::Value = serde_json::from_str(&a.compliance).unwrap();
@@ -85,14 +89,25 @@ async fn calling_window_and_dnc_are_enforced_even_when_the_flow_dials(engine: Db
         tags: vec![],
     };
     db.store
-        .upsert_leads(b, &[tz(0, "America/New_York"), tz(1, "Europe/Paris"), tz(3, "Europe/Paris")])
+        .upsert_leads(
+            b,
+            &[
+                tz(0, "America/New_York"),
+                tz(1, "Europe/Paris"),
+                tz(3, "Europe/Paris"),
+            ],
+        )
         .await
         .unwrap();
     db.store.dnc_add(b, &phones[1]).await.unwrap();
     let clock_dyn: Arc<dyn Clock> = Arc::new(clock.clone());
     let (stop, w) = start_worker(&db.store, fast_worker_config(), Some(clock_dyn)).await;
     let jobs = wait_for(WAIT, "three leads decided", || async {
-        let jobs = db.store.list_jobs(b, run_id, Page::first(10)).await.unwrap();
+        let jobs = db
+            .store
+            .list_jobs(b, run_id, Page::first(10))
+            .await
+            .unwrap();
         let decided = jobs[1].status != "queued"
             && jobs[2].status != "queued"
             && jobs[3].status == "completed"
@@ -113,9 +128,21 @@ async fn calling_window_and_dnc_are_enforced_even_when_the_flow_dials(engine: Db
     assert_eq!(jobs[2].status, "skipped");
     assert!(jobs[2].reason.as_deref().unwrap().contains("time zone"));
     assert_eq!(jobs[3].status, "completed");
-    let called: Vec<String> = ledger(&db.store, b).await.into_iter().map(|e| e.to).collect();
-    assert_eq!(called, vec![phones[3].clone()], "only the Paris lead was called");
-    let attempts = db.store.list_attempts(b, run_id, Page::first(100)).await.unwrap();
+    let called: Vec<String> = ledger(&db.store, b)
+        .await
+        .into_iter()
+        .map(|e| e.to)
+        .collect();
+    assert_eq!(
+        called,
+        vec![phones[3].clone()],
+        "only the Paris lead was called"
+    );
+    let attempts = db
+        .store
+        .list_attempts(b, run_id, Page::first(100))
+        .await
+        .unwrap();
     let deferred = attempts.iter().find(|a| a.decision == "deferred").unwrap();
     let c: serde_json::Value = serde_json::from_str(&deferred.compliance).unwrap();
     assert_eq!(c["rule"], "calling-window");
@@ -123,7 +150,10 @@ async fn calling_window_and_dnc_are_enforced_even_when_the_flow_dials(engine: Db
     assert_eq!(c["local_time"], "2026-01-15 03:00 EST");
     let dnc = attempts.iter().find(|a| a.lead_id == leads[1]).unwrap();
     let c: serde_json::Value = serde_json::from_str(&dnc.compliance).unwrap();
-    assert_eq!((c["rule"].as_str(), c["dnc_listed"].as_bool()), (Some("dnc"), Some(true)));
+    assert_eq!(
+        (c["rule"].as_str(), c["dnc_listed"].as_bool()),
+        (Some("dnc"), Some(true))
+    );
     assert!(!dnc.placed);
     // 09:00 in New York: the deferred lead is dialed, the run completes.
     clock.set("2026-01-15T14:00:00Z".parse().unwrap());
@@ -147,7 +177,11 @@ async fn retries_reuse_the_job_row_until_max_attempts(engine: Db) {
     let (stop, w) = start_worker(&db.store, fast_worker_config(), Some(clock_dyn)).await;
     for attempt in 1..=2 {
         let job = wait_for(WAIT, "retry scheduled", || async {
-            let jobs = db.store.list_jobs(b, run_id, Page::first(10)).await.unwrap();
+            let jobs = db
+                .store
+                .list_jobs(b, run_id, Page::first(10))
+                .await
+                .unwrap();
             (jobs[0].attempt == attempt && jobs[0].status == "queued").then(|| jobs[0].clone())
         })
         .await;
@@ -162,9 +196,21 @@ async fn retries_reuse_the_job_row_until_max_attempts(engine: Db) {
     }
     let run = completed(&db, b, run_id).await;
     assert_eq!(run.status, RunStatus::Completed);
-    let jobs = db.store.list_jobs(b, run_id, Page::first(10)).await.unwrap();
-    assert_eq!((jobs.len(), jobs[0].attempt), (1, 3), "one row, three attempts");
-    let keys: Vec<String> = ledger(&db.store, b).await.into_iter().map(|e| e.key).collect();
+    let jobs = db
+        .store
+        .list_jobs(b, run_id, Page::first(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        (jobs.len(), jobs[0].attempt),
+        (1, 3),
+        "one row, three attempts"
+    );
+    let keys: Vec<String> = ledger(&db.store, b)
+        .await
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
     assert_eq!(
         keys,
         (1..=3)
@@ -179,7 +225,8 @@ async fn retries_reuse_the_job_row_until_max_attempts(engine: Db) {
 async fn small_run_is_not_starved_by_a_huge_one(engine: Db) {
     let db = open(engine).await;
     let big = human_phones(3000, 2);
-    let (big_b, big_run, _) = seed_run(&db.store, &big, Some("Europe/Paris"), settings(1), &[]).await;
+    let (big_b, big_run, _) =
+        seed_run(&db.store, &big, Some("Europe/Paris"), settings(1), &[]).await;
     let mut cfg = fast_worker_config();
     cfg.batch_size = 8;
     let (stop, w) = start_worker(&db.store, cfg, None).await;
@@ -220,15 +267,24 @@ async fn cancel_stops_all_calls_before_it_returns(engine: Db) {
     assert!(c.jobs_cancelled > 0);
     let run = completed(&db, b, run_id).await;
     assert_eq!(run.status, RunStatus::Cancelled);
-    assert_eq!(run.cursor_position, run.total_leads, "every job is finished");
+    assert_eq!(
+        run.cursor_position, run.total_leads,
+        "every job is finished"
+    );
     let placed = ledger(&db.store, b).await;
     let late: Vec<_> = placed
         .iter()
         .filter(|e| e.placed_at_unix_ms > returned_at)
         .collect();
-    assert!(late.is_empty(), "calls placed after cancel returned: {late:?}");
+    assert!(
+        late.is_empty(),
+        "calls placed after cancel returned: {late:?}"
+    );
     let last = placed.iter().map(|e| e.placed_at_unix_ms).max().unwrap();
-    assert!(run.last_call_placed_at.unwrap() >= last, "last call placed is recorded");
+    assert!(
+        run.last_call_placed_at.unwrap() >= last,
+        "last call placed is recorded"
+    );
     assert!((placed.len() as u64) < 2000);
     stop.stop();
     w.await.unwrap().unwrap();
@@ -249,7 +305,11 @@ async fn pending_calls_finish_through_callbacks_or_time_out(engine: Db) {
     .await;
     let (stop, w) = start_worker(&db.store, fast_worker_config(), None).await;
     let attempts = wait_for(WAIT, "two pending calls", || async {
-        let a = db.store.list_attempts(b, run_id, Page::first(10)).await.unwrap();
+        let a = db
+            .store
+            .list_attempts(b, run_id, Page::first(10))
+            .await
+            .unwrap();
         (a.len() == 2 && a.iter().all(|a| a.call_state.as_deref() == Some("queued"))).then_some(a)
     })
     .await;
@@ -269,25 +329,39 @@ async fn pending_calls_finish_through_callbacks_or_time_out(engine: Db) {
     };
     use dialplane::lifecycle::apply_call_event;
     assert_eq!(
-        apply_call_event(&*db.store, b, &ev(CallState::Ringing, None)).await.unwrap(),
+        apply_call_event(&*db.store, b, &ev(CallState::Ringing, None))
+            .await
+            .unwrap(),
         CallEventApplied::Applied
     );
     assert_eq!(
-        apply_call_event(&*db.store, b, &ev(CallState::Ended, Some(report.clone()))).await.unwrap(),
+        apply_call_event(&*db.store, b, &ev(CallState::Ended, Some(report.clone())))
+            .await
+            .unwrap(),
         CallEventApplied::Applied
     );
     assert_eq!(
-        apply_call_event(&*db.store, b, &ev(CallState::Answered, None)).await.unwrap(),
+        apply_call_event(&*db.store, b, &ev(CallState::Answered, None))
+            .await
+            .unwrap(),
         CallEventApplied::Ignored,
         "out of order"
     );
     let run = completed(&db, b, run_id).await;
     assert_eq!(run.status, RunStatus::Completed);
-    let jobs = db.store.list_jobs(b, run_id, Page::first(10)).await.unwrap();
+    let jobs = db
+        .store
+        .list_jobs(b, run_id, Page::first(10))
+        .await
+        .unwrap();
     let by_lead = |i: usize| jobs.iter().find(|j| j.id == attempts[i].job_id).unwrap();
     assert_eq!(by_lead(0).status, "completed");
     assert_eq!(by_lead(0).outcome.as_deref(), Some("answered-human"));
-    assert_eq!(by_lead(1).status, "interrupted", "no report within the call timeout");
+    assert_eq!(
+        by_lead(1).status,
+        "interrupted",
+        "no report within the call timeout"
+    );
     assert_eq!(by_lead(1).outcome.as_deref(), Some("unknown"));
     assert_eq!(ledger(&db.store, b).await.len(), 2);
     stop.stop();
@@ -307,18 +381,31 @@ async fn cancel_hangs_up_pending_calls(engine: Db) {
     .await;
     let (stop, w) = start_worker(&db.store, fast_worker_config(), None).await;
     wait_for(WAIT, "three calls in flight", || async {
-        let a = db.store.list_attempts(b, run_id, Page::first(10)).await.unwrap();
+        let a = db
+            .store
+            .list_attempts(b, run_id, Page::first(10))
+            .await
+            .unwrap();
         (a.len() == 3).then_some(())
     })
     .await;
-    cancel_run(&*db.store, b, run_id, Some(CancelMode::Hangup), Duration::from_secs(10))
-        .await
-        .unwrap();
+    cancel_run(
+        &*db.store,
+        b,
+        run_id,
+        Some(CancelMode::Hangup),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
     let run = completed(&db, b, run_id).await;
     assert_eq!(run.status, RunStatus::Cancelled);
     let l = ledger(&db.store, b).await;
     assert_eq!(l.len(), 3);
-    assert!(l.iter().all(|e| e.hung_up), "every call in flight was hung up: {l:?}");
+    assert!(
+        l.iter().all(|e| e.hung_up),
+        "every call in flight was hung up: {l:?}"
+    );
     stop.stop();
     w.await.unwrap().unwrap();
 }

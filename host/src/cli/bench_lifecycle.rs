@@ -88,7 +88,12 @@ async fn seed(db: &Arc<dyn Store>, n: usize, ledger: bool) -> anyhow::Result<(i6
         }
     }
     for (kind, owner, name, bytes) in [
-        (PluginKind::Flow, Some(b), "default-flow", builtin::DEFAULT_FLOW),
+        (
+            PluginKind::Flow,
+            Some(b),
+            "default-flow",
+            builtin::DEFAULT_FLOW,
+        ),
         (PluginKind::Dialer, None, "sim-dialer", builtin::SIM_DIALER),
     ] {
         let active = db.get_active_plugin(kind, owner, name).await.ok();

@@ -11,10 +11,7 @@ use crate::store::ClaimedRun;
 
 /// Claims up to `limit` runs. Returns each with the instant the claim was
 /// sent: the start of its local lease (never later than the database's).
-pub async fn claim(
-    ctx: &Arc<WorkerCtx>,
-    limit: u32,
-) -> anyhow::Result<(Instant, Vec<ClaimedRun>)> {
+pub async fn claim(ctx: &Arc<WorkerCtx>, limit: u32) -> anyhow::Result<(Instant, Vec<ClaimedRun>)> {
     let sent = Instant::now();
     let claimed = ctx
         .store

@@ -107,9 +107,17 @@ async fn plan_one(
     };
     let decision = run.plugins.plan(&run.context(attempt), &job.lead).await;
     let req = match decision {
-        Err(e) => return (skip("failed", "flow-error", format!("flow plan failed: {e}")), None),
+        Err(e) => {
+            return (
+                skip("failed", "flow-error", format!("flow plan failed: {e}")),
+                None,
+            );
+        }
         Ok(Decision::Skip(reason)) => {
-            return (skip("skipped", "flow", format!("flow skipped: {reason}")), None);
+            return (
+                skip("skipped", "flow", format!("flow skipped: {reason}")),
+                None,
+            );
         }
         Ok(Decision::Dial(req)) => req,
     };
@@ -169,19 +177,30 @@ async fn plan_one(
     }
 }
 
+/// Which attempt at which lead a call belongs to.
+pub struct CallOf<'a> {
+    pub job_id: i64,
+    pub lead_id: i64,
+    pub lead: &'a crate::runtime::Lead,
+    pub attempt: u32,
+    pub placed_at: Option<i64>,
+}
+
 /// Step 5 for a call that ended: ask the flow what next.
-#[tracing::instrument(level = "info", name = "job", skip_all, fields(job = job_id, lead = lead_id, attempt))]
-#[allow(clippy::too_many_arguments)]
+#[tracing::instrument(level = "info", name = "job", skip_all, fields(job = call.job_id, lead = call.lead_id, attempt = call.attempt))]
 pub async fn after_call(
     ctx: &Arc<WorkerCtx>,
     run: &RunState,
-    job_id: i64,
-    lead: &crate::runtime::Lead,
-    lead_id: i64,
-    attempt: u32,
-    placed_at: Option<i64>,
+    call: CallOf<'_>,
     report: CallReport,
 ) -> JobResult {
+    let CallOf {
+        job_id,
+        lead_id,
+        lead,
+        attempt,
+        placed_at,
+    } = call;
     let follow = run
         .plugins
         .on_result(&run.context(attempt), lead, &report)
@@ -192,9 +211,7 @@ pub async fn after_call(
         Err(e) => (Some(format!("on-result failed: {e}")), None),
     };
     let next = match retry {
-        Some(secs)
-            if attempt < run.claimed.settings.max_attempts && !run.ctl.is_cancelled() =>
-        {
+        Some(secs) if attempt < run.claimed.settings.max_attempts && !run.ctl.is_cancelled() => {
             JobNext::Retry {
                 not_before_ms: ctx.clock.now().timestamp_millis() + i64::from(secs) * 1000,
                 outcome,
@@ -277,11 +294,13 @@ async fn place_one(
             after_call(
                 ctx,
                 run,
-                job.job_id,
-                &job.lead,
-                job.lead_id,
-                attempt,
-                Some(placed_at),
+                CallOf {
+                    job_id: job.job_id,
+                    lead_id: job.lead_id,
+                    lead: &job.lead,
+                    attempt,
+                    placed_at: Some(placed_at),
+                },
                 report,
             )
             .await,
@@ -293,8 +312,7 @@ async fn place_one(
             idempotency_key: key,
             provider_call_id,
             placed_at,
-            call_deadline: placed_at
-                + i64::from(run.claimed.settings.call_timeout_secs) * 1000,
+            call_deadline: placed_at + i64::from(run.claimed.settings.call_timeout_secs) * 1000,
         }),
         Ok(Err(e @ (DialError::RateLimited(_) | DialError::Transient(_))))
             if attempt < run.claimed.settings.max_attempts =>
@@ -318,7 +336,9 @@ async fn place_one(
         Err(e) => Placed::Done(not_placed(JobNext::Finish {
             status: "interrupted",
             outcome: "unknown".into(),
-            reason: Some(format!("dialer failed during place-call: {e}; not re-dialed")),
+            reason: Some(format!(
+                "dialer failed during place-call: {e}; not re-dialed"
+            )),
         })),
     }
 }
@@ -331,6 +351,7 @@ pub async fn run_batch(
 ) -> anyhow::Result<()> {
     let run_id = run.claimed.run_id;
     let generation = run.claimed.generation;
+    let t_plan = std::time::Instant::now();
     let mut decisions = Vec::with_capacity(jobs.len());
     let mut requests: HashMap<i64, CallRequest> = HashMap::new();
     for job in &jobs {
@@ -341,6 +362,7 @@ pub async fn run_batch(
         decisions.push(d);
     }
     let now_ms = ctx.clock.now().timestamp_millis();
+    let t_mark = std::time::Instant::now();
     let marked = match ctx
         .store
         .mark_dialing(run_id, generation, &ctx.cfg.worker_id, &decisions, now_ms)
@@ -361,6 +383,7 @@ pub async fn run_batch(
         .iter()
         .filter_map(|id| Some((*by_id.get(id)?, requests.remove(id)?)))
         .collect();
+    let t_place = std::time::Instant::now();
     let concurrency = run.claimed.settings.concurrency.max(1) as usize;
     let mut placed: Vec<Placed> = Vec::with_capacity(work.len());
     let mut in_flight = futures::stream::FuturesUnordered::new();
@@ -377,6 +400,7 @@ pub async fn run_batch(
             None => break,
         }
     }
+    let t_commit = std::time::Instant::now();
     let mut results = Vec::new();
     let mut pending = Vec::new();
     for p in placed {
@@ -399,6 +423,15 @@ pub async fn run_batch(
     if !results.is_empty() {
         commit_results(ctx, run, &results).await?;
     }
+    tracing::debug!(
+        run_id,
+        leads = jobs.len(),
+        plan_us = (t_mark - t_plan).as_micros() as u64,
+        mark_us = (t_place - t_mark).as_micros() as u64,
+        place_us = (t_commit - t_place).as_micros() as u64,
+        commit_us = t_commit.elapsed().as_micros() as u64,
+        "batch"
+    );
     Ok(())
 }
 

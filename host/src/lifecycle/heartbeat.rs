@@ -71,8 +71,7 @@ impl LeaseClock {
 pub async fn run_once(ctx: &Arc<WorkerCtx>) -> anyhow::Result<()> {
     let sent = Instant::now();
     let leases = ctx.store.heartbeat(&ctx.cfg.worker_id).await?;
-    let held: std::collections::HashMap<i64, _> =
-        leases.iter().map(|l| (l.run_id, *l)).collect();
+    let held: std::collections::HashMap<i64, _> = leases.iter().map(|l| (l.run_id, *l)).collect();
     for ctl in ctx.active_runs() {
         match held.get(&ctl.run_id) {
             Some(l) if l.generation == ctl.generation => {

@@ -33,7 +33,11 @@ impl LifecycleMetrics {
 
     /// Per-lead claim-to-finish latency at quantile `q` (0..=1).
     pub fn claim_to_finish(&self, q: f64) -> Option<Duration> {
-        let mut s = self.samples.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut s = self
+            .samples
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let total: u64 = s.iter().map(|(_, n)| u64::from(*n)).sum();
         if total == 0 {
             return None;

@@ -15,18 +15,18 @@
 //! - [`metrics`]: claim-to-finish latency and leads finished, in process.
 //! - [`call_events`]: provider callbacks into the per-call state machine.
 
-pub mod clock;
-pub mod compliance;
-pub mod settings;
 pub mod call_events;
 pub mod canceller;
 pub mod claimer;
+pub mod clock;
+pub mod compliance;
 pub mod executor;
 pub mod heartbeat;
 pub mod metrics;
 pub mod reclaimer;
 pub mod run_driver;
 pub mod run_plugins;
+pub mod settings;
 pub mod shutdown;
 pub mod worker;
 

@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use super::executor::{self, after_call};
+use super::executor::{self, CallOf, after_call};
 use super::run_driver::RunState;
 use super::worker::WorkerCtx;
 use crate::store::{JobNext, JobResult};
@@ -38,11 +38,13 @@ pub async fn reconcile(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<(
                 let mut r = after_call(
                     ctx,
                     run,
-                    j.job_id,
-                    &j.lead,
-                    j.lead_id,
-                    j.attempt,
-                    Some(now),
+                    CallOf {
+                        job_id: j.job_id,
+                        lead_id: j.lead_id,
+                        lead: &j.lead,
+                        attempt: j.attempt,
+                        placed_at: Some(now),
+                    },
                     report,
                 )
                 .await;

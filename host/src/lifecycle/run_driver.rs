@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::{Notify, RwLock, RwLockReadGuard};
 
-use super::executor::{self, after_call};
+use super::executor::{self, CallOf, after_call};
 use super::heartbeat::{self, LeaseClock};
 use super::reclaimer;
 use super::run_plugins::RunPlugins;
@@ -234,6 +234,11 @@ async fn step(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<Step> {
         .await?;
     if !jobs.is_empty() {
         let n = jobs.len();
+        tracing::debug!(
+            run_id,
+            fetch_us = claimed_at.elapsed().as_micros() as u64,
+            "next_jobs"
+        );
         executor::run_batch(ctx, run, jobs).await?;
         ctx.metrics.record_batch(claimed_at.elapsed(), n);
         return Ok(Step::Continue);
@@ -272,9 +277,24 @@ async fn settle_pending(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<
             continue;
         }
         if j.call_state.as_deref() == Some("ended") {
-            let report = j.report.clone().unwrap_or_else(|| unknown_report(&j.provider_call_id));
+            let report = j
+                .report
+                .clone()
+                .unwrap_or_else(|| unknown_report(&j.provider_call_id));
             results.push(
-                after_call(ctx, run, j.job_id, &j.lead, j.lead_id, j.attempt, None, report).await,
+                after_call(
+                    ctx,
+                    run,
+                    CallOf {
+                        job_id: j.job_id,
+                        lead_id: j.lead_id,
+                        lead: &j.lead,
+                        attempt: j.attempt,
+                        placed_at: None,
+                    },
+                    report,
+                )
+                .await,
             );
         } else if j.call_deadline.is_some_and(|d| d < now) {
             results.push(JobResult {

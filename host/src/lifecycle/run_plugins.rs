@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::runtime::{
     CallReport, CallRequest, Decision, DialError, DialerInstance, FlowInstance, FollowUp, Lead,
-    PluginError, PluginHost, PluginKind, PluginMeta, Placement, Prepared, Properties, RunContext,
+    Placement, PluginError, PluginHost, PluginKind, PluginMeta, Prepared, Properties, RunContext,
     Scope,
 };
 use crate::store::{ClaimedRun, StoreKv};
@@ -30,8 +30,7 @@ pub struct RunPlugins {
 impl RunPlugins {
     /// Loads and prepares (cached by sha256) the run's flow and dialer.
     pub async fn load(ctx: &Arc<WorkerCtx>, run: &ClaimedRun) -> anyhow::Result<RunPlugins> {
-        let (flow_name, flow_version, flow_bytes) =
-            ctx.store.run_flow_plugin(run.run_id).await?;
+        let (flow_name, flow_version, flow_bytes) = ctx.store.run_flow_plugin(run.run_id).await?;
         let dialer = ctx
             .store
             .get_active_plugin(PluginKind::Dialer, None, &run.dialer)
@@ -96,7 +95,11 @@ impl RunPlugins {
         let pooled = self.dialers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match pooled {
             Some(d) => Ok(d),
-            None => self.host.dialer(&self.dialer, self.dialer_scope.clone()).await,
+            None => {
+                self.host
+                    .dialer(&self.dialer, self.dialer_scope.clone())
+                    .await
+            }
         }
     }
 
@@ -109,7 +112,10 @@ impl RunPlugins {
 
     fn put_dialer(&self, mut d: DialerInstance) {
         d.take_logs();
-        self.dialers.lock().unwrap_or_else(|p| p.into_inner()).push(d);
+        self.dialers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(d);
     }
 
     #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.flow.meta.name, version = self.flow.meta.version))]
@@ -151,7 +157,10 @@ impl RunPlugins {
     }
 
     #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.dialer.meta.name, version = self.dialer.meta.version))]
-    pub async fn hangup(&self, provider_call_id: &str) -> Result<Result<(), DialError>, PluginError> {
+    pub async fn hangup(
+        &self,
+        provider_call_id: &str,
+    ) -> Result<Result<(), DialError>, PluginError> {
         let mut d = self.take_dialer().await?;
         let r = d.hangup(&self.dialer_config, provider_call_id).await;
         if r.is_ok() {

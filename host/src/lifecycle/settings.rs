@@ -78,10 +78,16 @@ impl RunSettings {
     pub fn validate(&self) -> Result<(), (String, String)> {
         let bad = |f: &str, r: String| Err((f.to_string(), r));
         if !(1..=1000).contains(&self.concurrency) {
-            return bad("concurrency", format!("must be 1..=1000, got {}", self.concurrency));
+            return bad(
+                "concurrency",
+                format!("must be 1..=1000, got {}", self.concurrency),
+            );
         }
         if !(1..=20).contains(&self.max_attempts) {
-            return bad("max_attempts", format!("must be 1..=20, got {}", self.max_attempts));
+            return bad(
+                "max_attempts",
+                format!("must be 1..=20, got {}", self.max_attempts),
+            );
         }
         if self.daily_attempt_cap == 0
             || self.daily_attempt_cap > config::LEAD_DAILY_ATTEMPT_CAP_DEFAULT

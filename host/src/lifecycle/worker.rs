@@ -165,7 +165,9 @@ impl WorkerCtx {
             .unwrap_or_else(|p| p.into_inner())
             .entry(business_id)
             .or_insert_with(|| {
-                Arc::new(Semaphore::new(self.cfg.tenant_max_concurrent_calls as usize))
+                Arc::new(Semaphore::new(
+                    self.cfg.tenant_max_concurrent_calls as usize,
+                ))
             })
             .clone()
     }

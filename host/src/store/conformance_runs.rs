@@ -191,7 +191,10 @@ pub async fn run_create_snapshots_leads_and_pins_flow(store: Arc<dyn Store>) {
         .get_active_plugin(PluginKind::Flow, Some(b), &flow)
         .await
         .unwrap();
-    assert_eq!(run.flow_plugin_id, pinned.version.id, "active version pinned");
+    assert_eq!(
+        run.flow_plugin_id, pinned.version.id,
+        "active version pinned"
+    );
     // A later activation does not change what the run uses.
     let v2 = store
         .insert_plugin_version(PluginKind::Flow, Some(b), &flow, b"v2")
@@ -219,7 +222,13 @@ pub async fn run_create_snapshots_leads_and_pins_flow(store: Arc<dyn Store>) {
         store.list_jobs(other, run_id, Page::first(10)).await,
         Err(StoreError::NotFound)
     ));
-    assert!(store.list_runs(other, Page::first(10)).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_runs(other, Page::first(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.list_runs(b, Page::first(10)).await.unwrap().len(), 1);
 }
 
@@ -232,13 +241,18 @@ pub async fn run_duplicate_lead_is_rejected_by_the_database(store: Arc<dyn Store
         .expect_err("duplicate (run_id, lead_id)");
     match &err {
         StoreError::Conflict { constraint } => assert!(
-            constraint.contains("jobs_run_lead_key") || constraint.contains("jobs.run_id, jobs.lead_id"),
+            constraint.contains("jobs_run_lead_key")
+                || constraint.contains("jobs.run_id, jobs.lead_id"),
             "names the unique constraint: {constraint}"
         ),
         other => panic!("expected a constraint conflict, got {other:?}"),
     }
     assert!(
-        store.list_runs(b, Page::first(10)).await.unwrap().is_empty(),
+        store
+            .list_runs(b, Page::first(10))
+            .await
+            .unwrap()
+            .is_empty(),
         "nothing half-written"
     );
 }
@@ -253,17 +267,46 @@ pub async fn run_create_names_the_bad_field(store: Arc<dyn Store>) {
     };
     let s = RunSettings::default();
     assert_eq!(
-        field(store.create_run(b, &spec(&[ids[0], 999_999_999], &flow, &dialer, s.clone())).await),
+        field(
+            store
+                .create_run(b, &spec(&[ids[0], 999_999_999], &flow, &dialer, s.clone()))
+                .await
+        ),
         "lead_ids[1]"
     );
     assert_eq!(
-        field(store.create_run(b, &spec(&[ids[0], other_ids[0]], &flow, &dialer, s.clone())).await),
+        field(
+            store
+                .create_run(b, &spec(&[ids[0], other_ids[0]], &flow, &dialer, s.clone()))
+                .await
+        ),
         "lead_ids[1]",
         "another tenant's lead is not found"
     );
-    assert_eq!(field(store.create_run(b, &spec(&[], &flow, &dialer, s.clone())).await), "lead_ids");
-    assert_eq!(field(store.create_run(b, &spec(&ids, "nope", &dialer, s.clone())).await), "flow");
-    assert_eq!(field(store.create_run(b, &spec(&ids, &flow, "nope", s.clone())).await), "dialer");
+    assert_eq!(
+        field(
+            store
+                .create_run(b, &spec(&[], &flow, &dialer, s.clone()))
+                .await
+        ),
+        "lead_ids"
+    );
+    assert_eq!(
+        field(
+            store
+                .create_run(b, &spec(&ids, "nope", &dialer, s.clone()))
+                .await
+        ),
+        "flow"
+    );
+    assert_eq!(
+        field(
+            store
+                .create_run(b, &spec(&ids, &flow, "nope", s.clone()))
+                .await
+        ),
+        "dialer"
+    );
     let bad = RunSettings {
         concurrency: 0,
         ..RunSettings::default()
@@ -272,7 +315,13 @@ pub async fn run_create_names_the_bad_field(store: Arc<dyn Store>) {
         field(store.create_run(b, &spec(&ids, &flow, &dialer, bad)).await),
         "settings.concurrency"
     );
-    assert!(store.list_runs(b, Page::first(10)).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_runs(b, Page::first(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn run_claim_bumps_generation_and_fences_old_owner(store: Arc<dyn Store>) {
@@ -314,7 +363,12 @@ pub async fn run_claim_bumps_generation_and_fences_old_owner(store: Arc<dyn Stor
         Fenced::LeaseLost
     );
     assert!(
-        store.heartbeat(&w1).await.unwrap().iter().all(|l| l.run_id != run_id),
+        store
+            .heartbeat(&w1)
+            .await
+            .unwrap()
+            .iter()
+            .all(|l| l.run_id != run_id),
         "the old owner's heartbeat no longer covers the run"
     );
     let run = store.get_run(b, run_id).await.unwrap();
@@ -356,7 +410,10 @@ pub async fn run_cancel_cancels_queued_jobs_and_blocks_dialing(store: Arc<dyn St
         .request_cancel(b, run_id, Some(CancelMode::Hangup))
         .await
         .unwrap();
-    assert_eq!(req.jobs_cancelled, 3, "queued jobs cancelled in the same transaction");
+    assert_eq!(
+        req.jobs_cancelled, 3,
+        "queued jobs cancelled in the same transaction"
+    );
     assert_eq!(req.status, RunStatus::Running);
     assert!(
         !store.cancel_settled(run_id).await.unwrap(),
@@ -428,7 +485,10 @@ pub async fn run_cancel_of_unowned_run_is_immediate(store: Arc<dyn Store>) {
     assert_eq!(run.cursor_position, 3);
     // Idempotent, and a cancelled run is never claimed.
     let again = store.request_cancel(b, run_id, None).await.unwrap();
-    assert_eq!((again.status, again.jobs_cancelled), (RunStatus::Cancelled, 0));
+    assert_eq!(
+        (again.status, again.jobs_cancelled),
+        (RunStatus::Cancelled, 0)
+    );
     let w = unique("w");
     assert!(
         store
@@ -457,8 +517,17 @@ pub async fn run_cursor_counts_finished_jobs_and_retries_reuse_the_row(store: Ar
         .generation;
     let jobs = store.next_jobs(run_id, g, 10_000, 10).await.unwrap();
     let decisions: Vec<_> = jobs.iter().map(dial).collect();
-    store.mark_dialing(run_id, g, &w, &decisions, 10_000).await.unwrap();
-    assert!(store.next_jobs(run_id, g, 10_000, 10).await.unwrap().is_empty());
+    store
+        .mark_dialing(run_id, g, &w, &decisions, 10_000)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .next_jobs(run_id, g, 10_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let fin = |j: &JobWork| {
         done(
             run_id,
@@ -479,12 +548,22 @@ pub async fn run_cursor_counts_finished_jobs_and_retries_reuse_the_row(store: Ar
         },
     );
     store
-        .finish_jobs(run_id, g, &w, &[fin(&jobs[0]), fin(&jobs[1]), retry], 10_000)
+        .finish_jobs(
+            run_id,
+            g,
+            &w,
+            &[fin(&jobs[0]), fin(&jobs[1]), retry],
+            10_000,
+        )
         .await
         .unwrap();
     assert_eq!(store.get_run(b, run_id).await.unwrap().cursor_position, 2);
     assert!(
-        store.next_jobs(run_id, g, 69_999, 10).await.unwrap().is_empty(),
+        store
+            .next_jobs(run_id, g, 69_999, 10)
+            .await
+            .unwrap()
+            .is_empty(),
         "not before not_before"
     );
     assert_eq!(store.next_due(run_id).await.unwrap(), Some(70_000));
@@ -492,19 +571,33 @@ pub async fn run_cursor_counts_finished_jobs_and_retries_reuse_the_row(store: Ar
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].job_id, jobs[2].job_id, "the same job row");
     assert_eq!(again[0].attempt, 1, "attempt + 1 on retry");
-    assert_eq!(again[0].attempts_24h, 1, "the first call counts toward the daily cap");
-    store.mark_dialing(run_id, g, &w, &[dial(&again[0])], 70_000).await.unwrap();
-    store.finish_jobs(run_id, g, &w, &[fin(&again[0])], 70_000).await.unwrap();
+    assert_eq!(
+        again[0].attempts_24h, 1,
+        "the first call counts toward the daily cap"
+    );
+    store
+        .mark_dialing(run_id, g, &w, &[dial(&again[0])], 70_000)
+        .await
+        .unwrap();
+    store
+        .finish_jobs(run_id, g, &w, &[fin(&again[0])], 70_000)
+        .await
+        .unwrap();
     assert_eq!(
         store.finish_run_if_done(run_id, g).await.unwrap(),
         RunStatus::Completed
     );
     let run = store.get_run(b, run_id).await.unwrap();
     assert_eq!(run.cursor_position, run.total_leads);
-    let attempts = store.list_attempts(b, run_id, Page::first(100)).await.unwrap();
+    let attempts = store
+        .list_attempts(b, run_id, Page::first(100))
+        .await
+        .unwrap();
     assert_eq!(attempts.len(), 4, "one attempt row per call placed");
-    let keys: std::collections::BTreeSet<_> =
-        attempts.iter().filter_map(|a| a.idempotency_key.clone()).collect();
+    let keys: std::collections::BTreeSet<_> = attempts
+        .iter()
+        .filter_map(|a| a.idempotency_key.clone())
+        .collect();
     assert_eq!(keys.len(), 4, "each attempt has its own idempotency key");
 }
 
@@ -524,7 +617,10 @@ pub async fn run_call_events_are_monotonic_and_tenant_scoped(store: Arc<dyn Stor
         .unwrap()
         .generation;
     let jobs = store.next_jobs(run_id, g, FAR_FUTURE, 10).await.unwrap();
-    store.mark_dialing(run_id, g, &w, &[dial(&jobs[0])], 0).await.unwrap();
+    store
+        .mark_dialing(run_id, g, &w, &[dial(&jobs[0])], 0)
+        .await
+        .unwrap();
     let key = idempotency_key(run_id, jobs[0].job_id, 1);
     let pcid = format!("prov-{key}");
     store
@@ -553,18 +649,33 @@ pub async fn run_call_events_are_monotonic_and_tenant_scoped(store: Arc<dyn Stor
         let store = store.clone();
         async move { store.apply_call_event(b, &e).await.unwrap() }
     };
-    assert_eq!(apply(ev(CallState::Ringing, None)).await, CallEventApplied::Applied);
-    assert_eq!(apply(ev(CallState::Ringing, None)).await, CallEventApplied::Ignored);
-    assert_eq!(apply(ev(CallState::Queued, None)).await, CallEventApplied::Ignored);
+    assert_eq!(
+        apply(ev(CallState::Ringing, None)).await,
+        CallEventApplied::Applied
+    );
+    assert_eq!(
+        apply(ev(CallState::Ringing, None)).await,
+        CallEventApplied::Ignored
+    );
+    assert_eq!(
+        apply(ev(CallState::Queued, None)).await,
+        CallEventApplied::Ignored
+    );
     let r = report(Outcome::Answered(crate::runtime::AnsweredBy::Human), &pcid);
     assert_eq!(
         apply(ev(CallState::Ended, Some(r.clone()))).await,
         CallEventApplied::Applied
     );
-    assert_eq!(apply(ev(CallState::Answered, None)).await, CallEventApplied::Ignored);
+    assert_eq!(
+        apply(ev(CallState::Answered, None)).await,
+        CallEventApplied::Ignored
+    );
     let other = store.create_tenant(&unique("other")).await.unwrap();
     assert_eq!(
-        store.apply_call_event(other, &ev(CallState::Ended, None)).await.unwrap(),
+        store
+            .apply_call_event(other, &ev(CallState::Ended, None))
+            .await
+            .unwrap(),
         CallEventApplied::UnknownCall,
         "another tenant cannot touch the call"
     );
@@ -616,7 +727,10 @@ pub async fn run_dialing_jobs_after_takeover(store: Arc<dyn Store>) {
         .generation;
     let jobs = store.next_jobs(run_id, g1, FAR_FUTURE, 10).await.unwrap();
     let decisions: Vec<_> = jobs.iter().map(dial).collect();
-    store.mark_dialing(run_id, g1, &w1, &decisions, 0).await.unwrap();
+    store
+        .mark_dialing(run_id, g1, &w1, &decisions, 0)
+        .await
+        .unwrap();
     store.release_worker(&w1).await.unwrap();
     let w2 = unique("w2");
     let g2 = store
@@ -628,9 +742,19 @@ pub async fn run_dialing_jobs_after_takeover(store: Arc<dyn Store>) {
         .unwrap()
         .generation;
     let left = store.dialing_jobs(run_id, g2).await.unwrap();
-    assert_eq!(left.len(), 2, "the new owner sees what the old one left dialing");
-    assert_eq!(left[0].idempotency_key, idempotency_key(run_id, jobs[0].job_id, 1));
-    assert!(store.dialing_jobs(run_id, g1).await.unwrap().is_empty(), "fenced read");
+    assert_eq!(
+        left.len(),
+        2,
+        "the new owner sees what the old one left dialing"
+    );
+    assert_eq!(
+        left[0].idempotency_key,
+        idempotency_key(run_id, jobs[0].job_id, 1)
+    );
+    assert!(
+        store.dialing_jobs(run_id, g1).await.unwrap().is_empty(),
+        "fenced read"
+    );
     // Never placed → back to the queue with the same attempt number (same key).
     let requeue = JobResult {
         job_id: left[0].job_id,

@@ -353,8 +353,12 @@ pub trait RunStore {
     async fn list_runs(&self, business_id: i64, page: Page) -> StoreResult<Vec<RunView>>;
 
     /// A run's jobs in id order.
-    async fn list_jobs(&self, business_id: i64, run_id: i64, page: Page)
-    -> StoreResult<Vec<JobView>>;
+    async fn list_jobs(
+        &self,
+        business_id: i64,
+        run_id: i64,
+        page: Page,
+    ) -> StoreResult<Vec<JobView>>;
 
     /// A run's attempts (placed calls and compliance decisions) in id order.
     async fn list_attempts(
@@ -497,10 +501,16 @@ pub(crate) fn validate_spec(spec: &RunSpec) -> StoreResult<()> {
         ));
     }
     if spec.flow.trim().is_empty() {
-        return Err(super::StoreError::invalid("flow", "must name a flow plugin"));
+        return Err(super::StoreError::invalid(
+            "flow",
+            "must name a flow plugin",
+        ));
     }
     if spec.dialer.trim().is_empty() {
-        return Err(super::StoreError::invalid("dialer", "must name a dialer adapter"));
+        return Err(super::StoreError::invalid(
+            "dialer",
+            "must name a dialer adapter",
+        ));
     }
     spec.settings
         .validate()

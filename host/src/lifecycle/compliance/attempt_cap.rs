@@ -4,6 +4,8 @@
 /// `Some(reason)` when the lead has had `cap` calls or more in 24 h.
 pub fn check(attempts_24h: u32, cap: u32) -> Option<String> {
     (attempts_24h >= cap).then(|| {
-        format!("lead already called {attempts_24h} times in 24 h across the tenant's runs (cap {cap})")
+        format!(
+            "lead already called {attempts_24h} times in 24 h across the tenant's runs (cap {cap})"
+        )
     })
 }

@@ -132,8 +132,8 @@ impl PgStore {
 impl RunStore for PgStore {
     async fn create_run(&self, business_id: i64, spec: &RunSpec) -> StoreResult<i64> {
         validate_spec(spec)?;
-        let settings = serde_json::to_string(&spec.settings)
-            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let settings =
+            serde_json::to_string(&spec.settings).map_err(|e| StoreError::Other(e.to_string()))?;
         let mut tx = self.begin().await?;
         let flow: Option<(i64,)> = sqlx::query_as(
             "SELECT id FROM plugins WHERE kind = 'flow' AND name = $2 \
@@ -448,7 +448,9 @@ impl RunStore for PgStore {
     ) -> StoreResult<CallEventApplied> {
         let ended = event.state == CallState::Ended;
         let report = match (&event.report, ended) {
-            (Some(r), true) => Some(serde_json::to_string(r).map_err(|e| StoreError::Other(e.to_string()))?),
+            (Some(r), true) => {
+                Some(serde_json::to_string(r).map_err(|e| StoreError::Other(e.to_string()))?)
+            }
             _ => None,
         };
         let outcome = ended.then(|| {
@@ -592,12 +594,14 @@ impl RunStore for PgStore {
         .map_err(|e| self.err(e))?;
         Ok(rows
             .into_iter()
-            .map(|(run_id, generation, cancel_requested, cancel_acked)| LeaseState {
-                run_id,
-                generation,
-                cancel_requested,
-                cancel_acked,
-            })
+            .map(
+                |(run_id, generation, cancel_requested, cancel_acked)| LeaseState {
+                    run_id,
+                    generation,
+                    cancel_requested,
+                    cancel_acked,
+                },
+            )
             .collect())
     }
 
@@ -612,7 +616,11 @@ impl RunStore for PgStore {
         .await
         .map_err(|e| self.err(e))?
         .rows_affected();
-        Ok(if n == 1 { Fenced::Done } else { Fenced::LeaseLost })
+        Ok(if n == 1 {
+            Fenced::Done
+        } else {
+            Fenced::LeaseLost
+        })
     }
 
     async fn cancel_notices(&self) -> StoreResult<BoxStream<'static, i64>> {
@@ -869,7 +877,9 @@ impl RunStore for PgStore {
             .map_err(|e| self.err(e))?;
         }
         tx.commit().await.map_err(|e| self.err(e))?;
-        Ok(MarkResult::Marked(marked.into_iter().map(|r| r.0).collect()))
+        Ok(MarkResult::Marked(
+            marked.into_iter().map(|r| r.0).collect(),
+        ))
     }
 
     async fn record_pending(
@@ -988,14 +998,17 @@ impl RunStore for PgStore {
             a_placed.push(r.placed_at.is_some());
             a_pat.push(r.placed_at);
             a_pcid.push(r.report.as_ref().and_then(|x| x.provider_call_id.clone()));
-            a_out.push(r.report.as_ref().map(|x| x.outcome.label()).or_else(|| {
-                match &r.next {
-                    JobNext::Finish { outcome, .. } | JobNext::Retry { outcome, .. } => {
-                        Some(outcome.clone())
-                    }
-                    JobNext::Requeue => None,
-                }
-            }));
+            a_out.push(
+                r.report
+                    .as_ref()
+                    .map(|x| x.outcome.label())
+                    .or_else(|| match &r.next {
+                        JobNext::Finish { outcome, .. } | JobNext::Retry { outcome, .. } => {
+                            Some(outcome.clone())
+                        }
+                        JobNext::Requeue => None,
+                    }),
+            );
             a_rep.push(
                 r.report
                     .as_ref()

@@ -185,8 +185,8 @@ impl SqliteStore {
 impl RunStore for SqliteStore {
     async fn create_run(&self, business_id: i64, spec: &RunSpec) -> StoreResult<i64> {
         validate_spec(spec)?;
-        let settings = serde_json::to_string(&spec.settings)
-            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let settings =
+            serde_json::to_string(&spec.settings).map_err(|e| StoreError::Other(e.to_string()))?;
         let mut tx = self.write_tx().await?;
         let flow: Option<(i64,)> = sqlx::query_as(
             "SELECT id FROM plugins WHERE kind = 'flow' AND name = $2 \
@@ -611,11 +611,13 @@ impl RunStore for SqliteStore {
 
     async fn heartbeat(&self, worker_id: &str) -> StoreResult<Vec<LeaseState>> {
         let mut tx = self.write_tx().await?;
-        sqlx::query(&format!("UPDATE workers SET last_seen = {NOW_MS} WHERE id = $1"))
-            .bind(worker_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err(e))?;
+        sqlx::query(&format!(
+            "UPDATE workers SET last_seen = {NOW_MS} WHERE id = $1"
+        ))
+        .bind(worker_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
         let rows: Vec<(i64, i64, bool, bool)> = sqlx::query_as(&format!(
             "UPDATE runs SET lock_ts = {NOW_MS} WHERE owner_worker = $1 AND status = 'running' \
              RETURNING id, lease_generation, cancel_requested, \
@@ -650,7 +652,11 @@ impl RunStore for SqliteStore {
         .await
         .map_err(|e| self.err(e))?
         .rows_affected();
-        Ok(if n == 1 { Fenced::Done } else { Fenced::LeaseLost })
+        Ok(if n == 1 {
+            Fenced::Done
+        } else {
+            Fenced::LeaseLost
+        })
     }
 
     async fn cancel_notices(&self) -> StoreResult<BoxStream<'static, i64>> {
