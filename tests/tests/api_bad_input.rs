@@ -11,21 +11,40 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 async fn count_runs(api: &Api, t: &api_common::Tenant) -> usize {
-    api.get("/api/outbound/runs?limit=500", &t.key).await.1["items"].as_array().unwrap().len()
+    api.get("/api/outbound/runs?limit=500", &t.key).await.1["items"]
+        .as_array()
+        .unwrap()
+        .len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_errors_are_precise_and_nothing_is_written() {
-    let api = Api::pg_with(ApiConfig { body_limit: 64 << 10, ..ApiConfig::default() }).await;
+    let api = Api::pg_with(ApiConfig {
+        body_limit: 64 << 10,
+        ..ApiConfig::default()
+    })
+    .await;
     let t = api.tenant("t").await;
     let admin = api.admin_key().await;
     api.install_sim_dialer(&admin).await;
     api.install_default_flow(&t).await;
     let leads = api.import_leads(&t, 2).await;
 
-    let raw = |body: &'static str| api.raw(Method::POST, "/api/outbound/runs", Some(&t.key), "application/json", body.into());
+    let raw = |body: &'static str| {
+        api.raw(
+            Method::POST,
+            "/api/outbound/runs",
+            Some(&t.key),
+            "application/json",
+            body.into(),
+        )
+    };
     let (st, v) = raw("{\"lead_ids\": [1,").await;
-    assert_eq!((st, error_code(&v).as_str()), (StatusCode::BAD_REQUEST, "invalid_json"), "{v}");
+    assert_eq!(
+        (st, error_code(&v).as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_json"),
+        "{v}"
+    );
 
     let base = json!({"lead_ids": leads, "flow": "default-flow", "dialer": "sim-dialer"});
     let with = |patch: Value| {
@@ -37,13 +56,41 @@ async fn json_errors_are_precise_and_nothing_is_written() {
     };
     let cases: Vec<(Value, u16, &str)> = vec![
         (with(json!({"lead_ids": "all"})), 422, "lead_ids"),
-        (with(json!({"settings": {"concurrency": "four"}})), 422, "settings.concurrency"),
-        (with(json!({"settings": {"concurrency": 0}})), 422, "settings.concurrency"),
-        (with(json!({"settings": {"concurrency": -1}})), 422, "settings.concurrency"),
-        (with(json!({"settings": {"max_attempts": 99}})), 422, "settings.max_attempts"),
-        (with(json!({"settings": {"colour": "red"}})), 422, "settings.colour"),
-        (with(json!({"settings": {"calling_window": {"start": "25:00", "end": "20:00"}}})), 422, "settings.calling_window"),
-        (with(json!({"settings": {"cancel_mode": "explode"}})), 422, "settings.cancel_mode"),
+        (
+            with(json!({"settings": {"concurrency": "four"}})),
+            422,
+            "settings.concurrency",
+        ),
+        (
+            with(json!({"settings": {"concurrency": 0}})),
+            422,
+            "settings.concurrency",
+        ),
+        (
+            with(json!({"settings": {"concurrency": -1}})),
+            422,
+            "settings.concurrency",
+        ),
+        (
+            with(json!({"settings": {"max_attempts": 99}})),
+            422,
+            "settings.max_attempts",
+        ),
+        (
+            with(json!({"settings": {"colour": "red"}})),
+            422,
+            "settings.colour",
+        ),
+        (
+            with(json!({"settings": {"calling_window": {"start": "25:00", "end": "20:00"}}})),
+            422,
+            "settings.calling_window",
+        ),
+        (
+            with(json!({"settings": {"cancel_mode": "explode"}})),
+            422,
+            "settings.cancel_mode",
+        ),
         (with(json!({"business_id": 1})), 422, "business_id"),
         (with(json!({"flow": "'; DROP TABLE runs; --"})), 422, "flow"),
         (with(json!({"flow": "flöw-日本"})), 422, "flow"),
@@ -59,49 +106,125 @@ async fn json_errors_are_precise_and_nothing_is_written() {
         assert_eq!(st.as_u16(), status, "{body} → {v}");
         error_code(&v);
         if !field.is_empty() {
-            assert!(v["error"]["field"].as_str().unwrap_or("").starts_with(field), "{body} → {v}");
+            assert!(
+                v["error"]["field"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with(field),
+                "{body} → {v}"
+            );
         }
     }
     assert_eq!(count_runs(&api, &t).await, 0, "nothing may be half-written");
 
     // Over the body limit → 413 in the error shape; nothing stored.
-    let big: Vec<Value> = (0..5000).map(|i| json!({"external_id": format!("big-{i}"), "phone": "+14155550100"})).collect();
+    let big: Vec<Value> = (0..5000)
+        .map(|i| json!({"external_id": format!("big-{i}"), "phone": "+14155550100"}))
+        .collect();
     let (st, v) = api.post("/api/leads", &t.key, Value::Array(big)).await;
-    assert_eq!((st, error_code(&v).as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"), "{v}");
+    assert_eq!(
+        (st, error_code(&v).as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        "{v}"
+    );
     let (_, l) = api.get("/api/leads?limit=500", &t.key).await;
     assert_eq!(l["items"].as_array().unwrap().len(), 2);
 
     // Wrong content type, an object instead of an array.
-    let (st, v) = api.raw(Method::POST, "/api/leads", Some(&t.key), "application/xml", b"<a/>".to_vec()).await;
-    assert_eq!((st, error_code(&v).as_str()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"));
-    let (st, v) = api.post("/api/leads", &t.key, json!({"external_id": "x"})).await;
+    let (st, v) = api
+        .raw(
+            Method::POST,
+            "/api/leads",
+            Some(&t.key),
+            "application/xml",
+            b"<a/>".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (st, error_code(&v).as_str()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+    );
+    let (st, v) = api
+        .post("/api/leads", &t.key, json!({"external_id": "x"}))
+        .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
 
     // Stop-queue: unknown field, wrong type.
-    let (st, v) = api.post("/api/outbound/stop-queue", &t.key, json!({"run_id": 1, "force": true})).await;
-    assert_eq!((st, v["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("force")), "{v}");
-    let (st, v) = api.post("/api/outbound/stop-queue", &t.key, json!({"run_id": "1; DROP TABLE runs"})).await;
-    assert_eq!((st, v["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("run_id")), "{v}");
+    let (st, v) = api
+        .post(
+            "/api/outbound/stop-queue",
+            &t.key,
+            json!({"run_id": 1, "force": true}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("force")),
+        "{v}"
+    );
+    let (st, v) = api
+        .post(
+            "/api/outbound/stop-queue",
+            &t.key,
+            json!({"run_id": "1; DROP TABLE runs"}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("run_id")),
+        "{v}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paging_and_path_values() {
     let api = Api::pg().await;
     let t = api.tenant("t").await;
-    for q in ["limit=0", "limit=501", "limit=-1", "limit=99999999999999999999", "limit=abc", "cursor=zzz", "cursor=c", "cursor=%00"] {
+    for q in [
+        "limit=0",
+        "limit=501",
+        "limit=-1",
+        "limit=99999999999999999999",
+        "limit=abc",
+        "cursor=zzz",
+        "cursor=c",
+        "cursor=%00",
+    ] {
         let (st, v) = api.get(&format!("/api/leads?{q}"), &t.key).await;
-        assert_eq!((st, error_code(&v).as_str()), (StatusCode::BAD_REQUEST, "invalid_paging"), "{q}: {v}");
+        assert_eq!(
+            (st, error_code(&v).as_str()),
+            (StatusCode::BAD_REQUEST, "invalid_paging"),
+            "{q}: {v}"
+        );
     }
-    for path in ["/api/leads/abc", "/api/leads/-1", "/api/outbound/runs/1%27%20OR%201=1", "/api/outbound/runs/99999999999999999999"] {
+    for path in [
+        "/api/leads/abc",
+        "/api/leads/-1",
+        "/api/outbound/runs/1%27%20OR%201=1",
+        "/api/outbound/runs/99999999999999999999",
+    ] {
         let (st, v) = api.get(path, &t.key).await;
-        assert_eq!((st, error_code(&v).as_str()), (StatusCode::BAD_REQUEST, "invalid_path"), "{path}: {v}");
+        assert_eq!(
+            (st, error_code(&v).as_str()),
+            (StatusCode::BAD_REQUEST, "invalid_path"),
+            "{path}: {v}"
+        );
     }
     let (st, v) = api.get("/api/leads/999999", &t.key).await;
-    assert_eq!((st, error_code(&v).as_str()), (StatusCode::NOT_FOUND, "not_found"));
+    assert_eq!(
+        (st, error_code(&v).as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
     let (st, v) = api.get("/api/nope", &t.key).await;
-    assert_eq!((st, error_code(&v).as_str()), (StatusCode::NOT_FOUND, "not_found"));
+    assert_eq!(
+        (st, error_code(&v).as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
     let (st, v) = api.get("/api/dnc/not-a-phone", &t.key).await;
-    assert_eq!((st, v["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("phone")));
+    assert_eq!(
+        (st, v["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("phone"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,25 +233,87 @@ async fn uploads_must_be_components_of_the_right_world() {
     let t = api.tenant("t").await;
     let admin = api.admin_key().await;
     let api = &api;
-    let put = |path: &'static str, key: String, bytes: Vec<u8>| async move { api.raw(Method::PUT, path, Some(&key), "application/wasm", bytes).await };
+    let put = |path: &'static str, key: String, bytes: Vec<u8>| async move {
+        api.raw(Method::PUT, path, Some(&key), "application/wasm", bytes)
+            .await
+    };
 
-    let (st, v) = put("/api/plugins/flows/f", t.key.clone(), b"not wasm at all".to_vec()).await;
-    assert_eq!((st, error_code(&v).as_str()), (StatusCode::BAD_REQUEST, "not_a_component"), "{v}");
+    let (st, v) = put(
+        "/api/plugins/flows/f",
+        t.key.clone(),
+        b"not wasm at all".to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (st, error_code(&v).as_str()),
+        (StatusCode::BAD_REQUEST, "not_a_component"),
+        "{v}"
+    );
     // A core module (the 8-byte header of one) is not a component.
-    let (st, v) = put("/api/plugins/flows/f", t.key.clone(), b"\0asm\x01\0\0\0".to_vec()).await;
-    assert_eq!((st, error_code(&v).as_str()), (StatusCode::BAD_REQUEST, "not_a_component"), "{v}");
+    let (st, v) = put(
+        "/api/plugins/flows/f",
+        t.key.clone(),
+        b"\0asm\x01\0\0\0".to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (st, error_code(&v).as_str()),
+        (StatusCode::BAD_REQUEST, "not_a_component"),
+        "{v}"
+    );
     // A dialer uploaded as a flow: wrong world, naming what is missing.
-    let (st, v) = put("/api/plugins/flows/f", t.key.clone(), dialplane::builtin::SIM_DIALER.to_vec()).await;
-    assert_eq!((st, error_code(&v).as_str()), (StatusCode::BAD_REQUEST, "wrong_world"), "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("call-flow"), "{v}");
-    let (st, v) = put("/api/plugins/flows/f", t.key.clone(), dialplane::builtin::WRONG_WORLD.to_vec()).await;
-    assert_eq!((st, error_code(&v).as_str()), (StatusCode::BAD_REQUEST, "wrong_world"), "{v}");
+    let (st, v) = put(
+        "/api/plugins/flows/f",
+        t.key.clone(),
+        dialplane::builtin::SIM_DIALER.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (st, error_code(&v).as_str()),
+        (StatusCode::BAD_REQUEST, "wrong_world"),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("call-flow"),
+        "{v}"
+    );
+    let (st, v) = put(
+        "/api/plugins/flows/f",
+        t.key.clone(),
+        dialplane::builtin::WRONG_WORLD.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (st, error_code(&v).as_str()),
+        (StatusCode::BAD_REQUEST, "wrong_world"),
+        "{v}"
+    );
     // A flow uploaded as a dialer.
-    let (st, v) = put("/api/admin/dialers/d", admin.clone(), dialplane::builtin::DEFAULT_FLOW.to_vec()).await;
-    assert_eq!((st, error_code(&v).as_str()), (StatusCode::BAD_REQUEST, "wrong_world"), "{v}");
+    let (st, v) = put(
+        "/api/admin/dialers/d",
+        admin.clone(),
+        dialplane::builtin::DEFAULT_FLOW.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (st, error_code(&v).as_str()),
+        (StatusCode::BAD_REQUEST, "wrong_world"),
+        "{v}"
+    );
     // Bad names.
     for name in ["UPPER", "a%20b", "-lead", "x%27%3B--", "%C3%A9t%C3%A9"] {
-        let (st, v) = api.raw(Method::PUT, &format!("/api/plugins/flows/{name}"), Some(&t.key), "application/wasm", dialplane::builtin::DEFAULT_FLOW.to_vec()).await;
+        let (st, v) = api
+            .raw(
+                Method::PUT,
+                &format!("/api/plugins/flows/{name}"),
+                Some(&t.key),
+                "application/wasm",
+                dialplane::builtin::DEFAULT_FLOW.to_vec(),
+            )
+            .await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{name}: {v}");
     }
     // Nothing stored.
@@ -136,28 +321,88 @@ async fn uploads_must_be_components_of_the_right_world() {
     assert_eq!(v["items"], json!([]));
     let (_, v) = api.get("/api/admin/dialers", &admin).await;
     assert_eq!(v["items"], json!([]));
-    let m = api.http.get(format!("{}/metrics", api.base)).send().await.unwrap().text().await.unwrap();
-    assert!(m.contains("dialplane_plugin_errors_total{cause=\"wrong-world\"} 3"), "{m}");
+    let m = api
+        .http
+        .get(format!("{}/metrics", api.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("dialplane_plugin_errors_total{cause=\"wrong-world\"} 3"),
+        "{m}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugin_versions_activate_and_rollback() {
     let api = Api::pg().await;
     let t = api.tenant("t").await;
-    for bytes in [dialplane::builtin::DEFAULT_FLOW, dialplane::builtin::BUSINESS_RULES_FLOW] {
-        let (st, v) = api.raw(Method::PUT, "/api/plugins/flows/f", Some(&t.key), "application/wasm", bytes.to_vec()).await;
+    for bytes in [
+        dialplane::builtin::DEFAULT_FLOW,
+        dialplane::builtin::BUSINESS_RULES_FLOW,
+    ] {
+        let (st, v) = api
+            .raw(
+                Method::PUT,
+                "/api/plugins/flows/f",
+                Some(&t.key),
+                "application/wasm",
+                bytes.to_vec(),
+            )
+            .await;
         assert_eq!(st, StatusCode::CREATED, "{v}");
         assert_eq!(v["sha256"].as_str().unwrap().len(), 64);
     }
     let (_, v) = api.get("/api/plugins/flows/f", &t.key).await;
-    let versions: Vec<(i64, bool)> = v["items"].as_array().unwrap().iter().map(|x| (x["version"].as_i64().unwrap(), x["active"].as_bool().unwrap())).collect();
+    let versions: Vec<(i64, bool)> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["version"].as_i64().unwrap(),
+                x["active"].as_bool().unwrap(),
+            )
+        })
+        .collect();
     assert_eq!(versions, vec![(2, false), (1, true)], "{v}");
-    let (st, v) = api.post("/api/plugins/flows/f/activate", &t.key, json!({"version": 2})).await;
-    assert_eq!((st, v["active"].as_bool()), (StatusCode::OK, Some(true)), "{v}");
-    let (st, v) = api.post("/api/plugins/flows/f/rollback", &t.key, json!({})).await;
-    assert_eq!((st, v["version"].as_i64()), (StatusCode::OK, Some(1)), "{v}");
-    let (st, v) = api.post("/api/plugins/flows/f/rollback", &t.key, json!({})).await;
+    let (st, v) = api
+        .post(
+            "/api/plugins/flows/f/activate",
+            &t.key,
+            json!({"version": 2}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["active"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{v}"
+    );
+    let (st, v) = api
+        .post("/api/plugins/flows/f/rollback", &t.key, json!({}))
+        .await;
+    assert_eq!(
+        (st, v["version"].as_i64()),
+        (StatusCode::OK, Some(1)),
+        "{v}"
+    );
+    let (st, v) = api
+        .post("/api/plugins/flows/f/rollback", &t.key, json!({}))
+        .await;
     assert_eq!(st, StatusCode::CONFLICT, "{v}");
-    let (st, v) = api.post("/api/plugins/flows/f/activate", &t.key, json!({"version": 7})).await;
-    assert_eq!((st, v["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("version")), "{v}");
+    let (st, v) = api
+        .post(
+            "/api/plugins/flows/f/activate",
+            &t.key,
+            json!({"version": 7}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("version")),
+        "{v}"
+    );
 }

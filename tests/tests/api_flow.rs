@@ -18,11 +18,17 @@ async fn auth_401_403_and_health() {
     let admin = api.admin_key().await;
 
     let (st, v) = api.call(Method::GET, "/api/leads", None, None).await;
-    assert_eq!((st, error_code(&v).as_str()), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    assert_eq!(
+        (st, error_code(&v).as_str()),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
     let (st, _) = api.get("/api/leads", "dp_tenant_0000").await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     let (st, v) = api.get("/api/admin/dialers", &t.key).await;
-    assert_eq!((st, error_code(&v).as_str()), (StatusCode::FORBIDDEN, "forbidden"));
+    assert_eq!(
+        (st, error_code(&v).as_str()),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
     let (st, _) = api.get("/api/admin/dialers", &admin).await;
     assert_eq!(st, StatusCode::OK);
     let (st, _) = api.get("/api/leads", &t.key).await;
@@ -32,16 +38,25 @@ async fn auth_401_403_and_health() {
     let k2 = api.db.create_api_key(Some(t.id)).await.unwrap();
     assert_eq!(api.get("/api/leads", &k2.plaintext).await.0, StatusCode::OK);
     api.db.revoke_api_key(Some(t.id), k2.id).await.unwrap();
-    assert_eq!(api.get("/api/leads", &k2.plaintext).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        api.get("/api/leads", &k2.plaintext).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 
     let (st, v) = api.call(Method::GET, "/healthz", None, None).await;
     assert_eq!((st, v["status"].as_str()), (StatusCode::OK, Some("ok")));
     let (st, v) = api.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    assert_eq!(v["schema_version"], json!(dialplane::store::migrate::latest_version()));
+    assert_eq!(
+        v["schema_version"],
+        json!(dialplane::store::migrate::latest_version())
+    );
     let (st, v) = api.call(Method::GET, "/api/openapi.json", None, None).await;
     assert_eq!(st, StatusCode::OK);
-    assert!(v["paths"]["/api/outbound/runs/{id}"]["get"].is_object(), "{v}");
+    assert!(
+        v["paths"]["/api/outbound/runs/{id}"]["get"].is_object(),
+        "{v}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,15 +75,47 @@ async fn leads_import_json_and_csv_reports_bad_rows_and_stores_good_ones() {
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["created"], 2, "{v}");
     let errs = v["errors"].as_array().unwrap();
-    let fields: Vec<(i64, &str)> = errs.iter().map(|e| (e["row"].as_i64().unwrap(), e["field"].as_str().unwrap_or("-"))).collect();
-    assert_eq!(fields, vec![(2, "phone"), (3, "timezone"), (4, "colour"), (6, "external_id")], "{v}");
-    assert!(errs[2]["reason"].as_str().unwrap().contains("colour"), "{v}");
+    let fields: Vec<(i64, &str)> = errs
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_i64().unwrap(),
+                e["field"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            (2, "phone"),
+            (3, "timezone"),
+            (4, "colour"),
+            (6, "external_id")
+        ],
+        "{v}"
+    );
+    assert!(
+        errs[2]["reason"].as_str().unwrap().contains("colour"),
+        "{v}"
+    );
 
     // Upsert by external id; CSV with a bad line.
     let csv = "external_id,phone,timezone,tags,plan\na,+14155550199,Europe/Paris,vip;new,gold\ne,12345,,x,\n";
-    let (st, v) = api.raw(Method::POST, "/api/leads", Some(&t.key), "text/csv", csv.into()).await;
+    let (st, v) = api
+        .raw(
+            Method::POST,
+            "/api/leads",
+            Some(&t.key),
+            "text/csv",
+            csv.into(),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    assert_eq!((v["created"].as_i64(), v["updated"].as_i64()), (Some(0), Some(1)), "{v}");
+    assert_eq!(
+        (v["created"].as_i64(), v["updated"].as_i64()),
+        (Some(0), Some(1)),
+        "{v}"
+    );
     assert_eq!(v["errors"][0]["row"], 3, "{v}");
     assert_eq!(v["errors"][0]["field"], "phone", "{v}");
 
@@ -86,10 +133,22 @@ async fn leads_import_json_and_csv_reports_bad_rows_and_stores_good_ones() {
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let path = match &cursor { Some(c) => format!("/api/leads?limit=1&cursor={c}"), None => "/api/leads?limit=1".into() };
+        let path = match &cursor {
+            Some(c) => format!("/api/leads?limit=1&cursor={c}"),
+            None => "/api/leads?limit=1".into(),
+        };
         let (_, v) = api.get(&path, &t.key).await;
-        seen.extend(v["items"].as_array().unwrap().iter().map(|l| l["external_id"].as_str().unwrap().to_string()));
-        match v["next_cursor"].as_str() { Some(c) => cursor = Some(c.to_string()), None => break }
+        seen.extend(
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["external_id"].as_str().unwrap().to_string()),
+        );
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
     }
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert!(seen.contains(&"Zoë ' OR 1=1 --".to_string()));
@@ -119,23 +178,49 @@ async fn run_completes_with_jobs_attempts_events_and_metrics() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
-    let text = tokio::time::timeout(Duration::from_secs(60), resp.text()).await.expect("stream ends").unwrap();
-    let events: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let text = tokio::time::timeout(Duration::from_secs(60), resp.text())
+        .await
+        .expect("stream ends")
+        .unwrap();
+    let events: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
     assert_eq!(events.first(), Some(&"state"), "{text}");
     assert_eq!(events.last(), Some(&"state"), "{text}");
-    let last_data = text.lines().filter_map(|l| l.strip_prefix("data: ")).last().unwrap();
+    let last_data = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .next_back()
+        .unwrap();
     let last: serde_json::Value = serde_json::from_str(last_data).unwrap();
     assert_eq!(last["status"], "completed", "{last}");
     assert_eq!(last["cursor_position"], 20);
 
-    let v = api.wait_run(&t, id, Duration::from_secs(30), |v| v["status"] == "completed").await;
+    let v = api
+        .wait_run(&t, id, Duration::from_secs(30), |v| {
+            v["status"] == "completed"
+        })
+        .await;
     assert_eq!(v["cursor_position"], v["total_leads"]);
     assert!(v["last_call_placed_at"].is_string(), "{v}");
-    let counted: i64 = v["counts"].as_object().unwrap().values().map(|n| n.as_i64().unwrap()).sum();
+    let counted: i64 = v["counts"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_i64().unwrap())
+        .sum();
     assert_eq!(counted, 20, "{v}");
 
-    let (st, j) = api.get(&format!("/api/outbound/runs/{id}/jobs?limit=5"), &t.key).await;
+    let (st, j) = api
+        .get(&format!("/api/outbound/runs/{id}/jobs?limit=5"), &t.key)
+        .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(j["items"].as_array().unwrap().len(), 5);
     assert!(j["next_cursor"].is_string());
@@ -150,10 +235,26 @@ async fn run_completes_with_jobs_attempts_events_and_metrics() {
 
     let (st, audit) = api.get("/api/audit", &t.key).await;
     assert_eq!(st, StatusCode::OK);
-    let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
-    assert!(actions.contains(&"run.created") && actions.contains(&"plugin.uploaded"), "{actions:?}");
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"run.created") && actions.contains(&"plugin.uploaded"),
+        "{actions:?}"
+    );
 
-    let m = api.http.get(format!("{}/metrics", api.base)).send().await.unwrap().text().await.unwrap();
+    let m = api
+        .http
+        .get(format!("{}/metrics", api.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(m.contains("dialplane_runs{state=\"completed\"} 1"), "{m}");
     assert!(m.contains("dialplane_calls_total{outcome="), "{m}");
     assert!(m.contains("dialplane_cancel_latency_seconds_count"), "{m}");
@@ -169,37 +270,91 @@ async fn cancel_new_and_original_endpoints() {
     let leads = api.import_leads(&t, 50).await;
 
     // No worker yet: runs stay queued; cancel is immediate.
-    let r1 = api.create_run(&t, &leads[..10], 1).await["id"].as_i64().unwrap();
-    let (st, v) = api.post(&format!("/api/outbound/runs/{r1}/cancel"), &t.key, json!({"mode": "drain"})).await;
+    let r1 = api.create_run(&t, &leads[..10], 1).await["id"]
+        .as_i64()
+        .unwrap();
+    let (st, v) = api
+        .post(
+            &format!("/api/outbound/runs/{r1}/cancel"),
+            &t.key,
+            json!({"mode": "drain"}),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["status"], "cancelled");
     assert_eq!(v["cancel_requested"], true);
 
-    let r2 = api.create_run(&t, &leads[10..20], 1).await["id"].as_i64().unwrap();
-    let (st, v) = api.post("/api/outbound/stop-queue", &t.key, json!({"run_id": r2})).await;
-    assert_eq!((st, v["status"].as_str()), (StatusCode::OK, Some("cancelled")), "{v}");
+    let r2 = api.create_run(&t, &leads[10..20], 1).await["id"]
+        .as_i64()
+        .unwrap();
+    let (st, v) = api
+        .post("/api/outbound/stop-queue", &t.key, json!({"run_id": r2}))
+        .await;
+    assert_eq!(
+        (st, v["status"].as_str()),
+        (StatusCode::OK, Some("cancelled")),
+        "{v}"
+    );
 
     // Original: GET /api/outbound/runs/{run_id} has the same meaning.
     let (st, v) = api.get(&format!("/api/outbound/runs/{r2}"), &t.key).await;
-    assert_eq!((st, v["jobs"]["cancelled"].as_i64()), (StatusCode::OK, Some(10)), "{v}");
+    assert_eq!(
+        (st, v["jobs"]["cancelled"].as_i64()),
+        (StatusCode::OK, Some(10)),
+        "{v}"
+    );
 
     // Cancel one queued job.
-    let r3 = api.create_run(&t, &leads[20..30], 1).await["id"].as_i64().unwrap();
-    let (_, j) = api.get(&format!("/api/outbound/runs/{r3}/jobs"), &t.key).await;
+    let r3 = api.create_run(&t, &leads[20..30], 1).await["id"]
+        .as_i64()
+        .unwrap();
+    let (_, j) = api
+        .get(&format!("/api/outbound/runs/{r3}/jobs"), &t.key)
+        .await;
     let job = j["items"][0]["id"].as_i64().unwrap();
-    let (st, v) = api.post(&format!("/api/outbound_calls/jobs/{job}/cancel"), &t.key, json!({})).await;
-    assert_eq!((st, v["state"].as_str()), (StatusCode::OK, Some("cancelled")), "{v}");
+    let (st, v) = api
+        .post(
+            &format!("/api/outbound_calls/jobs/{job}/cancel"),
+            &t.key,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["state"].as_str()),
+        (StatusCode::OK, Some("cancelled")),
+        "{v}"
+    );
     // Cancelling it again: not queued any more → 422 naming `status`.
-    let (st, v) = api.post(&format!("/api/outbound_calls/jobs/{job}/cancel"), &t.key, json!({})).await;
+    let (st, v) = api
+        .post(
+            &format!("/api/outbound_calls/jobs/{job}/cancel"),
+            &t.key,
+            json!({}),
+        )
+        .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["error"]["field"], "status");
 
     // A running run: cancel returns once acknowledged; it ends cancelled.
     api.worker(|_| {}).await;
-    let r4 = api.create_run(&t, &leads[30..50], 1).await["id"].as_i64().unwrap();
-    api.wait_run(&t, r4, Duration::from_secs(30), |v| v["status"] == "running" || v["status"] == "completed").await;
-    let (st, v) = api.post(&format!("/api/outbound/runs/{r4}/cancel"), &t.key, json!({})).await;
+    let r4 = api.create_run(&t, &leads[30..50], 1).await["id"]
+        .as_i64()
+        .unwrap();
+    api.wait_run(&t, r4, Duration::from_secs(30), |v| {
+        v["status"] == "running" || v["status"] == "completed"
+    })
+    .await;
+    let (st, v) = api
+        .post(
+            &format!("/api/outbound/runs/{r4}/cancel"),
+            &t.key,
+            json!({}),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["cancel_requested"], true);
-    api.wait_run(&t, r4, Duration::from_secs(30), |v| matches!(v["status"].as_str(), Some("cancelled" | "completed"))).await;
+    api.wait_run(&t, r4, Duration::from_secs(30), |v| {
+        matches!(v["status"].as_str(), Some("cancelled" | "completed"))
+    })
+    .await;
 }

@@ -19,11 +19,21 @@ async fn fixture(api: &Api, a: &Tenant) -> Owned {
     api.install_default_flow(a).await;
     let leads = api.import_leads(a, 3).await;
     let run = api.create_run(a, &leads, 1).await["id"].as_i64().unwrap();
-    let (_, jobs) = api.get(&format!("/api/outbound/runs/{run}/jobs"), &a.key).await;
+    let (_, jobs) = api
+        .get(&format!("/api/outbound/runs/{run}/jobs"), &a.key)
+        .await;
     let job = jobs["items"][0]["id"].as_i64().unwrap();
-    api.post("/api/dnc", &a.key, json!({"phones": ["+14155550999"]})).await;
-    api.db.kv_set(a.id, "flow:default-flow", "secret-key", b"a-secret").await.unwrap();
-    Owned { lead: leads[0], run, job }
+    api.post("/api/dnc", &a.key, json!({"phones": ["+14155550999"]}))
+        .await;
+    api.db
+        .kv_set(a.id, "flow:default-flow", "secret-key", b"a-secret")
+        .await
+        .unwrap();
+    Owned {
+        lead: leads[0],
+        run,
+        job,
+    }
 }
 
 fn assert_404_without_data(what: &str, st: StatusCode, v: &Value) {
@@ -40,7 +50,13 @@ fn assert_404_without_data(what: &str, st: StatusCode, v: &Value) {
 async fn security_events(api: &Api, key: &str, path: &str) -> Vec<Value> {
     let (st, v) = api.get(&format!("{path}?limit=500"), key).await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    v["items"].as_array().unwrap().iter().filter(|e| e["security"] == true).cloned().collect()
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["security"] == true)
+        .cloned()
+        .collect()
 }
 
 async fn every_endpoint_is_isolated(api: Api) {
@@ -54,15 +70,50 @@ async fn every_endpoint_is_isolated(api: Api) {
     // (method, path, body, counts as a cross-tenant access of a resource)
     let cases: Vec<(Method, String, Option<Value>, bool)> = vec![
         (Method::GET, format!("/api/leads/{}", o.lead), None, true),
-        (Method::GET, format!("/api/outbound/runs/{}", o.run), None, true),
-        (Method::GET, format!("/api/outbound/runs/{}/jobs", o.run), None, true),
-        (Method::GET, format!("/api/outbound/runs/{}/events", o.run), None, true),
-        (Method::POST, format!("/api/outbound/runs/{}/cancel", o.run), Some(json!({})), true),
-        (Method::POST, "/api/outbound/stop-queue".into(), Some(json!({"run_id": o.run})), true),
-        (Method::POST, format!("/api/outbound_calls/jobs/{}/cancel", o.job), None, true),
+        (
+            Method::GET,
+            format!("/api/outbound/runs/{}", o.run),
+            None,
+            true,
+        ),
+        (
+            Method::GET,
+            format!("/api/outbound/runs/{}/jobs", o.run),
+            None,
+            true,
+        ),
+        (
+            Method::GET,
+            format!("/api/outbound/runs/{}/events", o.run),
+            None,
+            true,
+        ),
+        (
+            Method::POST,
+            format!("/api/outbound/runs/{}/cancel", o.run),
+            Some(json!({})),
+            true,
+        ),
+        (
+            Method::POST,
+            "/api/outbound/stop-queue".into(),
+            Some(json!({"run_id": o.run})),
+            true,
+        ),
+        (
+            Method::POST,
+            format!("/api/outbound_calls/jobs/{}/cancel", o.job),
+            None,
+            true,
+        ),
         (Method::GET, "/api/dnc/+14155550999".into(), None, false),
         (Method::DELETE, "/api/dnc/+14155550999".into(), None, false),
-        (Method::GET, "/api/tenant-store/flow:default-flow/secret-key".into(), None, false),
+        (
+            Method::GET,
+            "/api/tenant-store/flow:default-flow/secret-key".into(),
+            None,
+            false,
+        ),
     ];
     let mut expected_events = 0;
     for (m, path, body, counts) in &cases {
@@ -74,12 +125,22 @@ async fn every_endpoint_is_isolated(api: Api) {
     }
     // A flow that only the owner has (B has default-flow too, so use a new name).
     let (st, _) = api
-        .raw(Method::PUT, "/api/plugins/flows/owner-only", Some(&a.key), "application/wasm", dialplane::builtin::DEFAULT_FLOW.to_vec())
+        .raw(
+            Method::PUT,
+            "/api/plugins/flows/owner-only",
+            Some(&a.key),
+            "application/wasm",
+            dialplane::builtin::DEFAULT_FLOW.to_vec(),
+        )
         .await;
     assert_eq!(st, StatusCode::CREATED);
     for (m, path, body) in [
         (Method::GET, "/api/plugins/flows/owner-only", None),
-        (Method::POST, "/api/plugins/flows/owner-only/activate", Some(json!({"version": 1}))),
+        (
+            Method::POST,
+            "/api/plugins/flows/owner-only/activate",
+            Some(json!({"version": 1})),
+        ),
         (Method::POST, "/api/plugins/flows/owner-only/rollback", None),
     ] {
         let (st, v) = api.call(m.clone(), path, Some(&b.key), body).await;
@@ -89,14 +150,30 @@ async fn every_endpoint_is_isolated(api: Api) {
     }
     // A run may not use another tenant's leads (named by index, no data).
     let (st, v) = api
-        .post("/api/outbound/runs", &b.key, json!({"lead_ids": [o.lead], "flow": "default-flow", "dialer": "sim-dialer"}))
+        .post(
+            "/api/outbound/runs",
+            &b.key,
+            json!({"lead_ids": [o.lead], "flow": "default-flow", "dialer": "sim-dialer"}),
+        )
         .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-    assert!(v["error"]["field"].as_str().unwrap().starts_with("lead_ids"), "{v}");
+    assert!(
+        v["error"]["field"]
+            .as_str()
+            .unwrap()
+            .starts_with("lead_ids"),
+        "{v}"
+    );
     assert!(!v.to_string().contains("+1415555"), "{v}");
 
     // Listings show only B's own things.
-    for path in ["/api/leads", "/api/outbound/runs", "/api/dnc", "/api/tenant-store", "/api/dialer-config"] {
+    for path in [
+        "/api/leads",
+        "/api/outbound/runs",
+        "/api/dnc",
+        "/api/tenant-store",
+        "/api/dialer-config",
+    ] {
         let (st, v) = api.get(path, &b.key).await;
         assert_eq!(st, StatusCode::OK, "{path}");
         assert_eq!(v["items"], json!([]), "{path}: {v}");
@@ -105,21 +182,39 @@ async fn every_endpoint_is_isolated(api: Api) {
     assert_eq!(flows["items"].as_array().unwrap().len(), 1, "{flows}");
 
     // The owner's things are untouched.
-    let (_, run) = api.get(&format!("/api/outbound/runs/{}", o.run), &a.key).await;
-    assert_eq!((run["status"].as_str(), run["cancel_requested"].as_bool()), (Some("queued"), Some(false)), "{run}");
+    let (_, run) = api
+        .get(&format!("/api/outbound/runs/{}", o.run), &a.key)
+        .await;
+    assert_eq!(
+        (run["status"].as_str(), run["cancel_requested"].as_bool()),
+        (Some("queued"), Some(false)),
+        "{run}"
+    );
     assert_eq!(run["jobs"]["queued"], 3, "{run}");
-    assert_eq!(api.get("/api/dnc/+14155550999", &a.key).await.0, StatusCode::OK);
+    assert_eq!(
+        api.get("/api/dnc/+14155550999", &a.key).await.0,
+        StatusCode::OK
+    );
 
     // Security events: in the owner's log and the platform's, none in B's.
     let owner_events = security_events(&api, &a.key, "/api/audit").await;
     assert_eq!(owner_events.len(), expected_events, "{owner_events:#?}");
-    assert!(owner_events.iter().all(|e| e["detail"]["by_business_id"] == b.id));
+    assert!(
+        owner_events
+            .iter()
+            .all(|e| e["detail"]["by_business_id"] == b.id)
+    );
     let platform = security_events(&api, &admin, "/api/admin/audit").await;
     assert_eq!(platform.len(), expected_events, "{platform:#?}");
     assert!(security_events(&api, &b.key, "/api/audit").await.is_empty());
-    let resources: std::collections::BTreeSet<&str> =
-        owner_events.iter().map(|e| e["detail"]["resource"].as_str().unwrap()).collect();
-    assert_eq!(resources.into_iter().collect::<Vec<_>>(), vec!["flow", "job", "lead", "run"]);
+    let resources: std::collections::BTreeSet<&str> = owner_events
+        .iter()
+        .map(|e| e["detail"]["resource"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        resources.into_iter().collect::<Vec<_>>(),
+        vec!["flow", "job", "lead", "run"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,5 +243,8 @@ async fn tenant_key_on_admin_endpoints_is_403_and_admin_key_on_tenant_endpoints_
         assert_eq!(st, StatusCode::FORBIDDEN, "{m} {path}: {v}");
     }
     let (st, v) = api.get("/api/leads", &admin).await;
-    assert_eq!((st, error_code(&v).as_str()), (StatusCode::BAD_REQUEST, "tenant_key_required"));
+    assert_eq!(
+        (st, error_code(&v).as_str()),
+        (StatusCode::BAD_REQUEST, "tenant_key_required")
+    );
 }

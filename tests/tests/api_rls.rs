@@ -49,10 +49,26 @@ async fn a_query_without_the_tenant_filter_cannot_read_another_tenant() {
         api.install_default_flow(&t).await;
         let leads = api.import_leads(&t, 3).await;
         let run = api.create_run(&t, &leads, 1).await["id"].as_i64().unwrap();
-        api.wait_run(&t, run, std::time::Duration::from_secs(30), |v| v["status"] == "completed").await;
-        api.post("/api/dnc", &t.key, json!({"phones": ["+14155550999"]})).await;
-        api.call(reqwest::Method::PUT, "/api/dialer-config/sim-dialer", Some(&t.key), Some(json!({"config": {"k": "v"}}))).await;
-        api.call(reqwest::Method::POST, "/api/dialer-config/sim-dialer/callback-token", Some(&t.key), None).await;
+        api.wait_run(&t, run, std::time::Duration::from_secs(30), |v| {
+            v["status"] == "completed"
+        })
+        .await;
+        api.post("/api/dnc", &t.key, json!({"phones": ["+14155550999"]}))
+            .await;
+        api.call(
+            reqwest::Method::PUT,
+            "/api/dialer-config/sim-dialer",
+            Some(&t.key),
+            Some(json!({"config": {"k": "v"}})),
+        )
+        .await;
+        api.call(
+            reqwest::Method::POST,
+            "/api/dialer-config/sim-dialer/callback-token",
+            Some(&t.key),
+            None,
+        )
+        .await;
         api.db.kv_set(t.id, "flow:x", "k", b"v").await.unwrap();
         ids.push(t.id);
     }
@@ -61,14 +77,22 @@ async fn a_query_without_the_tenant_filter_cannot_read_another_tenant() {
 
     for (table, col) in TABLES {
         // The owner sees both tenants: the rows exist.
-        let all: Vec<(Option<i64>,)> = sqlx::query_as(&format!("SELECT DISTINCT {col} FROM {table}"))
-            .fetch_all(&scoped_owner(&api).await)
-            .await
-            .unwrap();
-        assert!(all.iter().any(|r| r.0 == Some(a)) && all.iter().any(|r| r.0 == Some(b)), "{table}: fixture missing");
+        let all: Vec<(Option<i64>,)> =
+            sqlx::query_as(&format!("SELECT DISTINCT {col} FROM {table}"))
+                .fetch_all(&scoped_owner(&api).await)
+                .await
+                .unwrap();
+        assert!(
+            all.iter().any(|r| r.0 == Some(a)) && all.iter().any(|r| r.0 == Some(b)),
+            "{table}: fixture missing"
+        );
 
         let seen = scoped(Scope::Tenant(b), tenants_visible(&pool, table, col)).await;
-        let expected: Vec<Option<i64>> = if *table == "plugins" { vec![Some(b), None] } else { vec![Some(b)] };
+        let expected: Vec<Option<i64>> = if *table == "plugins" {
+            vec![Some(b), None]
+        } else {
+            vec![Some(b)]
+        };
         let mut seen_sorted = seen.clone();
         seen_sorted.sort();
         let mut exp_sorted = expected.clone();
@@ -76,31 +100,45 @@ async fn a_query_without_the_tenant_filter_cannot_read_another_tenant() {
         assert_eq!(seen_sorted, exp_sorted, "{table}: tenant {b} saw {seen:?}");
 
         let none = tenants_visible(&pool, table, col).await;
-        let expected_none: Vec<Option<i64>> = if *table == "plugins" { vec![None] } else { vec![] };
-        assert_eq!(none, expected_none, "{table}: no scope must fail closed, saw {none:?}");
+        let expected_none: Vec<Option<i64>> = if *table == "plugins" {
+            vec![None]
+        } else {
+            vec![]
+        };
+        assert_eq!(
+            none, expected_none,
+            "{table}: no scope must fail closed, saw {none:?}"
+        );
     }
 
     // A write into another tenant is refused by the policy.
     let err = scoped(Scope::Tenant(b), async {
-        sqlx::query("INSERT INTO leads (business_id, external_id, phone) VALUES ($1, 'x', '+14155550000')")
-            .bind(a)
-            .execute(&pool)
-            .await
+        sqlx::query(
+            "INSERT INTO leads (business_id, external_id, phone) VALUES ($1, 'x', '+14155550000')",
+        )
+        .bind(a)
+        .execute(&pool)
+        .await
     })
     .await
     .expect_err("RLS must refuse");
     assert!(err.to_string().contains("row-level security"), "{err}");
     // And an UPDATE without the filter touches only the tenant's own rows.
     let n = scoped(Scope::Tenant(b), async {
-        sqlx::query("UPDATE leads SET status = 'touched'").execute(&pool).await.unwrap().rows_affected()
+        sqlx::query("UPDATE leads SET status = 'touched'")
+            .execute(&pool)
+            .await
+            .unwrap()
+            .rows_affected()
     })
     .await;
     assert_eq!(n, 3);
-    let untouched: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM leads WHERE business_id = $1 AND status = 'touched'")
-        .bind(a)
-        .fetch_one(&scoped_owner(&api).await)
-        .await
-        .unwrap();
+    let untouched: (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM leads WHERE business_id = $1 AND status = 'touched'")
+            .bind(a)
+            .fetch_one(&scoped_owner(&api).await)
+            .await
+            .unwrap();
     assert_eq!(untouched.0, 0);
 }
 

@@ -18,7 +18,9 @@ use super::audit::record_platform;
 use super::auth::AdminAuth;
 use super::body::{ApiJson, RawBody};
 use super::error::ApiResult;
-use super::plugins::{ActivateReq, activate_version, list_versions, rollback_version, store_upload};
+use super::plugins::{
+    ActivateReq, activate_version, list_versions, rollback_version, store_upload,
+};
 use super::views::PluginVersionJson;
 use crate::runtime::PluginKind;
 
@@ -44,7 +46,9 @@ async fn upload(
 async fn list(State(s): State<AppState>, _a: AdminAuth) -> ApiResult<Json<serde_json::Value>> {
     let v = s.store.list_plugins(PluginKind::Dialer, None).await?;
     let items: Vec<PluginVersionJson> = v.into_iter().map(Into::into).collect();
-    Ok(Json(serde_json::json!({"items": items, "next_cursor": null})))
+    Ok(Json(
+        serde_json::json!({"items": items, "next_cursor": null}),
+    ))
 }
 
 async fn versions(
@@ -54,7 +58,9 @@ async fn versions(
 ) -> ApiResult<Json<serde_json::Value>> {
     let v = list_versions(&s, PluginKind::Dialer, None, &name).await?;
     let items: Vec<PluginVersionJson> = v.into_iter().map(Into::into).collect();
-    Ok(Json(serde_json::json!({"items": items, "next_cursor": null})))
+    Ok(Json(
+        serde_json::json!({"items": items, "next_cursor": null}),
+    ))
 }
 
 async fn activate(
@@ -64,7 +70,13 @@ async fn activate(
     ApiJson(req): ApiJson<ActivateReq>,
 ) -> ApiResult<Json<PluginVersionJson>> {
     let v = activate_version(&s, PluginKind::Dialer, None, &name, req.version).await?;
-    record_platform(&s, a.key_id, "plugin.activated", serde_json::json!({"kind": "dialer", "name": name, "version": v.version})).await?;
+    record_platform(
+        &s,
+        a.key_id,
+        "plugin.activated",
+        serde_json::json!({"kind": "dialer", "name": name, "version": v.version}),
+    )
+    .await?;
     Ok(Json(v.into()))
 }
 
@@ -74,6 +86,12 @@ async fn rollback(
     Path(name): Path<String>,
 ) -> ApiResult<Json<PluginVersionJson>> {
     let v = rollback_version(&s, PluginKind::Dialer, None, &name).await?;
-    record_platform(&s, a.key_id, "plugin.rolled_back", serde_json::json!({"kind": "dialer", "name": name, "version": v.version})).await?;
+    record_platform(
+        &s,
+        a.key_id,
+        "plugin.rolled_back",
+        serde_json::json!({"kind": "dialer", "name": name, "version": v.version}),
+    )
+    .await?;
     Ok(Json(v.into()))
 }

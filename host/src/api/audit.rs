@@ -127,8 +127,16 @@ pub async fn security_event(
         "by_business_id": t.business_id,
         "by_key_id": t.key_id,
     });
-    tracing::warn!(by = t.business_id, owner, resource, id, "cross-tenant access refused");
-    s.metrics.security_events.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    tracing::warn!(
+        by = t.business_id,
+        owner,
+        resource,
+        id,
+        "cross-tenant access refused"
+    );
+    s.metrics
+        .security_events
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     scoped(Scope::Platform, async {
         for business_id in [Some(owner), None] {
             s.store

@@ -55,7 +55,13 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             req.extensions_mut().insert(AdminAuth { key_id });
             scoped(Scope::Platform, next.run(req)).await
         }
-        (Principal::Tenant { business_id, key_id }, false) => {
+        (
+            Principal::Tenant {
+                business_id,
+                key_id,
+            },
+            false,
+        ) => {
             req.extensions_mut().insert(TenantAuth {
                 business_id,
                 key_id,

@@ -41,9 +41,11 @@ struct SetConfig {
 
 fn check_dialer(name: &str) -> ApiResult<()> {
     check_plugin_name(name).map_err(|e| match e {
-        StoreError::Invalid { reason, .. } => {
-            ApiError::bad_request("invalid_name", Some("dialer"), format!("dialer name: {reason}"))
-        }
+        StoreError::Invalid { reason, .. } => ApiError::bad_request(
+            "invalid_name",
+            Some("dialer"),
+            format!("dialer name: {reason}"),
+        ),
         other => other.into(),
     })
 }
@@ -56,7 +58,10 @@ async fn set(
 ) -> ApiResult<StatusCode> {
     check_dialer(&dialer)?;
     if req.config.len() > CONFIG_KEYS_MAX {
-        return Err(ApiError::invalid("config", format!("at most {CONFIG_KEYS_MAX} keys")));
+        return Err(ApiError::invalid(
+            "config",
+            format!("at most {CONFIG_KEYS_MAX} keys"),
+        ));
     }
     if let Some((k, _)) = req
         .config
@@ -69,17 +74,30 @@ async fn set(
         ));
     }
     let config: Vec<(String, String)> = req.config.into_iter().collect();
-    s.store.set_dialer_config(t.business_id, &dialer, &config).await?;
+    s.store
+        .set_dialer_config(t.business_id, &dialer, &config)
+        .await?;
     // The audit names the keys that were set, never the values.
     let keys: Vec<&String> = config.iter().map(|(k, _)| k).collect();
-    record(&s, &t, "dialer_config.set", serde_json::json!({"dialer": dialer, "keys": keys})).await?;
+    record(
+        &s,
+        &t,
+        "dialer_config.set",
+        serde_json::json!({"dialer": dialer, "keys": keys}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list(State(s): State<AppState>, t: TenantAuth) -> ApiResult<Json<serde_json::Value>> {
     let names = s.store.list_dialer_configs(t.business_id).await?;
-    let items: Vec<_> = names.into_iter().map(|d| serde_json::json!({"dialer": d})).collect();
-    Ok(Json(serde_json::json!({"items": items, "next_cursor": null})))
+    let items: Vec<_> = names
+        .into_iter()
+        .map(|d| serde_json::json!({"dialer": d}))
+        .collect();
+    Ok(Json(
+        serde_json::json!({"items": items, "next_cursor": null}),
+    ))
 }
 
 async fn token(
@@ -88,10 +106,21 @@ async fn token(
     Path(dialer): Path<String>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     check_dialer(&dialer)?;
-    let token = s.store.create_callback_token(t.business_id, &dialer).await?;
-    record(&s, &t, "callback_token.created", serde_json::json!({"dialer": dialer})).await?;
+    let token = s
+        .store
+        .create_callback_token(t.business_id, &dialer)
+        .await?;
+    record(
+        &s,
+        &t,
+        "callback_token.created",
+        serde_json::json!({"dialer": dialer}),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({"dialer": dialer, "token": token, "path": format!("/api/callbacks/{token}")})),
+        Json(
+            serde_json::json!({"dialer": dialer, "token": token, "path": format!("/api/callbacks/{token}")}),
+        ),
     ))
 }

@@ -44,12 +44,19 @@ async fn add(
     ApiJson(req): ApiJson<AddReq>,
 ) -> ApiResult<Json<serde_json::Value>> {
     if req.phones.len() > DNC_BATCH_MAX {
-        return Err(ApiError::invalid("phones", format!("at most {DNC_BATCH_MAX} per request")));
+        return Err(ApiError::invalid(
+            "phones",
+            format!("at most {DNC_BATCH_MAX} per request"),
+        ));
     }
     let (mut added, mut already, mut errors) = (0, 0, Vec::new());
     for (index, phone) in req.phones.into_iter().enumerate() {
         if let Err(reason) = validate_phone(&phone) {
-            errors.push(PhoneError { index, phone, reason });
+            errors.push(PhoneError {
+                index,
+                phone,
+                reason,
+            });
             continue;
         }
         if s.store.dnc_add(t.business_id, &phone).await? {
@@ -61,7 +68,9 @@ async fn add(
     if added > 0 {
         record(&s, &t, "dnc.added", serde_json::json!({"added": added})).await?;
     }
-    Ok(Json(serde_json::json!({"added": added, "already_listed": already, "errors": errors})))
+    Ok(Json(
+        serde_json::json!({"added": added, "already_listed": already, "errors": errors}),
+    ))
 }
 
 fn phone_param(raw: &str) -> ApiResult<String> {
@@ -102,20 +111,44 @@ async fn list(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
     // Keyed by phone: the cursor is `p` + the last phone's digits.
-    let limit = PageQuery { limit: q.limit.clone(), cursor: None }.parse()?.limit;
+    let limit = PageQuery {
+        limit: q.limit.clone(),
+        cursor: None,
+    }
+    .parse()?
+    .limit;
     let after = match &q.cursor {
         None => None,
         Some(c) => Some(
             c.strip_prefix('p')
                 .filter(|d| !d.is_empty() && d.len() <= 15 && d.bytes().all(|b| b.is_ascii_digit()))
                 .map(|d| format!("+{d}"))
-                .ok_or_else(|| ApiError::bad_request("invalid_paging", Some("cursor"), "not a cursor of this API"))?,
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_paging",
+                        Some("cursor"),
+                        "not a cursor of this API",
+                    )
+                })?,
         ),
     };
-    let mut rows = s.store.dnc_list(t.business_id, after.as_deref(), limit + 1).await?;
+    let mut rows = s
+        .store
+        .dnc_list(t.business_id, after.as_deref(), limit + 1)
+        .await?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
-    let next = if more { rows.last().map(|p| format!("p{}", p.trim_start_matches('+'))) } else { None };
-    let items: Vec<_> = rows.into_iter().map(|p| serde_json::json!({"phone": p})).collect();
-    Ok(Json(serde_json::json!({"items": items, "next_cursor": next})))
+    let next = if more {
+        rows.last()
+            .map(|p| format!("p{}", p.trim_start_matches('+')))
+    } else {
+        None
+    };
+    let items: Vec<_> = rows
+        .into_iter()
+        .map(|p| serde_json::json!({"phone": p}))
+        .collect();
+    Ok(Json(
+        serde_json::json!({"items": items, "next_cursor": next}),
+    ))
 }

@@ -69,7 +69,11 @@ struct Detail<'a> {
 }
 
 impl ApiError {
-    pub fn bad_request(code: &'static str, field: Option<&str>, message: impl Into<String>) -> Self {
+    pub fn bad_request(
+        code: &'static str,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
         ApiError::BadRequest {
             code,
             message: message.into(),

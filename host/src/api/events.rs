@@ -43,7 +43,14 @@ pub async fn stream(
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let id = parse_id("id", &id)?;
     let first = run_for(&s, &t, id, "GET /api/outbound/runs/{id}/events").await?;
-    let cursor = Cursor { s, t, id, last: None, done: false, first: Some(first) };
+    let cursor = Cursor {
+        s,
+        t,
+        id,
+        last: None,
+        done: false,
+        first: Some(first),
+    };
     let stream = futures::stream::unfold(cursor, |mut c| async move {
         loop {
             if c.done {

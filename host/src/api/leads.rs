@@ -108,7 +108,10 @@ fn check_row(row: u64, l: LeadRow) -> Result<LeadInput, RowError> {
     Ok(input)
 }
 
-fn json_rows(bytes: &[u8]) -> Result<Vec<(u64, Result<LeadRow, RowError>)>, ApiError> {
+/// Parsed rows: position and the row or why it is unusable.
+type Rows = Vec<(u64, Result<LeadRow, RowError>)>;
+
+fn json_rows(bytes: &[u8]) -> Result<Rows, ApiError> {
     let values: Vec<serde_json::Value> = super::body::parse_json(bytes)?;
     Ok(values
         .into_iter()
@@ -120,16 +123,21 @@ fn json_rows(bytes: &[u8]) -> Result<Vec<(u64, Result<LeadRow, RowError>)>, ApiE
                 row,
                 de.map_err(|e| {
                     let path = e.path().to_string();
-                    row_err(row, (path != ".").then_some(path.as_str()), e.into_inner().to_string())
+                    row_err(
+                        row,
+                        (path != ".").then_some(path.as_str()),
+                        e.into_inner().to_string(),
+                    )
                 }),
             )
         })
         .collect())
 }
 
-fn csv_rows(bytes: &[u8]) -> Result<Vec<(u64, Result<LeadRow, RowError>)>, ApiError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| ApiError::bad_request("invalid_csv", None, format!("CSV is not UTF-8: {e}")))?;
+fn csv_rows(bytes: &[u8]) -> Result<Rows, ApiError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        ApiError::bad_request("invalid_csv", None, format!("CSV is not UTF-8: {e}"))
+    })?;
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(false)
@@ -153,9 +161,21 @@ fn csv_rows(bytes: &[u8]) -> Result<Vec<(u64, Result<LeadRow, RowError>)>, ApiEr
             "the header row has no `phone` column",
         ));
     };
-    let known = ["external_id", "id", "phone", "name", "timezone", "status", "tags"];
-    let (name_col, tz_col, status_col, tags_col) =
-        (col(&["name"]), col(&["timezone"]), col(&["status"]), col(&["tags"]));
+    let known = [
+        "external_id",
+        "id",
+        "phone",
+        "name",
+        "timezone",
+        "status",
+        "tags",
+    ];
+    let (name_col, tz_col, status_col, tags_col) = (
+        col(&["name"]),
+        col(&["timezone"]),
+        col(&["status"]),
+        col(&["tags"]),
+    );
     let mut out = Vec::new();
     for rec in rdr.records() {
         let rec = match rec {
@@ -179,7 +199,12 @@ fn csv_rows(bytes: &[u8]) -> Result<Vec<(u64, Result<LeadRow, RowError>)>, ApiEr
             .map(|(h, v)| (h.to_string(), v.to_string()))
             .collect();
         let tags = cell(tags_col)
-            .map(|t| t.split(';').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .map(|t| {
+                t.split(';')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
         out.push((
             line,
@@ -215,7 +240,10 @@ async fn import(
         return Err(ApiError::bad_request(
             "too_many_rows",
             None,
-            format!("at most {IMPORT_ROWS_MAX} leads per request, got {}", rows.len()),
+            format!(
+                "at most {IMPORT_ROWS_MAX} leads per request, got {}",
+                rows.len()
+            ),
         ));
     }
     let mut errors = Vec::new();
@@ -250,13 +278,25 @@ async fn import(
         match r {
             Ok(LeadUpsert::Created(id)) => {
                 created += 1;
-                stored.push(RowStored { row, id, external_id: input.external_id, result: "created" });
+                stored.push(RowStored {
+                    row,
+                    id,
+                    external_id: input.external_id,
+                    result: "created",
+                });
             }
             Ok(LeadUpsert::Updated(id)) => {
                 updated += 1;
-                stored.push(RowStored { row, id, external_id: input.external_id, result: "updated" });
+                stored.push(RowStored {
+                    row,
+                    id,
+                    external_id: input.external_id,
+                    result: "updated",
+                });
             }
-            Err(StoreError::Invalid { field, reason }) => errors.push(row_err(row, Some(&field), reason)),
+            Err(StoreError::Invalid { field, reason }) => {
+                errors.push(row_err(row, Some(&field), reason))
+            }
             Err(e) => errors.push(row_err(row, None, ApiError::from(e).to_string())),
         }
     }
@@ -269,7 +309,15 @@ async fn import(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(ImportResult { created, updated, stored, errors })))
+    Ok((
+        status,
+        Json(ImportResult {
+            created,
+            updated,
+            stored,
+            errors,
+        }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -285,9 +333,19 @@ async fn list(
     t: TenantAuth,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Paged<LeadJson>>> {
-    let req = PageQuery { limit: q.limit, cursor: q.cursor }.parse()?;
-    let filter = LeadFilter { tag: q.tag, status: q.status };
-    let rows = s.store.list_leads(t.business_id, &filter, req.store_page()).await?;
+    let req = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .parse()?;
+    let filter = LeadFilter {
+        tag: q.tag,
+        status: q.status,
+    };
+    let rows = s
+        .store
+        .list_leads(t.business_id, &filter, req.store_page())
+        .await?;
     Ok(Json(paged(req, rows, |l| l.id, LeadJson::from)))
 }
 

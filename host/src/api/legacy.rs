@@ -36,7 +36,9 @@ async fn stop_queue(
     ApiJson(req): ApiJson<StopQueue>,
 ) -> ApiResult<Json<RunJson>> {
     let id = parse_id("run_id", &req.run_id.to_string())?;
-    Ok(Json(cancel_and_wait(&s, &t, id, None, "POST /api/outbound/stop-queue").await?))
+    Ok(Json(
+        cancel_and_wait(&s, &t, id, None, "POST /api/outbound/stop-queue").await?,
+    ))
 }
 
 async fn cancel_job(
@@ -48,6 +50,12 @@ async fn cancel_job(
     let endpoint = "POST /api/outbound_calls/jobs/{job_id}/cancel";
     let r = s.store.cancel_job(t.business_id, id).await;
     let job = or_not_found(&s, &t, Resource::Job, id, endpoint, r).await?;
-    record(&s, &t, "job.cancelled", serde_json::json!({"job_id": id, "run_id": job.run_id})).await?;
+    record(
+        &s,
+        &t,
+        "job.cancelled",
+        serde_json::json!({"job_id": id, "run_id": job.run_id}),
+    )
+    .await?;
     Ok(Json(job.into()))
 }

@@ -15,11 +15,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::Router;
 
 use super::AppState;
 use super::error::ApiResult;
@@ -47,17 +47,26 @@ impl Histogram {
             }
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
     }
 
     fn write(&self, out: &mut String, name: &str, help: &str) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
         for (i, b) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {}", self.counts[i].load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{b}\"}} {}",
+                self.counts[i].load(Ordering::Relaxed)
+            );
         }
         let count = self.count.load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "{name}_count {count}");
     }
 }
@@ -74,10 +83,20 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn plugin_error(&self, cause: &str) {
-        *self.plugin_errors.lock().unwrap().entry(cause.to_string()).or_default() += 1;
+        *self
+            .plugin_errors
+            .lock()
+            .unwrap()
+            .entry(cause.to_string())
+            .or_default() += 1;
     }
     pub fn callback(&self, result: &str) {
-        *self.callbacks.lock().unwrap().entry(result.to_string()).or_default() += 1;
+        *self
+            .callbacks
+            .lock()
+            .unwrap()
+            .entry(result.to_string())
+            .or_default() += 1;
     }
     pub fn observe_cancel(&self, d: Duration) {
         self.cancel_latency.observe(d);
@@ -89,32 +108,69 @@ impl Metrics {
 
 /// Label values are ours or outcome labels; escape anyway.
 fn label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 async fn metrics(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
     let agg = s.platform.aggregates().await?;
     let mut out = String::new();
-    let _ = writeln!(out, "# HELP dialplane_calls_total Calls placed, by outcome.\n# TYPE dialplane_calls_total counter");
+    let _ = writeln!(
+        out,
+        "# HELP dialplane_calls_total Calls placed, by outcome.\n# TYPE dialplane_calls_total counter"
+    );
     for (k, v) in &agg.calls_by_outcome {
         let _ = writeln!(out, "dialplane_calls_total{{outcome=\"{}\"}} {v}", label(k));
     }
-    let _ = writeln!(out, "# HELP dialplane_runs Runs, by state.\n# TYPE dialplane_runs gauge");
+    let _ = writeln!(
+        out,
+        "# HELP dialplane_runs Runs, by state.\n# TYPE dialplane_runs gauge"
+    );
     for state in ["queued", "running", "completed", "cancelled", "failed"] {
         let v = agg.runs_by_state.get(state).copied().unwrap_or(0);
         let _ = writeln!(out, "dialplane_runs{{state=\"{state}\"}} {v}");
     }
-    let _ = writeln!(out, "# HELP dialplane_plugin_errors_total Plugin failures, by cause.\n# TYPE dialplane_plugin_errors_total counter");
+    let _ = writeln!(
+        out,
+        "# HELP dialplane_plugin_errors_total Plugin failures, by cause.\n# TYPE dialplane_plugin_errors_total counter"
+    );
     for (k, v) in s.metrics.plugin_errors.lock().unwrap().iter() {
-        let _ = writeln!(out, "dialplane_plugin_errors_total{{cause=\"{}\"}} {v}", label(k));
+        let _ = writeln!(
+            out,
+            "dialplane_plugin_errors_total{{cause=\"{}\"}} {v}",
+            label(k)
+        );
     }
-    let _ = writeln!(out, "# HELP dialplane_callbacks_total Provider callbacks, by result.\n# TYPE dialplane_callbacks_total counter");
+    let _ = writeln!(
+        out,
+        "# HELP dialplane_callbacks_total Provider callbacks, by result.\n# TYPE dialplane_callbacks_total counter"
+    );
     for (k, v) in s.metrics.callbacks.lock().unwrap().iter() {
-        let _ = writeln!(out, "dialplane_callbacks_total{{result=\"{}\"}} {v}", label(k));
+        let _ = writeln!(
+            out,
+            "dialplane_callbacks_total{{result=\"{}\"}} {v}",
+            label(k)
+        );
     }
-    let _ = writeln!(out, "# HELP dialplane_security_events_total Cross-tenant accesses refused.\n# TYPE dialplane_security_events_total counter");
-    let _ = writeln!(out, "dialplane_security_events_total {}", s.metrics.security_events.load(Ordering::Relaxed));
-    s.metrics.cancel_latency.write(&mut out, "dialplane_cancel_latency_seconds", "Cancel request until no call can start.");
-    s.metrics.claim_latency.write(&mut out, "dialplane_claim_latency_seconds", "Time to claim a run.");
+    let _ = writeln!(
+        out,
+        "# HELP dialplane_security_events_total Cross-tenant accesses refused.\n# TYPE dialplane_security_events_total counter"
+    );
+    let _ = writeln!(
+        out,
+        "dialplane_security_events_total {}",
+        s.metrics.security_events.load(Ordering::Relaxed)
+    );
+    s.metrics.cancel_latency.write(
+        &mut out,
+        "dialplane_cancel_latency_seconds",
+        "Cancel request until no call can start.",
+    );
+    s.metrics.claim_latency.write(
+        &mut out,
+        "dialplane_claim_latency_seconds",
+        "Time to claim a run.",
+    );
     Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4")], out))
 }

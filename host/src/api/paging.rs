@@ -64,10 +64,19 @@ pub struct Paged<T> {
 }
 
 /// Cuts `rows` (fetched with [`PageReq::store_page`]) to the page and sets the cursor.
-pub fn paged<R, T>(req: PageReq, mut rows: Vec<R>, id: impl Fn(&R) -> i64, view: impl Fn(R) -> T) -> Paged<T> {
+pub fn paged<R, T>(
+    req: PageReq,
+    mut rows: Vec<R>,
+    id: impl Fn(&R) -> i64,
+    view: impl Fn(R) -> T,
+) -> Paged<T> {
     let more = rows.len() > req.limit as usize;
     rows.truncate(req.limit as usize);
-    let next_cursor = if more { rows.last().map(|r| encode_cursor(id(r))) } else { None };
+    let next_cursor = if more {
+        rows.last().map(|r| encode_cursor(id(r)))
+    } else {
+        None
+    };
     Paged {
         items: rows.into_iter().map(view).collect(),
         next_cursor,

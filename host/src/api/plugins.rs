@@ -43,9 +43,11 @@ pub struct ActivateReq {
 
 fn check_name(name: &str) -> ApiResult<()> {
     check_plugin_name(name).map_err(|e| match e {
-        StoreError::Invalid { reason, .. } => {
-            ApiError::bad_request("invalid_name", Some("name"), format!("plugin name: {reason}"))
-        }
+        StoreError::Invalid { reason, .. } => ApiError::bad_request(
+            "invalid_name",
+            Some("name"),
+            format!("plugin name: {reason}"),
+        ),
         other => other.into(),
     })
 }
@@ -61,10 +63,18 @@ pub async fn store_upload(
 ) -> ApiResult<PluginVersion> {
     check_name(name)?;
     if body.bytes.is_empty() {
-        return Err(ApiError::bad_request("invalid_component", None, "the body is empty: send the component (.wasm) bytes"));
+        return Err(ApiError::bad_request(
+            "invalid_component",
+            None,
+            "the body is empty: send the component (.wasm) bytes",
+        ));
     }
     let host = Arc::clone(&s.plugins);
-    let meta = PluginMeta { kind, name: name.to_string(), version: 0 };
+    let meta = PluginMeta {
+        kind,
+        name: name.to_string(),
+        version: 0,
+    };
     let bytes = body.bytes.clone();
     // Compiling takes tens of milliseconds of CPU: off the async threads.
     let checked = tokio::task::spawn_blocking(move || host.prepare(meta, &bytes).map(|_| ()))
@@ -73,7 +83,11 @@ pub async fn store_upload(
     if let Err(e) = checked {
         s.metrics.plugin_error(e.cause.label());
         return Err(match e.cause {
-            PluginFailure::NotAComponent(m) => ApiError::bad_request("not_a_component", None, format!("not a WebAssembly component: {m}")),
+            PluginFailure::NotAComponent(m) => ApiError::bad_request(
+                "not_a_component",
+                None,
+                format!("not a WebAssembly component: {m}"),
+            ),
             PluginFailure::WrongWorld { world, detail } => ApiError::bad_request(
                 "wrong_world",
                 None,
@@ -82,9 +96,15 @@ pub async fn store_upload(
             other => ApiError::bad_request("invalid_component", None, other.to_string()),
         });
     }
-    let v = s.store.insert_plugin_version(kind, owner, name, &body.bytes).await?;
+    let v = s
+        .store
+        .insert_plugin_version(kind, owner, name, &body.bytes)
+        .await?;
     if v.version == 1 {
-        return Ok(s.store.activate_plugin_version(kind, owner, name, 1).await?);
+        return Ok(s
+            .store
+            .activate_plugin_version(kind, owner, name, 1)
+            .await?);
     }
     Ok(v)
 }
@@ -117,7 +137,9 @@ pub async fn activate_version(
         .activate_plugin_version(kind, owner, name, version)
         .await
         .map_err(|e| match e {
-            StoreError::NotFound => ApiError::invalid("version", format!("{name} has no version {version}")),
+            StoreError::NotFound => {
+                ApiError::invalid("version", format!("{name} has no version {version}"))
+            }
             other => other.into(),
         })
 }
@@ -132,10 +154,21 @@ pub async fn rollback_version(
     let versions = list_versions(s, kind, owner, name).await?;
     let active = versions.iter().find(|v| v.active).map(|v| v.version);
     let Some(active) = active else {
-        return Err(ApiError::Conflict { message: format!("{name} has no active version to roll back from"), field: None });
+        return Err(ApiError::Conflict {
+            message: format!("{name} has no active version to roll back from"),
+            field: None,
+        });
     };
-    let Some(prev) = versions.iter().filter(|v| v.version < active).map(|v| v.version).max() else {
-        return Err(ApiError::Conflict { message: format!("{name} version {active} is the oldest: nothing to roll back to"), field: None });
+    let Some(prev) = versions
+        .iter()
+        .filter(|v| v.version < active)
+        .map(|v| v.version)
+        .max()
+    else {
+        return Err(ApiError::Conflict {
+            message: format!("{name} version {active} is the oldest: nothing to roll back to"),
+            field: None,
+        });
     };
     activate_version(s, kind, owner, name, prev).await
 }
@@ -153,7 +186,13 @@ async fn flow_not_found(s: &AppState, t: &TenantAuth, name: &str, endpoint: &str
     ApiError::NotFound("plugin")
 }
 
-async fn or_flow_not_found<T>(s: &AppState, t: &TenantAuth, name: &str, endpoint: &str, r: ApiResult<T>) -> ApiResult<T> {
+async fn or_flow_not_found<T>(
+    s: &AppState,
+    t: &TenantAuth,
+    name: &str,
+    endpoint: &str,
+    r: ApiResult<T>,
+) -> ApiResult<T> {
     match r {
         Err(ApiError::NotFound(_)) => Err(flow_not_found(s, t, name, endpoint).await),
         other => other,
@@ -167,14 +206,25 @@ async fn upload(
     body: RawBody,
 ) -> ApiResult<(StatusCode, Json<PluginVersionJson>)> {
     let v = store_upload(&s, PluginKind::Flow, Some(t.business_id), &name, body).await?;
-    record(&s, &t, "plugin.uploaded", serde_json::json!({"kind": "flow", "name": name, "version": v.version, "sha256": v.sha256})).await?;
+    record(
+        &s,
+        &t,
+        "plugin.uploaded",
+        serde_json::json!({"kind": "flow", "name": name, "version": v.version, "sha256": v.sha256}),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(v.into())))
 }
 
 async fn list(State(s): State<AppState>, t: TenantAuth) -> ApiResult<Json<serde_json::Value>> {
-    let v = s.store.list_plugins(PluginKind::Flow, Some(t.business_id)).await?;
+    let v = s
+        .store
+        .list_plugins(PluginKind::Flow, Some(t.business_id))
+        .await?;
     let items: Vec<PluginVersionJson> = v.into_iter().map(Into::into).collect();
-    Ok(Json(serde_json::json!({"items": items, "next_cursor": null})))
+    Ok(Json(
+        serde_json::json!({"items": items, "next_cursor": null}),
+    ))
 }
 
 async fn versions(
@@ -185,7 +235,9 @@ async fn versions(
     let r = list_versions(&s, PluginKind::Flow, Some(t.business_id), &name).await;
     let v = or_flow_not_found(&s, &t, &name, "GET /api/plugins/flows/{name}", r).await?;
     let items: Vec<PluginVersionJson> = v.into_iter().map(Into::into).collect();
-    Ok(Json(serde_json::json!({"items": items, "next_cursor": null})))
+    Ok(Json(
+        serde_json::json!({"items": items, "next_cursor": null}),
+    ))
 }
 
 async fn activate(
@@ -194,9 +246,22 @@ async fn activate(
     Path(name): Path<String>,
     ApiJson(req): ApiJson<ActivateReq>,
 ) -> ApiResult<Json<PluginVersionJson>> {
-    let r = activate_version(&s, PluginKind::Flow, Some(t.business_id), &name, req.version).await;
+    let r = activate_version(
+        &s,
+        PluginKind::Flow,
+        Some(t.business_id),
+        &name,
+        req.version,
+    )
+    .await;
     let v = or_flow_not_found(&s, &t, &name, "POST /api/plugins/flows/{name}/activate", r).await?;
-    record(&s, &t, "plugin.activated", serde_json::json!({"kind": "flow", "name": name, "version": v.version})).await?;
+    record(
+        &s,
+        &t,
+        "plugin.activated",
+        serde_json::json!({"kind": "flow", "name": name, "version": v.version}),
+    )
+    .await?;
     Ok(Json(v.into()))
 }
 
@@ -207,6 +272,12 @@ async fn rollback(
 ) -> ApiResult<Json<PluginVersionJson>> {
     let r = rollback_version(&s, PluginKind::Flow, Some(t.business_id), &name).await;
     let v = or_flow_not_found(&s, &t, &name, "POST /api/plugins/flows/{name}/rollback", r).await?;
-    record(&s, &t, "plugin.rolled_back", serde_json::json!({"kind": "flow", "name": name, "version": v.version})).await?;
+    record(
+        &s,
+        &t,
+        "plugin.rolled_back",
+        serde_json::json!({"kind": "flow", "name": name, "version": v.version}),
+    )
+    .await?;
     Ok(Json(v.into()))
 }

@@ -21,7 +21,7 @@ use super::views::{RunJson, parse_id, rfc3339};
 use crate::lifecycle::compliance::CallingWindow;
 use crate::lifecycle::settings::{CancelMode, RunSettings};
 use crate::store::api_reads::Resource;
-use crate::store::{LeadFilter, Page, RunSpec, PAGE_LIMIT_MAX};
+use crate::store::{LeadFilter, PAGE_LIMIT_MAX, Page, RunSpec};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -104,13 +104,17 @@ impl SettingsReq {
             flow.insert("retry_delay_secs".into(), d.to_string());
         }
         s.flow = flow.into_iter().collect();
-        s.validate().map_err(|(f, r)| ApiError::invalid(&format!("settings.{f}"), r))?;
+        s.validate()
+            .map_err(|(f, r)| ApiError::invalid(&format!("settings.{f}"), r))?;
         Ok(s)
     }
 }
 
 async fn select_leads(s: &AppState, t: &TenantAuth, f: FilterReq) -> ApiResult<Vec<i64>> {
-    let filter = LeadFilter { tag: f.tag, status: f.status };
+    let filter = LeadFilter {
+        tag: f.tag,
+        status: f.status,
+    };
     let mut ids = Vec::new();
     let mut page = Page::first(PAGE_LIMIT_MAX);
     loop {
@@ -120,7 +124,10 @@ async fn select_leads(s: &AppState, t: &TenantAuth, f: FilterReq) -> ApiResult<V
         let n = rows.len();
         ids.extend(rows.into_iter().map(|l| l.id));
         if ids.len() > RUN_LEADS_MAX {
-            return Err(ApiError::invalid("filter", format!("matches more than {RUN_LEADS_MAX} leads")));
+            return Err(ApiError::invalid(
+                "filter",
+                format!("matches more than {RUN_LEADS_MAX} leads"),
+            ));
         }
         if n < PAGE_LIMIT_MAX as usize {
             break;
@@ -138,18 +145,26 @@ async fn create(
     body: RawBody,
 ) -> ApiResult<(StatusCode, Json<RunJson>)> {
     if !matches!(body.content_type.as_str(), "application/json" | "") {
-        return Err(ApiError::UnsupportedMediaType("expected application/json".into()));
+        return Err(ApiError::UnsupportedMediaType(
+            "expected application/json".into(),
+        ));
     }
     let req: CreateRun = parse_json(&body.bytes)?;
     let settings = req.settings.into_settings()?;
     let lead_ids = match (req.lead_ids, req.filter) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::invalid("lead_ids", "give lead_ids or filter, not both"));
+            return Err(ApiError::invalid(
+                "lead_ids",
+                "give lead_ids or filter, not both",
+            ));
         }
         (None, None) => return Err(ApiError::invalid("lead_ids", "give lead_ids or filter")),
         (Some(ids), None) => {
             if ids.len() > RUN_LEADS_MAX {
-                return Err(ApiError::invalid("lead_ids", format!("at most {RUN_LEADS_MAX} leads")));
+                return Err(ApiError::invalid(
+                    "lead_ids",
+                    format!("at most {RUN_LEADS_MAX} leads"),
+                ));
             }
             ids
         }
@@ -189,7 +204,10 @@ async fn list(
         let full = s.store.get_run(t.business_id, r.id).await?;
         items.push(s.run_json(full).await?);
     }
-    Ok(Json(Paged { items, next_cursor: page.next_cursor }))
+    Ok(Json(Paged {
+        items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// The run JSON of `id` for tenant `t`; another tenant's → 404 + security event.
@@ -205,7 +223,9 @@ async fn get_one(
     Path(id): Path<String>,
 ) -> ApiResult<Json<RunJson>> {
     let id = parse_id("id", &id)?;
-    Ok(Json(run_for(&s, &t, id, "GET /api/outbound/runs/{id}").await?))
+    Ok(Json(
+        run_for(&s, &t, id, "GET /api/outbound/runs/{id}").await?,
+    ))
 }
 
 #[derive(Debug, Serialize)]
@@ -242,8 +262,19 @@ async fn jobs(
     let req = q.parse()?;
     // Existence (and the security event) first: an empty page would say nothing.
     let r = s.store.get_run(t.business_id, id).await.map(|_| ());
-    or_not_found(&s, &t, Resource::Run, id, "GET /api/outbound/runs/{id}/jobs", r).await?;
-    let rows = s.store.list_jobs(t.business_id, id, req.store_page()).await?;
+    or_not_found(
+        &s,
+        &t,
+        Resource::Run,
+        id,
+        "GET /api/outbound/runs/{id}/jobs",
+        r,
+    )
+    .await?;
+    let rows = s
+        .store
+        .list_jobs(t.business_id, id, req.store_page())
+        .await?;
     let page = paged(req, rows, |j| j.id, |j| j);
     let job_ids: Vec<i64> = page.items.iter().map(|j| j.id).collect();
     let (leads, attempts) = s.platform.job_details(t.business_id, id, &job_ids).await?;
@@ -273,7 +304,10 @@ async fn jobs(
             reason: j.reason,
         })
         .collect();
-    Ok(Json(Paged { items, next_cursor: page.next_cursor }))
+    Ok(Json(Paged {
+        items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -292,7 +326,8 @@ pub async fn cancel_and_wait(
     mode: Option<CancelMode>,
     endpoint: &str,
 ) -> ApiResult<RunJson> {
-    let r = crate::lifecycle::cancel_run(&*s.store, t.business_id, id, mode, s.config.cancel_wait).await;
+    let r = crate::lifecycle::cancel_run(&*s.store, t.business_id, id, mode, s.config.cancel_wait)
+        .await;
     let done = or_not_found(s, t, Resource::Run, id, endpoint, r).await?;
     s.metrics.observe_cancel(done.latency);
     record(

@@ -32,8 +32,20 @@ pub struct KvJson {
 fn view(namespace: String, key: String, value: Vec<u8>) -> KvJson {
     let size = value.len();
     match String::from_utf8(value) {
-        Ok(text) => KvJson { namespace, key, value: Some(text), value_hex: None, size },
-        Err(e) => KvJson { namespace, key, value: None, value_hex: Some(hex::encode(e.into_bytes())), size },
+        Ok(text) => KvJson {
+            namespace,
+            key,
+            value: Some(text),
+            value_hex: None,
+            size,
+        },
+        Err(e) => KvJson {
+            namespace,
+            key,
+            value: None,
+            value_hex: Some(hex::encode(e.into_bytes())),
+            size,
+        },
     }
 }
 
@@ -57,7 +69,12 @@ async fn list(
     t: TenantAuth,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let limit = PageQuery { limit: q.limit, cursor: None }.parse()?.limit;
+    let limit = PageQuery {
+        limit: q.limit,
+        cursor: None,
+    }
+    .parse()?
+    .limit;
     let after = match &q.cursor {
         None => None,
         Some(c) => Some(decode(c).ok_or_else(|| {
@@ -76,12 +93,18 @@ async fn list(
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next = if more {
-        rows.last().map(|e| format!("k{}", hex::encode(format!("{}\0{}", e.namespace, e.key))))
+        rows.last()
+            .map(|e| format!("k{}", hex::encode(format!("{}\0{}", e.namespace, e.key))))
     } else {
         None
     };
-    let items: Vec<KvJson> = rows.into_iter().map(|e| view(e.namespace, e.key, e.value)).collect();
-    Ok(Json(serde_json::json!({"items": items, "next_cursor": next})))
+    let items: Vec<KvJson> = rows
+        .into_iter()
+        .map(|e| view(e.namespace, e.key, e.value))
+        .collect();
+    Ok(Json(
+        serde_json::json!({"items": items, "next_cursor": next}),
+    ))
 }
 
 async fn get_one(

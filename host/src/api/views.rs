@@ -58,7 +58,8 @@ pub struct RunJson {
     pub failure: Option<String>,
     pub flow: FlowRef,
     pub dialer: String,
-    pub settings: RunSettings,
+    /// As created: `calling_window` `{start, end}`, `flow` an object.
+    pub settings: serde_json::Value,
 }
 
 impl AppState {
@@ -100,7 +101,7 @@ impl AppState {
             failure: r.failure,
             flow,
             dialer: r.dialer,
-            settings: r.settings,
+            settings: settings_json(&r.settings),
         })
     }
 }
@@ -192,4 +193,25 @@ pub fn not_found_as(what: &'static str) -> impl Fn(StoreError) -> ApiError {
         StoreError::NotFound => ApiError::NotFound(what),
         other => other.into(),
     }
+}
+
+/// A run's settings in the request's shape (API_CONTRACT.md).
+pub fn settings_json(s: &RunSettings) -> serde_json::Value {
+    let window = s.calling_window.to_string();
+    let (start, end) = window.split_once('-').unwrap_or((window.as_str(), ""));
+    let flow: BTreeMap<&str, &str> = s
+        .flow
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    serde_json::json!({
+        "concurrency": s.concurrency,
+        "max_attempts": s.max_attempts,
+        "calling_window": {"start": start, "end": end},
+        "daily_attempt_cap": s.daily_attempt_cap,
+        "call_timeout_secs": s.call_timeout_secs,
+        "calls_per_second": s.calls_per_second,
+        "cancel_mode": s.cancel_mode.as_str(),
+        "flow": flow,
+    })
 }

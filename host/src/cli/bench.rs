@@ -9,12 +9,12 @@ use crate::runtime::bench::{BENCH_BATCH_DEFAULT, BENCH_LEADS_DEFAULT};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
+    /// HTTP load check of the API on loopback (64 connections).
+    Api(super::bench_api::ApiBenchArgs),
     /// Per-lead cost of the plugin runtime: flow plan + sim dial + on-result.
     Plugin(PluginBenchArgs),
     /// The run lifecycle end to end on a real database (see `bench_lifecycle.rs`).
     Lifecycle(super::bench_lifecycle::LifecycleBenchArgs),
-    /// HTTP load check of the API on loopback (64 connections).
-    Api(super::bench_api::ApiBenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -32,9 +32,9 @@ pub struct PluginBenchArgs {
 
 pub async fn run(c: BenchCommand) -> anyhow::Result<ExitCode> {
     match c {
+        BenchCommand::Api(a) => super::bench_api::run(a).await,
         BenchCommand::Plugin(a) => plugin(a).await,
         BenchCommand::Lifecycle(a) => super::bench_lifecycle::run(a).await,
-        BenchCommand::Api(a) => super::bench_api::run(a).await,
     }
 }
 

@@ -47,7 +47,11 @@ struct Load {
     p99_us: u64,
 }
 
-async fn drive(addr: std::net::SocketAddr, secs: u64, make: Arc<dyn Fn() -> Request<Full<Bytes>> + Send + Sync>) -> anyhow::Result<Load> {
+async fn drive(
+    addr: std::net::SocketAddr,
+    secs: u64,
+    make: Arc<dyn Fn() -> Request<Full<Bytes>> + Send + Sync>,
+) -> anyhow::Result<Load> {
     let end = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -81,7 +85,11 @@ async fn drive(addr: std::net::SocketAddr, secs: u64, make: Arc<dyn Fn() -> Requ
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort_unstable();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     Ok(Load {
         requests: all.len(),
         errors,
@@ -104,10 +112,24 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
     // Fixtures, straight through the store (the bench measures reads).
     let bid = db.create_tenant("bench").await?;
     let key = db.create_api_key(Some(bid)).await?.plaintext;
-    db.insert_plugin_version(PluginKind::Dialer, None, "sim-dialer", crate::builtin::SIM_DIALER).await?;
-    db.activate_plugin_version(PluginKind::Dialer, None, "sim-dialer", 1).await?;
-    db.insert_plugin_version(PluginKind::Flow, Some(bid), "default-flow", crate::builtin::DEFAULT_FLOW).await?;
-    db.activate_plugin_version(PluginKind::Flow, Some(bid), "default-flow", 1).await?;
+    db.insert_plugin_version(
+        PluginKind::Dialer,
+        None,
+        "sim-dialer",
+        crate::builtin::SIM_DIALER,
+    )
+    .await?;
+    db.activate_plugin_version(PluginKind::Dialer, None, "sim-dialer", 1)
+        .await?;
+    db.insert_plugin_version(
+        PluginKind::Flow,
+        Some(bid),
+        "default-flow",
+        crate::builtin::DEFAULT_FLOW,
+    )
+    .await?;
+    db.activate_plugin_version(PluginKind::Flow, Some(bid), "default-flow", 1)
+        .await?;
     let leads: Vec<LeadInput> = (0..100)
         .map(|i| LeadInput {
             external_id: format!("L-{i}"),
@@ -125,7 +147,16 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
         })
         .collect::<Result<_, crate::store::StoreError>>()?;
     let run_id = db
-        .create_run(bid, &RunSpec { lead_ids: ids, flow: "default-flow".into(), flow_version: None, dialer: "sim-dialer".into(), settings: RunSettings::default() })
+        .create_run(
+            bid,
+            &RunSpec {
+                lead_ids: ids,
+                flow: "default-flow".into(),
+                flow_version: None,
+                dialer: "sim-dialer".into(),
+                settings: RunSettings::default(),
+            },
+        )
         .await?;
     let token = db.create_callback_token(bid, "sim-dialer").await?;
 
@@ -150,7 +181,9 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
         Request::post(cb_path.as_str())
             .header("host", "127.0.0.1")
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(Full::new(Bytes::from_static(b"CallSid=CA0000bench&CallStatus=ringing")))
+            .body(Full::new(Bytes::from_static(
+                b"CallSid=CA0000bench&CallStatus=ringing",
+            )))
             .expect("request")
     });
     // Warm-up: compile the adapter once, fill pools.
@@ -160,7 +193,11 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
     let _ = tx.send(());
     let _ = server.await;
 
-    let engine = if url.starts_with("postgres") { "postgres" } else { "sqlite" };
+    let engine = if url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     let line = serde_json::json!({
         "bench": "api",
         "database": engine,
@@ -172,8 +209,14 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
     if a.json {
         println!("{line}");
     } else {
-        println!("GET /api/outbound/runs/{{id}}: {:.0} req/s, p99 {} µs ({} errors)", get.rps, get.p99_us, get.errors);
-        println!("POST /api/callbacks/{{token}}: {:.0} req/s, p99 {} µs ({} errors)", cb.rps, cb.p99_us, cb.errors);
+        println!(
+            "GET /api/outbound/runs/{{id}}: {:.0} req/s, p99 {} µs ({} errors)",
+            get.rps, get.p99_us, get.errors
+        );
+        println!(
+            "POST /api/callbacks/{{token}}: {:.0} req/s, p99 {} µs ({} errors)",
+            cb.rps, cb.p99_us, cb.errors
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(std::process::ExitCode::SUCCESS)
@@ -181,7 +224,11 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
 
 /// A fresh private directory under the system temp dir.
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("dialplane-bench-api-{}-{}", std::process::id(), rand::random::<u32>()));
+    let dir = std::env::temp_dir().join(format!(
+        "dialplane-bench-api-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }

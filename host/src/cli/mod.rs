@@ -5,8 +5,8 @@
 //! (with their causes) and exit non-zero; nothing here panics on bad input.
 
 pub mod bench;
-pub mod bench_lifecycle;
 pub mod bench_api;
+pub mod bench_lifecycle;
 pub mod demo;
 pub mod migrate;
 pub mod plugin;

@@ -53,7 +53,10 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         eprintln!("dialplane worker {} started", w.id());
         Some(tokio::spawn(w.start()))
     };
-    eprintln!("dialplane API listening on http://{}", listener.local_addr()?);
+    eprintln!(
+        "dialplane API listening on http://{}",
+        listener.local_addr()?
+    );
     let shutdown = {
         let stop = stop.clone();
         async move { stop.wait().await }

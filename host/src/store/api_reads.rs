@@ -111,8 +111,20 @@ impl ApiReads {
         let sql = "SELECT DISTINCT business_id FROM plugins \
                    WHERE kind = 'flow' AND name = $1 AND business_id IS NOT NULL AND business_id <> $2";
         let rows: Vec<(i64,)> = match &self.pool {
-            Pool::Pg(p) => sqlx::query_as(sql).bind(name).bind(except).fetch_all(p).await,
-            Pool::Sqlite(p) => sqlx::query_as(sql).bind(name).bind(except).fetch_all(p).await,
+            Pool::Pg(p) => {
+                sqlx::query_as(sql)
+                    .bind(name)
+                    .bind(except)
+                    .fetch_all(p)
+                    .await
+            }
+            Pool::Sqlite(p) => {
+                sqlx::query_as(sql)
+                    .bind(name)
+                    .bind(except)
+                    .fetch_all(p)
+                    .await
+            }
         }
         .map_err(|e| self.err(e))?;
         Ok(rows.into_iter().map(|r| r.0).collect())
@@ -120,15 +132,24 @@ impl ApiReads {
 
     /// Calls by outcome and runs by state, over all tenants.
     pub async fn aggregates(&self) -> StoreResult<Aggregates> {
-        let calls = "SELECT COALESCE(outcome, 'unknown'), COUNT(*) FROM attempts WHERE placed GROUP BY 1";
+        let calls =
+            "SELECT COALESCE(outcome, 'unknown'), COUNT(*) FROM attempts WHERE placed GROUP BY 1";
         let runs = "SELECT status, COUNT(*) FROM runs GROUP BY 1";
         let mut out = Aggregates::default();
         macro_rules! fill {
             ($p:expr) => {{
-                for r in sqlx::query(calls).fetch_all($p).await.map_err(|e| self.err(e))? {
+                for r in sqlx::query(calls)
+                    .fetch_all($p)
+                    .await
+                    .map_err(|e| self.err(e))?
+                {
                     out.calls_by_outcome.insert(r.get(0), r.get(1));
                 }
-                for r in sqlx::query(runs).fetch_all($p).await.map_err(|e| self.err(e))? {
+                for r in sqlx::query(runs)
+                    .fetch_all($p)
+                    .await
+                    .map_err(|e| self.err(e))?
+                {
                     out.runs_by_state.insert(r.get(0), r.get(1));
                 }
             }};

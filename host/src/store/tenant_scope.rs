@@ -105,7 +105,8 @@ pub async fn api_pool(url: &str) -> StoreResult<sqlx::PgPool> {
         .acquire_timeout(DATABASE_ACQUIRE_TIMEOUT_DEFAULT)
         .after_connect(|conn, _| {
             Box::pin(async move {
-                conn.execute(format!("SET ROLE {TENANT_ROLE}").as_str()).await?;
+                conn.execute(format!("SET ROLE {TENANT_ROLE}").as_str())
+                    .await?;
                 apply(conn).await
             })
         })

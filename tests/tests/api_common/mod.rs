@@ -50,7 +50,9 @@ impl Api {
 
     async fn start(url: String, config: ApiConfig, dir: Option<tempfile::TempDir>) -> Api {
         let plugins = Arc::new(dialplane_tests::host());
-        let state = AppState::connect(&url, Arc::clone(&plugins), config).await.expect("api state");
+        let state = AppState::connect(&url, Arc::clone(&plugins), config)
+            .await
+            .expect("api state");
         let db = store::connect(&url).await.expect("owner store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -83,7 +85,9 @@ impl Api {
         cfg(&mut c);
         let (handle, stop) = stop_pair();
         let db = store::connect(&self.url).await.unwrap();
-        let w = Worker::new(db, Arc::clone(&self.plugins), None, c, stop).await.unwrap();
+        let w = Worker::new(db, Arc::clone(&self.plugins), None, c, stop)
+            .await
+            .unwrap();
         tokio::spawn(w.start());
         self.workers.push(handle);
     }
@@ -99,7 +103,13 @@ impl Api {
     }
 
     /// A request with an optional bearer key and JSON body.
-    pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut rb = self.http.request(method, format!("{}{path}", self.base));
         if let Some(k) = key {
             rb = rb.bearer_auth(k);
@@ -110,12 +120,23 @@ impl Api {
         let resp = rb.send().await.expect("request");
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, v)
     }
 
     /// A request with a raw body and content type.
-    pub async fn raw(&self, method: Method, path: &str, key: Option<&str>, ct: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        ct: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
         let mut rb = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -127,7 +148,11 @@ impl Api {
         let resp = rb.send().await.expect("request");
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, v)
     }
 
@@ -142,7 +167,13 @@ impl Api {
     /// Installs the built-in sim-dialer through the admin API.
     pub async fn install_sim_dialer(&self, admin: &str) {
         let (st, v) = self
-            .raw(Method::PUT, "/api/admin/dialers/sim-dialer", Some(admin), "application/wasm", dialplane::builtin::SIM_DIALER.to_vec())
+            .raw(
+                Method::PUT,
+                "/api/admin/dialers/sim-dialer",
+                Some(admin),
+                "application/wasm",
+                dialplane::builtin::SIM_DIALER.to_vec(),
+            )
             .await;
         assert_eq!(st, StatusCode::CREATED, "{v}");
     }
@@ -150,7 +181,13 @@ impl Api {
     /// Uploads the built-in default-flow for tenant `t`.
     pub async fn install_default_flow(&self, t: &Tenant) {
         let (st, v) = self
-            .raw(Method::PUT, "/api/plugins/flows/default-flow", Some(&t.key), "application/wasm", dialplane::builtin::DEFAULT_FLOW.to_vec())
+            .raw(
+                Method::PUT,
+                "/api/plugins/flows/default-flow",
+                Some(&t.key),
+                "application/wasm",
+                dialplane::builtin::DEFAULT_FLOW.to_vec(),
+            )
             .await;
         assert_eq!(st, StatusCode::CREATED, "{v}");
     }
@@ -164,7 +201,12 @@ impl Api {
         let (st, v) = self.post("/api/leads", &t.key, Value::Array(leads)).await;
         assert_eq!(st, StatusCode::OK, "{v}");
         assert_eq!(v["errors"], json!([]), "{v}");
-        v["stored"].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect()
+        v["stored"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap())
+            .collect()
     }
 
     /// Creates a run over `lead_ids` with default-flow and sim-dialer, dialing at any hour.
@@ -183,7 +225,13 @@ impl Api {
     }
 
     /// Polls the run until `cond` holds (or panics after `within`).
-    pub async fn wait_run(&self, t: &Tenant, id: i64, within: Duration, cond: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_run(
+        &self,
+        t: &Tenant,
+        id: i64,
+        within: Duration,
+        cond: impl Fn(&Value) -> bool,
+    ) -> Value {
         let end = tokio::time::Instant::now() + within;
         loop {
             let (st, v) = self.get(&format!("/api/outbound/runs/{id}"), &t.key).await;
@@ -191,7 +239,10 @@ impl Api {
             if cond(&v) {
                 return v;
             }
-            assert!(tokio::time::Instant::now() < end, "run {id} never reached the condition: {v}");
+            assert!(
+                tokio::time::Instant::now() < end,
+                "run {id} never reached the condition: {v}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
