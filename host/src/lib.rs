@@ -21,6 +21,7 @@ pub mod api;
 pub mod builtin;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod leads_file;
 pub mod lifecycle;
 pub mod runtime;

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod callbacks;
+pub mod dashboard;
 pub mod dialer_config;
 pub mod dnc;
 pub mod error;
@@ -123,6 +124,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(tenant)
         .merge(callbacks::router())
+        .merge(dashboard::router())
         .merge(health::router())
         .merge(metrics::router())
         .merge(openapi::router())

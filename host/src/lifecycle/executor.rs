@@ -89,6 +89,7 @@ fn flow_record(rule: &str, reason: &str, window: &str) -> String {
 }
 
 /// Steps 1–2 for one job.
+#[tracing::instrument(level = "info", name = "job", skip_all, fields(job = job.job_id, lead = job.lead_id, attempt = job.attempt + 1))]
 async fn plan_one(
     ctx: &Arc<WorkerCtx>,
     run: &RunState,
@@ -187,6 +188,7 @@ pub struct CallOf<'a> {
 }
 
 /// Step 5 for a call that ended: ask the flow what next.
+#[tracing::instrument(level = "info", name = "job", skip_all, fields(job = call.job_id, lead = call.lead_id, attempt = call.attempt))]
 pub async fn after_call(
     ctx: &Arc<WorkerCtx>,
     run: &RunState,
@@ -235,6 +237,7 @@ pub async fn after_call(
 }
 
 /// Step 4 (and 5) for one marked job.
+#[tracing::instrument(level = "info", name = "job", skip_all, fields(job = job.job_id, lead = job.lead_id, attempt = job.attempt + 1))]
 async fn place_one(
     ctx: &Arc<WorkerCtx>,
     run: &RunState,

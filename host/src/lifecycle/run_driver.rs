@@ -127,7 +127,16 @@ impl RunState {
 /// Drives one run until it ends, the lease is lost, or the worker stops.
 pub async fn drive(ctx: Arc<WorkerCtx>, claimed: ClaimedRun, ctl: Arc<RunControl>) {
     let run_id = claimed.run_id;
-    if let Err(e) = drive_inner(&ctx, claimed, &ctl).await {
+    // Every log line of this run (and its jobs and plugin calls) carries the
+    // tenant and run. Error level: one span per run, present at any filter.
+    let span = tracing::error_span!(
+        "run",
+        tenant = claimed.business_id,
+        run = run_id,
+        generation = claimed.generation
+    );
+    let inner = tracing::Instrument::instrument(drive_inner(&ctx, claimed, &ctl), span);
+    if let Err(e) = inner.await {
         tracing::warn!(run_id, worker = %ctx.cfg.worker_id, "run driver stopped: {e:#}");
     }
     ctx.remove_run(&ctl);

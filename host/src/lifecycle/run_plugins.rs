@@ -118,6 +118,7 @@ impl RunPlugins {
             .push(d);
     }
 
+    #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.flow.meta.name, version = self.flow.meta.version))]
     pub async fn plan(&self, ctx: &RunContext, lead: &Lead) -> Result<Decision, PluginError> {
         let mut f = self.take_flow().await?;
         let r = f.plan(ctx, lead).await;
@@ -127,6 +128,7 @@ impl RunPlugins {
         r
     }
 
+    #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.flow.meta.name, version = self.flow.meta.version))]
     pub async fn on_result(
         &self,
         ctx: &RunContext,
@@ -141,6 +143,7 @@ impl RunPlugins {
         r
     }
 
+    #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.dialer.meta.name, version = self.dialer.meta.version))]
     pub async fn place_call(
         &self,
         req: &CallRequest,
@@ -153,6 +156,7 @@ impl RunPlugins {
         r
     }
 
+    #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.dialer.meta.name, version = self.dialer.meta.version))]
     pub async fn hangup(
         &self,
         provider_call_id: &str,
@@ -165,6 +169,7 @@ impl RunPlugins {
         r
     }
 
+    #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.dialer.meta.name, version = self.dialer.meta.version))]
     pub async fn lookup(
         &self,
         idempotency_key: &str,

@@ -1,0 +1,15 @@
+//! The parts of `dialplane demo` (the command itself is [`crate::cli::demo`]):
+//!
+//! - [`lead_generator`]: demo leads over every sim-dialer outcome digit and
+//!   several IANA time zones chosen for the real time of day, a few on the
+//!   do-not-call list.
+//! - [`progress`]: a live progress bar on a terminal, plain periodic lines
+//!   otherwise (CI logs, pipes).
+//! - [`sim_ledger`]: counts the calls the sim dialer really placed, from its
+//!   own ledger in the tenant store, independently of the host's bookkeeping.
+//! - [`summary`]: the closing table.
+
+pub mod lead_generator;
+pub mod progress;
+pub mod sim_ledger;
+pub mod summary;

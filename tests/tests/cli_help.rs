@@ -1,0 +1,140 @@
+//! The command line as a user meets it, through the real binary: complete
+//! `--help` for the tool and every subcommand, clap's usual errors for wrong
+//! flags, and an unreachable database named (without its password) with the cause.
+
+use std::process::Output;
+
+use dialplane_tests::dialplane_bin;
+
+fn dialplane(args: &[&str]) -> Output {
+    std::process::Command::new(dialplane_bin().expect("dialplane binary"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run dialplane")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const SUBCOMMANDS: &[&str] = &[
+    "demo",
+    "serve",
+    "worker",
+    "migrate",
+    "plugin",
+    "tenant",
+    "admin-key",
+    "bench",
+];
+
+#[test]
+fn top_level_help_lists_every_subcommand_and_the_log_format() {
+    let out = dialplane(&["--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for sub in SUBCOMMANDS {
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(sub)),
+            "{sub} missing from:\n{help}"
+        );
+    }
+    assert!(help.contains("--log-format"), "{help}");
+    assert!(help.contains("json"), "{help}");
+    let version = dialplane(&["--version"]);
+    assert!(text(&version.stdout).starts_with("dialplane "));
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in SUBCOMMANDS {
+        let out = dialplane(&[sub, "--help"]);
+        let help = text(&out.stdout);
+        assert!(out.status.success(), "{sub} --help: {}", text(&out.stderr));
+        assert!(help.contains("Usage: dialplane"), "{sub}:\n{help}");
+        // A one-line description comes first.
+        assert!(
+            help.lines().next().is_some_and(|l| l.len() > 10),
+            "{sub} has no description:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn demo_help_documents_every_flag_with_its_default() {
+    let help = text(&dialplane(&["demo", "--help"]).stdout);
+    for flag in [
+        "--database-url",
+        "--dir",
+        "--leads",
+        "--concurrency",
+        "--log-format",
+    ] {
+        assert!(help.contains(flag), "{flag} missing:\n{help}");
+    }
+    assert!(help.contains("[default: 1000]"), "{help}");
+    assert!(help.contains("SQLite"), "{help}");
+}
+
+#[test]
+fn wrong_flags_get_clap_errors() {
+    let out = dialplane(&["demo", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("unexpected argument '--no-such-flag'"),
+        "{err}"
+    );
+    assert!(err.contains("Usage: dialplane demo"), "{err}");
+
+    let out = dialplane(&["no-such-command"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unrecognized subcommand"));
+
+    let out = dialplane(&["demo", "--leads", "many"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("invalid value 'many' for '--leads <LEADS>'"));
+
+    let out = dialplane(&["--log-format", "xml", "demo"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("possible values: text, json"));
+
+    let out = dialplane(&[
+        "demo",
+        "--dir",
+        "/tmp/x",
+        "--database-url",
+        "sqlite::memory:",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot be used with"));
+}
+
+#[test]
+fn unreachable_database_is_named_without_password_with_its_cause() {
+    let out = dialplane(&[
+        "migrate",
+        "--database-url",
+        "postgres://ops:hunter2-secret@127.0.0.1:1/dialplane",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.starts_with("dialplane: error:"), "{err}");
+    assert!(err.contains("127.0.0.1:1/dialplane"), "{err}");
+    assert!(!err.contains("hunter2-secret"), "password leaked: {err}");
+    assert!(err.to_lowercase().contains("refused"), "no cause: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one clear line: {err}");
+}
+
+#[test]
+fn unsupported_database_scheme_is_explained() {
+    let out = dialplane(&["migrate", "--database-url", "mysql://u:pw@localhost/db"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("postgres://") && err.contains("sqlite:"),
+        "{err}"
+    );
+    assert!(!err.contains(":pw@"), "{err}");
+}
