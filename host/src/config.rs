@@ -28,6 +28,14 @@ pub const DATABASE_MAX_CONNECTIONS_DEFAULT: u32 = 16;
 /// How long to wait for a pooled connection (or to connect) before the
 /// database counts as unavailable.
 pub const DATABASE_ACQUIRE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
+/// How long a PostgreSQL session may sit idle inside a transaction before
+/// the server ends it. Every transaction of ours is a few statements with no
+/// awaits on anything but the database, so an idle one means its process is
+/// stalled (SIGSTOP, swapped out, debugger): ending it frees the run-row
+/// locks a stalled owner holds, which `FOR UPDATE SKIP LOCKED` claims would
+/// otherwise skip forever, so TTL reclaim could never take the run over.
+/// Set `idle_in_transaction_session_timeout` in the URL's `options` to override.
+pub const POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
 /// How long a SQLite writer waits for the write lock held by another.
 pub const SQLITE_BUSY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 

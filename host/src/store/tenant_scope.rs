@@ -20,10 +20,9 @@
 //! fenced by the lease; they never run a tenant's request.
 
 use std::future::Future;
-use std::str::FromStr;
 use std::sync::Arc;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, PgConnection};
 
 use super::postgres::PgStore;
@@ -97,9 +96,7 @@ pub async fn connect_api(url: &str) -> StoreResult<Arc<dyn Store>> {
 /// connection is handed out (fresh or idle). Public so tests can show that
 /// raw SQL through it cannot cross tenants.
 pub async fn api_pool(url: &str) -> StoreResult<sqlx::PgPool> {
-    let redacted = redact_url(url);
-    let opts = PgConnectOptions::from_str(url)
-        .map_err(|e| StoreError::invalid("database-url", format!("{redacted}: {e}")))?;
+    let (opts, redacted) = super::postgres::connect_options(url)?;
     PgPoolOptions::new()
         .max_connections(DATABASE_MAX_CONNECTIONS_DEFAULT)
         .acquire_timeout(DATABASE_ACQUIRE_TIMEOUT_DEFAULT)

@@ -17,7 +17,10 @@ use std::str::FromStr;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::config::{DATABASE_ACQUIRE_TIMEOUT_DEFAULT, DATABASE_MAX_CONNECTIONS_DEFAULT};
+use crate::config::{
+    DATABASE_ACQUIRE_TIMEOUT_DEFAULT, DATABASE_MAX_CONNECTIONS_DEFAULT,
+    POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_DEFAULT,
+};
 use crate::store::{Engine, MigrationReport, Store, StoreError, StoreResult, migrate, redact_url};
 
 /// A [`Store`] on PostgreSQL.
@@ -30,9 +33,7 @@ pub struct PgStore {
 impl PgStore {
     /// Connects and applies pending migrations.
     pub async fn connect(url: &str) -> StoreResult<(PgStore, MigrationReport)> {
-        let redacted = redact_url(url);
-        let opts = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::invalid("database-url", format!("{redacted}: {e}")))?;
+        let (opts, redacted) = connect_options(url)?;
         // One direct connection first: a pool would retry until its timeout
         // and then only say "timed out", hiding the cause (refused, auth, …).
         PgConnection::connect_with(&opts)
@@ -68,6 +69,31 @@ impl PgStore {
     pub(crate) fn err(&self, e: sqlx::Error) -> StoreError {
         StoreError::from_sqlx(e, &self.url)
     }
+}
+
+/// Parses `url` into connect options for every pool of ours (the store's
+/// and the API's RLS pool), with the redacted URL for error messages.
+///
+/// Adds `idle_in_transaction_session_timeout` (see
+/// [`POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_DEFAULT`] for why) unless the URL's
+/// `options` already set it.
+pub(crate) fn connect_options(url: &str) -> StoreResult<(PgConnectOptions, String)> {
+    let redacted = redact_url(url);
+    let opts = PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::invalid("database-url", format!("{redacted}: {e}")))?;
+    let already_set = opts
+        .get_options()
+        .is_some_and(|o| o.contains("idle_in_transaction_session_timeout"));
+    let opts = match already_set {
+        true => opts,
+        false => opts.options([(
+            "idle_in_transaction_session_timeout",
+            POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_DEFAULT
+                .as_millis()
+                .to_string(),
+        )]),
+    };
+    Ok((opts, redacted))
 }
 
 /// Any failure to open the database is "unavailable", naming the URL and cause.
