@@ -2,6 +2,11 @@
 
 use std::time::Duration;
 
+/// How often a worker re-reads which dialer adapter versions are active,
+/// on top of activation notices: the bound on how long a worker that missed
+/// a notice keeps placing calls on a replaced version (the issue asks for
+/// "within a second").
+pub const DIALER_WATCH_INTERVAL_DEFAULT: Duration = Duration::from_millis(250);
 /// How often a worker refreshes the lease of the runs it owns.
 pub const HEARTBEAT_INTERVAL_DEFAULT: Duration = Duration::from_secs(5);
 /// A run whose heartbeat is older than this is taken over by another worker.

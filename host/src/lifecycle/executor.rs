@@ -185,6 +185,8 @@ pub struct CallOf<'a> {
     pub lead: &'a crate::runtime::Lead,
     pub attempt: u32,
     pub placed_at: Option<i64>,
+    /// The dialer adapter version that placed the call, when known.
+    pub dialer_version: Option<i64>,
 }
 
 /// Step 5 for a call that ended: ask the flow what next.
@@ -201,6 +203,7 @@ pub async fn after_call(
         lead,
         attempt,
         placed_at,
+        dialer_version,
     } = call;
     let follow = run
         .plugins
@@ -230,6 +233,7 @@ pub async fn after_call(
         attempt,
         idempotency_key: idempotency_key(run.claimed.run_id, job_id, attempt),
         placed_at,
+        dialer_version,
         report: Some(report),
         note,
         next,
@@ -253,6 +257,7 @@ async fn place_one(
         attempt,
         idempotency_key: key.clone(),
         placed_at: None,
+        dialer_version: None,
         report: None,
         note: None,
         next,
@@ -286,7 +291,7 @@ async fn place_one(
     };
     req.idempotency_key = key.clone();
     req.to = job.lead.phone.clone();
-    let r = run.plugins.place_call(&req).await;
+    let (dialer_version, r) = run.plugins.place_call(&req).await;
     drop(gate);
     // "Placed" = the provider has it: stamped when place-call returned.
     let placed_at = Utc::now().timestamp_millis();
@@ -301,6 +306,7 @@ async fn place_one(
                     lead: &job.lead,
                     attempt,
                     placed_at: Some(placed_at),
+                    dialer_version: Some(dialer_version),
                 },
                 report,
             )
@@ -314,6 +320,7 @@ async fn place_one(
             provider_call_id,
             placed_at,
             call_deadline: placed_at + i64::from(run.claimed.settings.call_timeout_secs) * 1000,
+            dialer_version,
         }),
         // Nothing was placed (throttled, or a passing fault such as the
         // adapter's own storage being down): try again later without using
@@ -341,6 +348,7 @@ async fn place_one(
                 lead: &job.lead,
                 attempt,
                 placed_at: Some(placed_at),
+                dialer_version: Some(dialer_version),
             };
             match reconcile_after_failure(run, &key).await {
                 Reconciled::NeverPlaced => Placed::Done(not_placed(JobNext::Requeue {

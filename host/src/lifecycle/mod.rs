@@ -7,6 +7,8 @@
 //! - [`heartbeat`]: refreshes every lease of the worker in one statement and
 //!   keeps the local "my lease is valid until" that zombie safety relies on.
 //! - [`canceller`]: the cancel operation (request, then wait for the owner).
+//! - [`dialer_directory`]: the active version of each dialer adapter, prepared.
+//! - [`dialer_watcher`]: hot swap — refreshes the directory on activation notices.
 //! - [`reclaimer`]: settles a dead owner's `dialing` jobs through the adapter's `lookup`.
 //! - [`executor`]: one lead: flow `plan` → compliance → mark dialing → `place-call` → `on-result`.
 //! - [`run_driver`]: one claimed run, batch by batch, from the cursor to the end.
@@ -20,6 +22,8 @@ pub mod canceller;
 pub mod claimer;
 pub mod clock;
 pub mod compliance;
+pub mod dialer_directory;
+pub mod dialer_watcher;
 pub mod executor;
 pub mod heartbeat;
 pub mod metrics;

@@ -44,6 +44,7 @@ pub async fn reconcile(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<(
                         lead: &j.lead,
                         attempt: j.attempt,
                         placed_at: Some(now),
+                        dialer_version: None,
                     },
                     report,
                 )
@@ -61,6 +62,7 @@ pub async fn reconcile(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<(
                 attempt: j.attempt,
                 idempotency_key: j.idempotency_key.clone(),
                 placed_at: None,
+                dialer_version: None,
                 report: None,
                 note: None,
                 next: JobNext::Requeue { not_before_ms: 0 },
@@ -89,6 +91,7 @@ fn interrupted(j: &crate::store::DialingJob, why: String) -> JobResult {
         attempt: j.attempt,
         idempotency_key: j.idempotency_key.clone(),
         placed_at: None,
+        dialer_version: None,
         report: None,
         note: Some(why.clone()),
         next: JobNext::Finish {

@@ -291,6 +291,7 @@ async fn settle_pending(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<
                         lead: &j.lead,
                         attempt: j.attempt,
                         placed_at: None,
+                        dialer_version: None,
                     },
                     report,
                 )
@@ -303,6 +304,7 @@ async fn settle_pending(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<
                 attempt: j.attempt,
                 idempotency_key: j.idempotency_key.clone(),
                 placed_at: None,
+                dialer_version: None,
                 report: None,
                 note: None,
                 next: JobNext::Finish {
@@ -361,6 +363,7 @@ async fn finish_cancelled(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Resul
                     attempt: j.attempt,
                     idempotency_key: j.idempotency_key.clone(),
                     placed_at: None,
+                    dialer_version: None,
                     report: None,
                     note: Some(detail),
                     next: JobNext::Finish {
@@ -379,6 +382,7 @@ async fn finish_cancelled(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Resul
                 attempt: j.attempt,
                 idempotency_key: j.idempotency_key.clone(),
                 placed_at: None,
+                dialer_version: None,
                 report: None,
                 note: None,
                 next: JobNext::Finish {

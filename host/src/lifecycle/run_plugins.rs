@@ -1,8 +1,12 @@
 //! The two components a run uses: its pinned flow version and the dialer
-//! adapter active when the run was claimed, each bound to the run's tenant.
-//! Instances are pooled per run (reused across leads of the same tenant,
-//! never across tenants) and dropped after any error: a trapped or
-//! poisoned instance is never reused.
+//! adapter's *currently active* version (hot swap: each call looks it up in
+//! the worker's [`DialerDirectory`](super::dialer_directory::DialerDirectory)),
+//! each bound to the run's tenant. Instances are pooled per run and adapter
+//! version (reused across leads of the same tenant, never across tenants)
+//! and dropped after any error: a trapped or poisoned instance is never
+//! reused. A call in flight during a swap finishes on the instance it
+//! started on; that instance then goes back to the old version's pool,
+//! which is dropped with the last call using it.
 
 use std::sync::{Arc, Mutex};
 
@@ -13,29 +17,43 @@ use crate::runtime::{
 };
 use crate::store::{ClaimedRun, StoreKv};
 
+use super::dialer_directory::ActiveDialer;
 use super::worker::WorkerCtx;
 
+/// One adapter version and its idle instances.
+struct DialerSlot {
+    active: Arc<ActiveDialer>,
+    idle: Mutex<Vec<DialerInstance>>,
+}
+
+impl DialerSlot {
+    fn new(active: Arc<ActiveDialer>) -> Arc<DialerSlot> {
+        Arc::new(DialerSlot {
+            active,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+}
+
 pub struct RunPlugins {
+    ctx: Arc<WorkerCtx>,
     host: Arc<PluginHost>,
     flow: Arc<Prepared>,
-    dialer: Arc<Prepared>,
+    dialer_name: String,
+    /// std Mutex: held only to read or replace the Arc, never across an await.
+    dialer: Mutex<Arc<DialerSlot>>,
     flow_scope: Scope,
     dialer_scope: Scope,
     /// The tenant's configuration of this dialer (write-only elsewhere).
     pub dialer_config: Properties,
     flows: Mutex<Vec<FlowInstance>>,
-    dialers: Mutex<Vec<DialerInstance>>,
 }
 
 impl RunPlugins {
     /// Loads and prepares (cached by sha256) the run's flow and dialer.
     pub async fn load(ctx: &Arc<WorkerCtx>, run: &ClaimedRun) -> anyhow::Result<RunPlugins> {
         let (flow_name, flow_version, flow_bytes) = ctx.store.run_flow_plugin(run.run_id).await?;
-        let dialer = ctx
-            .store
-            .get_active_plugin(PluginKind::Dialer, None, &run.dialer)
-            .await
-            .map_err(|e| anyhow::anyhow!("dialer {:?} has no active version: {e}", run.dialer))?;
+        let dialer = ctx.dialers.get(&run.dialer).await?;
         let dialer_config = ctx
             .store
             .dialer_config_for_worker(run.business_id, &run.dialer)
@@ -49,20 +67,14 @@ impl RunPlugins {
             },
             &flow_bytes,
         )?;
-        let dialer_prep = ctx.plugins.prepare(
-            PluginMeta {
-                kind: PluginKind::Dialer,
-                name: run.dialer.clone(),
-                version: dialer.version.version,
-            },
-            &dialer.bytes,
-        )?;
         let kv = Arc::new(StoreKv(ctx.store.clone()));
         let log_fields = vec![("run_id".to_string(), run.run_id.to_string())];
         Ok(RunPlugins {
+            ctx: ctx.clone(),
             host: ctx.plugins.clone(),
             flow,
-            dialer: dialer_prep,
+            dialer_name: run.dialer.clone(),
+            dialer: Mutex::new(DialerSlot::new(dialer)),
             flow_scope: Scope {
                 business_id: run.business_id,
                 kv_namespace: format!("flow:{flow_name}"),
@@ -79,7 +91,6 @@ impl RunPlugins {
             },
             dialer_config,
             flows: Mutex::new(Vec::new()),
-            dialers: Mutex::new(Vec::new()),
         })
     }
 
@@ -91,16 +102,31 @@ impl RunPlugins {
         }
     }
 
-    async fn take_dialer(&self) -> Result<DialerInstance, PluginError> {
-        let pooled = self.dialers.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        match pooled {
-            Some(d) => Ok(d),
+    /// The slot of the adapter version active now: switches to a new slot
+    /// when the directory has swapped the version since the last call.
+    fn dialer_slot(&self) -> Arc<DialerSlot> {
+        let now = self.ctx.dialers.current(&self.dialer_name);
+        let mut slot = self.dialer.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(active) = now
+            && active.version != slot.active.version
+        {
+            *slot = DialerSlot::new(active);
+        }
+        slot.clone()
+    }
+
+    async fn take_dialer(&self) -> Result<(Arc<DialerSlot>, DialerInstance), PluginError> {
+        let slot = self.dialer_slot();
+        let pooled = slot.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let instance = match pooled {
+            Some(d) => d,
             None => {
                 self.host
-                    .dialer(&self.dialer, self.dialer_scope.clone())
-                    .await
+                    .dialer(&slot.active.prepared, self.dialer_scope.clone())
+                    .await?
             }
-        }
+        };
+        Ok((slot, instance))
     }
 
     /// Returns a healthy instance to the pool. Its log lines already went to
@@ -110,12 +136,11 @@ impl RunPlugins {
         self.flows.lock().unwrap_or_else(|p| p.into_inner()).push(f);
     }
 
-    fn put_dialer(&self, mut d: DialerInstance) {
+    /// Back to the pool of the version it belongs to (an old version's pool
+    /// is dropped once no call holds its slot).
+    fn put_dialer(slot: &DialerSlot, mut d: DialerInstance) {
         d.take_logs();
-        self.dialers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(d);
+        slot.idle.lock().unwrap_or_else(|p| p.into_inner()).push(d);
     }
 
     #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.flow.meta.name, version = self.flow.meta.version))]
@@ -143,41 +168,48 @@ impl RunPlugins {
         r
     }
 
-    #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.dialer.meta.name, version = self.dialer.meta.version))]
+    /// Places the call on the adapter version active now and says which
+    /// version that was (recorded on the attempt).
+    #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.dialer_name, version = tracing::field::Empty))]
     pub async fn place_call(
         &self,
         req: &CallRequest,
-    ) -> Result<Result<Placement, DialError>, PluginError> {
-        let mut d = self.take_dialer().await?;
+    ) -> (i64, Result<Result<Placement, DialError>, PluginError>) {
+        let (slot, mut d) = match self.take_dialer().await {
+            Ok(x) => x,
+            Err(e) => return (e.plugin.version, Err(e)),
+        };
+        let version = slot.active.version;
+        tracing::Span::current().record("version", version);
         let r = d.place_call(&self.dialer_config, req).await;
         if r.is_ok() {
-            self.put_dialer(d);
+            Self::put_dialer(&slot, d);
         }
-        r
+        (version, r)
     }
 
-    #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.dialer.meta.name, version = self.dialer.meta.version))]
+    #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.dialer_name))]
     pub async fn hangup(
         &self,
         provider_call_id: &str,
     ) -> Result<Result<(), DialError>, PluginError> {
-        let mut d = self.take_dialer().await?;
+        let (slot, mut d) = self.take_dialer().await?;
         let r = d.hangup(&self.dialer_config, provider_call_id).await;
         if r.is_ok() {
-            self.put_dialer(d);
+            Self::put_dialer(&slot, d);
         }
         r
     }
 
-    #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.dialer.meta.name, version = self.dialer.meta.version))]
+    #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.dialer_name))]
     pub async fn lookup(
         &self,
         idempotency_key: &str,
     ) -> Result<Result<Option<CallReport>, DialError>, PluginError> {
-        let mut d = self.take_dialer().await?;
+        let (slot, mut d) = self.take_dialer().await?;
         let r = d.lookup(&self.dialer_config, idempotency_key).await;
         if r.is_ok() {
-            self.put_dialer(d);
+            Self::put_dialer(&slot, d);
         }
         r
     }

@@ -17,6 +17,8 @@ use tokio::sync::{Notify, Semaphore};
 
 use super::clock::Clock;
 use super::compliance::rate_limit::RateLimiter;
+use super::dialer_directory::DialerDirectory;
+use super::dialer_watcher;
 use super::heartbeat::{self, LeaseClock};
 use super::metrics::LifecycleMetrics;
 use super::run_driver::{self, RunControl};
@@ -45,6 +47,8 @@ pub struct WorkerConfig {
     pub tenant_calls_per_second: Option<f64>,
     /// How often an idle worker looks for runs.
     pub poll_interval: Duration,
+    /// How often the worker re-reads the active dialer versions (hot swap).
+    pub dialer_watch_interval: Duration,
 }
 
 impl WorkerConfig {
@@ -60,6 +64,7 @@ impl WorkerConfig {
             account_calls_per_second: None,
             tenant_calls_per_second: None,
             poll_interval: config::WORKER_POLL_INTERVAL_DEFAULT,
+            dialer_watch_interval: config::DIALER_WATCH_INTERVAL_DEFAULT,
         }
     }
 
@@ -109,6 +114,8 @@ pub struct WorkerCtx {
     pub lease: LeaseClock,
     pub rate: RateLimiter,
     pub metrics: LifecycleMetrics,
+    /// The active dialer adapters, hot-swapped by [`super::dialer_watcher`].
+    pub dialers: DialerDirectory,
     pub stop: Stop,
     runs: Mutex<HashMap<i64, Arc<RunControl>>>,
     tenant_calls: Mutex<HashMap<i64, Arc<Semaphore>>>,
@@ -201,6 +208,7 @@ impl Worker {
         let lease = LeaseClock::new(cfg.lease_ttl);
         Ok(Worker {
             ctx: Arc::new(WorkerCtx {
+                dialers: DialerDirectory::new(store.clone(), plugins.clone()),
                 store,
                 plugins,
                 clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
@@ -245,6 +253,10 @@ impl Worker {
         let ctx = self.ctx.clone();
         let hb = tokio::spawn(heartbeat::start(ctx.clone(), ctx.stop.clone()));
         let listener = tokio::spawn(listen_for_cancels(ctx.clone()));
+        let watcher = tokio::spawn(dialer_watcher::start(
+            ctx.clone(),
+            ctx.cfg.dialer_watch_interval,
+        ));
         while !ctx.stop.is_stopped() {
             let claimed = match self.run_once().await {
                 Ok(n) => n,
@@ -270,6 +282,7 @@ impl Worker {
             }
         }
         listener.abort();
+        watcher.abort();
         let _ = hb.await;
         ctx.store.release_worker(&ctx.cfg.worker_id).await?;
         Ok(())

@@ -212,7 +212,7 @@ impl ApiReads {
         );
         let attempts_sql = format!(
             "SELECT job_id, attempt, placed, decision, CAST(compliance AS TEXT), outcome, \
-             provider_call_id, placed_at FROM attempts \
+             provider_call_id, placed_at, dialer_version FROM attempts \
              WHERE business_id = $1 AND run_id = $2 AND job_id IN ({list}) ORDER BY job_id, id"
         );
         let mut leads = BTreeMap::new();
@@ -243,7 +243,7 @@ impl ApiReads {
                         compliance: r.get(4),
                         outcome: r.get(5),
                         provider_call_id: r.get(6),
-                        dialer_version: None,
+                        dialer_version: r.get(8),
                         placed_at: r.get(7),
                     });
                 }

@@ -30,6 +30,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
         plugin_versions_and_single_active,
         plugins_are_isolated_between_owners,
         plugin_concurrent_uploads_get_distinct_versions,
+        plugin_activation_is_announced_and_listed,
         kv_is_isolated_between_tenants,
         store_kv_backs_the_runtime_tenant_kv,
         dnc_add_remove_contains_list,
@@ -57,6 +58,7 @@ macro_rules! store_conformance_tests {
             plugin_versions_and_single_active,
             plugins_are_isolated_between_owners,
             plugin_concurrent_uploads_get_distinct_versions,
+        plugin_activation_is_announced_and_listed,
             kv_is_isolated_between_tenants,
             store_kv_backs_the_runtime_tenant_kv,
             dnc_add_remove_contains_list,
@@ -501,6 +503,57 @@ pub async fn plugin_versions_and_single_active(store: Arc<dyn Store>) {
         store.insert_plugin_version(k, Some(b), "Bad Name!", b"x").await,
         Err(StoreError::Invalid { ref field, .. }) if field == "name"
     ));
+}
+
+/// What a worker's hot swap relies on: an activation is announced to
+/// listeners, and the active versions can be read without their bytes.
+pub async fn plugin_activation_is_announced_and_listed(store: Arc<dyn Store>) {
+    use futures::StreamExt;
+    let k = PluginKind::Dialer;
+    let name = unique("dialer");
+    let b = tenant(&store).await;
+    let tenant_flow = unique("flow");
+    store
+        .insert_plugin_version(PluginKind::Flow, Some(b), &tenant_flow, b"f")
+        .await
+        .unwrap();
+    store
+        .activate_plugin_version(PluginKind::Flow, Some(b), &tenant_flow, 1)
+        .await
+        .unwrap();
+    for i in 1..=2u8 {
+        store
+            .insert_plugin_version(k, None, &name, &[i; 4])
+            .await
+            .unwrap();
+    }
+    let mut notices = store.activation_notices().await.unwrap();
+    store
+        .activate_plugin_version(k, None, &name, 1)
+        .await
+        .unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), notices.next())
+        .await
+        .expect("an activation is announced")
+        .expect("the notice stream stays open");
+    let active = store.active_plugin_versions(k, None).await.unwrap();
+    let mine: Vec<_> = active.iter().filter(|v| v.name == name).collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!((mine[0].version, mine[0].active), (1, true));
+    assert!(
+        active
+            .iter()
+            .all(|v| v.kind == k && v.business_id.is_none()),
+        "only platform dialers, never a tenant's flow: {active:?}"
+    );
+    store
+        .activate_plugin_version(k, None, &name, 2)
+        .await
+        .unwrap();
+    let active = store.active_plugin_versions(k, None).await.unwrap();
+    let mine: Vec<_> = active.iter().filter(|v| v.name == name).collect();
+    assert_eq!(mine.len(), 1, "one active version per name");
+    assert_eq!(mine[0].version, 2);
 }
 
 pub async fn plugins_are_isolated_between_owners(store: Arc<dyn Store>) {

@@ -157,6 +157,9 @@ fn report(outcome: Outcome, pcid: &str) -> CallReport {
     }
 }
 
+/// The adapter version [`done`] says placed its call.
+const DONE_DIALER_VERSION: i64 = 3;
+
 fn done(run_id: i64, job: &JobWork, next: JobNext) -> JobResult {
     let attempt = job.attempt + 1;
     JobResult {
@@ -165,6 +168,7 @@ fn done(run_id: i64, job: &JobWork, next: JobNext) -> JobResult {
         attempt,
         idempotency_key: idempotency_key(run_id, job.job_id, attempt),
         placed_at: Some(1_000),
+        dialer_version: Some(DONE_DIALER_VERSION),
         report: Some(report(
             Outcome::Busy,
             &format!("p-{}", idempotency_key(run_id, job.job_id, attempt)),
@@ -599,6 +603,13 @@ pub async fn run_cursor_counts_finished_jobs_and_retries_reuse_the_row(store: Ar
         .filter_map(|a| a.idempotency_key.clone())
         .collect();
     assert_eq!(keys.len(), 4, "each attempt has its own idempotency key");
+    assert!(
+        attempts
+            .iter()
+            .filter(|a| a.placed)
+            .all(|a| a.dialer_version == Some(DONE_DIALER_VERSION)),
+        "each placed call records the adapter version that placed it: {attempts:?}"
+    );
 }
 
 pub async fn run_call_events_are_monotonic_and_tenant_scoped(store: Arc<dyn Store>) {
@@ -636,6 +647,7 @@ pub async fn run_call_events_are_monotonic_and_tenant_scoped(store: Arc<dyn Stor
                 provider_call_id: pcid.clone(),
                 placed_at: 2_000,
                 call_deadline: FAR_FUTURE,
+                dialer_version: 7,
             }],
         )
         .await
@@ -686,6 +698,16 @@ pub async fn run_call_events_are_monotonic_and_tenant_scoped(store: Arc<dyn Stor
     assert_eq!(dialing[0].provider_call_id.as_deref(), Some(pcid.as_str()));
     let run = store.get_run(b, run_id).await.unwrap();
     assert_eq!(run.last_call_placed_at, Some(2_000));
+    let attempts = store
+        .list_attempts(b, run_id, Page::first(10))
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(
+        attempts[0].dialer_version,
+        Some(7),
+        "a pending placement records its adapter version"
+    );
 }
 
 pub async fn run_cancel_job_only_when_queued(store: Arc<dyn Store>) {
@@ -762,6 +784,7 @@ pub async fn run_dialing_jobs_after_takeover(store: Arc<dyn Store>) {
         attempt: left[0].attempt,
         idempotency_key: left[0].idempotency_key.clone(),
         placed_at: None,
+        dialer_version: None,
         report: None,
         note: None,
         next: JobNext::Requeue { not_before_ms: 0 },
@@ -772,6 +795,7 @@ pub async fn run_dialing_jobs_after_takeover(store: Arc<dyn Store>) {
         attempt: left[1].attempt,
         idempotency_key: left[1].idempotency_key.clone(),
         placed_at: None,
+        dialer_version: None,
         report: None,
         note: None,
         next: JobNext::Finish {

@@ -66,6 +66,11 @@ pub const POSTGRES: &[Migration] = &[
         description: "rls",
         sql: include_str!("../../../migrations/postgres/0003_rls.sql"),
     },
+    Migration {
+        version: 4,
+        description: "dialer_version",
+        sql: include_str!("../../../migrations/postgres/0004_dialer_version.sql"),
+    },
 ];
 
 /// SQLite migrations, in order; same versions as [`POSTGRES`].
@@ -84,6 +89,11 @@ pub const SQLITE: &[Migration] = &[
         version: 3,
         description: "rls",
         sql: include_str!("../../../migrations/sqlite/0003_rls.sql"),
+    },
+    Migration {
+        version: 4,
+        description: "dialer_version",
+        sql: include_str!("../../../migrations/sqlite/0004_dialer_version.sql"),
     },
 ];
 

@@ -9,13 +9,15 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
 
 use super::StoreResult;
 use crate::runtime::PluginKind;
 
 /// Channel on which PostgreSQL announces an activation (payload
 /// `kind:owner:name:version`, owner `0` for the platform). Workers LISTEN to
-/// hot-swap adapters; on SQLite there is one process, which learns in-process.
+/// hot-swap adapters; SQLite announces in-process (see
+/// [`PluginStore::activation_notices`]) and workers also poll.
 pub const PLUGIN_ACTIVATED_CHANNEL: &str = "dialplane_plugin_activated";
 
 /// Longest plugin name.
@@ -97,6 +99,17 @@ pub trait PluginStore {
         owner: Option<i64>,
         name: &str,
     ) -> StoreResult<PluginBlob>;
+    /// The active version of every plugin of this kind and owner, without
+    /// bytes: what a worker polls to notice a hot swap.
+    async fn active_plugin_versions(
+        &self,
+        kind: PluginKind,
+        owner: Option<i64>,
+    ) -> StoreResult<Vec<PluginVersion>>;
+    /// A notice after each activation committed: from every host on
+    /// PostgreSQL (`LISTEN`), from this process on SQLite. Notices can be
+    /// missed (a reconnect, another SQLite process), so listeners also poll.
+    async fn activation_notices(&self) -> StoreResult<BoxStream<'static, ()>>;
     /// Makes `version` the only active one (rollback = activate an older one).
     async fn activate_plugin_version(
         &self,

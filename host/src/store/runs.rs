@@ -156,6 +156,8 @@ pub struct AttemptView {
     pub decided_at: i64,
     pub placed_at: Option<i64>,
     pub ended_at: Option<i64>,
+    /// The dialer adapter version that placed the call, if one was placed.
+    pub dialer_version: Option<i64>,
 }
 
 /// What [`RunStore::request_cancel`] did.
@@ -297,6 +299,9 @@ pub struct JobResult {
     pub idempotency_key: String,
     /// `None` when no call was placed (e.g. the adapter refused it).
     pub placed_at: Option<i64>,
+    /// The dialer adapter version that placed the call (hot swap can change
+    /// it between two calls of one run); `None` when unknown or not placed.
+    pub dialer_version: Option<i64>,
     pub report: Option<CallReport>,
     pub note: Option<String>,
     pub next: JobNext,
@@ -330,6 +335,8 @@ pub struct PendingCall {
     pub provider_call_id: String,
     pub placed_at: i64,
     pub call_deadline: i64,
+    /// The dialer adapter version that placed the call.
+    pub dialer_version: i64,
 }
 
 /// The idempotency key of one placement: `run-job-attempt`.

@@ -1,7 +1,11 @@
+use std::time::Duration;
+
 use async_trait::async_trait;
 use chrono::Utc;
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use sqlx::Row;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgListener, PgRow};
 
 use super::PgStore;
 use crate::runtime::PluginKind;
@@ -115,6 +119,45 @@ impl PluginStore for PgStore {
         .await
         .map_err(|e| self.err(e))?;
         rows.iter().map(version_from_row).collect()
+    }
+
+    async fn active_plugin_versions(
+        &self,
+        kind: PluginKind,
+        owner: Option<i64>,
+    ) -> StoreResult<Vec<PluginVersion>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM plugins \
+             WHERE kind = $1 AND COALESCE(business_id, 0) = COALESCE($2::bigint, 0) AND active \
+             ORDER BY name"
+        ))
+        .bind(kind.as_str())
+        .bind(owner)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.iter().map(version_from_row).collect()
+    }
+
+    async fn activation_notices(&self) -> StoreResult<BoxStream<'static, ()>> {
+        let mut listener = PgListener::connect_with(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        listener
+            .listen(PLUGIN_ACTIVATED_CHANNEL)
+            .await
+            .map_err(|e| self.err(e))?;
+        // `recv` reconnects after the server went away; back off between
+        // failed attempts instead of spinning.
+        let stream = futures::stream::unfold(listener, |mut l| async move {
+            loop {
+                match l.recv().await {
+                    Ok(_) => return Some(((), l)),
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        });
+        Ok(stream.boxed())
     }
 
     async fn get_plugin_version(

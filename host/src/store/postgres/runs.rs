@@ -275,7 +275,7 @@ impl RunStore for PgStore {
         let rows = sqlx::query(
             "SELECT id, run_id, job_id, lead_id, attempt, placed, idempotency_key, decision, \
                     compliance::text AS compliance, worker_id, lease_generation, provider_call_id, \
-                    call_state, outcome, note, decided_at, placed_at, ended_at \
+                    call_state, outcome, note, decided_at, placed_at, ended_at, dialer_version \
              FROM attempts WHERE business_id = $1 AND run_id = $2 AND id > $3 ORDER BY id LIMIT $4",
         )
         .bind(business_id)
@@ -306,6 +306,7 @@ impl RunStore for PgStore {
                 decided_at: r.get("decided_at"),
                 placed_at: r.get("placed_at"),
                 ended_at: r.get("ended_at"),
+                dialer_version: r.get("dialer_version"),
             })
             .collect())
     }
@@ -899,6 +900,7 @@ impl RunStore for PgStore {
         let pcids: Vec<&str> = calls.iter().map(|c| c.provider_call_id.as_str()).collect();
         let placed: Vec<i64> = calls.iter().map(|c| c.placed_at).collect();
         let deadlines: Vec<i64> = calls.iter().map(|c| c.call_deadline).collect();
+        let versions: Vec<i64> = calls.iter().map(|c| c.dialer_version).collect();
         sqlx::query(
             "UPDATE jobs j SET provider_call_id = d.pcid, call_deadline = d.deadline \
              FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::BIGINT[]) AS d(id, pcid, deadline) \
@@ -914,11 +916,12 @@ impl RunStore for PgStore {
         sqlx::query(
             "INSERT INTO attempts (business_id, run_id, job_id, lead_id, attempt, placed, \
                  idempotency_key, decision, compliance, worker_id, lease_generation, \
-                 provider_call_id, call_state, decided_at, placed_at) \
+                 provider_call_id, call_state, decided_at, placed_at, dialer_version) \
              SELECT j.business_id, j.run_id, j.id, j.lead_id, d.att, TRUE, d.key, 'allowed', \
-                 COALESCE(j.compliance, '{}'::jsonb), $5, $6, d.pcid, 'queued', d.placed, d.placed \
-             FROM UNNEST($2::BIGINT[], $3::INT[], $4::TEXT[], $7::TEXT[], $8::BIGINT[]) \
-                 AS d(id, att, key, pcid, placed) \
+                 COALESCE(j.compliance, '{}'::jsonb), $5, $6, d.pcid, 'queued', d.placed, d.placed, \
+                 d.ver \
+             FROM UNNEST($2::BIGINT[], $3::INT[], $4::TEXT[], $7::TEXT[], $8::BIGINT[], \
+                         $9::BIGINT[]) AS d(id, att, key, pcid, placed, ver) \
              JOIN jobs j ON j.id = d.id AND j.run_id = $1 \
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
@@ -930,6 +933,7 @@ impl RunStore for PgStore {
         .bind(generation)
         .bind(&pcids)
         .bind(&placed)
+        .bind(&versions)
         .execute(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
@@ -963,6 +967,7 @@ impl RunStore for PgStore {
         let (mut a_id, mut a_att, mut a_key, mut a_placed, mut a_pat) =
             (vec![], vec![], vec![], vec![], vec![]);
         let (mut a_pcid, mut a_out, mut a_rep, mut a_note) = (vec![], vec![], vec![], vec![]);
+        let mut a_ver = vec![];
         // Job updates.
         let (mut t_id, mut t_status, mut t_out, mut t_reason) = (vec![], vec![], vec![], vec![]);
         let (mut r_id, mut r_nb, mut r_out) = (vec![], vec![], vec![]);
@@ -1016,25 +1021,28 @@ impl RunStore for PgStore {
                     .map(|x| serde_json::to_string(x).unwrap_or_default()),
             );
             a_note.push(r.note.clone());
+            a_ver.push(r.dialer_version);
         }
         if !a_id.is_empty() {
             sqlx::query(
                 "INSERT INTO attempts (business_id, run_id, job_id, lead_id, attempt, placed, \
                      idempotency_key, decision, compliance, worker_id, lease_generation, \
-                     provider_call_id, call_state, outcome, report, note, decided_at, placed_at, ended_at) \
+                     provider_call_id, call_state, outcome, report, note, decided_at, placed_at, ended_at, \
+                     dialer_version) \
                  SELECT j.business_id, j.run_id, j.id, j.lead_id, d.att, d.placed, d.key, 'allowed', \
                      COALESCE(j.compliance, '{}'::jsonb), $2, $3, d.pcid, \
                      CASE WHEN d.placed THEN 'ended' END, d.outcome, d.report::jsonb, d.note, \
-                     $4, d.placed_at, $4 \
+                     $4, d.placed_at, $4, d.ver \
                  FROM UNNEST($5::BIGINT[], $6::INT[], $7::TEXT[], $8::BOOL[], $9::BIGINT[], \
-                             $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[]) \
-                     AS d(id, att, key, placed, placed_at, pcid, outcome, report, note) \
+                             $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::BIGINT[]) \
+                     AS d(id, att, key, placed, placed_at, pcid, outcome, report, note, ver) \
                  JOIN jobs j ON j.id = d.id AND j.run_id = $1 AND j.status = 'dialing' \
                  ON CONFLICT (idempotency_key) DO UPDATE SET \
                      call_state = EXCLUDED.call_state, outcome = EXCLUDED.outcome, \
                      report = COALESCE(EXCLUDED.report, attempts.report), note = EXCLUDED.note, \
                      ended_at = EXCLUDED.ended_at, worker_id = EXCLUDED.worker_id, \
-                     lease_generation = EXCLUDED.lease_generation",
+                     lease_generation = EXCLUDED.lease_generation, \
+                     dialer_version = COALESCE(attempts.dialer_version, EXCLUDED.dialer_version)",
             )
             .bind(run_id)
             .bind(worker_id)
@@ -1049,6 +1057,7 @@ impl RunStore for PgStore {
             .bind(&a_out)
             .bind(&a_rep)
             .bind(&a_note)
+            .bind(&a_ver)
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;

@@ -1,7 +1,12 @@
+use std::sync::OnceLock;
+
 use async_trait::async_trait;
 use chrono::Utc;
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use tokio::sync::broadcast;
 
 use super::SqliteStore;
 use crate::runtime::PluginKind;
@@ -17,6 +22,12 @@ const VERSION_COLUMNS: &str =
 const SAME_PLUGIN: &str = "kind = $1 AND COALESCE(business_id, 0) = COALESCE($2, 0) AND name = $3";
 /// SQLite has one writer, so the number cannot race; kept for symmetry.
 const INSERT_ATTEMPTS: usize = 8;
+
+/// In-process activation notices, by database url: SQLite has no NOTIFY.
+fn activation_channel() -> &'static broadcast::Sender<String> {
+    static CH: OnceLock<broadcast::Sender<String>> = OnceLock::new();
+    CH.get_or_init(|| broadcast::channel(64).0)
+}
 
 fn version_from_row(r: &SqliteRow) -> StoreResult<PluginVersion> {
     Ok(PluginVersion {
@@ -115,6 +126,44 @@ impl PluginStore for SqliteStore {
         rows.iter().map(version_from_row).collect()
     }
 
+    async fn active_plugin_versions(
+        &self,
+        kind: PluginKind,
+        owner: Option<i64>,
+    ) -> StoreResult<Vec<PluginVersion>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM plugins \
+             WHERE kind = $1 AND COALESCE(business_id, 0) = COALESCE($2, 0) AND active \
+             ORDER BY name"
+        ))
+        .bind(kind.as_str())
+        .bind(owner)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.iter().map(version_from_row).collect()
+    }
+
+    async fn activation_notices(&self) -> StoreResult<BoxStream<'static, ()>> {
+        let url = self.url.clone();
+        let rx = activation_channel().subscribe();
+        let stream = futures::stream::unfold(rx, move |mut rx| {
+            let url = url.clone();
+            async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(u) if u == url => return Some(((), rx)),
+                        // Lagged: something was activated; say so once.
+                        Err(broadcast::error::RecvError::Lagged(_)) => return Some(((), rx)),
+                        Ok(_) => continue,
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            }
+        });
+        Ok(stream.boxed())
+    }
+
     async fn get_plugin_version(
         &self,
         kind: PluginKind,
@@ -202,6 +251,8 @@ impl PluginStore for SqliteStore {
         .await
         .map_err(|e| self.err(e))?;
         tx.commit().await.map_err(|e| self.err(e))?;
+        // No receiver is fine: nobody in this process is listening.
+        let _ = activation_channel().send(self.url.clone());
         version_from_row(&row)
     }
 }

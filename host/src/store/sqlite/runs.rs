@@ -321,7 +321,7 @@ impl RunStore for SqliteStore {
         let rows = sqlx::query(
             "SELECT id, run_id, job_id, lead_id, attempt, placed, idempotency_key, decision, \
                     compliance, worker_id, lease_generation, provider_call_id, \
-                    call_state, outcome, note, decided_at, placed_at, ended_at \
+                    call_state, outcome, note, decided_at, placed_at, ended_at, dialer_version \
              FROM attempts WHERE business_id = $1 AND run_id = $2 AND id > $3 ORDER BY id LIMIT $4",
         )
         .bind(business_id)
@@ -352,6 +352,7 @@ impl RunStore for SqliteStore {
                 decided_at: r.get("decided_at"),
                 placed_at: r.get("placed_at"),
                 ended_at: r.get("ended_at"),
+                dialer_version: r.get("dialer_version"),
             })
             .collect())
     }
@@ -889,9 +890,9 @@ impl RunStore for SqliteStore {
             sqlx::query(
                 "INSERT INTO attempts (business_id, run_id, job_id, lead_id, attempt, placed, \
                      idempotency_key, decision, compliance, worker_id, lease_generation, \
-                     provider_call_id, call_state, decided_at, placed_at) \
+                     provider_call_id, call_state, decided_at, placed_at, dialer_version) \
                  SELECT business_id, run_id, id, lead_id, $3, 1, $4, 'allowed', \
-                     COALESCE(compliance, '{}'), $5, $6, $7, 'queued', $8, $8 \
+                     COALESCE(compliance, '{}'), $5, $6, $7, 'queued', $8, $8, $9 \
                  FROM jobs WHERE id = $2 AND run_id = $1 \
                  ON CONFLICT (idempotency_key) DO NOTHING",
             )
@@ -903,6 +904,7 @@ impl RunStore for SqliteStore {
             .bind(generation)
             .bind(&c.provider_call_id)
             .bind(c.placed_at)
+            .bind(c.dialer_version)
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;
@@ -958,16 +960,18 @@ impl RunStore for SqliteStore {
             sqlx::query(
                 "INSERT INTO attempts (business_id, run_id, job_id, lead_id, attempt, placed, \
                      idempotency_key, decision, compliance, worker_id, lease_generation, \
-                     provider_call_id, call_state, outcome, report, note, decided_at, placed_at, ended_at) \
+                     provider_call_id, call_state, outcome, report, note, decided_at, placed_at, ended_at, \
+                     dialer_version) \
                  SELECT business_id, run_id, id, lead_id, $3, $4, $5, 'allowed', \
                      COALESCE(compliance, '{}'), $6, $7, $8, CASE WHEN $4 THEN 'ended' END, \
-                     $9, $10, $11, $12, $13, $12 \
+                     $9, $10, $11, $12, $13, $12, $14 \
                  FROM jobs WHERE id = $2 AND run_id = $1 AND status = 'dialing' \
                  ON CONFLICT (idempotency_key) DO UPDATE SET \
                      call_state = excluded.call_state, outcome = excluded.outcome, \
                      report = COALESCE(excluded.report, attempts.report), note = excluded.note, \
                      ended_at = excluded.ended_at, worker_id = excluded.worker_id, \
-                     lease_generation = excluded.lease_generation",
+                     lease_generation = excluded.lease_generation, \
+                     dialer_version = COALESCE(attempts.dialer_version, excluded.dialer_version)",
             )
             .bind(run_id)
             .bind(r.job_id)
@@ -982,6 +986,7 @@ impl RunStore for SqliteStore {
             .bind(&r.note)
             .bind(now_ms)
             .bind(r.placed_at)
+            .bind(r.dialer_version)
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;
