@@ -15,6 +15,7 @@
 //! - [`lifecycle`]: claim, heartbeat, cancel, cursor, reclaim, and the worker
 //!   that drives leads through the plugins.
 //! - [`api`]: axum routers per resource, auth, the one error type.
+//! - [`process_metrics`]: counters shared by the API and in-process workers.
 //! - [`cli`]: the `dialplane` subcommands.
 
 pub mod api;
@@ -24,6 +25,7 @@ pub mod config;
 pub mod demo;
 pub mod leads_file;
 pub mod lifecycle;
+pub mod process_metrics;
 pub mod runtime;
 pub mod store;
 pub mod testing;

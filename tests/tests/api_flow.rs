@@ -228,6 +228,10 @@ async fn run_completes_with_jobs_attempts_events_and_metrics() {
     assert_eq!(job["lead_external_id"], "L-1");
     assert_eq!(job["attempts"][0]["attempt"], 1, "{j}");
     assert!(job["attempts"][0]["compliance"].is_object(), "{j}");
+    assert_eq!(
+        job["attempts"][0]["dialer_version"], 1,
+        "the attempt names the adapter version that placed it: {j}"
+    );
 
     let (st, runs) = api.get("/api/outbound/runs", &t.key).await;
     assert_eq!(st, StatusCode::OK);
@@ -258,6 +262,79 @@ async fn run_completes_with_jobs_attempts_events_and_metrics() {
     assert!(m.contains("dialplane_runs{state=\"completed\"} 1"), "{m}");
     assert!(m.contains("dialplane_calls_total{outcome="), "{m}");
     assert!(m.contains("dialplane_cancel_latency_seconds_count"), "{m}");
+    assert!(
+        metric(&m, "dialplane_claim_latency_seconds_count") >= 1.0,
+        "the in-process worker's claim is counted: {m}"
+    );
+}
+
+/// The value of the sample line `name` in Prometheus text (0 if absent).
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A tenant's flow that traps on every lead, run by the worker of this
+/// process: every lead fails with the cause named, the run still completes,
+/// and `/metrics` counts the failures by cause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_plugin_failures_are_counted_by_cause() {
+    let mut api = Api::pg().await;
+    let t = api.tenant("acme").await;
+    let admin = api.admin_key().await;
+    api.install_sim_dialer(&admin).await;
+    let (st, v) = api
+        .raw(
+            Method::PUT,
+            "/api/plugins/flows/panicky",
+            Some(&t.key),
+            "application/wasm",
+            dialplane::builtin::HOSTILE_PANIC.to_vec(),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let leads = api.import_leads(&t, 3).await;
+    api.worker(|_| {}).await;
+    let (st, run) = api
+        .post(
+            "/api/outbound/runs",
+            &t.key,
+            json!({"lead_ids": leads, "flow": "panicky", "dialer": "sim-dialer",
+                   "settings": {"calling_window": {"start": "00:00", "end": "24:00"}}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{run}");
+    let id = run["id"].as_i64().unwrap();
+    let done = api
+        .wait_run(&t, id, Duration::from_secs(60), |r| {
+            r["status"] == "completed" || r["status"] == "failed"
+        })
+        .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let (_, jobs) = api
+        .get(&format!("/api/outbound/runs/{id}/jobs"), &t.key)
+        .await;
+    for j in jobs["items"].as_array().unwrap() {
+        assert_eq!(j["state"], "failed", "{j}");
+        assert!(
+            j["reason"].as_str().unwrap().contains("deliberate panic"),
+            "{j}"
+        );
+    }
+    let m = api
+        .http
+        .get(format!("{}/metrics", api.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metric(&m, "dialplane_plugin_errors_total{cause=\"trap\"}") >= 3.0,
+        "one trap per lead: {m}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -236,6 +236,9 @@ pub struct AttemptJson {
     pub placed_at: Option<String>,
     pub outcome: Option<String>,
     pub provider_call_id: Option<String>,
+    /// The dialer adapter version that placed the call (hot swap can change
+    /// it mid-run); null when no call was placed.
+    pub dialer_version: Option<i64>,
     /// The compliance record: rule, time zone, local time, DNC check.
     pub compliance: serde_json::Value,
 }
@@ -287,6 +290,7 @@ async fn jobs(
             placed_at: a.placed_at.map(rfc3339),
             outcome: a.outcome,
             provider_call_id: a.provider_call_id,
+            dialer_version: a.dialer_version,
             compliance: serde_json::from_str(&a.compliance).unwrap_or(serde_json::Value::Null),
         });
     }

@@ -49,7 +49,15 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         None
     } else {
         let db = store::connect(&a.database_url).await?;
-        let w = Worker::new(db, plugins, None, WorkerConfig::new(), stop.clone()).await?;
+        let w = Worker::reporting_to(
+            db,
+            plugins,
+            None,
+            WorkerConfig::new(),
+            stop.clone(),
+            state.metrics.clone(),
+        )
+        .await?;
         eprintln!("dialplane worker {} started", w.id());
         Some(tokio::spawn(w.start()))
     };

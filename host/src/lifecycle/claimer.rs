@@ -22,6 +22,7 @@ pub async fn claim(ctx: &Arc<WorkerCtx>, limit: u32) -> anyhow::Result<(Instant,
         )
         .await?;
     if !claimed.is_empty() {
+        ctx.process_metrics.observe_claim(sent.elapsed());
         for r in &claimed {
             tracing::info!(
                 worker = %ctx.cfg.worker_id,

@@ -94,6 +94,14 @@ impl RunPlugins {
         })
     }
 
+    /// Counts a failure by cause for `/metrics`, and passes it on.
+    fn counted<T>(&self, r: Result<T, PluginError>) -> Result<T, PluginError> {
+        if let Err(e) = &r {
+            self.ctx.process_metrics.plugin_error(e.cause.label());
+        }
+        r
+    }
+
     async fn take_flow(&self) -> Result<FlowInstance, PluginError> {
         let pooled = self.flows.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match pooled {
@@ -145,12 +153,12 @@ impl RunPlugins {
 
     #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.flow.meta.name, version = self.flow.meta.version))]
     pub async fn plan(&self, ctx: &RunContext, lead: &Lead) -> Result<Decision, PluginError> {
-        let mut f = self.take_flow().await?;
+        let mut f = self.counted(self.take_flow().await)?;
         let r = f.plan(ctx, lead).await;
         if r.is_ok() {
             self.put_flow(f);
         }
-        r
+        self.counted(r)
     }
 
     #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.flow.meta.name, version = self.flow.meta.version))]
@@ -160,12 +168,12 @@ impl RunPlugins {
         lead: &Lead,
         report: &CallReport,
     ) -> Result<FollowUp, PluginError> {
-        let mut f = self.take_flow().await?;
+        let mut f = self.counted(self.take_flow().await)?;
         let r = f.on_result(ctx, lead, report).await;
         if r.is_ok() {
             self.put_flow(f);
         }
-        r
+        self.counted(r)
     }
 
     /// Places the call on the adapter version active now and says which
@@ -175,7 +183,7 @@ impl RunPlugins {
         &self,
         req: &CallRequest,
     ) -> (i64, Result<Result<Placement, DialError>, PluginError>) {
-        let (slot, mut d) = match self.take_dialer().await {
+        let (slot, mut d) = match self.counted(self.take_dialer().await) {
             Ok(x) => x,
             Err(e) => return (e.plugin.version, Err(e)),
         };
@@ -185,7 +193,7 @@ impl RunPlugins {
         if r.is_ok() {
             Self::put_dialer(&slot, d);
         }
-        (version, r)
+        (version, self.counted(r))
     }
 
     #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.dialer_name))]
@@ -193,12 +201,12 @@ impl RunPlugins {
         &self,
         provider_call_id: &str,
     ) -> Result<Result<(), DialError>, PluginError> {
-        let (slot, mut d) = self.take_dialer().await?;
+        let (slot, mut d) = self.counted(self.take_dialer().await)?;
         let r = d.hangup(&self.dialer_config, provider_call_id).await;
         if r.is_ok() {
             Self::put_dialer(&slot, d);
         }
-        r
+        self.counted(r)
     }
 
     #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.dialer_name))]
@@ -206,11 +214,11 @@ impl RunPlugins {
         &self,
         idempotency_key: &str,
     ) -> Result<Result<Option<CallReport>, DialError>, PluginError> {
-        let (slot, mut d) = self.take_dialer().await?;
+        let (slot, mut d) = self.counted(self.take_dialer().await)?;
         let r = d.lookup(&self.dialer_config, idempotency_key).await;
         if r.is_ok() {
             Self::put_dialer(&slot, d);
         }
-        r
+        self.counted(r)
     }
 }

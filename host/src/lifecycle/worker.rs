@@ -25,6 +25,7 @@ use super::run_driver::{self, RunControl};
 use super::shutdown::Stop;
 use super::{claimer, clock::SystemClock};
 use crate::config;
+use crate::process_metrics::Metrics;
 use crate::runtime::PluginHost;
 use crate::store::{Store, WorkerInfo};
 
@@ -114,6 +115,9 @@ pub struct WorkerCtx {
     pub lease: LeaseClock,
     pub rate: RateLimiter,
     pub metrics: LifecycleMetrics,
+    /// Counters `/metrics` shows (shared with the API in `dialplane serve`):
+    /// claim latency, plugin errors by cause.
+    pub process_metrics: Arc<Metrics>,
     /// The active dialer adapters, hot-swapped by [`super::dialer_watcher`].
     pub dialers: DialerDirectory,
     pub stop: Stop,
@@ -195,6 +199,19 @@ impl Worker {
         cfg: WorkerConfig,
         stop: Stop,
     ) -> anyhow::Result<Worker> {
+        Self::reporting_to(store, plugins, clock, cfg, stop, Arc::default()).await
+    }
+
+    /// [`Worker::new`], counting into `metrics` (the API's, when one
+    /// process serves both).
+    pub async fn reporting_to(
+        store: Arc<dyn Store>,
+        plugins: Arc<PluginHost>,
+        clock: Option<Arc<dyn Clock>>,
+        cfg: WorkerConfig,
+        stop: Stop,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Worker> {
         cfg.validate()?;
         store
             .register_worker(&WorkerInfo {
@@ -216,6 +233,7 @@ impl Worker {
                 lease,
                 rate: RateLimiter::new(),
                 metrics: LifecycleMetrics::default(),
+                process_metrics: metrics,
                 stop,
                 runs: Mutex::new(HashMap::new()),
                 tenant_calls: Mutex::new(HashMap::new()),

@@ -85,9 +85,17 @@ impl Api {
         cfg(&mut c);
         let (handle, stop) = stop_pair();
         let db = store::connect(&self.url).await.unwrap();
-        let w = Worker::new(db, Arc::clone(&self.plugins), None, c, stop)
-            .await
-            .unwrap();
+        // As `dialplane serve` does: the worker counts into the API's metrics.
+        let w = Worker::reporting_to(
+            db,
+            Arc::clone(&self.plugins),
+            None,
+            c,
+            stop,
+            self.state.metrics.clone(),
+        )
+        .await
+        .unwrap();
         tokio::spawn(w.start());
         self.workers.push(handle);
     }
