@@ -260,25 +260,9 @@ pub fn now_ms() -> i64 {
 /// The same component with a custom section appended: behaves identically,
 /// but has its own sha256 — a distinct "new version" for hot-swap tests.
 pub fn component_variant(component: &[u8], tag: &str) -> Vec<u8> {
-    fn leb128(mut n: usize, out: &mut Vec<u8>) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
-    }
-    let name = b"dialplane-test-variant";
-    let mut body = Vec::new();
-    leb128(name.len(), &mut body);
-    body.extend_from_slice(name);
-    body.extend_from_slice(tag.as_bytes());
-    let mut out = component.to_vec();
-    out.push(0); // custom section id
-    leb128(body.len(), &mut out);
-    out.extend_from_slice(&body);
-    out
+    dialplane::runtime::custom_section::append_custom_section(
+        component,
+        "dialplane-test-variant",
+        tag.as_bytes(),
+    )
 }

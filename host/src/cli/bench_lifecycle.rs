@@ -5,6 +5,9 @@
 //! - `leads_per_sec`: one run of `--leads` leads, worker start → run completed;
 //! - `claim_to_finish_p50_ms` / `_p99_ms`: per lead, from the batch claim to
 //!   the commit of its result;
+//! - `hot_swap_ms`: a new sim-dialer version (same code, new bytes, so it is
+//!   compiled afresh) is activated while a run dials; time until the worker
+//!   places new calls on it (notice, fetch, compile, swap);
 //! - `cancel_latency_ms`: cancel request → owner stopped dialing (acknowledged);
 //! - `reclaim_after_sigkill_ms`: a `dialplane worker` process is SIGKILLed
 //!   mid-run; time until another worker owns the run (≈ the lease TTL).
@@ -206,7 +209,8 @@ async fn measure(a: &LifecycleBenchArgs, url: &str) -> anyhow::Result<serde_json
     let p50 = metrics_ctx.metrics.claim_to_finish(0.5);
     let p99 = metrics_ctx.metrics.claim_to_finish(0.99);
 
-    // 2. Cancel latency: request → the owner acknowledged (no new call can start).
+    // 2. Hot swap under load, then cancel latency: request → the owner
+    // acknowledged (no new call can start).
     let cancel_leads = (a.leads / 5).max(2000);
     let (cb, cleads) = seed(&db, cancel_leads, false).await?;
     let crun = create_run(&db, cb, &cleads, a.concurrency.max(1)).await?;
@@ -214,6 +218,7 @@ async fn measure(a: &LifecycleBenchArgs, url: &str) -> anyhow::Result<serde_json
         Ok(db.get_run(cb, crun).await?.cursor_position >= 500)
     })
     .await?;
+    let hot_swap = measure_hot_swap(&db, &metrics_ctx).await?;
     let cancelled = cancel_run(&*db, cb, crun, None, Duration::from_secs(30)).await?;
     stop.stop();
     w.await??;
@@ -233,6 +238,7 @@ async fn measure(a: &LifecycleBenchArgs, url: &str) -> anyhow::Result<serde_json
         "leads_per_sec": (a.leads as f64 / elapsed.as_secs_f64()).round(),
         "claim_to_finish_p50_ms": p50.map(|d| d.as_secs_f64() * 1e3),
         "claim_to_finish_p99_ms": p99.map(|d| d.as_secs_f64() * 1e3),
+        "hot_swap_ms": hot_swap.as_secs_f64() * 1e3,
         "cancel_latency_ms": cancelled.latency.as_secs_f64() * 1e3,
         "reclaim_after_sigkill_ms": reclaim.map(|d: Duration| d.as_secs_f64() * 1e3),
         "reclaim_lease_ttl_ms": a.reclaim_ttl.as_millis() as u64,
@@ -240,6 +246,34 @@ async fn measure(a: &LifecycleBenchArgs, url: &str) -> anyhow::Result<serde_json
         "batch_size": a.batch_size,
         "sim_ledger": "off",
     }))
+}
+
+/// Activates a new sim-dialer version while the worker dials and waits
+/// until the worker's directory holds it (every call after that uses it).
+async fn measure_hot_swap(
+    db: &Arc<dyn Store>,
+    worker: &Arc<crate::lifecycle::worker::WorkerCtx>,
+) -> anyhow::Result<Duration> {
+    let stamp = format!("bench-{}", rand::random::<u64>());
+    let bytes = crate::runtime::custom_section::append_custom_section(
+        builtin::SIM_DIALER,
+        "dialplane-build",
+        stamp.as_bytes(),
+    );
+    let v = db
+        .insert_plugin_version(PluginKind::Dialer, None, "sim-dialer", &bytes)
+        .await?;
+    let t = Instant::now();
+    db.activate_plugin_version(PluginKind::Dialer, None, "sim-dialer", v.version)
+        .await?;
+    wait_until(Duration::from_secs(60), || async {
+        Ok(worker
+            .dialers
+            .current("sim-dialer")
+            .is_some_and(|d| d.version == v.version))
+    })
+    .await?;
+    Ok(t.elapsed())
 }
 
 async fn measure_reclaim(

@@ -17,6 +17,7 @@
 pub mod bench;
 pub mod bindings;
 mod cache;
+pub mod custom_section;
 mod disk_cache;
 mod engine;
 mod failure;
