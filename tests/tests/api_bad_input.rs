@@ -321,15 +321,7 @@ async fn uploads_must_be_components_of_the_right_world() {
     assert_eq!(v["items"], json!([]));
     let (_, v) = api.get("/api/admin/dialers", &admin).await;
     assert_eq!(v["items"], json!([]));
-    let m = api
-        .http
-        .get(format!("{}/metrics", api.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = api.metrics().await;
     assert!(
         m.contains("dialplane_plugin_errors_total{cause=\"wrong-world\"} 3"),
         "{m}"

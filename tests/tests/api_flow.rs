@@ -250,15 +250,7 @@ async fn run_completes_with_jobs_attempts_events_and_metrics() {
         "{actions:?}"
     );
 
-    let m = api
-        .http
-        .get(format!("{}/metrics", api.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = api.metrics().await;
     assert!(m.contains("dialplane_runs{state=\"completed\"} 1"), "{m}");
     assert!(m.contains("dialplane_calls_total{outcome="), "{m}");
     assert!(m.contains("dialplane_cancel_latency_seconds_count"), "{m}");
@@ -322,15 +314,7 @@ async fn worker_plugin_failures_are_counted_by_cause() {
             "{j}"
         );
     }
-    let m = api
-        .http
-        .get(format!("{}/metrics", api.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = api.metrics().await;
     assert!(
         metric(&m, "dialplane_plugin_errors_total{cause=\"trap\"}") >= 3.0,
         "one trap per lead: {m}"

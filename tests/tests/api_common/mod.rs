@@ -232,6 +232,18 @@ impl Api {
         v
     }
 
+    /// The Prometheus text of `/metrics` (no key needed).
+    pub async fn metrics(&self) -> String {
+        let resp = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.text().await.unwrap()
+    }
+
     /// Polls the run until `cond` holds (or panics after `within`).
     pub async fn wait_run(
         &self,
