@@ -40,6 +40,10 @@ pub struct WorkerArgs {
     /// How often an idle worker looks for runs (default 200ms).
     #[arg(long, env = "DIALPLANE_POLL_INTERVAL", value_parser = parse_duration)]
     pub poll_interval: Option<Duration>,
+    /// How often the worker re-reads which dialer versions are active, on
+    /// top of activation notices (default 250ms).
+    #[arg(long, env = "DIALPLANE_DIALER_WATCH_INTERVAL", value_parser = parse_duration)]
+    pub dialer_watch_interval: Option<Duration>,
     /// Worker id (default: hostname-pid-random).
     #[arg(long)]
     pub worker_id: Option<String>,
@@ -59,6 +63,9 @@ impl WorkerArgs {
         }
         if let Some(d) = self.poll_interval {
             cfg.poll_interval = d;
+        }
+        if let Some(d) = self.dialer_watch_interval {
+            cfg.dialer_watch_interval = d;
         }
         cfg.max_runs = self.max_runs;
         cfg.batch_size = self.batch_size;
