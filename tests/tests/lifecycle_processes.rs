@@ -116,6 +116,19 @@ async fn sigstopped_zombie_writes_nothing_and_places_no_call(engine: Db) {
     })
     .await;
     signal(&zombie, "STOP");
+    // SQLite has one writer and no server to end a frozen transaction: a
+    // process paused while it holds the write lock blocks every process on
+    // that file until it resumes (PostgreSQL ends such a transaction; see
+    // `postgres_stalled_transaction_cannot_block_reclaim`). The scenario
+    // here is a zombie paused between writes, so on SQLite pause it again
+    // until it is not holding the lock.
+    if engine == Db::Sqlite {
+        while sqlite_write_locked(&db.url).await {
+            signal(&zombie, "CONT");
+            tokio::task::yield_now().await;
+            signal(&zombie, "STOP");
+        }
+    }
     let stopped_at = now_ms();
     let _heir = spawn_worker_process(&db.url, "heir");
     let run = ended(&db, b, run_id).await;
@@ -158,6 +171,26 @@ async fn sigstopped_zombie_writes_nothing_and_places_no_call(engine: Db) {
     assert_eq!(after.cursor_position, after.total_leads);
     assert_eq!(after.owner_worker.as_deref(), Some("heir"));
     drop(zombie);
+}
+
+/// Is another connection holding the SQLite write lock right now?
+async fn sqlite_write_locked(url: &str) -> bool {
+    use sqlx::sqlite::SqliteConnectOptions;
+    use std::str::FromStr;
+    let opts = SqliteConnectOptions::from_str(url)
+        .unwrap()
+        .busy_timeout(Duration::ZERO);
+    let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&opts)
+        .await
+        .unwrap();
+    match sqlx::query("BEGIN IMMEDIATE").execute(&mut c).await {
+        Ok(_) => {
+            sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
+            false
+        }
+        Err(e) if e.to_string().contains("locked") || e.to_string().contains("busy") => true,
+        Err(e) => panic!("probing the SQLite write lock: {e}"),
+    }
 }
 
 async fn worker_last_seen(db: &TestDb, id: &str) -> i64 {
