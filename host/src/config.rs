@@ -61,7 +61,8 @@ pub const CALLING_WINDOW_DEFAULT: crate::lifecycle::compliance::CallingWindow =
 pub const CALL_TIMEOUT_DEFAULT: Duration = Duration::from_secs(120);
 /// Calls per lead across all of a tenant's runs in 24 h.
 pub const LEAD_DAILY_ATTEMPT_CAP_DEFAULT: u32 = 3;
-/// Calls a tenant may have in flight at once on one worker.
+/// Calls a tenant may have in flight at once across the fleet (each worker
+/// takes the share of the tenant's live runs it drives).
 pub const TENANT_MAX_CONCURRENT_CALLS_DEFAULT: u32 = 50;
 /// Runs one worker drives at once (fairness: each gets its own task).
 pub const WORKER_MAX_RUNS_DEFAULT: u32 = 16;

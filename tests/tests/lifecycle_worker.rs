@@ -27,6 +27,7 @@ both!(
     cancel_stops_all_calls_before_it_returns,
     pending_calls_finish_through_callbacks_or_time_out,
     cancel_hangs_up_pending_calls,
+    tenant_cap_is_shared_across_workers,
 );
 
 async fn completed(db: &TestDb, b: i64, run_id: i64) -> dialplane::store::RunView {
@@ -408,4 +409,68 @@ async fn cancel_hangs_up_pending_calls(engine: Db) {
     );
     stop.stop();
     w.await.unwrap().unwrap();
+}
+
+/// A tenant's cap on calls in flight holds for the fleet: two workers that
+/// each drive one of the tenant's runs get half of it each; when one leaves,
+/// the other gets it all back.
+async fn tenant_cap_is_shared_across_workers(engine: Db) {
+    use dialplane::lifecycle::{Worker, stop_pair};
+    use dialplane::store::conformance_runs;
+
+    let db = open(engine).await;
+    let phones = human_phones(400, 80);
+    let mut s = settings(4);
+    s.calls_per_second = Some(20.0); // long enough to watch
+    let (b, run_a, leads) =
+        seed_run(&db.store, &phones, Some("Europe/Paris"), s.clone(), &[]).await;
+    let run_b = db
+        .store
+        .create_run(b, &conformance_runs::spec(&leads, FLOW, DIALER, s))
+        .await
+        .unwrap();
+    let mut workers = Vec::new();
+    for id in ["share-1", "share-2"] {
+        let mut cfg = fast_worker_config();
+        cfg.worker_id = id.into();
+        cfg.max_runs = 1;
+        cfg.tenant_max_concurrent_calls = 4;
+        let host =
+            Arc::new(dialplane::runtime::PluginHost::new(dialplane_tests::test_limits()).unwrap());
+        let (handle, stop) = stop_pair();
+        let w = Worker::new(db.store.clone(), host, None, cfg, stop)
+            .await
+            .unwrap();
+        let ctx = w.ctx.clone();
+        let task = tokio::spawn(w.start());
+        workers.push((handle, ctx, task));
+    }
+    wait_for(WAIT, "each worker to own one of the runs", || async {
+        let a = run_view(&db.store, b, run_a).await.owner_worker;
+        let bb = run_view(&db.store, b, run_b).await.owner_worker;
+        (a.is_some() && bb.is_some() && a != bb).then_some(())
+    })
+    .await;
+    wait_for(
+        WAIT,
+        "each worker to take half of the tenant's cap",
+        || async {
+            let limits: Vec<usize> = workers
+                .iter()
+                .map(|(_, c, _)| c.tenant_slots(b).limit())
+                .collect();
+            (limits == [2, 2]).then_some(())
+        },
+    )
+    .await;
+    let (handle, _, task) = workers.pop().unwrap();
+    handle.stop();
+    task.await.unwrap().unwrap();
+    let (_, survivor, _) = &workers[0];
+    wait_for(
+        WAIT,
+        "the remaining worker to get the whole cap back",
+        || async { (survivor.tenant_slots(b).limit() == 4).then_some(()) },
+    )
+    .await;
 }

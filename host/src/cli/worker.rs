@@ -28,13 +28,15 @@ pub struct WorkerArgs {
     /// Jobs per claim/commit batch.
     #[arg(long, env = "DIALPLANE_BATCH_SIZE", default_value_t = config::WORKER_BATCH_SIZE_DEFAULT)]
     pub batch_size: u32,
-    /// Calls of one tenant in flight at once on this worker.
+    /// Calls of one tenant in flight at once across all workers (each worker
+    /// takes the share of the tenant's live runs it drives).
     #[arg(long, env = "DIALPLANE_TENANT_MAX_CALLS", default_value_t = config::TENANT_MAX_CONCURRENT_CALLS_DEFAULT)]
     pub tenant_max_calls: u32,
-    /// Calls per second of the whole adapter account (unlimited by default).
+    /// Calls per second of the whole adapter account across all workers
+    /// (unlimited by default).
     #[arg(long, env = "DIALPLANE_ACCOUNT_CPS")]
     pub account_cps: Option<f64>,
-    /// Calls per second of one tenant (unlimited by default).
+    /// Calls per second of one tenant across all workers (unlimited by default).
     #[arg(long, env = "DIALPLANE_TENANT_CPS")]
     pub tenant_cps: Option<f64>,
     /// How often an idle worker looks for runs (default 200ms).

@@ -23,6 +23,10 @@ pub async fn claim(ctx: &Arc<WorkerCtx>, limit: u32) -> anyhow::Result<(Instant,
         .await?;
     if !claimed.is_empty() {
         ctx.process_metrics.observe_claim(sent.elapsed());
+        // New runs change the fleet's shares of tenant and account limits.
+        if let Err(e) = super::fleet_share::refresh(ctx).await {
+            tracing::warn!(worker = %ctx.cfg.worker_id, "fleet load unavailable: {e:#}");
+        }
         for r in &claimed {
             tracing::info!(
                 worker = %ctx.cfg.worker_id,

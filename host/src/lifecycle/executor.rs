@@ -262,17 +262,20 @@ async fn place_one(
         note: None,
         next,
     };
-    let slots = ctx.tenant_slots(run.claimed.business_id);
-    let _slot = slots.acquire_owned().await;
+    let _slot = ctx.tenant_slots(run.claimed.business_id).acquire().await;
     ctx.rate
         .acquire(&[
             (
                 Level::Account(run.claimed.dialer.clone()),
-                ctx.cfg.account_calls_per_second,
+                ctx.cfg
+                    .account_calls_per_second
+                    .map(|r| r * ctx.fleet.account(&run.claimed.dialer)),
             ),
             (
                 Level::Tenant(run.claimed.business_id),
-                ctx.cfg.tenant_calls_per_second,
+                ctx.cfg
+                    .tenant_calls_per_second
+                    .map(|r| r * ctx.fleet.tenant(run.claimed.business_id)),
             ),
             (Level::Run(run_id), run.claimed.settings.calls_per_second),
         ])

@@ -85,6 +85,11 @@ pub async fn run_once(ctx: &Arc<WorkerCtx>) -> anyhow::Result<()> {
     }
     // Worker-level: only "when did we last heartbeat" (for beat_if_older).
     ctx.lease.renewed(sent);
+    // Limits are fleet-wide: re-take this worker's share. A failure keeps
+    // the last shares; the lease is what safety depends on, not this.
+    if let Err(e) = super::fleet_share::refresh(ctx).await {
+        tracing::warn!(worker = %ctx.cfg.worker_id, "fleet load unavailable: {e:#}");
+    }
     Ok(())
 }
 

@@ -9,6 +9,7 @@
 //! - [`canceller`]: the cancel operation (request, then wait for the owner).
 //! - [`dialer_directory`]: the active version of each dialer adapter, prepared.
 //! - [`dialer_watcher`]: hot swap — refreshes the directory on activation notices.
+//! - [`fleet_share`]: this worker's share of the fleet-wide tenant and account limits.
 //! - [`reclaimer`]: settles a dead owner's `dialing` jobs through the adapter's `lookup`.
 //! - [`executor`]: one lead: flow `plan` → compliance → mark dialing → `place-call` → `on-result`.
 //! - [`run_driver`]: one claimed run, batch by batch, from the cursor to the end.
@@ -25,6 +26,7 @@ pub mod compliance;
 pub mod dialer_directory;
 pub mod dialer_watcher;
 pub mod executor;
+pub mod fleet_share;
 pub mod heartbeat;
 pub mod metrics;
 pub mod reclaimer;

@@ -13,12 +13,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 
 use super::clock::Clock;
+use super::compliance::call_slots::CallSlots;
 use super::compliance::rate_limit::RateLimiter;
 use super::dialer_directory::DialerDirectory;
 use super::dialer_watcher;
+use super::fleet_share::FleetShare;
 use super::heartbeat::{self, LeaseClock};
 use super::metrics::LifecycleMetrics;
 use super::run_driver::{self, RunControl};
@@ -40,11 +42,12 @@ pub struct WorkerConfig {
     pub max_runs: u32,
     /// Jobs per claim/commit batch.
     pub batch_size: u32,
-    /// Calls of one tenant in flight at once on this worker.
+    /// Calls of one tenant in flight at once, fleet-wide (this worker takes
+    /// its share: see [`super::fleet_share`]).
     pub tenant_max_concurrent_calls: u32,
-    /// Calls per second of the whole adapter account (outermost bucket).
+    /// Calls per second of the whole adapter account, fleet-wide (outermost bucket).
     pub account_calls_per_second: Option<f64>,
-    /// Calls per second of one tenant (middle bucket).
+    /// Calls per second of one tenant, fleet-wide (middle bucket).
     pub tenant_calls_per_second: Option<f64>,
     /// How often an idle worker looks for runs.
     pub poll_interval: Duration,
@@ -118,11 +121,13 @@ pub struct WorkerCtx {
     /// Counters `/metrics` shows (shared with the API in `dialplane serve`):
     /// claim latency, plugin errors by cause.
     pub process_metrics: Arc<Metrics>,
+    /// This worker's share of the fleet-wide tenant and account limits.
+    pub fleet: FleetShare,
     /// The active dialer adapters, hot-swapped by [`super::dialer_watcher`].
     pub dialers: DialerDirectory,
     pub stop: Stop,
     runs: Mutex<HashMap<i64, Arc<RunControl>>>,
-    tenant_calls: Mutex<HashMap<i64, Arc<Semaphore>>>,
+    tenant_calls: Mutex<HashMap<i64, Arc<CallSlots>>>,
     /// Woken when a run driver ends (a slot is free).
     pub slot_freed: Notify,
 }
@@ -169,18 +174,35 @@ impl WorkerCtx {
         self.slot_freed.notify_waiters();
     }
 
-    /// The per-tenant cap on concurrent calls (on this worker).
-    pub fn tenant_slots(&self, business_id: i64) -> Arc<Semaphore> {
+    /// The tenant's calls in flight on this worker, limited to this
+    /// worker's share of the tenant's fleet-wide cap.
+    pub fn tenant_slots(&self, business_id: i64) -> Arc<CallSlots> {
         self.tenant_calls
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .entry(business_id)
             .or_insert_with(|| {
-                Arc::new(Semaphore::new(
-                    self.cfg.tenant_max_concurrent_calls as usize,
-                ))
+                CallSlots::new(
+                    self.fleet
+                        .tenant_calls(business_id, self.cfg.tenant_max_concurrent_calls),
+                )
             })
             .clone()
+    }
+
+    /// Applies the current fleet shares to every tenant's call slots.
+    pub(crate) fn resize_tenant_slots(&self) {
+        for (b, slots) in self
+            .tenant_calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            slots.set_limit(
+                self.fleet
+                    .tenant_calls(*b, self.cfg.tenant_max_concurrent_calls),
+            );
+        }
     }
 }
 
@@ -234,6 +256,7 @@ impl Worker {
                 rate: RateLimiter::new(),
                 metrics: LifecycleMetrics::default(),
                 process_metrics: metrics,
+                fleet: FleetShare::default(),
                 stop,
                 runs: Mutex::new(HashMap::new()),
                 tenant_calls: Mutex::new(HashMap::new()),

@@ -27,7 +27,8 @@ macro_rules! run_store_conformance_tests {
             run_cursor_counts_finished_jobs_and_retries_reuse_the_row,
             run_call_events_are_monotonic_and_tenant_scoped,
             run_cancel_job_only_when_queued,
-            run_dialing_jobs_after_takeover
+            run_dialing_jobs_after_takeover,
+            run_fleet_load_counts_live_runs_by_owner
         );
     };
     ($open:path; $($case:ident),+ $(,)?) => {
@@ -326,6 +327,66 @@ pub async fn run_create_names_the_bad_field(store: Arc<dyn Store>) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// The fleet's live runs by tenant, adapter and owner; an expired lease no
+/// longer counts (its worker is presumed dead).
+pub async fn run_fleet_load_counts_live_runs_by_owner(store: Arc<dyn Store>) {
+    let (b, ids, flow, dialer) = setup(&store, 1).await;
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        runs.push(
+            store
+                .create_run(b, &spec(&ids, &flow, &dialer, RunSettings::default()))
+                .await
+                .unwrap(),
+        );
+    }
+    let (a, short) = (unique("wa"), unique("wb"));
+    // Other cases may share the database: claim until ours are taken.
+    let mut owned = 0;
+    while owned < 2 {
+        owned += store
+            .claim_runs(&a, 1, 60_000)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|c| c.business_id == b)
+            .count();
+    }
+    while store
+        .claim_runs(&short, 1, 3_000)
+        .await
+        .unwrap()
+        .iter()
+        .all(|c| c.business_id != b)
+    {}
+    let mine = |load: Vec<RunLoad>| {
+        let mut v: Vec<(String, i64)> = load
+            .into_iter()
+            .filter(|l| l.business_id == b)
+            .inspect(|l| assert_eq!(l.dialer, dialer))
+            .map(|l| (l.owner_worker, l.runs))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut expected = vec![(a.clone(), 2), (short.clone(), 1)];
+    expected.sort();
+    assert_eq!(mine(store.fleet_load().await.unwrap()), expected);
+    // The short lease runs out: that worker no longer counts.
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let load = mine(store.fleet_load().await.unwrap());
+        if load == vec![(a.clone(), 2)] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "expired lease still counted: {load:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 pub async fn run_claim_bumps_generation_and_fences_old_owner(store: Arc<dyn Store>) {

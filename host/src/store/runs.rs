@@ -214,6 +214,17 @@ pub struct LeaseState {
     pub cancel_acked: bool,
 }
 
+/// How many live runs one worker drives for one tenant on one adapter: the
+/// fleet's load, from which each worker takes its share of the tenant and
+/// account limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunLoad {
+    pub business_id: i64,
+    pub dialer: String,
+    pub owner_worker: String,
+    pub runs: i64,
+}
+
 /// A job ready to be worked on, with the facts compliance needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobWork {
@@ -427,6 +438,10 @@ pub trait RunStore {
     /// Refreshes `lock_ts` of every run this worker owns, in one statement,
     /// and says which leases it still holds.
     async fn heartbeat(&self, worker_id: &str) -> StoreResult<Vec<LeaseState>>;
+
+    /// Live runs (running, lease not expired) by tenant, adapter and owner,
+    /// across the whole fleet. One small grouped read of the runs table.
+    async fn fleet_load(&self) -> StoreResult<Vec<RunLoad>>;
 
     /// The owner of `generation` has stopped dialing for a cancelled run.
     async fn ack_cancel(&self, run_id: i64, generation: i64) -> StoreResult<Fenced>;

@@ -5,6 +5,7 @@
 //! answer.
 
 pub mod attempt_cap;
+pub mod call_slots;
 pub mod calling_window;
 pub mod dnc;
 pub mod rate_limit;

@@ -1,7 +1,8 @@
 //! Calls per second as nested token buckets: adapter account → tenant → run.
 //! A call needs a token from every level, so a tenant can never exceed its
 //! share of the account and a run never its tenant's. Buckets live in the
-//! worker process (a per-worker limit; several workers each get the rate).
+//! worker process; the account and tenant rates they are given are this
+//! worker's share of the fleet-wide rates ([`crate::lifecycle::fleet_share`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -78,8 +79,11 @@ impl RateLimiter {
                     let b = buckets
                         .entry(level.clone())
                         .or_insert_with(|| Bucket::new(rate));
-                    b.rate = rate;
                     b.refill(now);
+                    // The rate follows the worker's fleet share.
+                    b.rate = rate;
+                    b.burst = rate.max(1.0);
+                    b.tokens = b.tokens.min(b.burst);
                     wait = wait.max(b.wait());
                 }
                 if wait.is_zero() {

@@ -582,6 +582,27 @@ impl RunStore for PgStore {
             .collect()
     }
 
+    async fn fleet_load(&self) -> StoreResult<Vec<RunLoad>> {
+        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(&format!(
+            "SELECT business_id, dialer, owner_worker, COUNT(*) FROM runs \
+             WHERE status = 'running' AND owner_worker IS NOT NULL \
+               AND lock_ts >= {NOW_MS} - lease_ttl_ms \
+             GROUP BY business_id, dialer, owner_worker"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(rows
+            .into_iter()
+            .map(|(business_id, dialer, owner_worker, runs)| RunLoad {
+                business_id,
+                dialer,
+                owner_worker,
+                runs,
+            })
+            .collect())
+    }
+
     async fn heartbeat(&self, worker_id: &str) -> StoreResult<Vec<LeaseState>> {
         let rows: Vec<(i64, i64, bool, bool)> = sqlx::query_as(&format!(
             "WITH w AS (UPDATE workers SET last_seen = {NOW_MS} WHERE id = $1) \
