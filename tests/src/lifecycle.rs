@@ -266,3 +266,32 @@ pub fn component_variant(component: &[u8], tag: &str) -> Vec<u8> {
         tag.as_bytes(),
     )
 }
+
+/// When worker `id` last heartbeat (its row in `workers`, epoch ms).
+pub async fn worker_last_seen(db: &TestDb, id: &str) -> i64 {
+    // The store exposes no worker listing; read the row directly.
+    match db.url.starts_with("postgres") {
+        true => {
+            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+                .await
+                .unwrap();
+            let (v,): (i64,) = sqlx::query_as("SELECT last_seen FROM workers WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+            v
+        }
+        false => {
+            let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url)
+                .await
+                .unwrap();
+            let (v,): (i64,) = sqlx::query_as("SELECT last_seen FROM workers WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+            v
+        }
+    }
+}

@@ -193,34 +193,6 @@ async fn sqlite_write_locked(url: &str) -> bool {
     }
 }
 
-async fn worker_last_seen(db: &TestDb, id: &str) -> i64 {
-    // The store exposes no worker listing; read the row directly.
-    match db.url.starts_with("postgres") {
-        true => {
-            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
-                .await
-                .unwrap();
-            let (v,): (i64,) = sqlx::query_as("SELECT last_seen FROM workers WHERE id = $1")
-                .bind(id)
-                .fetch_one(&mut c)
-                .await
-                .unwrap();
-            v
-        }
-        false => {
-            let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url)
-                .await
-                .unwrap();
-            let (v,): (i64,) = sqlx::query_as("SELECT last_seen FROM workers WHERE id = $1")
-                .bind(id)
-                .fetch_one(&mut c)
-                .await
-                .unwrap();
-            v
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_restart_mid_run_workers_reconnect_nothing_lost_or_duplicated() {
     let cluster = PgCluster::start().expect("dedicated cluster");

@@ -28,6 +28,7 @@ both!(
     pending_calls_finish_through_callbacks_or_time_out,
     cancel_hangs_up_pending_calls,
     tenant_cap_is_shared_across_workers,
+    pending_calls_count_toward_concurrency,
 );
 
 async fn completed(db: &TestDb, b: i64, run_id: i64) -> dialplane::store::RunView {
@@ -473,4 +474,76 @@ async fn tenant_cap_is_shared_across_workers(engine: Db) {
         || async { (survivor.tenant_slots(b).limit() == 4).then_some(()) },
     )
     .await;
+}
+
+/// "Calls at once" means calls the provider still has, not only placements
+/// under way: with an asynchronous adapter (every call pending until its
+/// callback) and concurrency 2, a third call waits until one of the first
+/// two ended.
+async fn pending_calls_count_toward_concurrency(engine: Db) {
+    let db = open(engine).await;
+    let phones = human_phones(4, 9);
+    let mut s = settings(2);
+    s.call_timeout_secs = 3600;
+    let (b, run_id, _) = seed_run(
+        &db.store,
+        &phones,
+        Some("Europe/Paris"),
+        s,
+        &[("mode", "pending"), ("pending_secs", "3600")],
+    )
+    .await;
+    let cfg = fast_worker_config();
+    let worker_id = cfg.worker_id.clone();
+    let (stop, w) = start_worker(&db.store, cfg, None).await;
+    let first = wait_for(WAIT, "two pending calls", || async {
+        let a = db
+            .store
+            .list_attempts(b, run_id, Page::first(10))
+            .await
+            .unwrap();
+        (a.iter().filter(|a| a.placed).count() >= 2).then_some(a)
+    })
+    .await;
+    // Let the worker go round its loop for a while (its heartbeats move on).
+    let later = now_ms() + 500;
+    wait_for(WAIT, "more worker heartbeats", || async {
+        (worker_last_seen(&db, &worker_id).await > later).then_some(())
+    })
+    .await;
+    assert_eq!(
+        ledger(&db.store, b).await.len(),
+        2,
+        "no third call while two are still with the provider"
+    );
+    // One call ends: one more may start, and no more than that.
+    let pcid = first[0].provider_call_id.clone().unwrap();
+    let report = CallReport {
+        outcome: Outcome::Answered(AnsweredBy::Human),
+        provider_call_id: Some(pcid.clone()),
+        ring_secs: 1,
+        talk_secs: 10,
+        provider_code: Some("completed".into()),
+        detail: None,
+    };
+    let ended = CallEvent {
+        provider_call_id: pcid,
+        state: CallState::Ended,
+        report: Some(report),
+    };
+    dialplane::lifecycle::apply_call_event(&*db.store, b, &ended)
+        .await
+        .unwrap();
+    wait_for(WAIT, "a third call", || async {
+        (ledger(&db.store, b).await.len() == 3).then_some(())
+    })
+    .await;
+    let later = now_ms() + 500;
+    wait_for(WAIT, "more worker heartbeats", || async {
+        (worker_last_seen(&db, &worker_id).await > later).then_some(())
+    })
+    .await;
+    assert_eq!(ledger(&db.store, b).await.len(), 3, "still two at once");
+    stop.stop();
+    w.await.unwrap().unwrap();
 }

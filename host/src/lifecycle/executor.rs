@@ -456,17 +456,40 @@ pub async fn run_batch(
     let mut placed: Vec<Placed> = Vec::with_capacity(work.len());
     let mut in_flight = futures::stream::FuturesUnordered::new();
     let mut queue = work.into_iter();
+    // Calls at once: placements under way plus calls still with the
+    // provider (pending, from earlier batches and from this one).
+    let mut pending_here = 0;
     loop {
-        while in_flight.len() < concurrency {
+        while in_flight.len() + run.ctl.pending() + pending_here < concurrency {
             match queue.next() {
                 Some((job, req)) => in_flight.push(place_one(ctx, run, job, req)),
                 None => break,
             }
         }
         match in_flight.next().await {
-            Some(p) => placed.push(p),
+            Some(p) => {
+                pending_here += usize::from(matches!(p, Placed::Pending(_)));
+                placed.push(p);
+            }
             None => break,
         }
+    }
+    // No room left (every slot holds a pending call): the rest go back to
+    // the queue unplaced, same attempt, to be fetched once calls end.
+    let now = ctx.clock.now().timestamp_millis();
+    for (job, _) in queue {
+        let attempt = job.attempt + 1;
+        placed.push(Placed::Done(JobResult {
+            job_id: job.job_id,
+            lead_id: job.lead_id,
+            attempt,
+            idempotency_key: idempotency_key(run_id, job.job_id, attempt),
+            placed_at: None,
+            dialer_version: None,
+            report: None,
+            note: None,
+            next: JobNext::Requeue { not_before_ms: now },
+        }));
     }
     let t_commit = std::time::Instant::now();
     let mut results = Vec::new();

@@ -37,7 +37,12 @@ pub struct RunControl {
     cancelled: AtomicBool,
     lost: AtomicBool,
     reconcile: AtomicBool,
+    /// Calls placed in `pending` mode that have not ended: they count
+    /// toward the run's concurrency like calls being placed.
     pending: AtomicUsize,
+    /// The adapter has answered `pending` at least once: fetch only as
+    /// many jobs as there is room for, instead of whole batches.
+    async_adapter: AtomicBool,
     pub wake: Notify,
 }
 
@@ -54,6 +59,7 @@ impl RunControl {
             // A new owner first settles what earlier owners left dialing.
             reconcile: AtomicBool::new(true),
             pending: AtomicUsize::new(0),
+            async_adapter: AtomicBool::new(false),
             wake: Notify::new(),
         }
     }
@@ -92,7 +98,15 @@ impl RunControl {
     }
 
     pub fn add_pending(&self, n: usize) {
+        if n > 0 {
+            self.async_adapter.store(true, Ordering::SeqCst);
+        }
         self.pending.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// Calls still with the provider (placed pending, not ended).
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::SeqCst)
     }
 
     /// Permission to call the adapter now: the gate is open, the lease is
@@ -226,11 +240,21 @@ async fn step(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<Step> {
         return finish_cancelled(ctx, run).await;
     }
     settle_pending(ctx, run).await?;
+    // Calls at once = placements under way + calls still with the provider.
+    let concurrency = run.claimed.settings.concurrency.max(1) as usize;
+    let room = concurrency.saturating_sub(ctl.pending());
+    if room == 0 {
+        return Ok(Step::Idle(ctx.cfg.poll_interval));
+    }
+    let limit = match ctl.async_adapter.load(Ordering::SeqCst) {
+        true => ctx.cfg.batch_size.min(room as u32),
+        false => ctx.cfg.batch_size,
+    };
     let now_ms = ctx.clock.now().timestamp_millis();
     let claimed_at = std::time::Instant::now();
     let jobs = ctx
         .store
-        .next_jobs(run_id, generation, now_ms, ctx.cfg.batch_size)
+        .next_jobs(run_id, generation, now_ms, limit)
         .await?;
     if !jobs.is_empty() {
         let n = jobs.len();
