@@ -41,6 +41,10 @@ pub const DATABASE_ACQUIRE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
 /// otherwise skip forever, so TTL reclaim could never take the run over.
 /// Set `idle_in_transaction_session_timeout` in the URL's `options` to override.
 pub const POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
+/// Jobs in newly claimed runs above which the PostgreSQL driver refreshes
+/// the `jobs` table's planner statistics (see `refresh_job_statistics`):
+/// below this, a stale estimate costs little.
+pub const POSTGRES_ANALYZE_AFTER_JOBS: i64 = 10_000;
 /// How long a SQLite writer waits for the write lock held by another.
 pub const SQLITE_BUSY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 

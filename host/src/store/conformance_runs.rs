@@ -282,6 +282,23 @@ pub async fn run_create_names_the_bad_field(store: Arc<dyn Store>) {
     assert_eq!(
         field(
             store
+                .create_run(
+                    b,
+                    &spec(
+                        &[ids[0], ids[1], 999_999_998, ids[0], 999_999_997],
+                        &flow,
+                        &dialer,
+                        s.clone()
+                    )
+                )
+                .await
+        ),
+        "lead_ids[2]",
+        "the first missing lead is named, in the caller's order"
+    );
+    assert_eq!(
+        field(
+            store
                 .create_run(b, &spec(&[ids[0], other_ids[0]], &flow, &dialer, s.clone()))
                 .await
         ),

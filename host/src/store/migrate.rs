@@ -71,6 +71,11 @@ pub const POSTGRES: &[Migration] = &[
         description: "dialer_version",
         sql: include_str!("../../../migrations/postgres/0004_dialer_version.sql"),
     },
+    Migration {
+        version: 5,
+        description: "lifecycle throughput",
+        sql: include_str!("../../../migrations/postgres/0005_lifecycle_throughput.sql"),
+    },
 ];
 
 /// SQLite migrations, in order; same versions as [`POSTGRES`].
@@ -94,6 +99,11 @@ pub const SQLITE: &[Migration] = &[
         version: 4,
         description: "dialer_version",
         sql: include_str!("../../../migrations/sqlite/0004_dialer_version.sql"),
+    },
+    Migration {
+        version: 5,
+        description: "lifecycle throughput",
+        sql: include_str!("../../../migrations/sqlite/0005_lifecycle_throughput.sql"),
     },
 ];
 

@@ -1,0 +1,12 @@
+-- 0005 lifecycle throughput: PostgreSQL only (see the PostgreSQL file of the
+-- same number); recorded here so both engines share one version list.
+--
+-- Not applied to SQLite, on purpose:
+-- - the composite attempts → jobs foreign key: SQLite cannot alter
+--   constraints without rebuilding the table, and its foreign-key checks are
+--   in-process index lookups without row locks;
+-- - the `open` column and its partial index: they exist so PostgreSQL can
+--   update a job in place (HOT); SQLite rewrites the row and its index
+--   entries either way, and jobs_next_idx serves its queries;
+-- - dropping attempts_job_idx: a schema change here would make every other
+--   process's migrate wait for the write lock for nothing measurable.
