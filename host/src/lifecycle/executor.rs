@@ -10,11 +10,12 @@
 //!    the nested rate limits, and the run's dialing gate (closed by cancel)
 //!    with the local lease checked (a stalled worker never dials);
 //! 5. flow `on-result` (retry? note?);
-//! 6. record attempts, job states and the cursor in one transaction.
+//! 6. record attempts, job states and the cursor in one transaction, while
+//!    the next batch goes through 1–5 ([`Uncommitted`], [`run_batch`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::StreamExt;
@@ -411,18 +412,162 @@ async fn reconcile_after_failure(run: &RunState, key: &str) -> Reconciled {
     Reconciled::CannotTell(last)
 }
 
-/// Runs steps 1–6 for a batch of due jobs.
+/// Results of placed calls not committed yet. A batch's results are
+/// committed while the next batch is planned, marked and placed
+/// ([`run_batch`]). Until then the jobs stay `dialing` in the database, so
+/// the driver flushes this before anything that reads `dialing` jobs
+/// (reconcile, cancel, end of run) and before it stops.
+#[derive(Default)]
+pub struct Uncommitted {
+    results: Vec<JobResult>,
+    /// (claimed at, leads) of the batches whose results these are.
+    batches: Vec<(Instant, usize)>,
+    /// The last commit failed: commit before dialing anything new.
+    failed: bool,
+}
+
+impl Uncommitted {
+    pub fn is_empty(&self) -> bool {
+        self.results.is_empty() && self.batches.is_empty()
+    }
+
+    /// A commit of these results failed (they are kept for the next try).
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// The results were committed: record claim-to-finish latency.
+    fn committed(&mut self, ctx: &WorkerCtx) {
+        self.results.clear();
+        self.failed = false;
+        for (claimed_at, n) in self.batches.drain(..) {
+            ctx.metrics.record_batch(claimed_at.elapsed(), n);
+        }
+    }
+}
+
+/// Commits what is uncommitted (its own transaction). A lost lease drops it:
+/// the next owner reconciles those jobs through the adapter's `lookup`.
+pub async fn flush(
+    ctx: &Arc<WorkerCtx>,
+    run: &RunState,
+    pending: &mut Uncommitted,
+) -> anyhow::Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    if !pending.results.is_empty()
+        && let Err(e) = commit_results(ctx, run, &pending.results).await
+    {
+        pending.failed = true;
+        return Err(e);
+    }
+    pending.committed(ctx);
+    Ok(())
+}
+
+/// What one batch came to after its placements.
+struct PlacedBatch {
+    results: Vec<JobResult>,
+    /// Jobs marked but not placed because the local lease may have expired.
+    abandoned: bool,
+    /// The next batch, fetched while this one was placed ([`prefetch`]).
+    next: Option<Prefetched>,
+}
+
+/// Due jobs fetched ahead, and when (claim-to-finish latency counts from then).
+pub struct Prefetched {
+    pub jobs: Vec<JobWork>,
+    pub claimed_at: Instant,
+}
+
+/// Fetches the next batch while this one's calls are placed, so the
+/// database reads it while the worker waits on the dialer rather than in
+/// between. This batch is already marked `dialing`, so the fetch cannot
+/// return its jobs; jobs it returns may change before they are used (a
+/// cancel, another batch's retry), which the mark's `status = 'queued'`
+/// guard and fence handle as they do for any fetch. Not with an
+/// asynchronous adapter: there the fetch size depends on how many calls are
+/// still with the provider once this batch is placed. A failed fetch is
+/// only a lost head start.
+async fn prefetch(ctx: &Arc<WorkerCtx>, run: &RunState) -> Option<Prefetched> {
+    if run.ctl.is_async_adapter() {
+        return None;
+    }
+    let claimed_at = Instant::now();
+    let now_ms = ctx.clock.now().timestamp_millis();
+    let r = ctx
+        .store
+        .next_jobs(
+            run.claimed.run_id,
+            run.claimed.generation,
+            now_ms,
+            ctx.cfg.batch_size,
+        )
+        .await;
+    match r {
+        Ok(jobs) if !jobs.is_empty() => Some(Prefetched { jobs, claimed_at }),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::debug!(run_id = run.claimed.run_id, "prefetch failed: {e}");
+            None
+        }
+    }
+}
+
+/// Runs steps 1–5 for a batch of due jobs while step 6 of the previous
+/// batch (`pending`) commits concurrently, on another connection: the
+/// database writes one batch's results while this worker plans, marks and
+/// places the next. The two touch disjoint jobs; both are fenced, and the
+/// results commit takes the run row's lock only at its end (see
+/// [`crate::store::RunStore::finish_jobs`]), so neither waits for the other
+/// longer than a commit. This batch's results are left in `pending`; the
+/// next batch, when it could be fetched meanwhile, is returned.
 pub async fn run_batch(
     ctx: &Arc<WorkerCtx>,
     run: &RunState,
     jobs: Vec<JobWork>,
-) -> anyhow::Result<()> {
+    claimed_at: Instant,
+    pending: &mut Uncommitted,
+) -> anyhow::Result<Option<Prefetched>> {
+    let mut previous = std::mem::take(pending);
+    let (committed, placed) = tokio::join!(
+        flush(ctx, run, &mut previous),
+        plan_mark_place(ctx, run, &jobs)
+    );
+    // Empty unless its commit failed: then it is retried with the next one.
+    *pending = previous;
+    match placed {
+        Ok(Some(batch)) => {
+            pending.results.extend(batch.results);
+            pending.batches.push((claimed_at, jobs.len()));
+            if batch.abandoned {
+                run.ctl.needs_reconcile();
+            }
+            committed?;
+            Ok(batch.next)
+        }
+        Ok(None) => committed.map(|()| None),
+        Err(e) => {
+            committed?;
+            Err(e)
+        }
+    }
+}
+
+/// Steps 1–5 for one batch; `None` when nothing was marked because the run
+/// was cancelled or the lease lost.
+async fn plan_mark_place(
+    ctx: &Arc<WorkerCtx>,
+    run: &RunState,
+    jobs: &[JobWork],
+) -> anyhow::Result<Option<PlacedBatch>> {
     let run_id = run.claimed.run_id;
     let generation = run.claimed.generation;
-    let t_plan = std::time::Instant::now();
+    let t_plan = Instant::now();
     let mut decisions = Vec::with_capacity(jobs.len());
     let mut requests: HashMap<i64, CallRequest> = HashMap::new();
-    for job in &jobs {
+    for job in jobs {
         let (d, req) = plan_one(ctx, run, job).await;
         if let Some(req) = req {
             requests.insert(job.job_id, req);
@@ -430,7 +575,7 @@ pub async fn run_batch(
         decisions.push(d);
     }
     let now_ms = ctx.clock.now().timestamp_millis();
-    let t_mark = std::time::Instant::now();
+    let t_mark = Instant::now();
     let marked = match ctx
         .store
         .mark_dialing(run_id, generation, &ctx.cfg.worker_id, &decisions, now_ms)
@@ -439,11 +584,11 @@ pub async fn run_batch(
         MarkResult::Marked(ids) => ids,
         MarkResult::Cancelled => {
             run.ctl.cancel_seen(ctx).await;
-            return Ok(());
+            return Ok(None);
         }
         MarkResult::LeaseLost => {
             run.ctl.lease_lost();
-            return Ok(());
+            return Ok(None);
         }
     };
     let by_id: HashMap<i64, &JobWork> = jobs.iter().map(|j| (j.job_id, j)).collect();
@@ -451,29 +596,32 @@ pub async fn run_batch(
         .iter()
         .filter_map(|id| Some((*by_id.get(id)?, requests.remove(id)?)))
         .collect();
-    let t_place = std::time::Instant::now();
+    let t_place = Instant::now();
     let concurrency = run.claimed.settings.concurrency.max(1) as usize;
     let mut placed: Vec<Placed> = Vec::with_capacity(work.len());
-    let mut in_flight = futures::stream::FuturesUnordered::new();
     let mut queue = work.into_iter();
-    // Calls at once: placements under way plus calls still with the
-    // provider (pending, from earlier batches and from this one).
-    let mut pending_here = 0;
-    loop {
-        while in_flight.len() + run.ctl.pending() + pending_here < concurrency {
-            match queue.next() {
-                Some((job, req)) => in_flight.push(place_one(ctx, run, job, req)),
+    let place = async {
+        let mut in_flight = futures::stream::FuturesUnordered::new();
+        // Calls at once: placements under way plus calls still with the
+        // provider (pending, from earlier batches and from this one).
+        let mut pending_here = 0;
+        loop {
+            while in_flight.len() + run.ctl.pending() + pending_here < concurrency {
+                match queue.next() {
+                    Some((job, req)) => in_flight.push(place_one(ctx, run, job, req)),
+                    None => break,
+                }
+            }
+            match in_flight.next().await {
+                Some(p) => {
+                    pending_here += usize::from(matches!(p, Placed::Pending(_)));
+                    placed.push(p);
+                }
                 None => break,
             }
         }
-        match in_flight.next().await {
-            Some(p) => {
-                pending_here += usize::from(matches!(p, Placed::Pending(_)));
-                placed.push(p);
-            }
-            None => break,
-        }
-    }
+    };
+    let (next, ()) = tokio::join!(prefetch(ctx, run), place);
     // No room left (every slot holds a pending call): the rest go back to
     // the queue unplaced, same attempt, to be fetched once calls end.
     let now = ctx.clock.now().timestamp_millis();
@@ -491,39 +639,40 @@ pub async fn run_batch(
             next: JobNext::Requeue { not_before_ms: now },
         }));
     }
-    let t_commit = std::time::Instant::now();
-    let mut results = Vec::new();
-    let mut pending = Vec::new();
+    let t_record = Instant::now();
+    let mut batch = PlacedBatch {
+        results: Vec::with_capacity(placed.len()),
+        abandoned: false,
+        next,
+    };
+    let mut calls = Vec::new();
     for p in placed {
         match p {
-            Placed::Done(r) => results.push(r),
-            Placed::Pending(c) => pending.push(c),
-            Placed::Abandoned => run.ctl.needs_reconcile(),
+            Placed::Done(r) => batch.results.push(r),
+            Placed::Pending(c) => calls.push(c),
+            Placed::Abandoned => batch.abandoned = true,
         }
     }
-    if !pending.is_empty() {
-        run.ctl.add_pending(pending.len());
+    if !calls.is_empty() {
+        // Recorded at once: callbacks must find these calls.
+        run.ctl.add_pending(calls.len());
         let worker = &ctx.cfg.worker_id;
         retry_fenced!(
             run,
             ctx.store
-                .record_pending(run_id, generation, worker, &pending)
+                .record_pending(run_id, generation, worker, &calls)
                 .await
         );
-    }
-    if !results.is_empty() {
-        commit_results(ctx, run, &results).await?;
     }
     tracing::debug!(
         run_id,
         leads = jobs.len(),
         plan_us = (t_mark - t_plan).as_micros() as u64,
         mark_us = (t_place - t_mark).as_micros() as u64,
-        place_us = (t_commit - t_place).as_micros() as u64,
-        commit_us = t_commit.elapsed().as_micros() as u64,
+        place_us = (t_record - t_place).as_micros() as u64,
         "batch"
     );
-    Ok(())
+    Ok(Some(batch))
 }
 
 /// Step 6: commits results; retried through short database outages (the

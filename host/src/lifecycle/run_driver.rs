@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::{Notify, RwLock, RwLockReadGuard};
 
-use super::executor::{self, CallOf, after_call};
+use super::executor::{self, CallOf, Prefetched, Uncommitted, after_call};
 use super::heartbeat::{self, LeaseClock};
 use super::reclaimer;
 use super::run_plugins::RunPlugins;
@@ -104,6 +104,12 @@ impl RunControl {
         self.pending.fetch_add(n, Ordering::SeqCst);
     }
 
+    /// The adapter has answered `pending` at least once (so batch sizes
+    /// follow the room left, see `async_adapter`).
+    pub fn is_async_adapter(&self) -> bool {
+        self.async_adapter.load(Ordering::SeqCst)
+    }
+
     /// Calls still with the provider (placed pending, not ended).
     pub fn pending(&self) -> usize {
         self.pending.load(Ordering::SeqCst)
@@ -185,11 +191,18 @@ async fn drive_inner(
         plugins,
     };
     let mut backoff = Duration::from_millis(50);
+    // The last batch's results, committed while the next batch runs.
+    let mut pending = Uncommitted::default();
+    // The next batch, when it was fetched while the last one was placed.
+    let mut next = None;
     loop {
-        if ctl.is_lost() || ctx.stop.is_stopped() {
+        if ctl.is_lost() {
             return Ok(());
         }
-        match step(ctx, &run).await {
+        if ctx.stop.is_stopped() {
+            return executor::flush(ctx, &run, &mut pending).await;
+        }
+        match step(ctx, &run, &mut pending, &mut next).await {
             Ok(Step::Continue) => backoff = Duration::from_millis(50),
             Ok(Step::Idle(d)) => {
                 tokio::select! {
@@ -219,7 +232,12 @@ enum Step {
     Done,
 }
 
-async fn step(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<Step> {
+async fn step(
+    ctx: &Arc<WorkerCtx>,
+    run: &RunState,
+    pending: &mut Uncommitted,
+    next: &mut Option<Prefetched>,
+) -> anyhow::Result<Step> {
     let ctl = &run.ctl;
     let run_id = run.claimed.run_id;
     let generation = run.claimed.generation;
@@ -233,38 +251,57 @@ async fn step(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<Step> {
         // heartbeat to confirm the lease before touching anything.
         return Ok(Step::Idle(ctx.cfg.heartbeat_interval / 4));
     }
-    if ctl.reconcile.swap(false, Ordering::SeqCst) {
+    if ctl.reconcile.load(Ordering::SeqCst) {
+        // Our own placed-but-uncommitted jobs are `dialing` too: commit them
+        // first so reconcile sees only jobs nobody handed to the adapter.
+        executor::flush(ctx, run, pending).await?;
+        ctl.reconcile.store(false, Ordering::SeqCst);
         reclaimer::reconcile(ctx, run).await?;
     }
     if ctl.is_cancelled() {
+        executor::flush(ctx, run, pending).await?;
         return finish_cancelled(ctx, run).await;
+    }
+    if pending.failed() {
+        // Never dial more while results of placed calls cannot be committed.
+        executor::flush(ctx, run, pending).await?;
     }
     settle_pending(ctx, run).await?;
     // Calls at once = placements under way + calls still with the provider.
     let concurrency = run.claimed.settings.concurrency.max(1) as usize;
     let room = concurrency.saturating_sub(ctl.pending());
     if room == 0 {
+        executor::flush(ctx, run, pending).await?;
         return Ok(Step::Idle(ctx.cfg.poll_interval));
     }
-    let limit = match ctl.async_adapter.load(Ordering::SeqCst) {
+    let limit = match ctl.is_async_adapter() {
         true => ctx.cfg.batch_size.min(room as u32),
         false => ctx.cfg.batch_size,
     };
     let now_ms = ctx.clock.now().timestamp_millis();
-    let claimed_at = std::time::Instant::now();
-    let jobs = ctx
-        .store
-        .next_jobs(run_id, generation, now_ms, limit)
-        .await?;
+    let (jobs, claimed_at) = match next.take() {
+        Some(p) => (p.jobs, p.claimed_at),
+        None => {
+            let claimed_at = std::time::Instant::now();
+            let jobs = ctx
+                .store
+                .next_jobs(run_id, generation, now_ms, limit)
+                .await?;
+            tracing::debug!(
+                run_id,
+                fetch_us = claimed_at.elapsed().as_micros() as u64,
+                "next_jobs"
+            );
+            (jobs, claimed_at)
+        }
+    };
     if !jobs.is_empty() {
-        let n = jobs.len();
-        tracing::debug!(
-            run_id,
-            fetch_us = claimed_at.elapsed().as_micros() as u64,
-            "next_jobs"
-        );
-        executor::run_batch(ctx, run, jobs).await?;
-        ctx.metrics.record_batch(claimed_at.elapsed(), n);
+        *next = executor::run_batch(ctx, run, jobs, claimed_at, pending).await?;
+        return Ok(Step::Continue);
+    }
+    if !pending.is_empty() {
+        // Requeued jobs may be due again once committed: look once more.
+        executor::flush(ctx, run, pending).await?;
         return Ok(Step::Continue);
     }
     match ctx.store.finish_run_if_done(run_id, generation).await? {
