@@ -28,7 +28,8 @@ macro_rules! run_store_conformance_tests {
             run_call_events_are_monotonic_and_tenant_scoped,
             run_cancel_job_only_when_queued,
             run_dialing_jobs_after_takeover,
-            run_fleet_load_counts_live_runs_by_owner
+            run_fleet_load_counts_live_runs_by_owner,
+            run_stale_owner_results_write_nothing
         );
     };
     ($open:path; $($case:ident),+ $(,)?) => {
@@ -786,6 +787,43 @@ pub async fn run_call_events_are_monotonic_and_tenant_scoped(store: Arc<dyn Stor
         Some(7),
         "a pending placement records its adapter version"
     );
+    // The owner settles the ended call as the worker's settle step does (the
+    // result places nothing itself): the attempt stays `ended`, so a late,
+    // older event is still ignored.
+    let settled = JobResult {
+        job_id: dialing[0].job_id,
+        lead_id: dialing[0].lead_id,
+        attempt: dialing[0].attempt,
+        idempotency_key: dialing[0].idempotency_key.clone(),
+        placed_at: None,
+        dialer_version: None,
+        report: Some(r.clone()),
+        note: None,
+        next: JobNext::Finish {
+            status: "completed",
+            outcome: "answered-human".into(),
+            reason: None,
+        },
+    };
+    assert_eq!(
+        store
+            .finish_jobs(run_id, g, &w, &[settled], 3_000)
+            .await
+            .unwrap(),
+        Fenced::Done
+    );
+    assert_eq!(
+        apply(ev(CallState::Ringing, None)).await,
+        CallEventApplied::Ignored,
+        "an older event after the job finished"
+    );
+    let attempts = store
+        .list_attempts(b, run_id, Page::first(10))
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].call_state.as_deref(), Some("ended"));
+    assert_eq!(attempts[0].dialer_version, Some(7));
 }
 
 pub async fn run_cancel_job_only_when_queued(store: Arc<dyn Store>) {
@@ -893,4 +931,82 @@ pub async fn run_dialing_jobs_after_takeover(store: Arc<dyn Store>) {
     assert_eq!(run.counts.by_status.get("interrupted"), Some(&1));
     assert_eq!(run.counts.by_outcome.get("unknown"), Some(&1));
     assert_eq!(run.cursor_position, 1);
+}
+
+/// An owner that lost its lease while its results were being committed
+/// writes none of them: no job finishes, no attempt row, the cursor does not
+/// move (the PostgreSQL driver checks the lease at the end of that
+/// transaction, so this is where a late check must roll everything back).
+pub async fn run_stale_owner_results_write_nothing(store: Arc<dyn Store>) {
+    let (b, ids, flow, dialer) = setup(&store, 2).await;
+    let run_id = store
+        .create_run(b, &spec(&ids, &flow, &dialer, RunSettings::default()))
+        .await
+        .unwrap();
+    let (w1, w2) = (unique("w1"), unique("w2"));
+    let mine = |v: Vec<ClaimedRun>| v.into_iter().find(|c| c.run_id == run_id);
+    let c1 = mine(store.claim_runs(&w1, 100, 60_000).await.unwrap()).expect("w1 claims");
+    let jobs = store
+        .next_jobs(run_id, c1.generation, FAR_FUTURE, 10)
+        .await
+        .unwrap();
+    let decisions: Vec<JobDecision> = jobs.iter().map(dial).collect();
+    assert!(matches!(
+        store
+            .mark_dialing(run_id, c1.generation, &w1, &decisions, 0)
+            .await
+            .unwrap(),
+        MarkResult::Marked(ref m) if m.len() == 2
+    ));
+    // w1 stalls; w2 takes the run over before w1's results arrive.
+    store.release_worker(&w1).await.unwrap();
+    let c2 = mine(store.claim_runs(&w2, 100, 60_000).await.unwrap()).expect("w2 takes over");
+    let fin = |j: &JobWork| {
+        done(
+            run_id,
+            j,
+            JobNext::Finish {
+                status: "completed",
+                outcome: "busy".into(),
+                reason: None,
+            },
+        )
+    };
+    assert_eq!(
+        store
+            .finish_jobs(
+                run_id,
+                c1.generation,
+                &w1,
+                &[fin(&jobs[0]), fin(&jobs[1])],
+                0
+            )
+            .await
+            .unwrap(),
+        Fenced::LeaseLost
+    );
+    let run = store.get_run(b, run_id).await.unwrap();
+    assert_eq!(run.cursor_position, 0, "the cursor did not move");
+    assert_eq!(
+        run.counts.by_status.get("dialing"),
+        Some(&2),
+        "no job finished"
+    );
+    assert!(
+        store
+            .list_attempts(b, run_id, Page::first(10))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no attempt row was written"
+    );
+    // The heir finds both jobs still to be reconciled.
+    assert_eq!(
+        store
+            .dialing_jobs(run_id, c2.generation)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }

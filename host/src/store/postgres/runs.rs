@@ -1110,7 +1110,8 @@ impl RunStore for PgStore {
                  CROSS JOIN LATERAL (SELECT * FROM jobs WHERE id = d.id AND run_id = $1 \
                      AND status = 'dialing' OFFSET 0) j \
                  ON CONFLICT (idempotency_key) DO UPDATE SET \
-                     call_state = EXCLUDED.call_state, outcome = EXCLUDED.outcome, \
+                     call_state = COALESCE(EXCLUDED.call_state, attempts.call_state), \
+                     outcome = EXCLUDED.outcome, \
                      report = COALESCE(EXCLUDED.report, attempts.report), note = EXCLUDED.note, \
                      ended_at = EXCLUDED.ended_at, worker_id = EXCLUDED.worker_id, \
                      lease_generation = EXCLUDED.lease_generation, \

@@ -988,7 +988,8 @@ impl RunStore for SqliteStore {
                      $9, $10, $11, $12, $13, $12, $14 \
                  FROM jobs WHERE id = $2 AND run_id = $1 AND status = 'dialing' \
                  ON CONFLICT (idempotency_key) DO UPDATE SET \
-                     call_state = excluded.call_state, outcome = excluded.outcome, \
+                     call_state = COALESCE(excluded.call_state, attempts.call_state), \
+                     outcome = excluded.outcome, \
                      report = COALESCE(excluded.report, attempts.report), note = excluded.note, \
                      ended_at = excluded.ended_at, worker_id = excluded.worker_id, \
                      lease_generation = excluded.lease_generation, \
