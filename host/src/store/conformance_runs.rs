@@ -162,6 +162,35 @@ fn report(outcome: Outcome, pcid: &str) -> CallReport {
 /// The adapter version [`done`] says placed its call.
 const DONE_DIALER_VERSION: i64 = 3;
 
+/// The result the owner commits for a job it found `dialing` (settled or
+/// reconciled): nothing placed by this result itself.
+fn settle(job: &DialingJob, report: Option<CallReport>, next: JobNext) -> JobResult {
+    JobResult {
+        job_id: job.job_id,
+        lead_id: job.lead_id,
+        attempt: job.attempt,
+        idempotency_key: job.idempotency_key.clone(),
+        placed_at: None,
+        dialer_version: None,
+        report,
+        note: None,
+        next,
+    }
+}
+
+/// [`done`], finished `completed` with outcome `busy`.
+fn completed_busy(run_id: i64, job: &JobWork) -> JobResult {
+    done(
+        run_id,
+        job,
+        JobNext::Finish {
+            status: "completed",
+            outcome: "busy".into(),
+            reason: None,
+        },
+    )
+}
+
 fn done(run_id: i64, job: &JobWork, next: JobNext) -> JobResult {
     let attempt = job.attempt + 1;
     JobResult {
@@ -611,17 +640,7 @@ pub async fn run_cursor_counts_finished_jobs_and_retries_reuse_the_row(store: Ar
             .unwrap()
             .is_empty()
     );
-    let fin = |j: &JobWork| {
-        done(
-            run_id,
-            j,
-            JobNext::Finish {
-                status: "completed",
-                outcome: "busy".into(),
-                reason: None,
-            },
-        )
-    };
+    let fin = |j: &JobWork| completed_busy(run_id, j);
     let retry = done(
         run_id,
         &jobs[2],
@@ -790,21 +809,15 @@ pub async fn run_call_events_are_monotonic_and_tenant_scoped(store: Arc<dyn Stor
     // The owner settles the ended call as the worker's settle step does (the
     // result places nothing itself): the attempt stays `ended`, so a late,
     // older event is still ignored.
-    let settled = JobResult {
-        job_id: dialing[0].job_id,
-        lead_id: dialing[0].lead_id,
-        attempt: dialing[0].attempt,
-        idempotency_key: dialing[0].idempotency_key.clone(),
-        placed_at: None,
-        dialer_version: None,
-        report: Some(r.clone()),
-        note: None,
-        next: JobNext::Finish {
+    let settled = settle(
+        &dialing[0],
+        Some(r.clone()),
+        JobNext::Finish {
             status: "completed",
             outcome: "answered-human".into(),
             reason: None,
         },
-    };
+    );
     assert_eq!(
         store
             .finish_jobs(run_id, g, &w, &[settled], 3_000)
@@ -894,32 +907,16 @@ pub async fn run_dialing_jobs_after_takeover(store: Arc<dyn Store>) {
         "fenced read"
     );
     // Never placed → back to the queue with the same attempt number (same key).
-    let requeue = JobResult {
-        job_id: left[0].job_id,
-        lead_id: left[0].lead_id,
-        attempt: left[0].attempt,
-        idempotency_key: left[0].idempotency_key.clone(),
-        placed_at: None,
-        dialer_version: None,
-        report: None,
-        note: None,
-        next: JobNext::Requeue { not_before_ms: 0 },
-    };
-    let interrupted = JobResult {
-        job_id: left[1].job_id,
-        lead_id: left[1].lead_id,
-        attempt: left[1].attempt,
-        idempotency_key: left[1].idempotency_key.clone(),
-        placed_at: None,
-        dialer_version: None,
-        report: None,
-        note: None,
-        next: JobNext::Finish {
+    let requeue = settle(&left[0], None, JobNext::Requeue { not_before_ms: 0 });
+    let interrupted = settle(
+        &left[1],
+        None,
+        JobNext::Finish {
             status: "interrupted",
             outcome: "unknown".into(),
             reason: Some("lookup failed".into()),
         },
-    };
+    );
     store
         .finish_jobs(run_id, g2, &w2, &[requeue, interrupted], 0)
         .await
@@ -961,17 +958,7 @@ pub async fn run_stale_owner_results_write_nothing(store: Arc<dyn Store>) {
     // w1 stalls; w2 takes the run over before w1's results arrive.
     store.release_worker(&w1).await.unwrap();
     let c2 = mine(store.claim_runs(&w2, 100, 60_000).await.unwrap()).expect("w2 takes over");
-    let fin = |j: &JobWork| {
-        done(
-            run_id,
-            j,
-            JobNext::Finish {
-                status: "completed",
-                outcome: "busy".into(),
-                reason: None,
-            },
-        )
-    };
+    let fin = |j: &JobWork| completed_busy(run_id, j);
     assert_eq!(
         store
             .finish_jobs(
