@@ -67,7 +67,14 @@ impl Api {
         });
         Api {
             base,
-            http: reqwest::Client::new(),
+            // A fresh connection per request: the server closes a
+            // connection whose request body it refused unread (413, bad
+            // JSON), and a pooled client could send the next request on it
+            // as it closes (hyper's `IncompleteMessage`, seen in CI).
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("http client"),
             state,
             db,
             url,
