@@ -29,7 +29,8 @@ macro_rules! run_store_conformance_tests {
             run_cancel_job_only_when_queued,
             run_dialing_jobs_after_takeover,
             run_fleet_load_counts_live_runs_by_owner,
-            run_stale_owner_results_write_nothing
+            run_stale_owner_results_write_nothing,
+            run_finish_upserts_recorded_calls_and_repeats_harmlessly
         );
     };
     ($open:path; $($case:ident),+ $(,)?) => {
@@ -996,4 +997,92 @@ pub async fn run_stale_owner_results_write_nothing(store: Arc<dyn Store>) {
             .len(),
         2
     );
+}
+
+/// `finish_jobs` writes one attempt row per call whatever path the result
+/// took: a call already recorded `pending` has its row updated even when
+/// the result looks like a fresh placement (an adapter that said `pending`,
+/// then `none` to lookup, then placed it under the same key), and a commit
+/// repeated because its answer was lost writes nothing twice.
+pub async fn run_finish_upserts_recorded_calls_and_repeats_harmlessly(store: Arc<dyn Store>) {
+    let (b, ids, flow, dialer) = setup(&store, 2).await;
+    let run_id = store
+        .create_run(b, &spec(&ids, &flow, &dialer, RunSettings::default()))
+        .await
+        .unwrap();
+    let w = unique("w");
+    let g = store
+        .claim_runs(&w, 100, 60_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.run_id == run_id)
+        .unwrap()
+        .generation;
+    let jobs = store.next_jobs(run_id, g, FAR_FUTURE, 10).await.unwrap();
+    let decisions: Vec<JobDecision> = jobs.iter().map(dial).collect();
+    store
+        .mark_dialing(run_id, g, &w, &decisions, 0)
+        .await
+        .unwrap();
+    let key = idempotency_key(run_id, jobs[0].job_id, 1);
+    store
+        .record_pending(
+            run_id,
+            g,
+            &w,
+            &[PendingCall {
+                job_id: jobs[0].job_id,
+                lead_id: jobs[0].lead_id,
+                attempt: 1,
+                idempotency_key: key.clone(),
+                provider_call_id: format!("prov-{key}"),
+                placed_at: 500,
+                call_deadline: FAR_FUTURE,
+                dialer_version: 7,
+            }],
+        )
+        .await
+        .unwrap();
+    let results = [
+        completed_busy(run_id, &jobs[0]),
+        completed_busy(run_id, &jobs[1]),
+    ];
+    for _ in 0..2 {
+        assert_eq!(
+            store
+                .finish_jobs(run_id, g, &w, &results, 3_000)
+                .await
+                .unwrap(),
+            Fenced::Done
+        );
+    }
+    let run = store.get_run(b, run_id).await.unwrap();
+    assert_eq!(run.cursor_position, 2, "each job counted once");
+    assert_eq!(run.counts.by_status.get("completed"), Some(&2));
+    let attempts = store
+        .list_attempts(b, run_id, Page::first(10))
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 2, "one attempt row per call: {attempts:?}");
+    let recorded = attempts
+        .iter()
+        .find(|a| a.job_id == jobs[0].job_id)
+        .unwrap();
+    assert_eq!(recorded.idempotency_key.as_deref(), Some(key.as_str()));
+    assert_eq!(recorded.outcome.as_deref(), Some("busy"));
+    assert_eq!(recorded.call_state.as_deref(), Some("ended"));
+    assert_eq!(recorded.ended_at, Some(3_000));
+    assert_eq!(
+        recorded.dialer_version,
+        Some(7),
+        "the version that placed the call is kept"
+    );
+    let fresh = attempts
+        .iter()
+        .find(|a| a.job_id == jobs[1].job_id)
+        .unwrap();
+    assert_eq!(fresh.outcome.as_deref(), Some("busy"));
+    assert_eq!(fresh.placed_at, Some(1_000));
+    assert_eq!(fresh.dialer_version, Some(DONE_DIALER_VERSION));
 }

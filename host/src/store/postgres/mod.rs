@@ -4,6 +4,7 @@
 mod audit;
 mod dialer_config;
 mod dnc;
+mod finish_batch;
 mod kv;
 mod leads;
 mod plugins;

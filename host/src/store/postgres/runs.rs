@@ -16,8 +16,8 @@
 //! always say no job is `dialing` (they are taken between batches), so a
 //! `j.status = 'dialing'` filter made it start from `jobs`. Hence
 //! `j.status = d.expect` against [`DIALING_COLUMN`] (a join clause, which
-//! PostgreSQL re-checks under concurrent updates like a filter) and a
-//! `LATERAL ... OFFSET 0` probe where the target is not `jobs`.
+//! PostgreSQL re-checks under concurrent updates like a filter). Results
+//! are written by one statement per batch ([`super::finish_batch`]).
 
 use std::time::Duration;
 
@@ -28,6 +28,7 @@ use sqlx::postgres::{PgListener, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
 use super::PgStore;
+use super::finish_batch::{ATTEMPT_KEY_CONSTRAINT, FinishBatch};
 use crate::config::POSTGRES_ANALYZE_AFTER_JOBS;
 use crate::lifecycle::settings::CancelMode;
 use crate::runtime::{CallEvent, CallReport, CallState, Lead};
@@ -1030,187 +1031,20 @@ impl RunStore for PgStore {
         results: &[JobResult],
         now_ms: i64,
     ) -> StoreResult<Fenced> {
-        // Fenced last (see the module doc): the job writes first, then the
-        // run row under the lease, so the run row's lock is held for a
-        // moment and the owner can mark its next batch meanwhile.
-        let mut tx = self.begin().await?;
-        // Attempt rows: every result except "never placed, requeue".
-        let (mut a_id, mut a_att, mut a_key, mut a_placed, mut a_pat) =
-            (vec![], vec![], vec![], vec![], vec![]);
-        let (mut a_pcid, mut a_out, mut a_rep, mut a_note) = (vec![], vec![], vec![], vec![]);
-        let mut a_ver = vec![];
-        // Job updates.
-        let (mut t_id, mut t_status, mut t_out, mut t_reason) = (vec![], vec![], vec![], vec![]);
-        let (mut r_id, mut r_nb, mut r_out) = (vec![], vec![], vec![]);
-        let (mut q_id, mut q_nb) = (vec![], vec![]);
-        for r in results {
-            match &r.next {
-                JobNext::Requeue { not_before_ms } => {
-                    q_id.push(r.job_id);
-                    q_nb.push(*not_before_ms);
-                    continue;
-                }
-                JobNext::Finish {
-                    status,
-                    outcome,
-                    reason,
-                } => {
-                    t_id.push(r.job_id);
-                    t_status.push(*status);
-                    t_out.push(outcome.clone());
-                    t_reason.push(reason.clone());
-                }
-                JobNext::Retry {
-                    not_before_ms,
-                    outcome,
-                } => {
-                    r_id.push(r.job_id);
-                    r_nb.push(*not_before_ms);
-                    r_out.push(outcome.clone());
-                }
+        let batch = FinishBatch::new(results);
+        match self
+            .finish_batch(run_id, generation, worker_id, &batch, now_ms, false)
+            .await
+        {
+            // A call this worker placed that already has an attempt row (an
+            // adapter that answered `pending` and later `none` to lookup):
+            // the plain insert refused it, so upsert the whole batch.
+            Err(StoreError::Conflict { constraint }) if constraint == ATTEMPT_KEY_CONSTRAINT => {
+                self.finish_batch(run_id, generation, worker_id, &batch, now_ms, true)
+                    .await
             }
-            a_id.push(r.job_id);
-            a_att.push(r.attempt as i32);
-            a_key.push(r.idempotency_key.clone());
-            a_placed.push(r.placed_at.is_some());
-            a_pat.push(r.placed_at);
-            a_pcid.push(r.report.as_ref().and_then(|x| x.provider_call_id.clone()));
-            a_out.push(
-                r.report
-                    .as_ref()
-                    .map(|x| x.outcome.label())
-                    .or_else(|| match &r.next {
-                        JobNext::Finish { outcome, .. } | JobNext::Retry { outcome, .. } => {
-                            Some(outcome.clone())
-                        }
-                        JobNext::Requeue { .. } => None,
-                    }),
-            );
-            a_rep.push(
-                r.report
-                    .as_ref()
-                    .map(|x| serde_json::to_string(x).unwrap_or_default()),
-            );
-            a_note.push(r.note.clone());
-            a_ver.push(r.dialer_version);
+            other => other,
         }
-        if !a_id.is_empty() {
-            sqlx::query(
-                "INSERT INTO attempts (business_id, run_id, job_id, lead_id, attempt, placed, \
-                     idempotency_key, decision, compliance, worker_id, lease_generation, \
-                     provider_call_id, call_state, outcome, report, note, decided_at, placed_at, ended_at, \
-                     dialer_version) \
-                 SELECT j.business_id, j.run_id, j.id, j.lead_id, d.att, d.placed, d.key, 'allowed', \
-                     COALESCE(j.compliance, '{}'::jsonb), $2, $3, d.pcid, \
-                     CASE WHEN d.placed THEN 'ended' END, d.outcome, d.report::jsonb, d.note, \
-                     $4, d.placed_at, $4, d.ver \
-                 FROM UNNEST($5::BIGINT[], $6::INT[], $7::TEXT[], $8::BOOL[], $9::BIGINT[], \
-                             $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::BIGINT[]) \
-                     AS d(id, att, key, placed, placed_at, pcid, outcome, report, note, ver) \
-                 CROSS JOIN LATERAL (SELECT * FROM jobs WHERE id = d.id AND run_id = $1 \
-                     AND status = 'dialing' OFFSET 0) j \
-                 ON CONFLICT (idempotency_key) DO UPDATE SET \
-                     call_state = COALESCE(EXCLUDED.call_state, attempts.call_state), \
-                     outcome = EXCLUDED.outcome, \
-                     report = COALESCE(EXCLUDED.report, attempts.report), note = EXCLUDED.note, \
-                     ended_at = EXCLUDED.ended_at, worker_id = EXCLUDED.worker_id, \
-                     lease_generation = EXCLUDED.lease_generation, \
-                     dialer_version = COALESCE(attempts.dialer_version, EXCLUDED.dialer_version)",
-            )
-            .bind(run_id)
-            .bind(worker_id)
-            .bind(generation)
-            .bind(now_ms)
-            .bind(&a_id)
-            .bind(&a_att)
-            .bind(&a_key)
-            .bind(&a_placed)
-            .bind(&a_pat)
-            .bind(&a_pcid)
-            .bind(&a_out)
-            .bind(&a_rep)
-            .bind(&a_note)
-            .bind(&a_ver)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err(e))?;
-        }
-        let mut finished = 0u64;
-        if !t_id.is_empty() {
-            finished = sqlx::query(&format!(
-                "UPDATE jobs j SET status = d.status, outcome = d.outcome, reason = d.reason, \
-                     compliance = NULL, updated_at = $6 \
-                 FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], \
-                     {DIALING_COLUMN}) \
-                     AS d(id, status, outcome, reason, expect) \
-                 WHERE j.id = d.id AND j.run_id = $1 AND j.status = d.expect"
-            ))
-            .bind(run_id)
-            .bind(&t_id)
-            .bind(&t_status)
-            .bind(&t_out)
-            .bind(&t_reason)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err(e))?
-            .rows_affected();
-        }
-        if !r_id.is_empty() {
-            sqlx::query(&format!(
-                "UPDATE jobs j SET status = 'queued', not_before = d.nb, outcome = d.outcome, \
-                     compliance = NULL, provider_call_id = NULL, call_deadline = NULL, updated_at = $4 \
-                 FROM UNNEST($2::BIGINT[], $3::BIGINT[], $5::TEXT[], \
-                     {DIALING_COLUMN}) AS d(id, nb, outcome, expect) \
-                 WHERE j.id = d.id AND j.run_id = $1 AND j.status = d.expect"),
-            )
-            .bind(run_id)
-            .bind(&r_id)
-            .bind(&r_nb)
-            .bind(now_ms)
-            .bind(&r_out)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err(e))?;
-        }
-        if !q_id.is_empty() {
-            sqlx::query(&format!(
-                "UPDATE jobs j SET status = 'queued', attempt = j.attempt - 1, compliance = NULL, \
-                     provider_call_id = NULL, call_deadline = NULL, updated_at = $3, \
-                     not_before = d.nb \
-                 FROM UNNEST($2::BIGINT[], $4::BIGINT[], \
-                     {DIALING_COLUMN}) AS d(id, nb, expect) \
-                 WHERE j.id = d.id AND j.run_id = $1 AND j.status = d.expect"
-            ))
-            .bind(run_id)
-            .bind(&q_id)
-            .bind(now_ms)
-            .bind(&q_nb)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err(e))?;
-        }
-        let max_placed = results.iter().filter_map(|r| r.placed_at).max();
-        let fenced = sqlx::query(
-            "UPDATE runs SET cursor_position = cursor_position + $2, \
-                 last_call_placed_at = CASE WHEN $3::BIGINT IS NULL THEN last_call_placed_at \
-                     ELSE GREATEST(COALESCE(last_call_placed_at, 0), $3) END \
-             WHERE id = $1 AND lease_generation = $4 AND status = 'running'",
-        )
-        .bind(run_id)
-        .bind(finished as i64)
-        .bind(max_placed)
-        .bind(generation)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| self.err(e))?
-        .rows_affected();
-        if fenced == 0 {
-            tx.rollback().await.map_err(|e| self.err(e))?;
-            return Ok(Fenced::LeaseLost);
-        }
-        tx.commit().await.map_err(|e| self.err(e))?;
-        Ok(Fenced::Done)
     }
 
     async fn finish_run_if_done(&self, run_id: i64, generation: i64) -> StoreResult<RunStatus> {
