@@ -29,6 +29,7 @@ both!(
     cancel_hangs_up_pending_calls,
     tenant_cap_is_shared_across_workers,
     pending_calls_count_toward_concurrency,
+    stop_mid_run_leaves_no_job_dialing,
 );
 
 async fn completed(db: &TestDb, b: i64, run_id: i64) -> dialplane::store::RunView {
@@ -544,6 +545,43 @@ async fn pending_calls_count_toward_concurrency(engine: Db) {
     })
     .await;
     assert_eq!(ledger(&db.store, b).await.len(), 3, "still two at once");
+    stop.stop();
+    w.await.unwrap().unwrap();
+}
+
+/// The executor marks the next batch while it places one (look-ahead). A
+/// worker that stops puts that batch back in the queue: nothing stays
+/// `dialing` for a next owner to reconcile, and a new worker finishes the
+/// run with every lead called exactly once.
+async fn stop_mid_run_leaves_no_job_dialing(engine: Db) {
+    let db = open(engine).await;
+    let phones = human_phones(600, 7);
+    let (b, run_id, _) = seed_run(&db.store, &phones, Some("Europe/Paris"), settings(4), &[]).await;
+    let mut cfg = fast_worker_config();
+    cfg.batch_size = 16;
+    let (stop, w) = start_worker(&db.store, cfg.clone(), None).await;
+    wait_for(WAIT, "the run to be under way", || async {
+        (run_view(&db.store, b, run_id).await.cursor_position >= 100).then_some(())
+    })
+    .await;
+    stop.stop();
+    w.await.unwrap().unwrap();
+    let stopped = run_view(&db.store, b, run_id).await;
+    assert!(
+        stopped.cursor_position < stopped.total_leads,
+        "the run ended before the stop; the test needs a larger run"
+    );
+    assert_eq!(
+        stopped.counts.by_status.get("dialing"),
+        None,
+        "jobs left dialing after a graceful stop: {:?}",
+        stopped.counts.by_status
+    );
+    let (stop, w) = start_worker(&db.store, cfg, None).await;
+    let run = completed(&db, b, run_id).await;
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!(run.cursor_position, run.total_leads);
+    assert_each_called_once(&ledger(&db.store, b).await, &phones);
     stop.stop();
     w.await.unwrap().unwrap();
 }

@@ -11,7 +11,8 @@
 //!    with the local lease checked (a stalled worker never dials);
 //! 5. flow `on-result` (retry? note?);
 //! 6. record attempts, job states and the cursor in one transaction, while
-//!    the next batch goes through 1–5 ([`Uncommitted`], [`run_batch`]).
+//!    the next batch goes through 4–5 ([`Uncommitted`], [`run_batch`]) and
+//!    the one after it through 1–3 ([`look_ahead`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -471,26 +472,43 @@ struct PlacedBatch {
     results: Vec<JobResult>,
     /// Jobs marked but not placed because the local lease may have expired.
     abandoned: bool,
-    /// The next batch, fetched while this one was placed ([`prefetch`]).
-    next: Option<Prefetched>,
+    /// When the batch was fetched, and how many leads it had.
+    claimed_at: Instant,
+    leads: usize,
 }
 
-/// Due jobs fetched ahead, and when (claim-to-finish latency counts from then).
-pub struct Prefetched {
-    pub jobs: Vec<JobWork>,
-    pub claimed_at: Instant,
+/// A batch after steps 1–3: planned, and its calls marked `dialing`.
+pub struct Marked {
+    jobs: Vec<JobWork>,
+    /// The calls to place: index into `jobs`, and the flow's request.
+    calls: Vec<(usize, CallRequest)>,
+    /// When its jobs were fetched (claim-to-finish latency counts from then).
+    claimed_at: Instant,
 }
 
-/// Fetches the next batch while this one's calls are placed, so the
-/// database reads it while the worker waits on the dialer rather than in
-/// between. This batch is already marked `dialing`, so the fetch cannot
-/// return its jobs; jobs it returns may change before they are used (a
-/// cancel, another batch's retry), which the mark's `status = 'queued'`
-/// guard and fence handle as they do for any fetch. Not with an
-/// asynchronous adapter: there the fetch size depends on how many calls are
-/// still with the provider once this batch is placed. A failed fetch is
-/// only a lost head start.
-async fn prefetch(ctx: &Arc<WorkerCtx>, run: &RunState) -> Option<Prefetched> {
+/// The batch a step works on.
+pub enum Batch {
+    /// Due jobs just fetched.
+    Fetched {
+        jobs: Vec<JobWork>,
+        claimed_at: Instant,
+    },
+    /// A batch the previous step already planned and marked.
+    Marked(Marked),
+}
+
+/// Fetches, plans and marks the next batch while this one's calls are
+/// placed, so the database reads and marks it while the worker runs the
+/// dialer, and the worker plans it while the database writes, rather than
+/// each waiting for the other. Its jobs are `dialing` from then on like any
+/// marked job: if the step that should place them does not (cancel, lost
+/// lease, reconcile, stop), the driver drops the batch and they are settled
+/// as marked-but-never-placed jobs are (cancelled, or found unplaced by
+/// `lookup` and requeued). Not with an asynchronous adapter: there the
+/// batch size depends on how many calls are still with the provider once
+/// this batch is placed. A failed fetch is only a lost head start; a failed
+/// mark may have committed, so it asks for a reconcile.
+async fn look_ahead(ctx: &Arc<WorkerCtx>, run: &RunState) -> Option<Marked> {
     if run.ctl.is_async_adapter() {
         return None;
     }
@@ -505,49 +523,65 @@ async fn prefetch(ctx: &Arc<WorkerCtx>, run: &RunState) -> Option<Prefetched> {
             ctx.cfg.batch_size,
         )
         .await;
-    match r {
-        Ok(jobs) if !jobs.is_empty() => Some(Prefetched { jobs, claimed_at }),
-        Ok(_) => None,
+    let jobs = match r {
+        Ok(jobs) if !jobs.is_empty() => jobs,
+        Ok(_) => return None,
         Err(e) => {
-            tracing::debug!(run_id = run.claimed.run_id, "prefetch failed: {e}");
+            tracing::debug!(run_id = run.claimed.run_id, "look-ahead fetch failed: {e}");
+            return None;
+        }
+    };
+    match plan_mark(ctx, run, jobs, claimed_at).await {
+        Ok(marked) => marked,
+        Err(e) => {
+            tracing::debug!(run_id = run.claimed.run_id, "look-ahead mark failed: {e}");
+            run.ctl.needs_reconcile();
             None
         }
     }
 }
 
-/// Runs steps 1–5 for a batch of due jobs while step 6 of the previous
-/// batch (`pending`) commits concurrently, on another connection: the
-/// database writes one batch's results while this worker plans, marks and
-/// places the next. The two touch disjoint jobs; both are fenced, and the
-/// results commit takes the run row's lock only at its end (see
+/// Runs steps 1–5 for a batch while step 6 of the previous batch
+/// (`pending`) commits concurrently, on another connection: the database
+/// writes one batch's results while this worker places the next. The two
+/// touch disjoint jobs; both are fenced, and the results commit takes the
+/// run row's lock only at its end (see
 /// [`crate::store::RunStore::finish_jobs`]), so neither waits for the other
 /// longer than a commit. This batch's results are left in `pending`; the
-/// next batch, when it could be fetched meanwhile, is returned.
+/// batch after it, when it could be marked meanwhile, goes to `next` (also
+/// when this returns an error: its jobs are marked and must be placed or
+/// unmarked, never forgotten).
 pub async fn run_batch(
     ctx: &Arc<WorkerCtx>,
     run: &RunState,
-    jobs: Vec<JobWork>,
-    claimed_at: Instant,
+    batch: Batch,
     pending: &mut Uncommitted,
-) -> anyhow::Result<Option<Prefetched>> {
+    next: &mut Option<Marked>,
+) -> anyhow::Result<()> {
     let mut previous = std::mem::take(pending);
-    let (committed, placed) = tokio::join!(
-        flush(ctx, run, &mut previous),
-        plan_mark_place(ctx, run, &jobs)
-    );
+    let work = async {
+        let marked = match batch {
+            Batch::Fetched { jobs, claimed_at } => plan_mark(ctx, run, jobs, claimed_at).await?,
+            Batch::Marked(m) => Some(m),
+        };
+        match marked {
+            Some(m) => place(ctx, run, m, next).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (committed, placed) = tokio::join!(flush(ctx, run, &mut previous), work);
     // Empty unless its commit failed: then it is retried with the next one.
     *pending = previous;
     match placed {
         Ok(Some(batch)) => {
             pending.results.extend(batch.results);
-            pending.batches.push((claimed_at, jobs.len()));
+            pending.batches.push((batch.claimed_at, batch.leads));
             if batch.abandoned {
                 run.ctl.needs_reconcile();
             }
-            committed?;
-            Ok(batch.next)
+            committed
         }
-        Ok(None) => committed.map(|()| None),
+        Ok(None) => committed,
         Err(e) => {
             committed?;
             Err(e)
@@ -555,22 +589,65 @@ pub async fn run_batch(
     }
 }
 
-/// Steps 1–5 for one batch; `None` when nothing was marked because the run
-/// was cancelled or the lease lost.
-async fn plan_mark_place(
+/// A marked job that was not handed to the adapter, back to the queue with
+/// the same attempt (so the same idempotency key) from `now_ms`.
+fn unplaced(run_id: i64, job: &JobWork, now_ms: i64) -> JobResult {
+    let attempt = job.attempt + 1;
+    JobResult {
+        job_id: job.job_id,
+        lead_id: job.lead_id,
+        attempt,
+        idempotency_key: idempotency_key(run_id, job.job_id, attempt),
+        placed_at: None,
+        dialer_version: None,
+        report: None,
+        note: None,
+        next: JobNext::Requeue {
+            not_before_ms: now_ms,
+        },
+    }
+}
+
+/// Puts the calls of a batch marked ahead but not placed back in the queue
+/// (same attempt, so the same idempotency key): before a reconcile, which
+/// would otherwise ask the adapter about each, and when the worker stops.
+pub async fn unmark(
     ctx: &Arc<WorkerCtx>,
     run: &RunState,
-    jobs: &[JobWork],
-) -> anyhow::Result<Option<PlacedBatch>> {
+    marked: Option<Marked>,
+) -> anyhow::Result<()> {
+    let Some(marked) = marked else {
+        return Ok(());
+    };
+    let now = ctx.clock.now().timestamp_millis();
+    let results: Vec<JobResult> = marked
+        .calls
+        .iter()
+        .map(|(i, _)| unplaced(run.claimed.run_id, &marked.jobs[*i], now))
+        .collect();
+    if results.is_empty() {
+        return Ok(());
+    }
+    commit_results(ctx, run, &results).await
+}
+
+/// Steps 1–3 for one batch; `None` when nothing was marked because the run
+/// was cancelled or the lease lost.
+async fn plan_mark(
+    ctx: &Arc<WorkerCtx>,
+    run: &RunState,
+    jobs: Vec<JobWork>,
+    claimed_at: Instant,
+) -> anyhow::Result<Option<Marked>> {
     let run_id = run.claimed.run_id;
     let generation = run.claimed.generation;
     let t_plan = Instant::now();
     let mut decisions = Vec::with_capacity(jobs.len());
-    let mut requests: HashMap<i64, CallRequest> = HashMap::new();
-    for job in jobs {
+    let mut requests: HashMap<i64, (usize, CallRequest)> = HashMap::new();
+    for (i, job) in jobs.iter().enumerate() {
         let (d, req) = plan_one(ctx, run, job).await;
         if let Some(req) = req {
-            requests.insert(job.job_id, req);
+            requests.insert(job.job_id, (i, req));
         }
         decisions.push(d);
     }
@@ -591,16 +668,41 @@ async fn plan_mark_place(
             return Ok(None);
         }
     };
-    let by_id: HashMap<i64, &JobWork> = jobs.iter().map(|j| (j.job_id, j)).collect();
-    let work: Vec<(&JobWork, CallRequest)> = marked
-        .iter()
-        .filter_map(|id| Some((*by_id.get(id)?, requests.remove(id)?)))
-        .collect();
+    let calls = marked.iter().filter_map(|id| requests.remove(id)).collect();
+    tracing::debug!(
+        run_id,
+        leads = jobs.len(),
+        plan_us = (t_mark - t_plan).as_micros() as u64,
+        mark_us = t_mark.elapsed().as_micros() as u64,
+        "batch marked"
+    );
+    Ok(Some(Marked {
+        jobs,
+        calls,
+        claimed_at,
+    }))
+}
+
+/// Steps 4–5 for a marked batch, while the next one is fetched, planned and
+/// marked ([`look_ahead`]) into `next`.
+async fn place(
+    ctx: &Arc<WorkerCtx>,
+    run: &RunState,
+    marked: Marked,
+    next: &mut Option<Marked>,
+) -> anyhow::Result<PlacedBatch> {
+    let run_id = run.claimed.run_id;
+    let generation = run.claimed.generation;
+    let Marked {
+        jobs,
+        calls,
+        claimed_at,
+    } = marked;
     let t_place = Instant::now();
     let concurrency = run.claimed.settings.concurrency.max(1) as usize;
-    let mut placed: Vec<Placed> = Vec::with_capacity(work.len());
-    let mut queue = work.into_iter();
-    let place = async {
+    let mut placed: Vec<Placed> = Vec::with_capacity(calls.len());
+    let mut queue = calls.into_iter().map(|(i, req)| (&jobs[i], req));
+    let placing = async {
         let mut in_flight = futures::stream::FuturesUnordered::new();
         // Calls at once: placements under way plus calls still with the
         // provider (pending, from earlier batches and from this one).
@@ -621,58 +723,47 @@ async fn plan_mark_place(
             }
         }
     };
-    let (next, ()) = tokio::join!(prefetch(ctx, run), place);
+    let (ahead, ()) = tokio::join!(look_ahead(ctx, run), placing);
+    *next = ahead;
     // No room left (every slot holds a pending call): the rest go back to
     // the queue unplaced, same attempt, to be fetched once calls end.
     let now = ctx.clock.now().timestamp_millis();
     for (job, _) in queue {
-        let attempt = job.attempt + 1;
-        placed.push(Placed::Done(JobResult {
-            job_id: job.job_id,
-            lead_id: job.lead_id,
-            attempt,
-            idempotency_key: idempotency_key(run_id, job.job_id, attempt),
-            placed_at: None,
-            dialer_version: None,
-            report: None,
-            note: None,
-            next: JobNext::Requeue { not_before_ms: now },
-        }));
+        placed.push(Placed::Done(unplaced(run_id, job, now)));
     }
     let t_record = Instant::now();
     let mut batch = PlacedBatch {
         results: Vec::with_capacity(placed.len()),
         abandoned: false,
-        next,
+        claimed_at,
+        leads: jobs.len(),
     };
-    let mut calls = Vec::new();
+    let mut pending_calls = Vec::new();
     for p in placed {
         match p {
             Placed::Done(r) => batch.results.push(r),
-            Placed::Pending(c) => calls.push(c),
+            Placed::Pending(c) => pending_calls.push(c),
             Placed::Abandoned => batch.abandoned = true,
         }
     }
-    if !calls.is_empty() {
+    if !pending_calls.is_empty() {
         // Recorded at once: callbacks must find these calls.
-        run.ctl.add_pending(calls.len());
+        run.ctl.add_pending(pending_calls.len());
         let worker = &ctx.cfg.worker_id;
         retry_fenced!(
             run,
             ctx.store
-                .record_pending(run_id, generation, worker, &calls)
+                .record_pending(run_id, generation, worker, &pending_calls)
                 .await
         );
     }
     tracing::debug!(
         run_id,
         leads = jobs.len(),
-        plan_us = (t_mark - t_plan).as_micros() as u64,
-        mark_us = (t_place - t_mark).as_micros() as u64,
         place_us = (t_record - t_place).as_micros() as u64,
-        "batch"
+        "batch placed"
     );
-    Ok(Some(batch))
+    Ok(batch)
 }
 
 /// Step 6: commits results; retried through short database outages (the

@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::{Notify, RwLock, RwLockReadGuard};
 
-use super::executor::{self, CallOf, Prefetched, Uncommitted, after_call};
+use super::executor::{self, Batch, CallOf, Marked, Uncommitted, after_call};
 use super::heartbeat::{self, LeaseClock};
 use super::reclaimer;
 use super::run_plugins::RunPlugins;
@@ -193,14 +193,15 @@ async fn drive_inner(
     let mut backoff = Duration::from_millis(50);
     // The last batch's results, committed while the next batch runs.
     let mut pending = Uncommitted::default();
-    // The next batch, when it was fetched while the last one was placed.
+    // The next batch, when it was marked while the last one was placed.
     let mut next = None;
     loop {
         if ctl.is_lost() {
             return Ok(());
         }
         if ctx.stop.is_stopped() {
-            return executor::flush(ctx, &run, &mut pending).await;
+            executor::flush(ctx, &run, &mut pending).await?;
+            return executor::unmark(ctx, &run, next.take()).await;
         }
         match step(ctx, &run, &mut pending, &mut next).await {
             Ok(Step::Continue) => backoff = Duration::from_millis(50),
@@ -236,7 +237,7 @@ async fn step(
     ctx: &Arc<WorkerCtx>,
     run: &RunState,
     pending: &mut Uncommitted,
-    next: &mut Option<Prefetched>,
+    next: &mut Option<Marked>,
 ) -> anyhow::Result<Step> {
     let ctl = &run.ctl;
     let run_id = run.claimed.run_id;
@@ -254,11 +255,16 @@ async fn step(
     if ctl.reconcile.load(Ordering::SeqCst) {
         // Our own placed-but-uncommitted jobs are `dialing` too: commit them
         // first so reconcile sees only jobs nobody handed to the adapter.
+        // A batch marked ahead is not placed: back to the queue first.
         executor::flush(ctx, run, pending).await?;
+        executor::unmark(ctx, run, next.take()).await?;
         ctl.reconcile.store(false, Ordering::SeqCst);
         reclaimer::reconcile(ctx, run).await?;
     }
     if ctl.is_cancelled() {
+        // A batch marked ahead is never placed: cancel settles its jobs
+        // as it does any marked-but-unplaced job.
+        *next = None;
         executor::flush(ctx, run, pending).await?;
         return finish_cancelled(ctx, run).await;
     }
@@ -279,24 +285,23 @@ async fn step(
         false => ctx.cfg.batch_size,
     };
     let now_ms = ctx.clock.now().timestamp_millis();
-    let (jobs, claimed_at) = match next.take() {
-        Some(p) => (p.jobs, p.claimed_at),
-        None => {
-            let claimed_at = std::time::Instant::now();
-            let jobs = ctx
-                .store
-                .next_jobs(run_id, generation, now_ms, limit)
-                .await?;
-            tracing::debug!(
-                run_id,
-                fetch_us = claimed_at.elapsed().as_micros() as u64,
-                "next_jobs"
-            );
-            (jobs, claimed_at)
-        }
-    };
+    if let Some(marked) = next.take() {
+        executor::run_batch(ctx, run, Batch::Marked(marked), pending, next).await?;
+        return Ok(Step::Continue);
+    }
+    let claimed_at = std::time::Instant::now();
+    let jobs = ctx
+        .store
+        .next_jobs(run_id, generation, now_ms, limit)
+        .await?;
+    tracing::debug!(
+        run_id,
+        fetch_us = claimed_at.elapsed().as_micros() as u64,
+        "next_jobs"
+    );
     if !jobs.is_empty() {
-        *next = executor::run_batch(ctx, run, jobs, claimed_at, pending).await?;
+        let batch = Batch::Fetched { jobs, claimed_at };
+        executor::run_batch(ctx, run, batch, pending, next).await?;
         return Ok(Step::Continue);
     }
     if !pending.is_empty() {
