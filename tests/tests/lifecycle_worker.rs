@@ -30,6 +30,7 @@ both!(
     tenant_cap_is_shared_across_workers,
     pending_calls_count_toward_concurrency,
     stop_mid_run_leaves_no_job_dialing,
+    large_batches_land_every_result_once,
 );
 
 async fn completed(db: &TestDb, b: i64, run_id: i64) -> dialplane::store::RunView {
@@ -582,6 +583,36 @@ async fn stop_mid_run_leaves_no_job_dialing(engine: Db) {
     assert_eq!(run.status, RunStatus::Completed);
     assert_eq!(run.cursor_position, run.total_leads);
     assert_each_called_once(&ledger(&db.store, b).await, &phones);
+    stop.stop();
+    w.await.unwrap().unwrap();
+}
+
+/// Batches at the production size and above: on PostgreSQL their results
+/// commit as two transactions at once (`executor::flush`). Every result
+/// lands once: one placed attempt per lead, the cursor at the total.
+async fn large_batches_land_every_result_once(engine: Db) {
+    let db = open(engine).await;
+    let phones = human_phones(1500, 8);
+    let (b, run_id, _) =
+        seed_run(&db.store, &phones, Some("Europe/Paris"), settings(64), &[]).await;
+    let mut cfg = fast_worker_config();
+    cfg.batch_size = 512;
+    cfg.tenant_max_concurrent_calls = 64;
+    let (stop, w) = start_worker(&db.store, cfg, None).await;
+    let run = completed(&db, b, run_id).await;
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!(run.cursor_position, 1500);
+    assert_eq!(run.counts.by_status.get("completed"), Some(&1500));
+    assert_each_called_once(&ledger(&db.store, b).await, &phones);
+    let (mut placed, mut after) = (0, None);
+    loop {
+        let page = Page { after, limit: 1000 };
+        let attempts = db.store.list_attempts(b, run_id, page).await.unwrap();
+        let Some(last) = attempts.last() else { break };
+        after = Some(last.id);
+        placed += attempts.iter().filter(|a| a.placed).count();
+    }
+    assert_eq!(placed, 1500, "one placed attempt per lead");
     stop.stop();
     w.await.unwrap().unwrap();
 }

@@ -447,8 +447,19 @@ impl Uncommitted {
     }
 }
 
-/// Commits what is uncommitted (its own transaction). A lost lease drops it:
-/// the next owner reconciles those jobs through the adapter's `lookup`.
+/// Results of at least this many jobs commit as two transactions at once
+/// where the database has concurrent writers ([`flush`]).
+const SPLIT_COMMIT_MIN_RESULTS: usize = 256;
+
+/// Commits what is uncommitted. A lost lease drops it: the next owner
+/// reconciles those jobs through the adapter's `lookup`.
+///
+/// On PostgreSQL a large batch commits as two transactions on two
+/// connections at once: this commit is what the next step waits for, and
+/// one backend writing it alone leaves the other core idle. Each half is
+/// fenced and moves the cursor by its own jobs, so either can fail alone;
+/// what failed is kept for the next try. SQLite has one writer, so there a
+/// split would only add a transaction.
 pub async fn flush(
     ctx: &Arc<WorkerCtx>,
     run: &RunState,
@@ -457,11 +468,28 @@ pub async fn flush(
     if pending.is_empty() {
         return Ok(());
     }
-    if !pending.results.is_empty()
-        && let Err(e) = commit_results(ctx, run, &pending.results).await
-    {
-        pending.failed = true;
-        return Err(e);
+    let n = pending.results.len();
+    if n > 0 {
+        let parts = match ctx.store.engine().concurrent_writers() && n >= SPLIT_COMMIT_MIN_RESULTS {
+            true => 2,
+            false => 1,
+        };
+        let chunks: Vec<&[JobResult]> = pending.results.chunks(n.div_ceil(parts)).collect();
+        let outcomes =
+            futures::future::join_all(chunks.iter().map(|c| commit_results(ctx, run, c))).await;
+        let mut failed = None;
+        let mut kept = Vec::new();
+        for (chunk, outcome) in chunks.into_iter().zip(outcomes) {
+            if let Err(e) = outcome {
+                kept.extend_from_slice(chunk);
+                failed.get_or_insert(e);
+            }
+        }
+        if let Some(e) = failed {
+            pending.results = kept;
+            pending.failed = true;
+            return Err(e);
+        }
     }
     pending.committed(ctx);
     Ok(())

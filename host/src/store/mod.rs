@@ -90,6 +90,16 @@ pub enum Engine {
 }
 
 impl Engine {
+    /// Whether transactions on several connections can write at once.
+    /// SQLite has one writer at a time: splitting a write only adds
+    /// transactions there.
+    pub fn concurrent_writers(self) -> bool {
+        match self {
+            Engine::Postgres => true,
+            Engine::Sqlite => false,
+        }
+    }
+
     /// Chooses the driver by URL scheme.
     pub fn from_url(url: &str) -> StoreResult<Engine> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
