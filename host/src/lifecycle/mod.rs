@@ -12,7 +12,8 @@
 //! - [`fleet_share`]: this worker's share of the fleet-wide tenant and account limits.
 //! - [`reclaimer`]: settles a dead owner's `dialing` jobs through the adapter's `lookup`.
 //! - [`executor`]: one lead: flow `plan` → compliance → mark dialing → `place-call` → `on-result`,
-//!   a batch at a time; a batch's results commit while the next batch runs.
+//!   a batch at a time; a batch's results commit while the next batch is placed and the
+//!   one after it is planned and marked.
 //! - [`run_driver`]: one claimed run, batch by batch, from the cursor to the end.
 //! - [`worker`]: the process-level loop: `start()` over a testable `run_once()`.
 //! - [`compliance`]: calling window, DNC, attempt cap, rate limits.

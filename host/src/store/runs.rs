@@ -492,10 +492,12 @@ pub trait RunStore {
     /// Finishes (or requeues) dialing jobs, writes their attempt rows,
     /// advances `cursor_position` by the jobs that became terminal and
     /// `last_call_placed_at`, all in one transaction, fenced. It may run
-    /// while the same owner marks its next batch (disjoint jobs): drivers
-    /// should not hold the run row's lock for the whole transaction (the
-    /// PostgreSQL driver checks the lease last, under that lock, and rolls
-    /// back when it moved on).
+    /// while the same owner marks its next batch, and (where the engine has
+    /// concurrent writers) alongside another call with the other half of the
+    /// same batch; the jobs are always disjoint. Drivers should not hold the
+    /// run row's lock for the whole transaction (the PostgreSQL driver
+    /// checks the lease last, under that lock, and rolls back when it moved
+    /// on).
     async fn finish_jobs(
         &self,
         run_id: i64,
