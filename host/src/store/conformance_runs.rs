@@ -140,6 +140,66 @@ async fn setup(store: &Arc<dyn Store>, n: usize) -> (i64, Vec<i64>, String, Stri
     (b, ids, flow, dialer)
 }
 
+/// A new worker named after `worker` claims `run_id`: (worker id, lease
+/// generation).
+async fn claim_as(store: &Arc<dyn Store>, worker: &str, run_id: i64) -> (String, i64) {
+    let w = unique(worker);
+    let g = store
+        .claim_runs(&w, 100, 60_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.run_id == run_id)
+        .unwrap()
+        .generation;
+    (w, g)
+}
+
+/// A run of `n` leads with default settings, claimed by a new worker named
+/// after `worker`: (tenant, run, worker id, lease generation).
+async fn claimed_run(store: &Arc<dyn Store>, n: usize, worker: &str) -> (i64, i64, String, i64) {
+    let (b, ids, flow, dialer) = setup(store, n).await;
+    let run_id = store
+        .create_run(b, &spec(&ids, &flow, &dialer, RunSettings::default()))
+        .await
+        .unwrap();
+    let (w, g) = claim_as(store, worker, run_id).await;
+    (b, run_id, w, g)
+}
+
+/// Records `job`'s first attempt as placed `pending` at `placed_at`, by
+/// dialer version 7 (the provider call id is `prov-<key>`): (key, call id).
+async fn record_first_call_pending(
+    store: &Arc<dyn Store>,
+    run_id: i64,
+    g: i64,
+    w: &str,
+    job: &JobWork,
+    placed_at: i64,
+) -> (String, String) {
+    let key = idempotency_key(run_id, job.job_id, 1);
+    let pcid = format!("prov-{key}");
+    store
+        .record_pending(
+            run_id,
+            g,
+            w,
+            &[PendingCall {
+                job_id: job.job_id,
+                lead_id: job.lead_id,
+                attempt: 1,
+                idempotency_key: key.clone(),
+                provider_call_id: pcid.clone(),
+                placed_at,
+                call_deadline: FAR_FUTURE,
+                dialer_version: 7,
+            }],
+        )
+        .await
+        .unwrap();
+    (key, pcid)
+}
+
 fn dial(job: &JobWork) -> JobDecision {
     JobDecision::Dial {
         job_id: job.job_id,
@@ -614,20 +674,7 @@ pub async fn run_cancel_of_unowned_run_is_immediate(store: Arc<dyn Store>) {
 }
 
 pub async fn run_cursor_counts_finished_jobs_and_retries_reuse_the_row(store: Arc<dyn Store>) {
-    let (b, ids, flow, dialer) = setup(&store, 3).await;
-    let run_id = store
-        .create_run(b, &spec(&ids, &flow, &dialer, RunSettings::default()))
-        .await
-        .unwrap();
-    let w = unique("w");
-    let g = store
-        .claim_runs(&w, 100, 60_000)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.run_id == run_id)
-        .unwrap()
-        .generation;
+    let (b, run_id, w, g) = claimed_run(&store, 3, "w").await;
     let jobs = store.next_jobs(run_id, g, 10_000, 10).await.unwrap();
     let decisions: Vec<_> = jobs.iter().map(dial).collect();
     store
@@ -712,45 +759,13 @@ pub async fn run_cursor_counts_finished_jobs_and_retries_reuse_the_row(store: Ar
 }
 
 pub async fn run_call_events_are_monotonic_and_tenant_scoped(store: Arc<dyn Store>) {
-    let (b, ids, flow, dialer) = setup(&store, 1).await;
-    let run_id = store
-        .create_run(b, &spec(&ids, &flow, &dialer, RunSettings::default()))
-        .await
-        .unwrap();
-    let w = unique("w");
-    let g = store
-        .claim_runs(&w, 100, 60_000)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.run_id == run_id)
-        .unwrap()
-        .generation;
+    let (b, run_id, w, g) = claimed_run(&store, 1, "w").await;
     let jobs = store.next_jobs(run_id, g, FAR_FUTURE, 10).await.unwrap();
     store
         .mark_dialing(run_id, g, &w, &[dial(&jobs[0])], 0)
         .await
         .unwrap();
-    let key = idempotency_key(run_id, jobs[0].job_id, 1);
-    let pcid = format!("prov-{key}");
-    store
-        .record_pending(
-            run_id,
-            g,
-            &w,
-            &[PendingCall {
-                job_id: jobs[0].job_id,
-                lead_id: jobs[0].lead_id,
-                attempt: 1,
-                idempotency_key: key.clone(),
-                provider_call_id: pcid.clone(),
-                placed_at: 2_000,
-                call_deadline: FAR_FUTURE,
-                dialer_version: 7,
-            }],
-        )
-        .await
-        .unwrap();
+    let (_, pcid) = record_first_call_pending(&store, run_id, g, &w, &jobs[0], 2_000).await;
     let ev = |state, report| CallEvent {
         provider_call_id: pcid.clone(),
         state,
@@ -863,20 +878,7 @@ pub async fn run_cancel_job_only_when_queued(store: Arc<dyn Store>) {
 }
 
 pub async fn run_dialing_jobs_after_takeover(store: Arc<dyn Store>) {
-    let (b, ids, flow, dialer) = setup(&store, 2).await;
-    let run_id = store
-        .create_run(b, &spec(&ids, &flow, &dialer, RunSettings::default()))
-        .await
-        .unwrap();
-    let w1 = unique("w1");
-    let g1 = store
-        .claim_runs(&w1, 100, 60_000)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.run_id == run_id)
-        .unwrap()
-        .generation;
+    let (b, run_id, w1, g1) = claimed_run(&store, 2, "w1").await;
     let jobs = store.next_jobs(run_id, g1, FAR_FUTURE, 10).await.unwrap();
     let decisions: Vec<_> = jobs.iter().map(dial).collect();
     store
@@ -884,15 +886,7 @@ pub async fn run_dialing_jobs_after_takeover(store: Arc<dyn Store>) {
         .await
         .unwrap();
     store.release_worker(&w1).await.unwrap();
-    let w2 = unique("w2");
-    let g2 = store
-        .claim_runs(&w2, 100, 60_000)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.run_id == run_id)
-        .unwrap()
-        .generation;
+    let (w2, g2) = claim_as(&store, "w2", run_id).await;
     let left = store.dialing_jobs(run_id, g2).await.unwrap();
     assert_eq!(
         left.len(),
@@ -1005,45 +999,14 @@ pub async fn run_stale_owner_results_write_nothing(store: Arc<dyn Store>) {
 /// then `none` to lookup, then placed it under the same key), and a commit
 /// repeated because its answer was lost writes nothing twice.
 pub async fn run_finish_upserts_recorded_calls_and_repeats_harmlessly(store: Arc<dyn Store>) {
-    let (b, ids, flow, dialer) = setup(&store, 2).await;
-    let run_id = store
-        .create_run(b, &spec(&ids, &flow, &dialer, RunSettings::default()))
-        .await
-        .unwrap();
-    let w = unique("w");
-    let g = store
-        .claim_runs(&w, 100, 60_000)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.run_id == run_id)
-        .unwrap()
-        .generation;
+    let (b, run_id, w, g) = claimed_run(&store, 2, "w").await;
     let jobs = store.next_jobs(run_id, g, FAR_FUTURE, 10).await.unwrap();
     let decisions: Vec<JobDecision> = jobs.iter().map(dial).collect();
     store
         .mark_dialing(run_id, g, &w, &decisions, 0)
         .await
         .unwrap();
-    let key = idempotency_key(run_id, jobs[0].job_id, 1);
-    store
-        .record_pending(
-            run_id,
-            g,
-            &w,
-            &[PendingCall {
-                job_id: jobs[0].job_id,
-                lead_id: jobs[0].lead_id,
-                attempt: 1,
-                idempotency_key: key.clone(),
-                provider_call_id: format!("prov-{key}"),
-                placed_at: 500,
-                call_deadline: FAR_FUTURE,
-                dialer_version: 7,
-            }],
-        )
-        .await
-        .unwrap();
+    let (key, _) = record_first_call_pending(&store, run_id, g, &w, &jobs[0], 500).await;
     let results = [
         completed_busy(run_id, &jobs[0]),
         completed_busy(run_id, &jobs[1]),
