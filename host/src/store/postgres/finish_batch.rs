@@ -42,17 +42,16 @@ const ATTEMPT_VALUES: &str = "business_id, run_id, id, lead_id, att, placed_at I
 /// One batch of results as `UNNEST` columns: one row per result.
 pub(super) struct FinishBatch {
     id: Vec<i64>,
-    /// The job's next status (`queued` for a retry or requeue).
+    /// The job's next status: `queued` for a retry or requeue, else the
+    /// terminal status of a finish.
     status: Vec<&'static str>,
     /// The job's outcome; `None` keeps it (requeue).
     job_outcome: Vec<Option<String>>,
     /// The job's reason; only a finish sets it.
     reason: Vec<Option<String>>,
-    finish: Vec<bool>,
     not_before: Vec<Option<i64>>,
-    /// 1 for a requeue: the attempt was not used up.
-    undo: Vec<i32>,
-    /// Write an attempt row (every result but a requeue).
+    /// Write an attempt row: every result but a requeue, which also gives
+    /// the attempt back (it was not used up).
     record: Vec<bool>,
     /// The attempt row may exist already (the call was recorded pending).
     upsert: Vec<bool>,
@@ -76,9 +75,7 @@ impl FinishBatch {
             status: Vec::with_capacity(n),
             job_outcome: Vec::with_capacity(n),
             reason: Vec::with_capacity(n),
-            finish: Vec::with_capacity(n),
             not_before: Vec::with_capacity(n),
-            undo: Vec::with_capacity(n),
             record: Vec::with_capacity(n),
             upsert: Vec::with_capacity(n),
             att: Vec::with_capacity(n),
@@ -92,30 +89,21 @@ impl FinishBatch {
             max_placed: results.iter().filter_map(|r| r.placed_at).max(),
         };
         for r in results {
-            let (status, job_outcome, reason, not_before, undo) = match &r.next {
+            let (status, job_outcome, reason, not_before) = match &r.next {
                 JobNext::Finish {
                     status,
                     outcome,
                     reason,
-                } => (*status, Some(outcome.clone()), reason.clone(), None, 0),
+                } => (*status, Some(outcome.clone()), reason.clone(), None),
                 JobNext::Retry {
                     not_before_ms,
                     outcome,
-                } => (
-                    "queued",
-                    Some(outcome.clone()),
-                    None,
-                    Some(*not_before_ms),
-                    0,
-                ),
-                JobNext::Requeue { not_before_ms } => {
-                    ("queued", None, None, Some(*not_before_ms), 1)
-                }
+                } => ("queued", Some(outcome.clone()), None, Some(*not_before_ms)),
+                JobNext::Requeue { not_before_ms } => ("queued", None, None, Some(*not_before_ms)),
             };
             let record = !matches!(r.next, JobNext::Requeue { .. });
             b.id.push(r.job_id);
             b.status.push(status);
-            b.finish.push(matches!(r.next, JobNext::Finish { .. }));
             b.a_outcome.push(match &r.report {
                 Some(report) => Some(report.outcome.label()),
                 None if record => job_outcome.clone(),
@@ -124,7 +112,6 @@ impl FinishBatch {
             b.job_outcome.push(job_outcome);
             b.reason.push(reason);
             b.not_before.push(not_before);
-            b.undo.push(undo);
             b.record.push(record);
             // Placed by this batch (`placed_at` is stamped when place-call
             // returns) = no attempt row yet; the rest (settled pending calls,
@@ -167,22 +154,22 @@ impl PgStore {
             "WITH f AS ( \
                  UPDATE jobs j SET status = d.status, \
                      outcome = COALESCE(d.job_outcome, j.outcome), \
-                     reason = CASE WHEN d.finish THEN d.reason ELSE j.reason END, \
+                     reason = CASE WHEN d.status <> 'queued' THEN d.reason ELSE j.reason END, \
                      not_before = COALESCE(d.nb, j.not_before), \
-                     attempt = j.attempt - d.undo, \
-                     provider_call_id = CASE WHEN d.finish THEN j.provider_call_id END, \
-                     call_deadline = CASE WHEN d.finish THEN j.call_deadline END, \
+                     attempt = CASE WHEN d.record THEN j.attempt ELSE j.attempt - 1 END, \
+                     provider_call_id = CASE WHEN d.status <> 'queued' THEN j.provider_call_id END, \
+                     call_deadline = CASE WHEN d.status <> 'queued' THEN j.call_deadline END, \
                      updated_at = $5 \
-                 FROM UNNEST($2::BIGINT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::BOOL[], \
-                     $10::BIGINT[], $11::INT[], $12::BOOL[], $13::BOOL[], $14::INT[], \
-                     $15::TEXT[], $16::BIGINT[], $17::TEXT[], $18::TEXT[], $19::TEXT[], \
-                     $20::TEXT[], $21::BIGINT[], \
+                 FROM UNNEST($2::BIGINT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::BIGINT[], \
+                     $10::BOOL[], $11::BOOL[], $12::INT[], $13::TEXT[], $14::BIGINT[], \
+                     $15::TEXT[], $16::TEXT[], $17::TEXT[], $18::TEXT[], $19::BIGINT[], \
                      array_fill('dialing'::TEXT, ARRAY[cardinality($2::BIGINT[])])) \
-                     AS d(id, status, job_outcome, reason, finish, nb, undo, record, upsert, \
+                     AS d(id, status, job_outcome, reason, nb, record, upsert, \
                           att, key, placed_at, pcid, a_outcome, report, note, ver, expect) \
                  WHERE j.id = d.id AND j.run_id = $1 AND j.status = d.expect \
-                 RETURNING j.business_id, j.run_id, j.id, j.lead_id, j.compliance, d.finish, \
-                     d.record, d.upsert OR $22 AS upsert, d.att, d.key, d.placed_at, d.pcid, \
+                 RETURNING j.business_id, j.run_id, j.id, j.lead_id, j.compliance, \
+                     d.status <> 'queued' AS finish, \
+                     d.record, d.upsert OR $20 AS upsert, d.att, d.key, d.placed_at, d.pcid, \
                      d.a_outcome, d.report, d.note, d.ver \
              ), fresh AS ( \
                  INSERT INTO attempts ({ATTEMPT_COLUMNS}) \
@@ -210,9 +197,7 @@ impl PgStore {
             .bind(&b.status)
             .bind(&b.job_outcome)
             .bind(&b.reason)
-            .bind(&b.finish)
             .bind(&b.not_before)
-            .bind(&b.undo)
             .bind(&b.record)
             .bind(&b.upsert)
             .bind(&b.att)
