@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::model::CallState;
+
 /// Ordered string pairs (`list<tuple<string, string>>` in WIT).
 pub type Properties = Vec<(String, String)>;
 
@@ -97,16 +99,6 @@ pub enum Placement {
     Finished(CallReport),
     /// The provider's call id; the end arrives later.
     Pending(String),
-}
-
-/// Progress of one call at the provider; ordered, only moves forward.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CallState {
-    Queued,
-    Ringing,
-    Answered,
-    Ended,
 }
 
 /// Why a request to the provider did not go through.
