@@ -10,11 +10,26 @@
 //! - [`lease`]: [`Lease`], the run + generation + worker a fenced write presents.
 //! - [`status`]: [`RunStatus`], [`JobStatus`] and [`CallState`], each with
 //!   its stored names defined once.
+//! - [`settings`]: [`RunSettings`], [`CancelMode`] and the per-run defaults.
+//! - [`calling_window`]: [`CallingWindow`], the local hours a lead may be called.
+//! - [`lead`]: [`Lead`] and [`Properties`] (the WIT `lead` record).
+//! - [`call_report`]: [`CallReport`] and [`Outcome`] (how a call ended).
+//! - [`call_event`]: [`CallEvent`], one provider event about a call.
 
+pub mod call_event;
+pub mod call_report;
+pub mod calling_window;
 pub mod ids;
+pub mod lead;
 pub mod lease;
+pub mod settings;
 pub mod status;
 
+pub use call_event::CallEvent;
+pub use call_report::{AnsweredBy, CallReport, Outcome};
+pub use calling_window::CallingWindow;
 pub use ids::{JobId, LeadId, LeaseGeneration, RunId, TenantId, WorkerId};
+pub use lead::{Lead, Properties};
 pub use lease::Lease;
+pub use settings::{CancelMode, RunSettings};
 pub use status::{CallState, JobStatus, RunStatus, UnknownName};

@@ -21,8 +21,7 @@ use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
 use super::{Page, StoreResult};
-use crate::lifecycle::settings::{CancelMode, RunSettings};
-use crate::runtime::{CallEvent, CallReport, Lead};
+use crate::model::{CallEvent, CallReport, CancelMode, Lead, RunSettings};
 
 /// The statuses are defined once in [`crate::model::status`]; re-exported
 /// so `store::runs::RunStatus` paths keep working.
