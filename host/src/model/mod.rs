@@ -1,7 +1,8 @@
 //! The domain's value types: ids, statuses, settings and the records that
 //! every layer passes around. A leaf: it imports nothing from the rest of
 //! the crate, so `store/`, `runtime/` and `config` can use these types
-//! without depending on `lifecycle/` or `api/`.
+//! without depending on `lifecycle/` or `api/` (the `layering` test holds
+//! them to that).
 //!
 //! Module map:
 //!
@@ -15,11 +16,15 @@
 //! - [`lead`]: [`Lead`] and [`Properties`] (the WIT `lead` record).
 //! - [`call_report`]: [`CallReport`] and [`Outcome`] (how a call ended).
 //! - [`call_event`]: [`CallEvent`], one provider event about a call.
+//! - `layering` (tests only): fails naming file and line when `store/`,
+//!   `runtime/`, `config.rs` or `model/` reach into `lifecycle/` or `api/`.
 
 pub mod call_event;
 pub mod call_report;
 pub mod calling_window;
 pub mod ids;
+#[cfg(test)]
+mod layering;
 pub mod lead;
 pub mod lease;
 pub mod settings;
