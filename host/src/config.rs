@@ -49,22 +49,13 @@ pub const POSTGRES_ANALYZE_AFTER_JOBS: i64 = 10_000;
 pub const SQLITE_BUSY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 
 // ---- run lifecycle ----
-/// Calls one run may have in flight at once.
-pub const RUN_CONCURRENCY_DEFAULT: u32 = 1;
-/// Attempts per lead in one run (first call plus retries).
-pub const RUN_MAX_ATTEMPTS_DEFAULT: u32 = 3;
-/// Local hours during which leads may be called (09:00–20:00).
-pub const CALLING_WINDOW_DEFAULT: crate::lifecycle::compliance::CallingWindow =
-    crate::lifecycle::compliance::CallingWindow {
-        start_minute: 9 * 60,
-        end_minute: 20 * 60,
-    };
-/// A `pending` call with no final report after this long becomes `interrupted`
-/// with outcome `unknown`. Separate from the lease TTL: a long call never
-/// makes its worker look dead.
-pub const CALL_TIMEOUT_DEFAULT: Duration = Duration::from_secs(120);
-/// Calls per lead across all of a tenant's runs in 24 h.
-pub const LEAD_DAILY_ATTEMPT_CAP_DEFAULT: u32 = 3;
+// A run's own defaults are defined beside `RunSettings` (the model cannot
+// depend on this file) and listed here with every other tunable.
+pub use crate::model::calling_window::CALLING_WINDOW_DEFAULT;
+pub use crate::model::settings::{
+    CALL_TIMEOUT_DEFAULT, LEAD_DAILY_ATTEMPT_CAP_DEFAULT, RUN_CONCURRENCY_DEFAULT,
+    RUN_MAX_ATTEMPTS_DEFAULT,
+};
 /// Calls a tenant may have in flight at once across the fleet (each worker
 /// takes the share of the tenant's live runs it drives).
 pub const TENANT_MAX_CONCURRENT_CALLS_DEFAULT: u32 = 50;

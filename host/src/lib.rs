@@ -2,6 +2,8 @@
 //!
 //! Module map (one folder per concern, one file per moving part):
 //!
+//! - [`model`]: the domain's value types (ids, statuses, run settings, leads,
+//!   call reports), a leaf every other module may use.
 //! - [`config`]: every tunable, with its `*_DEFAULT` constant.
 //! - [`runtime`]: the wasmtime host. One engine per process, components cached
 //!   by sha256, a store per call bound to one tenant, limits on every call.
@@ -25,6 +27,7 @@ pub mod config;
 pub mod demo;
 pub mod leads_file;
 pub mod lifecycle;
+pub mod model;
 pub mod process_metrics;
 pub mod runtime;
 pub mod store;

@@ -4,21 +4,15 @@
 //! The rest of the host (lifecycle, store, API, transcripts) speaks these
 //! plain serde types, never the bindgen-generated ones, so that a new WIT
 //! version only touches `runtime/bindings/`.
+//!
+//! The mirrors that are also domain records (a lead, a call's report, state
+//! and events) are defined in [`crate::model`], so `store/` can use them
+//! without the plugin host; they are re-exported here. What only the plugin
+//! interface speaks (requests, decisions, errors) stays below.
 
 use serde::{Deserialize, Serialize};
 
-/// Ordered string pairs (`list<tuple<string, string>>` in WIT).
-pub type Properties = Vec<(String, String)>;
-
-/// One person to call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Lead {
-    pub id: String,
-    pub phone: String,
-    pub name: Option<String>,
-    pub timezone: Option<String>,
-    pub attributes: Properties,
-}
+pub use crate::model::{AnsweredBy, CallEvent, CallReport, CallState, Lead, Outcome, Properties};
 
 /// How to place one call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,66 +24,6 @@ pub struct CallRequest {
     pub metadata: Properties,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AnsweredBy {
-    Human,
-    Machine,
-    Fax,
-    Unknown,
-}
-
-/// How a call ended.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    Answered(AnsweredBy),
-    Busy,
-    NoAnswer,
-    Rejected,
-    InvalidNumber,
-    NetworkError,
-    Failed(String),
-    Canceled,
-    Unknown,
-}
-
-impl Outcome {
-    /// A stable label for counters, metrics and SQL (`answered-human`, `busy`, …).
-    pub fn label(&self) -> String {
-        match self {
-            Outcome::Answered(by) => format!(
-                "answered-{}",
-                match by {
-                    AnsweredBy::Human => "human",
-                    AnsweredBy::Machine => "machine",
-                    AnsweredBy::Fax => "fax",
-                    AnsweredBy::Unknown => "unknown",
-                }
-            ),
-            Outcome::Busy => "busy".into(),
-            Outcome::NoAnswer => "no-answer".into(),
-            Outcome::Rejected => "rejected".into(),
-            Outcome::InvalidNumber => "invalid-number".into(),
-            Outcome::NetworkError => "network-error".into(),
-            Outcome::Failed(_) => "failed".into(),
-            Outcome::Canceled => "canceled".into(),
-            Outcome::Unknown => "unknown".into(),
-        }
-    }
-}
-
-/// What became of one placed call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CallReport {
-    pub outcome: Outcome,
-    pub provider_call_id: Option<String>,
-    pub ring_secs: u32,
-    pub talk_secs: u32,
-    pub provider_code: Option<String>,
-    pub detail: Option<String>,
-}
-
 /// The answer to `place-call`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -97,16 +31,6 @@ pub enum Placement {
     Finished(CallReport),
     /// The provider's call id; the end arrives later.
     Pending(String),
-}
-
-/// Progress of one call at the provider; ordered, only moves forward.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CallState {
-    Queued,
-    Ringing,
-    Answered,
-    Ended,
 }
 
 /// Why a request to the provider did not go through.
@@ -121,14 +45,6 @@ pub enum DialError {
     Transient(String),
     #[error("adapter configuration: {0}")]
     Config(String),
-}
-
-/// One provider event decoded by `parse-callback`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CallEvent {
-    pub provider_call_id: String,
-    pub state: CallState,
-    pub report: Option<CallReport>,
 }
 
 /// The run a flow call belongs to.

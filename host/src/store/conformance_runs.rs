@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::lifecycle::settings::{CancelMode, RunSettings};
+use crate::model::{CancelMode, RunSettings};
 use crate::runtime::{CallEvent, CallReport, CallState, Outcome, PluginKind};
 
 /// Stamps out one `#[tokio::test]` per case; `$open` as for

@@ -21,62 +21,19 @@ use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
 use super::{Page, StoreResult};
-use crate::lifecycle::settings::{CancelMode, RunSettings};
-use crate::runtime::{CallEvent, CallReport, Lead};
+use crate::model::{CallEvent, CallReport, CancelMode, Lead, RunSettings};
 
-/// Run states: `queued → running → completed | cancelled | failed`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    Queued,
-    Running,
-    Completed,
-    Cancelled,
-    Failed,
-}
+/// The statuses are defined once in [`crate::model::status`]; re-exported
+/// so `store::runs::RunStatus` paths keep working.
+pub use crate::model::{JobStatus, RunStatus};
 
+/// Reading `runs.status`: a name the model does not know is a corrupt row.
 impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Queued => "queued",
-            RunStatus::Running => "running",
-            RunStatus::Completed => "completed",
-            RunStatus::Cancelled => "cancelled",
-            RunStatus::Failed => "failed",
-        }
-    }
     pub fn parse(s: &str) -> StoreResult<Self> {
-        Ok(match s {
-            "queued" => RunStatus::Queued,
-            "running" => RunStatus::Running,
-            "completed" => RunStatus::Completed,
-            "cancelled" => RunStatus::Cancelled,
-            "failed" => RunStatus::Failed,
-            other => {
-                return Err(super::StoreError::Other(format!(
-                    "corrupt runs.status {other:?}"
-                )));
-            }
-        })
-    }
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            RunStatus::Completed | RunStatus::Cancelled | RunStatus::Failed
-        )
+        s.parse()
+            .map_err(|_| super::StoreError::Other(format!("corrupt runs.status {s:?}")))
     }
 }
-
-/// Job states: `queued → dialing → completed | failed | skipped | cancelled | interrupted`.
-pub const JOB_STATUSES: &[&str] = &[
-    "queued",
-    "dialing",
-    "completed",
-    "failed",
-    "skipped",
-    "cancelled",
-    "interrupted",
-];
 
 /// What to create: the lead list is snapshotted into jobs, the flow version
 /// is pinned (`flow_version: None` = the version active now).

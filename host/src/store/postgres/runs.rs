@@ -30,7 +30,7 @@ use sqlx::{Postgres, Row, Transaction};
 use super::PgStore;
 use super::finish_batch::{ATTEMPT_KEY_CONSTRAINT, FinishBatch};
 use crate::config::POSTGRES_ANALYZE_AFTER_JOBS;
-use crate::lifecycle::settings::CancelMode;
+use crate::model::CancelMode;
 use crate::runtime::{CallEvent, CallReport, CallState, Lead};
 use crate::store::runs::*;
 

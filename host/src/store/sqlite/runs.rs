@@ -14,7 +14,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use tokio::sync::broadcast;
 
 use super::SqliteStore;
-use crate::lifecycle::settings::CancelMode;
+use crate::model::CancelMode;
 use crate::runtime::{CallEvent, CallReport, CallState, Lead};
 use crate::store::runs::*;
 use crate::store::{Page, StoreError, StoreResult};
