@@ -117,6 +117,10 @@ pub fn sqlite_url() -> anyhow::Result<(String, tempfile::TempDir)> {
 
 /// Path of the `dialplane` binary, built (once per test process) if needed,
 /// for tests that run real processes (`dialplane migrate`, workers).
+///
+/// Built with `test-support`, the feature set this crate compiled the
+/// `dialplane` library with, so cargo reuses that library and only links the
+/// binary (no second compile of the library with other features).
 pub fn dialplane_bin() -> anyhow::Result<std::path::PathBuf> {
     use std::sync::OnceLock;
     static BIN: OnceLock<Result<std::path::PathBuf, String>> = OnceLock::new();
@@ -129,7 +133,8 @@ pub fn dialplane_bin() -> anyhow::Result<std::path::PathBuf> {
             .ok_or("unexpected test binary location")?;
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = std::process::Command::new(cargo);
-        cmd.args(["build", "-q", "-p", "dialplane", "--bin", "dialplane"]);
+        cmd.args(["build", "-q", "-p", "dialplane", "--bin", "dialplane"])
+            .args(["--features", "test-support"]);
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
