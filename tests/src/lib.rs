@@ -118,9 +118,13 @@ pub fn sqlite_url() -> anyhow::Result<(String, tempfile::TempDir)> {
 /// Path of the `dialplane` binary, built (once per test process) if needed,
 /// for tests that run real processes (`dialplane migrate`, workers).
 ///
-/// Built with `test-support`, the feature set this crate compiled the
-/// `dialplane` library with, so cargo reuses that library and only links the
-/// binary (no second compile of the library with other features).
+/// `cargo test` does not build it (it is another package's binary), so this
+/// asks cargo for it with the same package and target selection as
+/// `cargo test --workspace` (both packages, a test target, so dev-dependency
+/// features too): every crate then resolves to the features the e2e binary
+/// was built with, and cargo only compiles `main.rs` and links, instead of
+/// compiling tokio, wasmtime-wasi, sqlx and the dialplane library a second
+/// time (which `-p dialplane` alone would).
 pub fn dialplane_bin() -> anyhow::Result<std::path::PathBuf> {
     use std::sync::OnceLock;
     static BIN: OnceLock<Result<std::path::PathBuf, String>> = OnceLock::new();
@@ -133,14 +137,21 @@ pub fn dialplane_bin() -> anyhow::Result<std::path::PathBuf> {
             .ok_or("unexpected test binary location")?;
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = std::process::Command::new(cargo);
-        cmd.args(["build", "-q", "-p", "dialplane", "--bin", "dialplane"])
-            .args(["--features", "test-support"]);
+        cmd.args([
+            "build",
+            "-q",
+            "--workspace",
+            "--bin",
+            "dialplane",
+            "--test",
+            "e2e",
+        ]);
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
         let status = cmd.status().map_err(|e| format!("cargo build: {e}"))?;
         if !status.success() {
-            return Err(format!("cargo build -p dialplane failed: {status}"));
+            return Err(format!("cargo build --bin dialplane failed: {status}"));
         }
         let bin = profile_dir.join("dialplane");
         if bin.is_file() {

@@ -283,17 +283,3 @@ fn random_suffix() -> String {
     rand::rng().fill_bytes(&mut b);
     hex::encode(b)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn replaces_the_database_name() {
-        assert_eq!(
-            with_database("postgres://u:p@h:1/postgres?sslmode=disable", "t_1"),
-            "postgres://u:p@h:1/t_1?sslmode=disable"
-        );
-        assert_eq!(with_database("postgres://h", "t_2"), "postgres://h/t_2");
-    }
-}
