@@ -1,6 +1,12 @@
-//! Shared helpers for dialplane end-to-end tests.
+//! Shared helpers for dialplane end-to-end tests. The tests themselves are
+//! the modules of one test binary, `tests/e2e.rs` (`cargo test -p
+//! dialplane-tests --test e2e <module>::`); this crate turns on dialplane's
+//! `test-support` feature (conformance suites, hostile components).
 //!
 //! - [`pg`]: real PostgreSQL (throwaway cluster or `DATABASE_URL`).
+//! - [`fake_provider`]: a fake Twilio-style provider for http-dialer.
+//! - [`lifecycle`]: run-lifecycle fixtures: databases, seeded runs, workers
+//!   in and out of process, the sim dialer's ledger.
 //! - [`sqlite_url`]: a fresh SQLite file per test.
 //! - a plugin host with small, test-friendly limits, lead/run fixtures;
 //! - [`dialplane_bin`]: the real `dialplane` binary for CLI and process tests.

@@ -2,7 +2,8 @@
 //!
 //! - [`fresh_database`]: a new, empty database for one test. With
 //!   `DATABASE_URL` set it is created on that server; otherwise on a throwaway
-//!   cluster started once per test binary ([`shared_cluster`]).
+//!   cluster started once per test process ([`shared_cluster`]): one for the
+//!   whole `e2e` binary.
 //! - [`PgCluster::start`]: a dedicated cluster a test owns, for tests that
 //!   restart or stop the server.
 //!
@@ -191,7 +192,7 @@ impl Drop for PgCluster {
     }
 }
 
-/// The cluster shared by all tests of this binary (started on first use).
+/// The cluster shared by all tests of this process (started on first use).
 /// It is never dropped: the watchdog stops it when the process exits.
 pub fn shared_cluster() -> Result<&'static PgCluster> {
     static SHARED: OnceLock<std::result::Result<PgCluster, String>> = OnceLock::new();
