@@ -3,29 +3,45 @@
 //! embeds components built from the committed sources (no `.wasm` is ever
 //! committed). Each component's path is handed to the crate as
 //! `DIALPLANE_WASM_<NAME>`, which `src/builtin.rs` embeds with `include_bytes!`.
+//!
+//! The hostile and wrong-world components exist only for the tests: they are
+//! built (and embedded) only with the `test-support` feature, so a product
+//! build (`cargo build --release`, `cargo run -- demo`) never compiles them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const WASM_TARGET: &str = "wasm32-wasip2";
 
-/// (env var suffix, file stem of the `.wasm` cargo writes). Keep in step with
-/// `plugins/Cargo.toml` members and `src/builtin.rs`.
-const COMPONENTS: &[(&str, &str)] = &[
-    ("SIM_DIALER", "sim_dialer"),
-    ("HTTP_DIALER", "http_dialer"),
-    ("DEFAULT_FLOW", "default_flow"),
-    ("BUSINESS_RULES_FLOW", "business_rules_flow"),
-    ("TEMPLATE_FLOW", "template_flow"),
-    ("HOSTILE_LOOP", "hostile_loop"),
-    ("HOSTILE_MEMORY", "hostile_memory"),
-    ("HOSTILE_RECURSION", "hostile_recursion"),
-    ("HOSTILE_PANIC", "hostile_panic"),
-    ("HOSTILE_SANDBOX", "hostile_sandbox"),
-    ("HOSTILE_HUGE_OUTPUT", "hostile_huge_output"),
-    ("WRONG_WORLD", "wrong_world"),
-    ("FLOW_WITH_HTTP", "flow_with_http"),
+/// One guest component: (env var suffix, cargo package name). cargo writes
+/// the package's `.wasm` with `-` turned into `_`.
+type Component = (&'static str, &'static str);
+
+/// Components the product embeds. Keep in step with `plugins/Cargo.toml`
+/// members and `src/builtin.rs`.
+const PRODUCT_COMPONENTS: &[Component] = &[
+    ("SIM_DIALER", "sim-dialer"),
+    ("HTTP_DIALER", "http-dialer"),
+    ("DEFAULT_FLOW", "default-flow"),
+    ("BUSINESS_RULES_FLOW", "business-rules-flow"),
+    ("TEMPLATE_FLOW", "template-flow"),
 ];
+
+/// Components that misbehave on purpose, embedded only with the
+/// `test-support` feature (they live in `plugins/hostile/`).
+const TEST_COMPONENTS: &[Component] = &[
+    ("HOSTILE_LOOP", "hostile-loop"),
+    ("HOSTILE_MEMORY", "hostile-memory"),
+    ("HOSTILE_RECURSION", "hostile-recursion"),
+    ("HOSTILE_PANIC", "hostile-panic"),
+    ("HOSTILE_SANDBOX", "hostile-sandbox"),
+    ("HOSTILE_HUGE_OUTPUT", "hostile-huge-output"),
+    ("WRONG_WORLD", "wrong-world"),
+    ("FLOW_WITH_HTTP", "flow-with-http"),
+];
+
+/// Directory under `plugins/` holding the [`TEST_COMPONENTS`].
+const TEST_COMPONENTS_DIR: &str = "hostile";
 
 /// Environment variables the nested cargo may inherit. Everything else (the
 /// parent build's CARGO_*, RUSTFLAGS, jobserver, TARGET/PROFILE, …) would make
@@ -65,6 +81,18 @@ fn main() {
         .to_path_buf();
     let plugins = root.join("plugins");
     let target_dir = plugins.join("target");
+    // Cargo sets this for the build script when the feature is on; a feature
+    // change reruns the build script by itself.
+    let test_support = std::env::var_os("CARGO_FEATURE_TEST_SUPPORT").is_some();
+    let components: Vec<Component> = if test_support {
+        PRODUCT_COMPONENTS
+            .iter()
+            .chain(TEST_COMPONENTS)
+            .copied()
+            .collect()
+    } else {
+        PRODUCT_COMPONENTS.to_vec()
+    };
 
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     println!(
@@ -75,7 +103,7 @@ fn main() {
         "cargo:rerun-if-changed={}",
         plugins.join("Cargo.toml").display()
     );
-    watch_sources(&plugins);
+    watch_sources(&plugins, test_support);
 
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -91,15 +119,13 @@ fn main() {
         .envs(std::env::vars().filter(|(k, _)| keep_env(k)))
         .env("RUSTC", &rustc)
         .current_dir(&plugins)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "--workspace",
-            "--target",
-            WASM_TARGET,
-        ])
-        .arg("-j")
+        .args(["build", "--release", "--locked", "--target", WASM_TARGET]);
+    // Only the embedded packages: with `--workspace` a product build would
+    // compile the test components too.
+    for (_, package) in &components {
+        cmd.args(["-p", package]);
+    }
+    cmd.arg("-j")
         .arg(jobs.to_string())
         .arg("--manifest-path")
         .arg(plugins.join("Cargo.toml"))
@@ -118,11 +144,12 @@ fn main() {
     }
 
     let release = target_dir.join(WASM_TARGET).join("release");
-    for (name, stem) in COMPONENTS {
+    for (name, package) in &components {
+        let stem = package.replace('-', "_");
         let wasm = release.join(format!("{stem}.wasm"));
         if !wasm.is_file() {
             panic!(
-                "dialplane: plugins build succeeded but {} is missing (is `{stem}` a member of plugins/Cargo.toml?)",
+                "dialplane: plugins build succeeded but {} is missing (is `{package}` a member of plugins/Cargo.toml?)",
                 wasm.display()
             );
         }
@@ -157,8 +184,9 @@ fn check_wasm_target(rustc: &str, root: &Path) {
 }
 
 /// Emits `rerun-if-changed` for every source file under `plugins/` except the
-/// target dir (watching the directory itself would see our own build output).
-fn watch_sources(dir: &Path) {
+/// target dir (watching the directory itself would see our own build output)
+/// and, without `test-support`, the test components nobody embeds.
+fn watch_sources(dir: &Path, test_support: bool) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -168,9 +196,12 @@ fn watch_sources(dir: &Path) {
         if name == "target" || name.to_string_lossy().starts_with('.') {
             continue;
         }
+        if !test_support && name == TEST_COMPONENTS_DIR {
+            continue;
+        }
         if path.is_dir() {
             println!("cargo:rerun-if-changed={}", path.display());
-            watch_sources(&path);
+            watch_sources(&path, test_support);
         } else {
             println!("cargo:rerun-if-changed={}", path.display());
         }

@@ -3,6 +3,10 @@
 //! no `.wasm` files on disk. Each is built from source on every host build
 //! whose plugin sources changed; behaviour tables live in each crate's doc
 //! comment (`plugins/<name>/src/lib.rs`).
+//!
+//! The [`BuiltinKind::Hostile`] components (`plugins/hostile/`) exist only
+//! for the tests and are built and embedded only with the `test-support`
+//! feature.
 
 /// What an embedded component is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -11,7 +15,9 @@ pub enum BuiltinKind {
     Flow,
     /// Implements the `dialer-adapter` world.
     Dialer,
-    /// Misbehaves on purpose, for the runtime's limit and sandbox tests.
+    /// Misbehaves on purpose, for the runtime's limit and sandbox tests
+    /// (`test-support` only).
+    #[cfg(feature = "test-support")]
     Hostile,
 }
 
@@ -36,21 +42,29 @@ pub const BUSINESS_RULES_FLOW: &[u8] = include_bytes!(env!("DIALPLANE_WASM_BUSIN
 /// The ~20-line template plugin authors copy.
 pub const TEMPLATE_FLOW: &[u8] = include_bytes!(env!("DIALPLANE_WASM_TEMPLATE_FLOW"));
 /// Flow whose `plan` never returns (deadline test).
+#[cfg(feature = "test-support")]
 pub const HOSTILE_LOOP: &[u8] = include_bytes!(env!("DIALPLANE_WASM_HOSTILE_LOOP"));
 /// Flow whose `plan` grows memory 1 MiB at a time forever (memory cap test).
+#[cfg(feature = "test-support")]
 pub const HOSTILE_MEMORY: &[u8] = include_bytes!(env!("DIALPLANE_WASM_HOSTILE_MEMORY"));
 /// Flow whose `plan` recurses without bound (stack overflow is a trap).
+#[cfg(feature = "test-support")]
 pub const HOSTILE_RECURSION: &[u8] = include_bytes!(env!("DIALPLANE_WASM_HOSTILE_RECURSION"));
 /// Flow whose `plan` panics with `hostile-panic: deliberate panic in plan`.
+#[cfg(feature = "test-support")]
 pub const HOSTILE_PANIC: &[u8] = include_bytes!(env!("DIALPLANE_WASM_HOSTILE_PANIC"));
 /// Flow whose `plan` probes fs, env and a TCP socket and answers
 /// `skip("fs=<ok|err> env=<none|PATH|vars:N> net=<ok|err>")`.
+#[cfg(feature = "test-support")]
 pub const HOSTILE_SANDBOX: &[u8] = include_bytes!(env!("DIALPLANE_WASM_HOSTILE_SANDBOX"));
 /// Flow whose `plan` returns a 16 MiB skip reason (output cap test).
+#[cfg(feature = "test-support")]
 pub const HOSTILE_HUGE_OUTPUT: &[u8] = include_bytes!(env!("DIALPLANE_WASM_HOSTILE_HUGE_OUTPUT"));
 /// A component of world `dialplane:wrong/thing` (`export run: func()`).
+#[cfg(feature = "test-support")]
 pub const WRONG_WORLD: &[u8] = include_bytes!(env!("DIALPLANE_WASM_WRONG_WORLD"));
 /// A call flow that also imports `wasi:http/outgoing-handler` (must be refused).
+#[cfg(feature = "test-support")]
 pub const FLOW_WITH_HTTP: &[u8] = include_bytes!(env!("DIALPLANE_WASM_FLOW_WITH_HTTP"));
 
 /// Every embedded component.
@@ -82,41 +96,49 @@ pub fn all() -> &'static [Builtin] {
             kind: Flow,
             wasm: TEMPLATE_FLOW,
         },
+        #[cfg(feature = "test-support")]
         Builtin {
             name: "hostile-loop",
             kind: Hostile,
             wasm: HOSTILE_LOOP,
         },
+        #[cfg(feature = "test-support")]
         Builtin {
             name: "hostile-memory",
             kind: Hostile,
             wasm: HOSTILE_MEMORY,
         },
+        #[cfg(feature = "test-support")]
         Builtin {
             name: "hostile-recursion",
             kind: Hostile,
             wasm: HOSTILE_RECURSION,
         },
+        #[cfg(feature = "test-support")]
         Builtin {
             name: "hostile-panic",
             kind: Hostile,
             wasm: HOSTILE_PANIC,
         },
+        #[cfg(feature = "test-support")]
         Builtin {
             name: "hostile-sandbox",
             kind: Hostile,
             wasm: HOSTILE_SANDBOX,
         },
+        #[cfg(feature = "test-support")]
         Builtin {
             name: "hostile-huge-output",
             kind: Hostile,
             wasm: HOSTILE_HUGE_OUTPUT,
         },
+        #[cfg(feature = "test-support")]
         Builtin {
             name: "wrong-world",
             kind: Hostile,
             wasm: WRONG_WORLD,
         },
+        #[cfg(feature = "test-support")]
         Builtin {
             name: "flow-with-http",
             kind: Hostile,

@@ -1,6 +1,12 @@
-//! Shared helpers for dialplane end-to-end tests.
+//! Shared helpers for dialplane end-to-end tests. The tests themselves are
+//! the modules of one test binary, `tests/e2e.rs` (`cargo test -p
+//! dialplane-tests --test e2e <module>::`); this crate turns on dialplane's
+//! `test-support` feature (conformance suites, hostile components).
 //!
 //! - [`pg`]: real PostgreSQL (throwaway cluster or `DATABASE_URL`).
+//! - [`fake_provider`]: a fake Twilio-style provider for http-dialer.
+//! - [`lifecycle`]: run-lifecycle fixtures: databases, seeded runs, workers
+//!   in and out of process, the sim dialer's ledger.
 //! - [`sqlite_url`]: a fresh SQLite file per test.
 //! - a plugin host with small, test-friendly limits, lead/run fixtures;
 //! - [`dialplane_bin`]: the real `dialplane` binary for CLI and process tests.
@@ -117,6 +123,14 @@ pub fn sqlite_url() -> anyhow::Result<(String, tempfile::TempDir)> {
 
 /// Path of the `dialplane` binary, built (once per test process) if needed,
 /// for tests that run real processes (`dialplane migrate`, workers).
+///
+/// `cargo test` does not build it (it is another package's binary), so this
+/// asks cargo for it with the same package and target selection as
+/// `cargo test --workspace` (both packages, a test target, so dev-dependency
+/// features too): every crate then resolves to the features the e2e binary
+/// was built with, and cargo only compiles `main.rs` and links, instead of
+/// compiling tokio, wasmtime-wasi, sqlx and the dialplane library a second
+/// time (which `-p dialplane` alone would).
 pub fn dialplane_bin() -> anyhow::Result<std::path::PathBuf> {
     use std::sync::OnceLock;
     static BIN: OnceLock<Result<std::path::PathBuf, String>> = OnceLock::new();
@@ -129,13 +143,21 @@ pub fn dialplane_bin() -> anyhow::Result<std::path::PathBuf> {
             .ok_or("unexpected test binary location")?;
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = std::process::Command::new(cargo);
-        cmd.args(["build", "-q", "-p", "dialplane", "--bin", "dialplane"]);
+        cmd.args([
+            "build",
+            "-q",
+            "--workspace",
+            "--bin",
+            "dialplane",
+            "--test",
+            "e2e",
+        ]);
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
         let status = cmd.status().map_err(|e| format!("cargo build: {e}"))?;
         if !status.success() {
-            return Err(format!("cargo build -p dialplane failed: {status}"));
+            return Err(format!("cargo build --bin dialplane failed: {status}"));
         }
         let bin = profile_dir.join("dialplane");
         if bin.is_file() {

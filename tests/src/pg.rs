@@ -2,7 +2,8 @@
 //!
 //! - [`fresh_database`]: a new, empty database for one test. With
 //!   `DATABASE_URL` set it is created on that server; otherwise on a throwaway
-//!   cluster started once per test binary ([`shared_cluster`]).
+//!   cluster started once per test process ([`shared_cluster`]): one for the
+//!   whole `e2e` binary.
 //! - [`PgCluster::start`]: a dedicated cluster a test owns, for tests that
 //!   restart or stop the server.
 //!
@@ -191,7 +192,7 @@ impl Drop for PgCluster {
     }
 }
 
-/// The cluster shared by all tests of this binary (started on first use).
+/// The cluster shared by all tests of this process (started on first use).
 /// It is never dropped: the watchdog stops it when the process exits.
 pub fn shared_cluster() -> Result<&'static PgCluster> {
     static SHARED: OnceLock<std::result::Result<PgCluster, String>> = OnceLock::new();
@@ -282,18 +283,4 @@ fn random_suffix() -> String {
     let mut b = [0u8; 8];
     rand::rng().fill_bytes(&mut b);
     hex::encode(b)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn replaces_the_database_name() {
-        assert_eq!(
-            with_database("postgres://u:p@h:1/postgres?sslmode=disable", "t_1"),
-            "postgres://u:p@h:1/t_1?sslmode=disable"
-        );
-        assert_eq!(with_database("postgres://h", "t_2"), "postgres://h/t_2");
-    }
 }

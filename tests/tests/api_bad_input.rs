@@ -3,9 +3,7 @@
 //! uploads that are not components or implement the wrong world, SQL-like
 //! and non-ASCII strings, absurd paging values, bad path ids.
 
-mod api_common;
-
-use api_common::{Api, error_code};
+use crate::api_common::{self, Api, error_code};
 use dialplane::api::ApiConfig;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

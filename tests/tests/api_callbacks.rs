@@ -4,11 +4,9 @@
 //! into the call state machine (applied once; duplicates and older states
 //! ignored). Unknown tokens are 404, bodies the adapter rejects 400.
 
-mod api_common;
-
 use std::time::Duration;
 
-use api_common::{Api, error_code};
+use crate::api_common::{Api, error_code};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -3,11 +3,9 @@
 //! jobs with attempts, SSE events, cancel (new and original endpoints),
 //! health, metrics, OpenAPI.
 
-mod api_common;
-
 use std::time::Duration;
 
-use api_common::{Api, error_code};
+use crate::api_common::{Api, error_code};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

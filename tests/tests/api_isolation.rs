@@ -3,9 +3,7 @@
 //! resource is untouched, and a security event lands in the owner's and the
 //! platform's audit logs. On PostgreSQL (RLS on) and SQLite.
 
-mod api_common;
-
-use api_common::{Api, Tenant, error_code};
+use crate::api_common::{Api, Tenant, error_code};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

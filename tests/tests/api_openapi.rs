@@ -2,9 +2,7 @@
 //! checks that table against the real router: every documented method and
 //! path is routed (neither the 404 fallback nor 405), and auth matches.
 
-mod api_common;
-
-use api_common::Api;
+use crate::api_common::Api;
 use dialplane::api::openapi::{Auth, ENDPOINTS};
 use reqwest::{Method, StatusCode};
 

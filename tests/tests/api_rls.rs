@@ -3,9 +3,7 @@
 //! current tenant's rows; writes into another tenant are refused; with no
 //! scope at all nothing is visible (fail closed).
 
-mod api_common;
-
-use api_common::Api;
+use crate::api_common::Api;
 use dialplane::store::tenant_scope::{Scope, api_pool, scoped};
 use serde_json::json;
 

@@ -2,9 +2,7 @@
 //! times, hashes, keys and tokens redacted. Snapshots live in
 //! `tests/snapshots/`.
 
-mod api_common;
-
-use api_common::Api;
+use crate::api_common::Api;
 use reqwest::Method;
 use serde_json::{Value, json};
 

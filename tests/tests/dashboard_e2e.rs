@@ -9,12 +9,10 @@
 //! with the page's button and see it stop — with zero calls placed after the
 //! cancel according to the sim dialer's ledger.
 
-mod api_common;
-
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use api_common::{Api, Tenant};
+use crate::api_common::{Api, Tenant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

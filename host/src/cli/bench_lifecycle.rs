@@ -213,6 +213,8 @@ async fn measure(a: &LifecycleBenchArgs, url: &str) -> anyhow::Result<serde_json
     let (stop, rx) = stop_pair();
     let worker = Worker::new(db.clone(), host.clone(), None, cfg.clone(), rx).await?;
     let metrics_ctx = worker.ctx.clone();
+    // A normal worker only counts; the percentiles below need every batch.
+    metrics_ctx.metrics.enable_latency_samples();
     let t0 = Instant::now();
     let w = tokio::spawn(worker.start());
     wait_until(Duration::from_secs(3600), || async {

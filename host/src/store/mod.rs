@@ -27,7 +27,9 @@
 
 pub mod api_reads;
 pub mod audit;
+#[cfg(feature = "test-support")]
 pub mod conformance;
+#[cfg(feature = "test-support")]
 pub mod conformance_runs;
 pub mod dialer_config;
 pub mod dnc;

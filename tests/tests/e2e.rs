@@ -1,0 +1,65 @@
+//! dialplane's end-to-end tests: one test binary, one module per area, so
+//! `cargo test` links all of wasmtime once instead of once per file. Run one
+//! area with `cargo test -p dialplane-tests --test e2e <module>::`.
+//!
+//! All modules share one process, hence one throwaway PostgreSQL cluster
+//! (`dialplane_tests::pg::shared_cluster`) and one `dialplane` binary build
+//! (`dialplane_tests::dialplane_bin`).
+//!
+//! - [`api_common`]: an in-process API server and worker on PostgreSQL, with
+//!   a tenant-aware client (shared by the `api_*` and dashboard modules).
+//! - [`api_bad_input`]: malformed requests get a precise 4xx and write nothing.
+//! - [`api_callbacks`]: provider status callbacks, end to end.
+//! - [`api_flow`]: the API with a real worker: auth, leads, plugins, runs.
+//! - [`api_isolation`]: tenant isolation for every endpoint and resource.
+//! - [`api_openapi`]: the OpenAPI document matches the routes.
+//! - [`api_rls`]: PostgreSQL Row-Level Security as the second wall.
+//! - [`api_snapshots`]: insta snapshots of API responses.
+//! - [`builtin_components`]: the embedded components behave as documented.
+//! - [`cli_help`]: the command line's help and errors, via the real binary.
+//! - [`dashboard_e2e`]: the dashboard in headless Chromium.
+//! - [`demo_cli`]: `dialplane demo` as the real binary.
+//! - [`example_flows`]: `plugin test` transcript snapshots of the example flows.
+//! - [`http_dialer`]: http-dialer against a fake Twilio-style provider.
+//! - [`lifecycle_hot_swap`]: dialer hot swap under load, real worker processes.
+//! - [`lifecycle_processes`]: the lifecycle with real worker processes.
+//! - [`lifecycle_store`]: the run store conformance cases on both engines.
+//! - [`lifecycle_worker`]: the worker end to end, in process.
+//! - [`migrations`]: migrations are idempotent and safe to run concurrently.
+//! - [`pg_harness_urls`]: the PostgreSQL harness's URL helper.
+//! - [`plugin_cli`]: `plugin check` / `plugin test` via the real binary.
+//! - [`plugin_limits`]: every limit of the plugin runtime, via hostile components.
+//! - [`sim_dialer`]: the built-in sim-dialer's outcome table and ledger.
+//! - [`store_cli`]: `tenant create` / `admin-key create`.
+//! - [`store_conformance`]: the store conformance suite on both engines.
+//! - [`store_pg_cluster`]: a dedicated PostgreSQL cluster can stop and restart.
+//! - [`tenant_store_isolation`]: `tenant-store` is bound to the instance's tenant.
+
+mod api_common;
+
+mod api_bad_input;
+mod api_callbacks;
+mod api_flow;
+mod api_isolation;
+mod api_openapi;
+mod api_rls;
+mod api_snapshots;
+mod builtin_components;
+mod cli_help;
+mod dashboard_e2e;
+mod demo_cli;
+mod example_flows;
+mod http_dialer;
+mod lifecycle_hot_swap;
+mod lifecycle_processes;
+mod lifecycle_store;
+mod lifecycle_worker;
+mod migrations;
+mod pg_harness_urls;
+mod plugin_cli;
+mod plugin_limits;
+mod sim_dialer;
+mod store_cli;
+mod store_conformance;
+mod store_pg_cluster;
+mod tenant_store_isolation;
