@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
 
 /// How long a resolved active adapter version is trusted before the store
 /// is asked again (activation reaches callbacks within this time).
-const ADAPTER_CACHE_TTL: Duration = Duration::from_millis(500);
+pub const ADAPTER_CACHE_TTL: Duration = Duration::from_millis(500);
 
 /// The active version of each dialer, prepared (compiled once per sha256 by
 /// the plugin host's cache), re-checked every [`ADAPTER_CACHE_TTL`].

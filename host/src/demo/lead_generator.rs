@@ -50,7 +50,7 @@ pub const ZONE_MARGIN_MINUTES: u32 = 45;
 
 /// One lead in `DNC_EVERY` (offset [`DNC_OFFSET`]) goes on the do-not-call list.
 pub const DNC_EVERY: usize = 97;
-const DNC_OFFSET: usize = 13;
+pub const DNC_OFFSET: usize = 13;
 /// One lead in `CLOSED_EVERY` lives in a zone where it is outside the window now.
 pub const CLOSED_EVERY: usize = 50;
 const CLOSED_OFFSET: usize = 7;
