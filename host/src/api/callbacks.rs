@@ -2,7 +2,7 @@
 //! unguessable token (stored hashed) identifies the tenant and the dialer.
 //! The body and headers go to the active adapter's `parse-callback`, in an
 //! instance bound to that tenant; the decoded event goes into the call state
-//! machine ([`crate::store::RunStore::apply_call_event`]), which ignores
+//! machine ([`crate::store::ApiRunStore::apply_call_event`]), which ignores
 //! duplicates and out-of-order events.
 //!
 //! Answers 200 `{"result": "applied" | "ignored" | "unknown_call" | "no_event"}`

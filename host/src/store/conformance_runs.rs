@@ -1,5 +1,5 @@
-//! Conformance cases of [`RunStore`] (the run lifecycle's SQL), run on both
-//! drivers by `tests/tests/lifecycle_store.rs` through
+//! Conformance cases of the run store ([`ApiRunStore`] and
+//! [`WorkerRunStore`]), run on both drivers by `tests/tests/lifecycle_store.rs` through
 //! [`crate::run_store_conformance_tests!`]. They exercise the store alone
 //! (plugins are stored as opaque bytes); the worker end to end, with real
 //! components and worker processes, is in `tests/tests/lifecycle_*.rs`.
@@ -589,7 +589,7 @@ pub async fn run_cancel_cancels_queued_jobs_and_blocks_dialing(store: Arc<dyn St
     );
     assert_eq!(req.status, RunStatus::Running);
     assert!(
-        !store.cancel_settled(run_id).await.unwrap(),
+        !store.cancel_settled(b, run_id).await.unwrap(),
         "a live owner has not acknowledged yet"
     );
     assert_eq!(
@@ -604,7 +604,7 @@ pub async fn run_cancel_cancels_queued_jobs_and_blocks_dialing(store: Arc<dyn St
     let lease = hb.iter().find(|l| l.run_id == run_id).unwrap();
     assert!(lease.cancel_requested && !lease.cancel_acked);
     assert_eq!(store.ack_cancel(run_id, g).await.unwrap(), Fenced::Done);
-    assert!(store.cancel_settled(run_id).await.unwrap());
+    assert!(store.cancel_settled(b, run_id).await.unwrap());
     assert_eq!(
         store.finish_run_if_done(run_id, g).await.unwrap(),
         RunStatus::Running,
@@ -652,7 +652,7 @@ pub async fn run_cancel_of_unowned_run_is_immediate(store: Arc<dyn Store>) {
     ));
     let req = store.request_cancel(b, run_id, None).await.unwrap();
     assert_eq!(req.status, RunStatus::Cancelled);
-    assert!(store.cancel_settled(run_id).await.unwrap());
+    assert!(store.cancel_settled(b, run_id).await.unwrap());
     let run = store.get_run(b, run_id).await.unwrap();
     assert_eq!(run.status, RunStatus::Cancelled);
     assert_eq!(run.cursor_position, 3);

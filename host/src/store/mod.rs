@@ -68,7 +68,8 @@ pub trait Store:
     + DncStore
     + AuditStore
     + DialerConfigStore
-    + RunStore
+    + ApiRunStore
+    + WorkerRunStore
     + Send
     + Sync
 {

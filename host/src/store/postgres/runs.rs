@@ -1,4 +1,4 @@
-//! [`RunStore`] on PostgreSQL: claims with `FOR UPDATE SKIP LOCKED`, batch
+//! The run store ([`ApiRunStore`], [`WorkerRunStore`]) on PostgreSQL: claims with `FOR UPDATE SKIP LOCKED`, batch
 //! writes with `UNNEST` arrays, cancel notices with `LISTEN/NOTIFY`.
 //!
 //! Fencing: every lease-scoped write first locks the run row with
@@ -163,7 +163,7 @@ impl PgStore {
 }
 
 #[async_trait]
-impl RunStore for PgStore {
+impl ApiRunStore for PgStore {
     async fn create_run(&self, business_id: i64, spec: &RunSpec) -> StoreResult<i64> {
         validate_spec(spec)?;
         let settings =
@@ -431,14 +431,15 @@ impl RunStore for PgStore {
         })
     }
 
-    async fn cancel_settled(&self, run_id: i64) -> StoreResult<bool> {
+    async fn cancel_settled(&self, business_id: i64, run_id: i64) -> StoreResult<bool> {
         let row: Option<(bool,)> = sqlx::query_as(&format!(
             "SELECT status NOT IN ('queued', 'running') OR status = 'queued' \
                  OR owner_worker IS NULL OR lock_ts IS NULL \
                  OR COALESCE(cancel_acked_generation = lease_generation, FALSE) \
                  OR lock_ts < {NOW_MS} - lease_ttl_ms \
-             FROM runs WHERE id = $1"
+             FROM runs WHERE business_id = $1 AND id = $2"
         ))
+        .bind(business_id)
         .bind(run_id)
         .fetch_optional(&self.pool)
         .await
@@ -537,7 +538,10 @@ impl RunStore for PgStore {
             CallEventApplied::UnknownCall
         })
     }
+}
 
+#[async_trait]
+impl WorkerRunStore for PgStore {
     async fn register_worker(&self, worker: &WorkerInfo) -> StoreResult<()> {
         sqlx::query(&format!(
             "INSERT INTO workers (id, hostname, pid, started_at, last_seen) \

@@ -1,4 +1,4 @@
-//! [`RunStore`] on SQLite. Every write is a `BEGIN IMMEDIATE` transaction:
+//! The run store ([`ApiRunStore`], [`WorkerRunStore`]) on SQLite. Every write is a `BEGIN IMMEDIATE` transaction:
 //! it holds the database's single write lock from its first statement, so
 //! a claim, a cancel and a fenced write can never interleave (the SQLite
 //! counterpart of PostgreSQL's row locks). Cancel notices go through an
@@ -182,7 +182,7 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl RunStore for SqliteStore {
+impl ApiRunStore for SqliteStore {
     async fn create_run(&self, business_id: i64, spec: &RunSpec) -> StoreResult<i64> {
         validate_spec(spec)?;
         let settings =
@@ -418,14 +418,15 @@ impl RunStore for SqliteStore {
         })
     }
 
-    async fn cancel_settled(&self, run_id: i64) -> StoreResult<bool> {
+    async fn cancel_settled(&self, business_id: i64, run_id: i64) -> StoreResult<bool> {
         let row: Option<(bool,)> = sqlx::query_as(&format!(
             "SELECT status NOT IN ('queued', 'running') OR status = 'queued' \
                  OR owner_worker IS NULL OR lock_ts IS NULL \
                  OR COALESCE(cancel_acked_generation = lease_generation, 0) \
                  OR lock_ts < {NOW_MS} - lease_ttl_ms \
-             FROM runs WHERE id = $1"
+             FROM runs WHERE business_id = $1 AND id = $2"
         ))
+        .bind(business_id)
         .bind(run_id)
         .fetch_optional(&self.pool)
         .await
@@ -520,7 +521,10 @@ impl RunStore for SqliteStore {
             CallEventApplied::UnknownCall
         })
     }
+}
 
+#[async_trait]
+impl WorkerRunStore for SqliteStore {
     async fn register_worker(&self, worker: &WorkerInfo) -> StoreResult<()> {
         sqlx::query(&format!(
             "INSERT INTO workers (id, hostname, pid, started_at, last_seen) \
