@@ -97,7 +97,7 @@ async fn callback(
             .iter()
             .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
             .collect();
-        let kv = Arc::new(StoreKv(Arc::clone(&s.store)));
+        let kv = Arc::new(StoreKv(s.store.clone()));
         let scope = PluginScope::new(bid, &prepared.meta, kv);
         let mut inst = s.plugins.dialer(&prepared, scope).await.map_err(|e| {
             s.metrics.plugin_error(e.cause.label());

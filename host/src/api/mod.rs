@@ -40,7 +40,7 @@ use tokio::net::TcpListener;
 
 use crate::config;
 use crate::runtime::PluginHost;
-use crate::store::Store;
+use crate::store::ApiStore;
 use crate::store::api_reads::ApiReads;
 
 /// Knobs of the API; each default is a `*_DEFAULT` in [`crate::config`].
@@ -70,8 +70,9 @@ impl Default for ApiConfig {
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// Tenant-scoped store (RLS role on PostgreSQL).
-    pub store: Arc<dyn Store>,
+    /// Tenant-scoped store (RLS role on PostgreSQL); typed so handlers
+    /// cannot call the workers' lease methods.
+    pub store: Arc<dyn ApiStore>,
     /// Cross-tenant reads for security events and metrics.
     pub platform: ApiReads,
     /// Validates uploads on the real linker and runs `parse-callback`.

@@ -17,7 +17,7 @@
 use std::time::{Duration, Instant};
 
 use super::settings::CancelMode;
-use crate::store::{RunStatus, Store, StoreError};
+use crate::store::{ApiStore, RunStatus, StoreError};
 
 /// What a cancel did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub struct Cancelled {
 /// is alive but unresponsive) is `Unavailable`: the cancel stays requested
 /// and the owner's next heartbeat or the TTL settles it.
 pub async fn cancel_run(
-    store: &dyn Store,
+    store: &dyn ApiStore,
     business_id: i64,
     run_id: i64,
     mode: Option<CancelMode>,

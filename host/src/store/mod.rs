@@ -59,20 +59,9 @@ pub use tenants::*;
 /// Result of a store method.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Everything dialplane keeps in its database.
-pub trait Store:
-    TenantStore
-    + LeadStore
-    + PluginStore
-    + KvStore
-    + DncStore
-    + AuditStore
-    + DialerConfigStore
-    + ApiRunStore
-    + WorkerRunStore
-    + Send
-    + Sync
-{
+/// Which database a store is and whether it answers: for logs, `/readyz`
+/// and error messages, on either side.
+pub trait StoreInfo {
     /// `postgres` or `sqlite` (for logs, `/readyz` and tests).
     fn engine(&self) -> Engine;
     /// The URL it was opened with, password removed.
@@ -82,6 +71,48 @@ pub trait Store:
     /// Highest applied migration version (for `/readyz`: "migrations current").
     fn schema_version(&self) -> futures::future::BoxFuture<'_, StoreResult<i64>>;
 }
+
+/// What the API may call: the tenant-scoped stores and nothing that claims a
+/// run or writes under a lease. The API holds an `Arc<dyn ApiStore>`
+/// (upcast from a [`Store`]), so a handler cannot reach
+/// [`WorkerRunStore`] even by mistake; on PostgreSQL its connections run as
+/// the RLS role `dialplane_tenant` ([`tenant_scope`]).
+pub trait ApiStore:
+    StoreInfo
+    + TenantStore
+    + LeadStore
+    + PluginStore
+    + KvStore
+    + DncStore
+    + AuditStore
+    + DialerConfigStore
+    + ApiRunStore
+    + Send
+    + Sync
+{
+}
+
+impl<T> ApiStore for T where
+    T: StoreInfo
+        + TenantStore
+        + LeadStore
+        + PluginStore
+        + KvStore
+        + DncStore
+        + AuditStore
+        + DialerConfigStore
+        + ApiRunStore
+        + Send
+        + Sync
+{
+}
+
+/// Everything dialplane keeps in its database: the API's side plus the
+/// workers' leases. What [`connect`] returns, workers and the CLI hold, and
+/// tests use; hand the API only its [`ApiStore`] part.
+pub trait Store: ApiStore + WorkerRunStore {}
+
+impl<T: ApiStore + WorkerRunStore> Store for T {}
 
 /// Which database engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,9 +22,11 @@ use crate::config::{
     DATABASE_ACQUIRE_TIMEOUT_DEFAULT, DATABASE_MAX_CONNECTIONS_DEFAULT,
     POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_DEFAULT,
 };
-use crate::store::{Engine, MigrationReport, Store, StoreError, StoreResult, migrate, redact_url};
+use crate::store::{
+    Engine, MigrationReport, StoreError, StoreInfo, StoreResult, migrate, redact_url,
+};
 
-/// A [`Store`] on PostgreSQL.
+/// A [`crate::store::Store`] on PostgreSQL.
 #[derive(Clone)]
 pub struct PgStore {
     pub(crate) pool: PgPool,
@@ -108,7 +110,7 @@ fn unavailable(e: sqlx::Error, url: &str) -> StoreError {
     }
 }
 
-impl Store for PgStore {
+impl StoreInfo for PgStore {
     fn engine(&self) -> Engine {
         Engine::Postgres
     }

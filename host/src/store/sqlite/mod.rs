@@ -23,9 +23,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use crate::config::{
     DATABASE_ACQUIRE_TIMEOUT_DEFAULT, DATABASE_MAX_CONNECTIONS_DEFAULT, SQLITE_BUSY_TIMEOUT_DEFAULT,
 };
-use crate::store::{Engine, MigrationReport, Store, StoreError, StoreResult, migrate, redact_url};
+use crate::store::{
+    Engine, MigrationReport, StoreError, StoreInfo, StoreResult, migrate, redact_url,
+};
 
-/// A [`Store`] on SQLite.
+/// A [`crate::store::Store`] on SQLite.
 #[derive(Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
@@ -85,7 +87,7 @@ impl SqliteStore {
     }
 }
 
-impl Store for SqliteStore {
+impl StoreInfo for SqliteStore {
     fn engine(&self) -> Engine {
         Engine::Sqlite
     }
