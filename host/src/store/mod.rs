@@ -36,6 +36,7 @@ pub mod kv;
 pub mod leads;
 pub mod migrate;
 pub mod plugins;
+pub mod portable;
 pub mod postgres;
 pub mod runs;
 pub mod secret;

@@ -1,15 +1,10 @@
 //! The PostgreSQL driver: production engine, shared by many hosts.
-//! One file per concern, mirroring [`crate::store::sqlite`].
+//! One file per concern where the engines differ, mirroring [`crate::store::sqlite`].
 
-mod audit;
-mod dialer_config;
-mod dnc;
 mod finish_batch;
-mod kv;
 mod leads;
 mod plugins;
 mod runs;
-mod tenants;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -32,6 +27,9 @@ pub struct PgStore {
     pub(crate) pool: PgPool,
     pub(crate) url: String,
 }
+
+// Tenants, keys, kv, dnc, audit, dialer configs: the same SQL on both engines.
+crate::store::portable::impl_portable_stores!(PgStore, postgres);
 
 impl PgStore {
     /// Connects and applies pending migrations.

@@ -1,17 +1,12 @@
 //! The SQLite driver: the embedded default (demo, single node).
-//! One file per concern, mirroring [`crate::store::postgres`].
+//! One file per concern where the engines differ, mirroring [`crate::store::postgres`].
 //!
 //! WAL journal, foreign keys on, and a busy timeout so writers queue for the
 //! single write lock instead of failing.
 
-mod audit;
-mod dialer_config;
-mod dnc;
-mod kv;
 mod leads;
 mod plugins;
 mod runs;
-mod tenants;
 
 use std::str::FromStr;
 
@@ -33,6 +28,9 @@ pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
     pub(crate) url: String,
 }
+
+// Tenants, keys, kv, dnc, audit, dialer configs: the same SQL on both engines.
+crate::store::portable::impl_portable_stores!(SqliteStore, sqlite);
 
 impl SqliteStore {
     /// Opens (creating the file if needed) and applies pending migrations.
