@@ -25,7 +25,6 @@
 //! tenant named in `dialplane.business_id`, set for the request's task
 //! whenever a connection is handed out. Workers connect as the owner.
 
-pub mod api_reads;
 pub mod audit;
 pub mod conformance;
 pub mod conformance_runs;
@@ -35,6 +34,7 @@ pub mod error;
 pub mod kv;
 pub mod leads;
 pub mod migrate;
+pub mod platform_reads;
 pub mod plugins;
 pub mod portable;
 pub mod postgres;
@@ -53,6 +53,7 @@ pub use error::{StoreError, redact_url};
 pub use kv::*;
 pub use leads::*;
 pub use migrate::MigrationReport;
+pub use platform_reads::PlatformReads;
 pub use plugins::*;
 pub use runs::*;
 pub use tenants::*;

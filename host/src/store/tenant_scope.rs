@@ -74,9 +74,10 @@ async fn apply(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Opens the API's store (typed [`ApiStore`]: no lease methods): on PostgreSQL, a pool whose connections run as
-/// [`TENANT_ROLE`] with the scope hooks ([`api_pool`]); on SQLite, the plain
-/// store (one process, the `business_id` filter is the wall).
+/// Opens the API's store, typed [`ApiStore`] (no lease methods): on
+/// PostgreSQL, a pool whose connections run as [`TENANT_ROLE`] with the
+/// scope hooks ([`api_pool`]); on SQLite, the plain store (one process, the
+/// `business_id` filter is the wall).
 pub async fn connect_api(url: &str) -> StoreResult<Arc<dyn ApiStore>> {
     // Opens (and migrates) with the owner's rights first.
     let owner = super::connect(url).await?;

@@ -9,6 +9,8 @@
 //! - [`audit`]: [`super::AuditStore`], the audit log.
 //! - [`dialer_config`]: [`super::DialerConfigStore`], dialer configurations
 //!   and callback tokens.
+//! - [`platform_reads`]: [`super::PlatformReads`], the API's cross-tenant
+//!   reads (owner lookups, `/metrics`, job details).
 //!
 //! Macros rather than code generic over `sqlx::Database`: the bodies only
 //! need the driver's `pool` and `err`, which a macro takes as they are, where
@@ -23,6 +25,7 @@ pub mod audit;
 pub mod dialer_config;
 pub mod dnc;
 pub mod kv;
+pub mod platform_reads;
 pub mod tenants;
 
 /// A PostgreSQL cast in SQL text shared by both engines: the cast itself on
@@ -46,6 +49,7 @@ macro_rules! impl_portable_stores {
         $crate::store::portable::dnc::impl_dnc_store!($store, $engine);
         $crate::store::portable::audit::impl_audit_store!($store, $engine);
         $crate::store::portable::dialer_config::impl_dialer_config_store!($store, $engine);
+        $crate::store::portable::platform_reads::impl_platform_reads!($store, $engine);
     };
 }
 pub(crate) use impl_portable_stores;
