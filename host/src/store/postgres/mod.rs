@@ -1,7 +1,6 @@
 //! The PostgreSQL driver: production engine, shared by many hosts.
 //! One file per concern where the engines differ, mirroring [`crate::store::sqlite`].
 
-mod finish_batch;
 mod leads;
 mod plugins;
 mod runs;
