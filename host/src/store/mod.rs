@@ -1,13 +1,21 @@
 //! The store: the only place with SQL.
 //!
 //! Design:
-//! - One [`Store`] trait, made of one trait per concern (tenants and keys,
-//!   leads, plugins, tenant key-value store, do-not-call list, audit log,
-//!   dialer configuration and callback tokens, run lifecycle), each in its own
-//!   file so a reader finds "where are leads stored" by file name.
-//! - Two drivers with the same shape: [`postgres`] (production, many hosts)
-//!   and [`sqlite`] (embedded default, demo, single node); one file per
-//!   concern in each. Both pass the same [`conformance`] suite.
+//! - Traits split by concern (tenants and keys, leads, plugins, tenant
+//!   key-value store, do-not-call list, audit log, dialer configuration and
+//!   callback tokens, runs), each in its own file so a reader finds "where
+//!   are leads stored" by file name.
+//! - Traits split by audience, like the database roles: [`ApiStore`] is what
+//!   the API may call (every tenant method takes the tenant; on PostgreSQL it
+//!   runs as the RLS role), [`WorkerRunStore`] is the workers' lease-fenced
+//!   side of runs, and [`Store`] is their union, which [`connect`] returns.
+//!   The API gets its part by trait upcasting and cannot call the other.
+//! - Two drivers: [`postgres`] (production, many hosts) and [`sqlite`]
+//!   (embedded default, demo, single node), one file per concern where the
+//!   engines truly differ (plugins' notify, leads' JSON, the run store's
+//!   claims and batch writes). The concerns whose SQL differs only by casts
+//!   are written once for both in [`portable`]. Both drivers pass the same
+//!   [`conformance`] and [`conformance_runs`] suites.
 //! - Queries are built at run time (`sqlx::query` + `bind`), never with the
 //!   compile-time-checked macros: no database is needed to build.
 //! - **Every tenant query takes `business_id` and filters by it.** A row of
@@ -24,6 +32,26 @@
 //! `dialplane_tenant`, whose policies on every tenant table admit only the
 //! tenant named in `dialplane.business_id`, set for the request's task
 //! whenever a connection is handed out. Workers connect as the owner.
+//!
+//! Module map:
+//! - [`tenants`]: [`TenantStore`], tenants and API keys.
+//! - [`leads`]: [`LeadStore`], a tenant's leads (the people to call).
+//! - [`plugins`]: [`PluginStore`], plugin versions, activation, notices.
+//! - [`kv`]: [`KvStore`], the plugins' tenant key-value store, and [`StoreKv`].
+//! - [`dnc`]: [`DncStore`], the do-not-call list.
+//! - [`audit`]: [`AuditStore`], the tenant and platform audit logs.
+//! - [`dialer_config`]: [`DialerConfigStore`], dialer configs, callback tokens.
+//! - [`runs`]: [`ApiRunStore`] and [`WorkerRunStore`], the run lifecycle.
+//! - [`platform_reads`]: [`PlatformReads`], the API's cross-tenant reads.
+//! - [`portable`]: the stores written once for both engines (macros).
+//! - [`postgres`]: the PostgreSQL driver.
+//! - [`sqlite`]: the SQLite driver.
+//! - [`tenant_scope`]: the API's RLS role and per-task tenant scope.
+//! - [`migrate`]: schema migrations, applied by [`connect`].
+//! - [`error`]: [`StoreError`], and URLs with the password removed.
+//! - [`secret`]: bearer secrets (API keys, callback tokens), stored hashed.
+//! - [`conformance`]: the cases every driver must pass.
+//! - [`conformance_runs`]: the run store's cases.
 
 pub mod audit;
 pub mod conformance;
@@ -36,7 +64,7 @@ pub mod leads;
 pub mod migrate;
 pub mod platform_reads;
 pub mod plugins;
-pub mod portable;
+mod portable;
 pub mod postgres;
 pub mod runs;
 pub mod secret;
@@ -79,6 +107,13 @@ pub trait StoreInfo {
 /// (upcast from a [`Store`]), so a handler cannot reach
 /// [`WorkerRunStore`] even by mistake; on PostgreSQL its connections run as
 /// the RLS role `dialplane_tenant` ([`tenant_scope`]).
+///
+/// ```compile_fail,E0599
+/// # async fn handler(api: std::sync::Arc<dyn dialplane::store::ApiStore>) {
+/// // A lease method through the API's handle does not compile.
+/// let _ = api.claim_runs("worker", 1, 30_000).await;
+/// # }
+/// ```
 pub trait ApiStore:
     StoreInfo
     + TenantStore
