@@ -16,7 +16,7 @@ use super::auth::TenantAuth;
 use super::error::{ApiError, ApiResult};
 use super::paging::{PageQuery, Paged, paged};
 use super::views::rfc3339_dt;
-use crate::store::api_reads::Resource;
+use crate::store::platform_reads::Resource;
 use crate::store::tenant_scope::{Scope, scoped};
 use crate::store::{AuditEntry, AuditRecord, Page};
 

@@ -2,7 +2,7 @@
 //! unguessable token (stored hashed) identifies the tenant and the dialer.
 //! The body and headers go to the active adapter's `parse-callback`, in an
 //! instance bound to that tenant; the decoded event goes into the call state
-//! machine ([`crate::store::RunStore::apply_call_event`]), which ignores
+//! machine ([`crate::store::ApiRunStore::apply_call_event`]), which ignores
 //! duplicates and out-of-order events.
 //!
 //! Answers 200 `{"result": "applied" | "ignored" | "unknown_call" | "no_event"}`
@@ -97,7 +97,7 @@ async fn callback(
             .iter()
             .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
             .collect();
-        let kv = Arc::new(StoreKv(Arc::clone(&s.store)));
+        let kv = Arc::new(StoreKv(s.store.clone()));
         let scope = PluginScope::new(bid, &prepared.meta, kv);
         let mut inst = s.plugins.dialer(&prepared, scope).await.map_err(|e| {
             s.metrics.plugin_error(e.cause.label());

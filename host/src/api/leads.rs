@@ -23,7 +23,7 @@ use super::error::{ApiError, ApiResult};
 use super::paging::{PageQuery, Paged, paged};
 use super::views::{LeadJson, parse_id};
 use crate::leads_file::{validate_phone, validate_timezone};
-use crate::store::api_reads::Resource;
+use crate::store::platform_reads::Resource;
 use crate::store::{LeadFilter, LeadInput, LeadUpsert, StoreError, check_lead_input};
 
 pub fn router() -> Router<AppState> {

@@ -16,7 +16,7 @@ use super::body::ApiJson;
 use super::error::ApiResult;
 use super::runs::cancel_and_wait;
 use super::views::{JobJson, RunJson, parse_id};
-use crate::store::api_reads::Resource;
+use crate::store::platform_reads::Resource;
 
 pub fn router() -> Router<AppState> {
     Router::new()

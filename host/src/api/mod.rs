@@ -40,8 +40,8 @@ use tokio::net::TcpListener;
 
 use crate::config;
 use crate::runtime::PluginHost;
-use crate::store::Store;
-use crate::store::api_reads::ApiReads;
+use crate::store::ApiStore;
+use crate::store::platform_reads::{PlatformReads, connect_platform_reads};
 
 /// Knobs of the API; each default is a `*_DEFAULT` in [`crate::config`].
 #[derive(Debug, Clone)]
@@ -70,10 +70,11 @@ impl Default for ApiConfig {
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// Tenant-scoped store (RLS role on PostgreSQL).
-    pub store: Arc<dyn Store>,
+    /// Tenant-scoped store (RLS role on PostgreSQL); typed so handlers
+    /// cannot call the workers' lease methods.
+    pub store: Arc<dyn ApiStore>,
     /// Cross-tenant reads for security events and metrics.
-    pub platform: ApiReads,
+    pub platform: Arc<dyn PlatformReads>,
     /// Validates uploads on the real linker and runs `parse-callback`.
     pub plugins: Arc<PluginHost>,
     pub metrics: Arc<metrics::Metrics>,
@@ -92,7 +93,7 @@ impl AppState {
         config: ApiConfig,
     ) -> anyhow::Result<AppState> {
         let store = crate::store::tenant_scope::connect_api(url).await?;
-        let platform = ApiReads::connect(url).await?;
+        let platform = connect_platform_reads(url).await?;
         Ok(AppState {
             store,
             platform,

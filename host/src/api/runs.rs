@@ -20,7 +20,7 @@ use super::paging::{PageQuery, Paged, paged};
 use super::views::{RunJson, parse_id, rfc3339};
 use crate::lifecycle::compliance::CallingWindow;
 use crate::lifecycle::settings::{CancelMode, RunSettings};
-use crate::store::api_reads::Resource;
+use crate::store::platform_reads::Resource;
 use crate::store::{LeadFilter, PAGE_LIMIT_MAX, Page, RunSpec};
 
 pub fn router() -> Router<AppState> {

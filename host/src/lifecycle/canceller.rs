@@ -1,7 +1,7 @@
 //! The cancel operation the API calls (`POST …/runs/{id}/cancel`,
 //! `POST /api/outbound/stop-queue`).
 //!
-//! 1. [`crate::store::RunStore::request_cancel`]: one transaction sets
+//! 1. [`crate::store::ApiRunStore::request_cancel`]: one transaction sets
 //!    `cancel_requested` and cancels every queued job; the owner is
 //!    notified (PostgreSQL `NOTIFY`, the in-process channel on SQLite, and
 //!    in any case its next heartbeat).
@@ -17,7 +17,7 @@
 use std::time::{Duration, Instant};
 
 use super::settings::CancelMode;
-use crate::store::{RunStatus, Store, StoreError};
+use crate::store::{ApiStore, RunStatus, StoreError};
 
 /// What a cancel did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub struct Cancelled {
 /// is alive but unresponsive) is `Unavailable`: the cancel stays requested
 /// and the owner's next heartbeat or the TTL settles it.
 pub async fn cancel_run(
-    store: &dyn Store,
+    store: &dyn ApiStore,
     business_id: i64,
     run_id: i64,
     mode: Option<CancelMode>,
@@ -46,7 +46,7 @@ pub async fn cancel_run(
     let req = store.request_cancel(business_id, run_id, mode).await?;
     let mut poll = Duration::from_millis(1);
     loop {
-        if store.cancel_settled(run_id).await? {
+        if store.cancel_settled(business_id, run_id).await? {
             break;
         }
         if t0.elapsed() > wait {

@@ -574,7 +574,7 @@ async fn look_ahead(ctx: &Arc<WorkerCtx>, run: &RunState) -> Option<Marked> {
 /// writes one batch's results while this worker places the next. The two
 /// touch disjoint jobs; both are fenced, and the results commit takes the
 /// run row's lock only at its end (see
-/// [`crate::store::RunStore::finish_jobs`]), so neither waits for the other
+/// [`crate::store::WorkerRunStore::finish_jobs`]), so neither waits for the other
 /// longer than a commit. This batch's results are left in `pending`; the
 /// batch after it, when it could be marked meanwhile, goes to `next` (also
 /// when this returns an error: its jobs are marked and must be placed or

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{Page, Store, StoreResult};
+use super::{Page, StoreResult};
 
 /// One entry, for read-only inspection through the API.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -44,10 +44,11 @@ pub trait KvStore {
     ) -> StoreResult<Vec<KvEntry>>;
 }
 
-/// [`crate::runtime::TenantKv`] on top of a [`Store`]. The runtime passes the
-/// tenant from the instance's scope, never from the guest.
+/// [`crate::runtime::TenantKv`] on top of a [`KvStore`] (the API's store or
+/// a worker's). The runtime passes the tenant from the instance's scope,
+/// never from the guest.
 #[derive(Clone)]
-pub struct StoreKv(pub Arc<dyn Store>);
+pub struct StoreKv(pub Arc<dyn KvStore + Send + Sync>);
 
 #[async_trait]
 impl crate::runtime::TenantKv for StoreKv {

@@ -1,13 +1,21 @@
 //! The store: the only place with SQL.
 //!
 //! Design:
-//! - One [`Store`] trait, made of one trait per concern (tenants and keys,
-//!   leads, plugins, tenant key-value store, do-not-call list, audit log,
-//!   dialer configuration and callback tokens, run lifecycle), each in its own
-//!   file so a reader finds "where are leads stored" by file name.
-//! - Two drivers with the same shape: [`postgres`] (production, many hosts)
-//!   and [`sqlite`] (embedded default, demo, single node); one file per
-//!   concern in each. Both pass the same [`conformance`] suite.
+//! - Traits split by concern (tenants and keys, leads, plugins, tenant
+//!   key-value store, do-not-call list, audit log, dialer configuration and
+//!   callback tokens, runs), each in its own file so a reader finds "where
+//!   are leads stored" by file name.
+//! - Traits split by audience, like the database roles: [`ApiStore`] is what
+//!   the API may call (every tenant method takes the tenant; on PostgreSQL it
+//!   runs as the RLS role), [`WorkerRunStore`] is the workers' lease-fenced
+//!   side of runs, and [`Store`] is their union, which [`connect`] returns.
+//!   The API gets its part by trait upcasting and cannot call the other.
+//! - Two drivers: [`postgres`] (production, many hosts) and [`sqlite`]
+//!   (embedded default, demo, single node), one file per concern where the
+//!   engines truly differ (plugins' notify, leads' JSON, the run store's
+//!   claims and batch writes). The concerns whose SQL differs only by casts
+//!   are written once for both in [`portable`]. Both drivers pass the same
+//!   [`conformance`] and [`conformance_runs`] suites.
 //! - Queries are built at run time (`sqlx::query` + `bind`), never with the
 //!   compile-time-checked macros: no database is needed to build.
 //! - **Every tenant query takes `business_id` and filters by it.** A row of
@@ -24,8 +32,27 @@
 //! `dialplane_tenant`, whose policies on every tenant table admit only the
 //! tenant named in `dialplane.business_id`, set for the request's task
 //! whenever a connection is handed out. Workers connect as the owner.
+//!
+//! Module map:
+//! - [`tenants`]: [`TenantStore`], tenants and API keys.
+//! - [`leads`]: [`LeadStore`], a tenant's leads (the people to call).
+//! - [`plugins`]: [`PluginStore`], plugin versions, activation, notices.
+//! - [`kv`]: [`KvStore`], the plugins' tenant key-value store, and [`StoreKv`].
+//! - [`dnc`]: [`DncStore`], the do-not-call list.
+//! - [`audit`]: [`AuditStore`], the tenant and platform audit logs.
+//! - [`dialer_config`]: [`DialerConfigStore`], dialer configs, callback tokens.
+//! - [`runs`]: [`ApiRunStore`] and [`WorkerRunStore`], the run lifecycle.
+//! - [`platform_reads`]: [`PlatformReads`], the API's cross-tenant reads.
+//! - [`portable`]: the stores written once for both engines (macros).
+//! - [`postgres`]: the PostgreSQL driver.
+//! - [`sqlite`]: the SQLite driver.
+//! - [`tenant_scope`]: the API's RLS role and per-task tenant scope.
+//! - [`migrate`]: schema migrations, applied by [`connect`].
+//! - [`error`]: [`StoreError`], and URLs with the password removed.
+//! - [`secret`]: bearer secrets (API keys, callback tokens), stored hashed.
+//! - [`conformance`]: the cases every driver must pass.
+//! - [`conformance_runs`]: the run store's cases.
 
-pub mod api_reads;
 pub mod audit;
 #[cfg(feature = "test-support")]
 pub mod conformance;
@@ -37,7 +64,9 @@ pub mod error;
 pub mod kv;
 pub mod leads;
 pub mod migrate;
+pub mod platform_reads;
 pub mod plugins;
+mod portable;
 pub mod postgres;
 pub mod runs;
 pub mod secret;
@@ -54,6 +83,7 @@ pub use error::{StoreError, redact_url};
 pub use kv::*;
 pub use leads::*;
 pub use migrate::MigrationReport;
+pub use platform_reads::PlatformReads;
 pub use plugins::*;
 pub use runs::*;
 pub use tenants::*;
@@ -61,19 +91,9 @@ pub use tenants::*;
 /// Result of a store method.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Everything dialplane keeps in its database.
-pub trait Store:
-    TenantStore
-    + LeadStore
-    + PluginStore
-    + KvStore
-    + DncStore
-    + AuditStore
-    + DialerConfigStore
-    + RunStore
-    + Send
-    + Sync
-{
+/// Which database a store is and whether it answers: for logs, `/readyz`
+/// and error messages, on either side.
+pub trait StoreInfo {
     /// `postgres` or `sqlite` (for logs, `/readyz` and tests).
     fn engine(&self) -> Engine;
     /// The URL it was opened with, password removed.
@@ -83,6 +103,55 @@ pub trait Store:
     /// Highest applied migration version (for `/readyz`: "migrations current").
     fn schema_version(&self) -> futures::future::BoxFuture<'_, StoreResult<i64>>;
 }
+
+/// What the API may call: the tenant-scoped stores and nothing that claims a
+/// run or writes under a lease. The API holds an `Arc<dyn ApiStore>`
+/// (upcast from a [`Store`]), so a handler cannot reach
+/// [`WorkerRunStore`] even by mistake; on PostgreSQL its connections run as
+/// the RLS role `dialplane_tenant` ([`tenant_scope`]).
+///
+/// ```compile_fail,E0599
+/// # async fn handler(api: std::sync::Arc<dyn dialplane::store::ApiStore>) {
+/// // A lease method through the API's handle does not compile.
+/// let _ = api.claim_runs("worker", 1, 30_000).await;
+/// # }
+/// ```
+pub trait ApiStore:
+    StoreInfo
+    + TenantStore
+    + LeadStore
+    + PluginStore
+    + KvStore
+    + DncStore
+    + AuditStore
+    + DialerConfigStore
+    + ApiRunStore
+    + Send
+    + Sync
+{
+}
+
+impl<T> ApiStore for T where
+    T: StoreInfo
+        + TenantStore
+        + LeadStore
+        + PluginStore
+        + KvStore
+        + DncStore
+        + AuditStore
+        + DialerConfigStore
+        + ApiRunStore
+        + Send
+        + Sync
+{
+}
+
+/// Everything dialplane keeps in its database: the API's side plus the
+/// workers' leases. What [`connect`] returns, workers and the CLI hold, and
+/// tests use; hand the API only its [`ApiStore`] part.
+pub trait Store: ApiStore + WorkerRunStore {}
+
+impl<T: ApiStore + WorkerRunStore> Store for T {}
 
 /// Which database engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

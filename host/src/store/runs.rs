@@ -1,20 +1,21 @@
-//! [`RunStore`]: runs, jobs, attempts and workers (the run lifecycle).
-//! Both drivers implement it in `*/runs.rs`; the conformance cases are in
-//! [`super::conformance_runs`].
+//! The run lifecycle's store (runs, jobs, attempts, workers), split by
+//! audience the way the database roles are:
 //!
-//! Two audiences:
-//! - **The API** (tenant-scoped, every method takes `business_id`):
-//!   [`RunStore::create_run`], [`RunStore::get_run`], [`RunStore::list_runs`],
-//!   [`RunStore::list_jobs`], [`RunStore::list_attempts`],
-//!   [`RunStore::request_cancel`] (use [`crate::lifecycle::canceller::cancel_run`],
-//!   which also waits for the owner), [`RunStore::cancel_job`],
-//!   [`RunStore::apply_call_event`].
-//! - **Workers** (lease-scoped): every write carries the run's lease
-//!   generation (`AND lease_generation = $g`) and reports
-//!   [`Fenced::LeaseLost`] instead of writing when the lease moved on.
+//! - [`ApiRunStore`]: the API, acting for one tenant. Every method takes
+//!   `business_id` and filters by it; on PostgreSQL its connections run as
+//!   the Row-Level Security role `dialplane_tenant`
+//!   ([`super::tenant_scope`]). It can create, read and cancel, but never
+//!   claim a run or write under a lease.
+//! - [`WorkerRunStore`]: workers, connected as the schema owner. They drive
+//!   whichever run they claimed, so methods take run ids, not tenants; every
+//!   write carries the run's lease generation (`AND lease_generation = $g`)
+//!   and reports [`Fenced::LeaseLost`] instead of writing when the lease
+//!   moved on.
 //!
-//! Times are epoch milliseconds. Lease times come from the database clock;
-//! `now_ms` arguments come from the worker's injectable clock.
+//! Both drivers implement them in `*/runs/`; the conformance cases are in
+//! [`super::conformance_runs`]. Times are epoch milliseconds. Lease times
+//! come from the database clock; `now_ms` arguments come from the worker's
+//! injectable clock.
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -73,7 +74,7 @@ pub struct RunView {
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
-    /// Filled by [`RunStore::get_run`]; empty in listings.
+    /// Filled by [`ApiRunStore::get_run`]; empty in listings.
     pub counts: JobCounts,
 }
 
@@ -117,7 +118,7 @@ pub struct AttemptView {
     pub dialer_version: Option<i64>,
 }
 
-/// What [`RunStore::request_cancel`] did.
+/// What [`ApiRunStore::request_cancel`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CancelRequested {
     /// Run state right after the request (`cancelled` at once when nobody owned it).
@@ -312,10 +313,15 @@ pub fn idempotency_key(run_id: i64, job_id: i64, attempt: u32) -> String {
     format!("{run_id}-{job_id}-{attempt}")
 }
 
+/// The API's side of runs: what a tenant may do to its own runs.
+///
+/// Every method takes the tenant and treats another tenant's run or job as
+/// missing (`NotFound`), so the API answers 404 and existence does not leak.
+/// Nothing here claims a run or writes under a lease: the API's handle
+/// ([`super::ApiStore`]) does not include [`WorkerRunStore`], so a request
+/// cannot fence out or impersonate a worker.
 #[async_trait]
-pub trait RunStore {
-    // ---------------- API side (tenant-scoped) ----------------
-
+pub trait ApiRunStore {
     /// Creates a `queued` run: resolves and pins the flow version, checks the
     /// dialer exists, snapshots `lead_ids` into jobs (in order) in one
     /// transaction. A lead id that is not the tenant's → `Invalid` naming
@@ -359,8 +365,9 @@ pub trait RunStore {
     /// True once no worker can place another call for the run: it is
     /// terminal or unowned, or its current owner acknowledged the cancel, or
     /// the lease has expired (its owner will not dial: it checks its own
-    /// lease, and learns of the cancel with its next heartbeat).
-    async fn cancel_settled(&self, run_id: i64) -> StoreResult<bool>;
+    /// lease, and learns of the cancel with its next heartbeat). A run that
+    /// is not the tenant's has nothing to settle: true.
+    async fn cancel_settled(&self, business_id: i64, run_id: i64) -> StoreResult<bool>;
 
     /// Cancels one queued job (counted by the cursor). A job that is not
     /// queued → `Invalid { field: "status" }`; another tenant's → `NotFound`.
@@ -373,9 +380,18 @@ pub trait RunStore {
         business_id: i64,
         event: &CallEvent,
     ) -> StoreResult<CallEventApplied>;
+}
 
-    // ---------------- worker side (lease-scoped) ----------------
-
+/// The workers' side of runs: leases and the writes made under them.
+///
+/// Only workers call this (the owner's connection; RLS does not apply). A
+/// worker claims runs of any tenant, so methods take run ids; the tenant
+/// comes from the claimed row, never from a caller. Every write names the
+/// lease generation it was made under and is refused ([`Fenced::LeaseLost`],
+/// [`MarkResult::LeaseLost`]) once another worker took the run over, so a
+/// stalled owner can never write over its successor.
+#[async_trait]
+pub trait WorkerRunStore {
     /// Records (or refreshes) a worker row.
     async fn register_worker(&self, worker: &WorkerInfo) -> StoreResult<()>;
 

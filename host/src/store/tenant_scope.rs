@@ -26,7 +26,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, PgConnection};
 
 use super::postgres::PgStore;
-use super::{Engine, Store, StoreError, StoreResult, redact_url};
+use super::{ApiStore, Engine, StoreError, StoreResult, redact_url};
 use crate::config::{DATABASE_ACQUIRE_TIMEOUT_DEFAULT, DATABASE_MAX_CONNECTIONS_DEFAULT};
 
 /// The role API connections take (see migration 0003).
@@ -74,10 +74,11 @@ async fn apply(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Opens the API's store: on PostgreSQL, a pool whose connections run as
-/// [`TENANT_ROLE`] with the scope hooks ([`api_pool`]); on SQLite, the plain
-/// store (one process, the `business_id` filter is the wall).
-pub async fn connect_api(url: &str) -> StoreResult<Arc<dyn Store>> {
+/// Opens the API's store, typed [`ApiStore`] (no lease methods): on
+/// PostgreSQL, a pool whose connections run as [`TENANT_ROLE`] with the
+/// scope hooks ([`api_pool`]); on SQLite, the plain store (one process, the
+/// `business_id` filter is the wall).
+pub async fn connect_api(url: &str) -> StoreResult<Arc<dyn ApiStore>> {
     // Opens (and migrates) with the owner's rights first.
     let owner = super::connect(url).await?;
     if owner.engine() == Engine::Sqlite {

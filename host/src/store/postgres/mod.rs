@@ -1,15 +1,16 @@
 //! The PostgreSQL driver: production engine, shared by many hosts.
-//! One file per concern, mirroring [`crate::store::sqlite`].
+//! One file per concern where the engines differ, mirroring
+//! [`crate::store::sqlite`]; the rest is instantiated from
+//! [`crate::store::portable`] below.
+//!
+//! - [`leads`]: `LeadStore` (JSONB tags, row locks for tag merges).
+//! - [`plugins`]: `PluginStore` (activation announced with `NOTIFY`).
+//! - [`runs`]: `ApiRunStore` and `WorkerRunStore` (`SKIP LOCKED` claims,
+//!   `UNNEST` batches, cancel notices with `LISTEN/NOTIFY`).
 
-mod audit;
-mod dialer_config;
-mod dnc;
-mod finish_batch;
-mod kv;
 mod leads;
 mod plugins;
 mod runs;
-mod tenants;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -22,14 +23,19 @@ use crate::config::{
     DATABASE_ACQUIRE_TIMEOUT_DEFAULT, DATABASE_MAX_CONNECTIONS_DEFAULT,
     POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_DEFAULT,
 };
-use crate::store::{Engine, MigrationReport, Store, StoreError, StoreResult, migrate, redact_url};
+use crate::store::{
+    Engine, MigrationReport, StoreError, StoreInfo, StoreResult, migrate, redact_url,
+};
 
-/// A [`Store`] on PostgreSQL.
+/// A [`crate::store::Store`] on PostgreSQL.
 #[derive(Clone)]
 pub struct PgStore {
     pub(crate) pool: PgPool,
     pub(crate) url: String,
 }
+
+// Tenants, keys, kv, dnc, audit, dialer configs: the same SQL on both engines.
+crate::store::portable::impl_portable_stores!(PgStore, postgres);
 
 impl PgStore {
     /// Connects and applies pending migrations.
@@ -108,7 +114,7 @@ fn unavailable(e: sqlx::Error, url: &str) -> StoreError {
     }
 }
 
-impl Store for PgStore {
+impl StoreInfo for PgStore {
     fn engine(&self) -> Engine {
         Engine::Postgres
     }

@@ -1,17 +1,19 @@
 //! The SQLite driver: the embedded default (demo, single node).
-//! One file per concern, mirroring [`crate::store::postgres`].
+//! One file per concern where the engines differ, mirroring
+//! [`crate::store::postgres`]; the rest is instantiated from
+//! [`crate::store::portable`] below.
+//!
+//! - [`leads`]: `LeadStore` (JSON tags via `json_each`).
+//! - [`plugins`]: `PluginStore` (activation announced in process).
+//! - [`runs`]: `ApiRunStore` and `WorkerRunStore` (`BEGIN IMMEDIATE`
+//!   writes, per-row batches, in-process cancel notices).
 //!
 //! WAL journal, foreign keys on, and a busy timeout so writers queue for the
 //! single write lock instead of failing.
 
-mod audit;
-mod dialer_config;
-mod dnc;
-mod kv;
 mod leads;
 mod plugins;
 mod runs;
-mod tenants;
 
 use std::str::FromStr;
 
@@ -23,14 +25,19 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use crate::config::{
     DATABASE_ACQUIRE_TIMEOUT_DEFAULT, DATABASE_MAX_CONNECTIONS_DEFAULT, SQLITE_BUSY_TIMEOUT_DEFAULT,
 };
-use crate::store::{Engine, MigrationReport, Store, StoreError, StoreResult, migrate, redact_url};
+use crate::store::{
+    Engine, MigrationReport, StoreError, StoreInfo, StoreResult, migrate, redact_url,
+};
 
-/// A [`Store`] on SQLite.
+/// A [`crate::store::Store`] on SQLite.
 #[derive(Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
     pub(crate) url: String,
 }
+
+// Tenants, keys, kv, dnc, audit, dialer configs: the same SQL on both engines.
+crate::store::portable::impl_portable_stores!(SqliteStore, sqlite);
 
 impl SqliteStore {
     /// Opens (creating the file if needed) and applies pending migrations.
@@ -85,7 +92,7 @@ impl SqliteStore {
     }
 }
 
-impl Store for SqliteStore {
+impl StoreInfo for SqliteStore {
     fn engine(&self) -> Engine {
         Engine::Sqlite
     }

@@ -21,8 +21,8 @@
 
 use sqlx::Row;
 
-use super::PgStore;
 use crate::store::StoreResult;
+use crate::store::postgres::PgStore;
 use crate::store::runs::{Fenced, JobNext, JobResult};
 
 /// The unique constraint on `attempts.idempotency_key`.

@@ -1,0 +1,327 @@
+//! The owner's batch writes on SQLite, each one fenced `BEGIN IMMEDIATE`
+//! transaction: marking jobs dialing (with the deferrals and skips decided
+//! alongside), recording calls placed `pending`, and finishing jobs.
+
+use sqlx::{Sqlite, Transaction};
+
+use crate::store::StoreResult;
+use crate::store::runs::{Fenced, JobDecision, JobNext, JobResult, MarkResult, PendingCall};
+use crate::store::sqlite::SqliteStore;
+
+impl SqliteStore {
+    /// [`crate::store::WorkerRunStore::mark_dialing`].
+    pub(super) async fn mark_batch(
+        &self,
+        run_id: i64,
+        generation: i64,
+        worker_id: &str,
+        decisions: &[JobDecision],
+        now_ms: i64,
+    ) -> StoreResult<MarkResult> {
+        let mut tx = self.write_tx().await?;
+        match self.fence(&mut tx, run_id, generation).await? {
+            None => return Ok(MarkResult::LeaseLost),
+            Some(true) => return Ok(MarkResult::Cancelled),
+            Some(false) => {}
+        }
+        let mut marked = Vec::new();
+        let mut skipped = 0u64;
+        for d in decisions {
+            match d {
+                JobDecision::Dial {
+                    job_id,
+                    attempt,
+                    compliance,
+                    ..
+                } => {
+                    let n = sqlx::query(
+                        "UPDATE jobs SET status = 'dialing', attempt = $3, compliance = $4, \
+                             provider_call_id = NULL, call_deadline = NULL, updated_at = $5 \
+                         WHERE id = $2 AND run_id = $1 AND status = 'queued'",
+                    )
+                    .bind(run_id)
+                    .bind(job_id)
+                    .bind(*attempt as i64)
+                    .bind(compliance)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.err(e))?
+                    .rows_affected();
+                    if n == 1 {
+                        marked.push(*job_id);
+                    }
+                }
+                JobDecision::Defer {
+                    job_id,
+                    lead_id,
+                    attempt,
+                    until_ms,
+                    compliance,
+                } => {
+                    sqlx::query(
+                        "UPDATE jobs SET not_before = $3, updated_at = $4 \
+                         WHERE id = $2 AND run_id = $1 AND status = 'queued'",
+                    )
+                    .bind(run_id)
+                    .bind(job_id)
+                    .bind(until_ms)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.err(e))?;
+                    self.insert_decision(
+                        &mut tx, run_id, *job_id, *lead_id, *attempt, "deferred", compliance,
+                        worker_id, generation, now_ms,
+                    )
+                    .await?;
+                }
+                JobDecision::Skip {
+                    job_id,
+                    lead_id,
+                    attempt,
+                    status,
+                    reason,
+                    compliance,
+                } => {
+                    skipped += sqlx::query(
+                        "UPDATE jobs SET status = $3, reason = $4, outcome = 'not-dialed', \
+                             updated_at = $5 \
+                         WHERE id = $2 AND run_id = $1 AND status = 'queued'",
+                    )
+                    .bind(run_id)
+                    .bind(job_id)
+                    .bind(status)
+                    .bind(reason)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.err(e))?
+                    .rows_affected();
+                    self.insert_decision(
+                        &mut tx, run_id, *job_id, *lead_id, *attempt, "skipped", compliance,
+                        worker_id, generation, now_ms,
+                    )
+                    .await?;
+                }
+            }
+        }
+        self.add_cursor(&mut tx, run_id, skipped).await?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(MarkResult::Marked(marked))
+    }
+
+    /// [`crate::store::WorkerRunStore::record_pending`].
+    pub(super) async fn record_pending_batch(
+        &self,
+        run_id: i64,
+        generation: i64,
+        worker_id: &str,
+        calls: &[PendingCall],
+    ) -> StoreResult<Fenced> {
+        let mut tx = self.write_tx().await?;
+        if self.fence(&mut tx, run_id, generation).await?.is_none() {
+            return Ok(Fenced::LeaseLost);
+        }
+        for c in calls {
+            sqlx::query(
+                "UPDATE jobs SET provider_call_id = $3, call_deadline = $4 \
+                 WHERE id = $2 AND run_id = $1 AND status = 'dialing'",
+            )
+            .bind(run_id)
+            .bind(c.job_id)
+            .bind(&c.provider_call_id)
+            .bind(c.call_deadline)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+            sqlx::query(
+                "INSERT INTO attempts (business_id, run_id, job_id, lead_id, attempt, placed, \
+                     idempotency_key, decision, compliance, worker_id, lease_generation, \
+                     provider_call_id, call_state, decided_at, placed_at, dialer_version) \
+                 SELECT business_id, run_id, id, lead_id, $3, 1, $4, 'allowed', \
+                     COALESCE(compliance, '{}'), $5, $6, $7, 'queued', $8, $8, $9 \
+                 FROM jobs WHERE id = $2 AND run_id = $1 \
+                 ON CONFLICT (idempotency_key) DO NOTHING",
+            )
+            .bind(run_id)
+            .bind(c.job_id)
+            .bind(c.attempt as i64)
+            .bind(&c.idempotency_key)
+            .bind(worker_id)
+            .bind(generation)
+            .bind(&c.provider_call_id)
+            .bind(c.placed_at)
+            .bind(c.dialer_version)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        }
+        let max_placed = calls.iter().map(|c| c.placed_at).max();
+        self.bump_last_placed(&mut tx, run_id, max_placed).await?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(Fenced::Done)
+    }
+
+    /// [`crate::store::WorkerRunStore::finish_jobs`].
+    pub(super) async fn finish_batch(
+        &self,
+        run_id: i64,
+        generation: i64,
+        worker_id: &str,
+        results: &[JobResult],
+        now_ms: i64,
+    ) -> StoreResult<Fenced> {
+        let mut tx = self.write_tx().await?;
+        if self.fence(&mut tx, run_id, generation).await?.is_none() {
+            return Ok(Fenced::LeaseLost);
+        }
+        let mut finished = 0u64;
+        for r in results {
+            let outcome = match &r.next {
+                JobNext::Requeue { not_before_ms } => {
+                    sqlx::query(
+                        "UPDATE jobs SET status = 'queued', attempt = attempt - 1, compliance = NULL, \
+                             provider_call_id = NULL, call_deadline = NULL, updated_at = $3, \
+                             not_before = $4 \
+                         WHERE id = $2 AND run_id = $1 AND status = 'dialing'",
+                    )
+                    .bind(run_id)
+                    .bind(r.job_id)
+                    .bind(now_ms)
+                    .bind(not_before_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.err(e))?;
+                    continue;
+                }
+                JobNext::Finish { outcome, .. } | JobNext::Retry { outcome, .. } => outcome,
+            };
+            let report = r
+                .report
+                .as_ref()
+                .map(|x| serde_json::to_string(x).unwrap_or_default());
+            let attempt_outcome = r
+                .report
+                .as_ref()
+                .map(|x| x.outcome.label())
+                .unwrap_or_else(|| outcome.clone());
+            sqlx::query(
+                "INSERT INTO attempts (business_id, run_id, job_id, lead_id, attempt, placed, \
+                     idempotency_key, decision, compliance, worker_id, lease_generation, \
+                     provider_call_id, call_state, outcome, report, note, decided_at, placed_at, ended_at, \
+                     dialer_version) \
+                 SELECT business_id, run_id, id, lead_id, $3, $4, $5, 'allowed', \
+                     COALESCE(compliance, '{}'), $6, $7, $8, CASE WHEN $4 THEN 'ended' END, \
+                     $9, $10, $11, $12, $13, $12, $14 \
+                 FROM jobs WHERE id = $2 AND run_id = $1 AND status = 'dialing' \
+                 ON CONFLICT (idempotency_key) DO UPDATE SET \
+                     call_state = COALESCE(excluded.call_state, attempts.call_state), \
+                     outcome = excluded.outcome, \
+                     report = COALESCE(excluded.report, attempts.report), note = excluded.note, \
+                     ended_at = excluded.ended_at, worker_id = excluded.worker_id, \
+                     lease_generation = excluded.lease_generation, \
+                     dialer_version = COALESCE(attempts.dialer_version, excluded.dialer_version)",
+            )
+            .bind(run_id)
+            .bind(r.job_id)
+            .bind(r.attempt as i64)
+            .bind(r.placed_at.is_some())
+            .bind(&r.idempotency_key)
+            .bind(worker_id)
+            .bind(generation)
+            .bind(r.report.as_ref().and_then(|x| x.provider_call_id.clone()))
+            .bind(&attempt_outcome)
+            .bind(report)
+            .bind(&r.note)
+            .bind(now_ms)
+            .bind(r.placed_at)
+            .bind(r.dialer_version)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+            match &r.next {
+                JobNext::Finish {
+                    status,
+                    outcome,
+                    reason,
+                } => {
+                    finished += sqlx::query(
+                        "UPDATE jobs SET status = $3, outcome = $4, reason = $5, compliance = NULL, \
+                             updated_at = $6 \
+                         WHERE id = $2 AND run_id = $1 AND status = 'dialing'",
+                    )
+                    .bind(run_id)
+                    .bind(r.job_id)
+                    .bind(status)
+                    .bind(outcome)
+                    .bind(reason)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.err(e))?
+                    .rows_affected();
+                }
+                JobNext::Retry {
+                    not_before_ms,
+                    outcome,
+                } => {
+                    sqlx::query(
+                        "UPDATE jobs SET status = 'queued', not_before = $3, outcome = $4, \
+                             compliance = NULL, provider_call_id = NULL, call_deadline = NULL, \
+                             updated_at = $5 \
+                         WHERE id = $2 AND run_id = $1 AND status = 'dialing'",
+                    )
+                    .bind(run_id)
+                    .bind(r.job_id)
+                    .bind(not_before_ms)
+                    .bind(outcome)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.err(e))?;
+                }
+                JobNext::Requeue { .. } => {}
+            }
+        }
+        self.add_cursor(&mut tx, run_id, finished).await?;
+        let max_placed = results.iter().filter_map(|r| r.placed_at).max();
+        self.bump_last_placed(&mut tx, run_id, max_placed).await?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(Fenced::Done)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_decision(
+        &self,
+        tx: &mut Transaction<'_, Sqlite>,
+        run_id: i64,
+        job_id: i64,
+        lead_id: i64,
+        attempt: u32,
+        decision: &str,
+        compliance: &str,
+        worker_id: &str,
+        generation: i64,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO attempts (business_id, run_id, job_id, lead_id, attempt, placed, \
+                 decision, compliance, worker_id, lease_generation, decided_at) \
+             SELECT business_id, $1, $2, $3, $4, 0, $5, $6, $7, $8, $9 FROM runs WHERE id = $1",
+        )
+        .bind(run_id)
+        .bind(job_id)
+        .bind(lead_id)
+        .bind(attempt as i64)
+        .bind(decision)
+        .bind(compliance)
+        .bind(worker_id)
+        .bind(generation)
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+}
