@@ -2,68 +2,16 @@
 //! owns (per-run heartbeats are what overload a database at scale), and
 //! reports which leases it still holds and which runs were cancelled.
 //!
-//! It also keeps the *local* lease deadline that zombie safety relies on: a
-//! worker may call the adapter only while `now < sent + ttl - margin`, where
-//! `sent` is when the last successful heartbeat was *sent* (so the database's
-//! `lock_ts` is never earlier). A worker paused by SIGSTOP wakes with an
+//! It also renews the *local* lease deadline ([`super::lease`]) that zombie
+//! safety relies on. A worker paused by SIGSTOP wakes with an
 //! expired local lease and places no call until a heartbeat succeeds — and
 //! that heartbeat tells it first whether the run was cancelled or taken.
 
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::shutdown::Stop;
 use super::worker::WorkerCtx;
-
-/// The local view of this worker's leases.
-#[derive(Debug)]
-pub struct LeaseClock {
-    ttl: Duration,
-    valid_until: Mutex<Option<Instant>>,
-    last_sent: Mutex<Option<Instant>>,
-}
-
-impl LeaseClock {
-    pub fn new(ttl: Duration) -> Self {
-        LeaseClock {
-            ttl,
-            valid_until: Mutex::new(None),
-            last_sent: Mutex::new(None),
-        }
-    }
-
-    /// Safety margin: a tenth of the TTL, at least 5 ms.
-    fn margin(&self) -> Duration {
-        (self.ttl / 10).max(Duration::from_millis(5))
-    }
-
-    /// A claim or heartbeat sent at `sent` succeeded.
-    pub fn renewed(&self, sent: Instant) {
-        let until = sent + self.ttl.saturating_sub(self.margin());
-        let mut v = self.valid_until.lock().unwrap_or_else(|p| p.into_inner());
-        if v.is_none_or(|cur| cur < until) {
-            *v = Some(until);
-        }
-        *self.last_sent.lock().unwrap_or_else(|p| p.into_inner()) = Some(sent);
-    }
-
-    /// May this worker still act on its leases (call adapters)?
-    pub fn valid(&self) -> bool {
-        self.valid_until
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some_and(|t| Instant::now() < t)
-    }
-
-    /// Time since the last successful heartbeat was sent.
-    pub fn age(&self) -> Option<Duration> {
-        self.last_sent
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .map(|t| t.elapsed())
-    }
-}
 
 /// One heartbeat: refresh, then apply what it says to the run drivers
 /// (cancel → close the dialing gate and acknowledge; missing → lease lost).

@@ -30,6 +30,7 @@ pub mod dialer_watcher;
 pub mod executor;
 pub mod fleet_share;
 pub mod heartbeat;
+pub mod lease;
 pub mod metrics;
 pub mod reclaimer;
 pub mod run_driver;

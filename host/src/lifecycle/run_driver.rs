@@ -15,7 +15,8 @@ use chrono::Utc;
 use tokio::sync::{Notify, RwLock, RwLockReadGuard};
 
 use super::executor::{self, Batch, CallOf, Marked, Uncommitted, after_call};
-use super::heartbeat::{self, LeaseClock};
+use super::heartbeat;
+use super::lease::LeaseClock;
 use super::reclaimer;
 use super::run_plugins::RunPlugins;
 use super::settings::CancelMode;
