@@ -36,6 +36,7 @@ pub mod reclaimer;
 pub mod run_driver;
 pub mod run_plugins;
 pub mod settings;
+pub mod shares;
 pub mod shutdown;
 pub mod worker;
 
