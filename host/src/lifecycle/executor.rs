@@ -23,7 +23,7 @@ use futures::StreamExt;
 
 use super::compliance::rate_limit::Level;
 use super::compliance::{self, ComplianceRecord, LeadFacts, Verdict};
-use super::run_driver::RunState;
+use super::run_state::RunState;
 use super::worker::WorkerCtx;
 use crate::runtime::{CallReport, CallRequest, Decision, DialError, Placement};
 use crate::store::{
@@ -688,7 +688,7 @@ async fn plan_mark(
     {
         MarkResult::Marked(ids) => ids,
         MarkResult::Cancelled => {
-            run.ctl.cancel_seen(ctx).await;
+            run.ctl.cancel_seen(&*ctx.store).await;
             return Ok(None);
         }
         MarkResult::LeaseLost => {

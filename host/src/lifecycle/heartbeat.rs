@@ -24,7 +24,7 @@ pub async fn run_once(ctx: &Arc<WorkerCtx>) -> anyhow::Result<()> {
         match held.get(&ctl.run_id) {
             Some(l) if l.generation == ctl.generation => {
                 if l.cancel_requested && !l.cancel_acked {
-                    ctl.cancel_seen(ctx).await;
+                    ctl.cancel_seen(&*ctx.store).await;
                 }
                 ctl.lease.renewed(sent);
             }

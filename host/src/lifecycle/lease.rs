@@ -2,7 +2,7 @@
 //! adapter only while `now < sent + ttl - margin`, where `sent` is when the
 //! last successful claim or heartbeat was *sent* (so the database's
 //! `lock_ts` is never earlier). One per run (in its
-//! [`RunControl`](super::run_driver::RunControl)) and one per worker (when
+//! [`RunControl`](super::run_control::RunControl)) and one per worker (when
 //! it last heartbeated). State only: the heartbeater renews it.
 
 use std::sync::Mutex;

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use super::executor::{self, CallOf, after_call};
-use super::run_driver::RunState;
+use super::run_state::RunState;
 use super::worker::WorkerCtx;
 use crate::store::{JobNext, JobResult};
 

@@ -8,142 +8,20 @@
 //! `cancelled`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::{Notify, RwLock, RwLockReadGuard};
 
 use super::executor::{self, Batch, CallOf, Marked, Uncommitted, after_call};
 use super::heartbeat;
-use super::lease::LeaseClock;
 use super::reclaimer;
+use super::run_control::RunControl;
 use super::run_plugins::RunPlugins;
+use super::run_state::RunState;
 use super::settings::CancelMode;
 use super::worker::WorkerCtx;
-use crate::runtime::{CallReport, Outcome, RunContext};
-use crate::store::{ClaimedRun, Fenced, JobNext, JobResult, RunStatus};
-
-/// What the worker's other loops (heartbeat, cancel listener) tell a driver.
-pub struct RunControl {
-    pub run_id: i64,
-    pub business_id: i64,
-    pub generation: i64,
-    /// This run's lease, as far as this worker can tell locally.
-    pub lease: LeaseClock,
-    /// `true` once cancel is seen. Placements hold the read side while
-    /// they check it and call the adapter; cancel takes the write side, so
-    /// when it is acknowledged no placement is starting or will start.
-    gate: RwLock<bool>,
-    cancelled: AtomicBool,
-    lost: AtomicBool,
-    reconcile: AtomicBool,
-    /// Calls placed in `pending` mode that have not ended: they count
-    /// toward the run's concurrency like calls being placed.
-    pending: AtomicUsize,
-    /// The adapter has answered `pending` at least once: fetch only as
-    /// many jobs as there is room for, instead of whole batches.
-    async_adapter: AtomicBool,
-    pub wake: Notify,
-}
-
-impl RunControl {
-    pub fn new(run: &ClaimedRun, ttl: Duration) -> Self {
-        RunControl {
-            run_id: run.run_id,
-            business_id: run.business_id,
-            generation: run.generation,
-            lease: LeaseClock::new(ttl),
-            gate: RwLock::new(run.cancel_requested),
-            cancelled: AtomicBool::new(run.cancel_requested),
-            lost: AtomicBool::new(false),
-            // A new owner first settles what earlier owners left dialing.
-            reconcile: AtomicBool::new(true),
-            pending: AtomicUsize::new(0),
-            async_adapter: AtomicBool::new(false),
-            wake: Notify::new(),
-        }
-    }
-
-    /// Closes the dialing gate, then acknowledges the cancel (fenced).
-    pub async fn cancel_seen(&self, ctx: &WorkerCtx) {
-        {
-            let mut g = self.gate.write().await;
-            *g = true;
-        }
-        self.cancelled.store(true, Ordering::SeqCst);
-        match ctx.store.ack_cancel(self.run_id, self.generation).await {
-            Ok(Fenced::Done) => {}
-            Ok(Fenced::LeaseLost) => self.lease_lost(),
-            // The next heartbeat sees the unacknowledged cancel and retries.
-            Err(e) => tracing::warn!(run_id = self.run_id, "cancel ack failed: {e}"),
-        }
-        self.wake.notify_waiters();
-    }
-
-    pub fn lease_lost(&self) {
-        self.lost.store(true, Ordering::SeqCst);
-        self.wake.notify_waiters();
-    }
-
-    pub fn is_lost(&self) -> bool {
-        self.lost.load(Ordering::SeqCst)
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::SeqCst)
-    }
-
-    pub fn needs_reconcile(&self) {
-        self.reconcile.store(true, Ordering::SeqCst);
-    }
-
-    pub fn add_pending(&self, n: usize) {
-        if n > 0 {
-            self.async_adapter.store(true, Ordering::SeqCst);
-        }
-        self.pending.fetch_add(n, Ordering::SeqCst);
-    }
-
-    /// The adapter has answered `pending` at least once (so batch sizes
-    /// follow the room left, see `async_adapter`).
-    pub fn is_async_adapter(&self) -> bool {
-        self.async_adapter.load(Ordering::SeqCst)
-    }
-
-    /// Calls still with the provider (placed pending, not ended).
-    pub fn pending(&self) -> usize {
-        self.pending.load(Ordering::SeqCst)
-    }
-
-    /// Permission to call the adapter now: the gate is open, the lease is
-    /// ours and not (locally) expired. Hold the guard across `place-call`.
-    pub async fn dial_guard(&self) -> Option<RwLockReadGuard<'_, bool>> {
-        let g = self.gate.read().await;
-        if *g || self.is_lost() || !self.lease.valid() {
-            return None;
-        }
-        Some(g)
-    }
-}
-
-/// A claimed run with its plugins.
-pub struct RunState {
-    pub claimed: ClaimedRun,
-    pub ctl: Arc<RunControl>,
-    pub plugins: RunPlugins,
-}
-
-impl RunState {
-    pub fn context(&self, attempt: u32) -> RunContext {
-        RunContext {
-            run_id: self.claimed.run_id.to_string(),
-            attempt,
-            max_attempts: self.claimed.settings.max_attempts,
-            settings: self.claimed.settings.flow.clone(),
-        }
-    }
-}
+use crate::runtime::{CallReport, Outcome};
+use crate::store::{ClaimedRun, JobNext, JobResult, RunStatus};
 
 /// Drives one run until it ends, the lease is lost, or the worker stops.
 pub async fn drive(ctx: Arc<WorkerCtx>, claimed: ClaimedRun, ctl: Arc<RunControl>) {
@@ -253,13 +131,13 @@ async fn step(
         // heartbeat to confirm the lease before touching anything.
         return Ok(Step::Idle(ctx.cfg.heartbeat_interval / 4));
     }
-    if ctl.reconcile.load(Ordering::SeqCst) {
+    if ctl.reconcile_due() {
         // Our own placed-but-uncommitted jobs are `dialing` too: commit them
         // first so reconcile sees only jobs nobody handed to the adapter.
         // A batch marked ahead is not placed: back to the queue first.
         executor::flush(ctx, run, pending).await?;
         executor::unmark(ctx, run, next.take()).await?;
-        ctl.reconcile.store(false, Ordering::SeqCst);
+        ctl.reconcile_started();
         reclaimer::reconcile(ctx, run).await?;
     }
     if ctl.is_cancelled() {
@@ -329,7 +207,7 @@ async fn step(
 /// Completes pending calls whose end arrived (callbacks through
 /// `apply_call_event`), and gives up on those past the run's call timeout.
 async fn settle_pending(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<()> {
-    if run.ctl.pending.load(Ordering::SeqCst) == 0 {
+    if run.ctl.pending() == 0 {
         return Ok(());
     }
     let dialing = ctx
@@ -384,7 +262,7 @@ async fn settle_pending(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<
             still += 1;
         }
     }
-    run.ctl.pending.store(still, Ordering::SeqCst);
+    run.ctl.set_pending(still);
     if !results.is_empty() {
         executor::commit_results(ctx, run, &results).await?;
     }
@@ -465,7 +343,7 @@ async fn finish_cancelled(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Resul
     }
     if in_flight > 0 {
         // drain: let them end (callbacks / call timeout).
-        run.ctl.pending.store(in_flight, Ordering::SeqCst);
+        run.ctl.set_pending(in_flight);
         settle_pending(ctx, run).await?;
         return Ok(Step::Idle(ctx.cfg.poll_interval));
     }

@@ -23,7 +23,8 @@ use super::dialer_watcher;
 use super::heartbeat;
 use super::lease::LeaseClock;
 use super::metrics::LifecycleMetrics;
-use super::run_driver::{self, RunControl};
+use super::run_control::RunControl;
+use super::run_driver;
 use super::shares::FleetShare;
 use super::shutdown::Stop;
 use super::{claimer, clock::SystemClock};
@@ -339,7 +340,7 @@ async fn listen_for_cancels(ctx: Arc<WorkerCtx>) {
             Ok(mut notices) => {
                 while let Some(run_id) = notices.next().await {
                     if let Some(ctl) = ctx.run_control(run_id) {
-                        ctl.cancel_seen(&ctx).await;
+                        ctl.cancel_seen(&*ctx.store).await;
                     }
                 }
             }
