@@ -41,10 +41,12 @@ pub mod settings;
 pub mod shares;
 pub mod shutdown;
 pub mod worker;
+pub mod worker_config;
 
 pub use call_events::apply_call_event;
 pub use canceller::cancel_run;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use settings::{CancelMode, RunSettings};
 pub use shutdown::{Stop, StopHandle, stop_pair};
-pub use worker::{Worker, WorkerConfig};
+pub use worker::Worker;
+pub use worker_config::WorkerConfig;
