@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::worker::WorkerCtx;
+use super::context::WorkerCtx;
 use crate::store::ClaimedRun;
 
 /// Claims up to `limit` runs. Returns each with the instant the claim was

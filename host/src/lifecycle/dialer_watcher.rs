@@ -13,8 +13,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
+use super::context::WorkerCtx;
 use super::dialer_directory::Swap;
-use super::worker::WorkerCtx;
 
 /// One look at the active versions; swaps what changed.
 pub async fn run_once(ctx: &Arc<WorkerCtx>) -> anyhow::Result<Vec<Swap>> {

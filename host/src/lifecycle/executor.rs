@@ -23,8 +23,8 @@ use futures::StreamExt;
 
 use super::compliance::rate_limit::Level;
 use super::compliance::{self, ComplianceRecord, LeadFacts, Verdict};
+use super::context::WorkerCtx;
 use super::run_state::RunState;
-use super::worker::WorkerCtx;
 use crate::runtime::{CallReport, CallRequest, Decision, DialError, Placement};
 use crate::store::{
     Fenced, JobDecision, JobNext, JobResult, JobWork, MarkResult, PendingCall, idempotency_key,

@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use super::worker::WorkerCtx;
+use super::context::WorkerCtx;
 
 /// Reads the fleet's load, recomputes the shares, and resizes the tenants'
 /// call slots on this worker.

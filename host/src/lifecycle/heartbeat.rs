@@ -10,8 +10,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::context::WorkerCtx;
 use super::shutdown::Stop;
-use super::worker::WorkerCtx;
 
 /// One heartbeat: refresh, then apply what it says to the run drivers
 /// (cancel → close the dialing gate and acknowledge; missing → lease lost).

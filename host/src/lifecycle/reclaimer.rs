@@ -14,9 +14,9 @@
 
 use std::sync::Arc;
 
+use super::context::WorkerCtx;
 use super::executor::{self, CallOf, after_call};
 use super::run_state::RunState;
-use super::worker::WorkerCtx;
 use crate::store::{JobNext, JobResult};
 
 /// Settles the run's `dialing` jobs that have no recorded pending call.

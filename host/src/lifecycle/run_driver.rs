@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use super::context::WorkerCtx;
 use super::executor::{self, Batch, CallOf, Marked, Uncommitted, after_call};
 use super::heartbeat;
 use super::reclaimer;
@@ -19,7 +20,6 @@ use super::run_control::RunControl;
 use super::run_plugins::RunPlugins;
 use super::run_state::RunState;
 use super::settings::CancelMode;
-use super::worker::WorkerCtx;
 use crate::runtime::{CallReport, Outcome};
 use crate::store::{ClaimedRun, JobNext, JobResult, RunStatus};
 
