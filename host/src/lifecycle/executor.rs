@@ -24,11 +24,10 @@ use futures::StreamExt;
 use super::compliance::rate_limit::Level;
 use super::compliance::{self, ComplianceRecord, LeadFacts, Verdict};
 use super::context::WorkerCtx;
+use super::job_result::JobAttempt;
 use super::run_state::RunState;
 use crate::runtime::{CallReport, CallRequest, Decision, DialError, Placement};
-use crate::store::{
-    Fenced, JobDecision, JobNext, JobResult, JobWork, MarkResult, PendingCall, idempotency_key,
-};
+use crate::store::{Fenced, JobDecision, JobResult, JobWork, MarkResult, PendingCall};
 
 /// Seconds before a placement that failed transiently (nothing placed) is
 /// tried again.
@@ -216,30 +215,17 @@ pub async fn after_call(
         Ok(f) => (f.note, f.retry_after_secs),
         Err(e) => (Some(format!("on-result failed: {e}")), None),
     };
-    let next = match retry {
+    let at = JobAttempt::new(run.claimed.run_id, job_id, lead_id, attempt);
+    let result = match retry {
         Some(secs) if attempt < run.claimed.settings.max_attempts && !run.ctl.is_cancelled() => {
-            JobNext::Retry {
-                not_before_ms: ctx.clock.now().timestamp_millis() + i64::from(secs) * 1000,
-                outcome,
-            }
+            let not_before_ms = ctx.clock.now().timestamp_millis() + i64::from(secs) * 1000;
+            JobResult::retry(at, outcome, not_before_ms)
         }
-        _ => JobNext::Finish {
-            status: "completed",
-            outcome,
-            reason: None,
-        },
+        _ => JobResult::finished(at, "completed", outcome, None),
     };
-    JobResult {
-        job_id,
-        lead_id,
-        attempt,
-        idempotency_key: idempotency_key(run.claimed.run_id, job_id, attempt),
-        placed_at,
-        dialer_version,
-        report: Some(report),
-        note,
-        next,
-    }
+    result
+        .with_call(report, placed_at, dialer_version)
+        .with_note(note)
 }
 
 /// Step 4 (and 5) for one marked job.
@@ -252,18 +238,8 @@ async fn place_one(
 ) -> Placed {
     let attempt = job.attempt + 1;
     let run_id = run.claimed.run_id;
-    let key = idempotency_key(run_id, job.job_id, attempt);
-    let not_placed = |next: JobNext| JobResult {
-        job_id: job.job_id,
-        lead_id: job.lead_id,
-        attempt,
-        idempotency_key: key.clone(),
-        placed_at: None,
-        dialer_version: None,
-        report: None,
-        note: None,
-        next,
-    };
+    let at = JobAttempt::next_of(run_id, job);
+    let key = at.idempotency_key.clone();
     let _slot = ctx.tenant_slots(run.claimed.business_id).acquire().await;
     ctx.rate
         .acquire(&[
@@ -286,11 +262,7 @@ async fn place_one(
     // placement can start; the lease is checked under it.
     let Some(gate) = run.ctl.dial_guard().await else {
         if run.ctl.is_cancelled() {
-            return Placed::Done(not_placed(JobNext::Finish {
-                status: "cancelled",
-                outcome: "not-dialed".into(),
-                reason: Some("run cancelled before the call was placed".into()),
-            }));
+            return Placed::Done(JobResult::cancelled_before_placing(at));
         }
         return Placed::Abandoned;
     };
@@ -335,15 +307,15 @@ async fn place_one(
                 DialError::RateLimited(s) => s.max(1),
                 _ => TRANSIENT_RETRY_SECS,
             };
-            Placed::Done(not_placed(JobNext::Requeue {
-                not_before_ms: ctx.clock.now().timestamp_millis() + i64::from(secs) * 1000,
-            }))
+            let not_before_ms = ctx.clock.now().timestamp_millis() + i64::from(secs) * 1000;
+            Placed::Done(JobResult::requeue(at, not_before_ms))
         }
-        Ok(Err(e)) => Placed::Done(not_placed(JobNext::Finish {
-            status: "failed",
-            outcome: "not-placed".into(),
-            reason: Some(format!("dialer refused the call: {e}")),
-        })),
+        Ok(Err(e)) => Placed::Done(JobResult::finished(
+            at,
+            "failed",
+            "not-placed",
+            Some(format!("dialer refused the call: {e}")),
+        )),
         // The adapter failed mid-call: the call may or may not exist. Never
         // re-dial blindly; ask the adapter what became of this key first.
         Err(e) => {
@@ -356,17 +328,14 @@ async fn place_one(
                 dialer_version: Some(dialer_version),
             };
             match reconcile_after_failure(run, &key).await {
-                Reconciled::NeverPlaced => Placed::Done(not_placed(JobNext::Requeue {
-                    not_before_ms: ctx.clock.now().timestamp_millis(),
-                })),
+                Reconciled::NeverPlaced => {
+                    Placed::Done(JobResult::requeue(at, ctx.clock.now().timestamp_millis()))
+                }
                 Reconciled::Ended(report) => Placed::Done(after_call(ctx, run, call, report).await),
-                Reconciled::CannotTell(why) => Placed::Done(not_placed(JobNext::Finish {
-                    status: "interrupted",
-                    outcome: "unknown".into(),
-                    reason: Some(format!(
-                        "dialer failed during place-call: {e}; lookup: {why}; not re-dialed"
-                    )),
-                })),
+                Reconciled::CannotTell(why) => Placed::Done(JobResult::interrupted(
+                    at,
+                    format!("dialer failed during place-call: {e}; lookup: {why}; not re-dialed"),
+                )),
             }
         }
     }
@@ -620,20 +589,7 @@ pub async fn run_batch(
 /// A marked job that was not handed to the adapter, back to the queue with
 /// the same attempt (so the same idempotency key) from `now_ms`.
 fn unplaced(run_id: i64, job: &JobWork, now_ms: i64) -> JobResult {
-    let attempt = job.attempt + 1;
-    JobResult {
-        job_id: job.job_id,
-        lead_id: job.lead_id,
-        attempt,
-        idempotency_key: idempotency_key(run_id, job.job_id, attempt),
-        placed_at: None,
-        dialer_version: None,
-        report: None,
-        note: None,
-        next: JobNext::Requeue {
-            not_before_ms: now_ms,
-        },
-    }
+    JobResult::requeue(JobAttempt::next_of(run_id, job), now_ms)
 }
 
 /// Puts the calls of a batch marked ahead but not placed back in the queue

@@ -31,6 +31,7 @@ pub mod dialer_watcher;
 pub mod executor;
 pub mod fleet_share;
 pub mod heartbeat;
+pub mod job_result;
 pub mod lease;
 pub mod metrics;
 pub mod reclaimer;

@@ -16,8 +16,9 @@ use std::sync::Arc;
 
 use super::context::WorkerCtx;
 use super::executor::{self, CallOf, after_call};
+use super::job_result::JobAttempt;
 use super::run_state::RunState;
-use crate::store::{JobNext, JobResult};
+use crate::store::JobResult;
 
 /// Settles the run's `dialing` jobs that have no recorded pending call.
 pub async fn reconcile(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<()> {
@@ -56,17 +57,7 @@ pub async fn reconcile(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<(
                 );
                 r
             }
-            Ok(Ok(None)) => JobResult {
-                job_id: j.job_id,
-                lead_id: j.lead_id,
-                attempt: j.attempt,
-                idempotency_key: j.idempotency_key.clone(),
-                placed_at: None,
-                dialer_version: None,
-                report: None,
-                note: None,
-                next: JobNext::Requeue { not_before_ms: 0 },
-            },
+            Ok(Ok(None)) => JobResult::requeue(JobAttempt::dialing(&j), 0),
             Ok(Err(e)) => interrupted(&j, format!("lookup could not tell: {e}")),
             Err(e) => interrupted(&j, format!("lookup failed: {e}")),
         };
@@ -85,19 +76,6 @@ pub async fn reconcile(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<(
 }
 
 fn interrupted(j: &crate::store::DialingJob, why: String) -> JobResult {
-    JobResult {
-        job_id: j.job_id,
-        lead_id: j.lead_id,
-        attempt: j.attempt,
-        idempotency_key: j.idempotency_key.clone(),
-        placed_at: None,
-        dialer_version: None,
-        report: None,
-        note: Some(why.clone()),
-        next: JobNext::Finish {
-            status: "interrupted",
-            outcome: "unknown".into(),
-            reason: Some(format!("owner died mid-call; {why}; not re-dialed")),
-        },
-    }
+    let reason = format!("owner died mid-call; {why}; not re-dialed");
+    JobResult::interrupted(JobAttempt::dialing(j), reason).with_note(Some(why))
 }

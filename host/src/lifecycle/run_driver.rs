@@ -15,13 +15,14 @@ use chrono::Utc;
 use super::context::WorkerCtx;
 use super::executor::{self, Batch, CallOf, Marked, Uncommitted, after_call};
 use super::heartbeat;
+use super::job_result::JobAttempt;
 use super::reclaimer;
 use super::run_control::RunControl;
 use super::run_plugins::RunPlugins;
 use super::run_state::RunState;
 use super::settings::CancelMode;
 use crate::runtime::{CallReport, Outcome};
-use crate::store::{ClaimedRun, JobNext, JobResult, RunStatus};
+use crate::store::{ClaimedRun, JobResult, RunStatus};
 
 /// Drives one run until it ends, the lease is lost, or the worker stops.
 pub async fn drive(ctx: Arc<WorkerCtx>, claimed: ClaimedRun, ctl: Arc<RunControl>) {
@@ -243,21 +244,10 @@ async fn settle_pending(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<
                 .await,
             );
         } else if j.call_deadline.is_some_and(|d| d < now) {
-            results.push(JobResult {
-                job_id: j.job_id,
-                lead_id: j.lead_id,
-                attempt: j.attempt,
-                idempotency_key: j.idempotency_key.clone(),
-                placed_at: None,
-                dialer_version: None,
-                report: None,
-                note: None,
-                next: JobNext::Finish {
-                    status: "interrupted",
-                    outcome: "unknown".into(),
-                    reason: Some("no final report within the run's call timeout".into()),
-                },
-            });
+            results.push(JobResult::interrupted(
+                JobAttempt::dialing(&j),
+                "no final report within the run's call timeout".into(),
+            ));
         } else {
             still += 1;
         }
@@ -302,40 +292,15 @@ async fn finish_cancelled(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Resul
                     Ok(Err(e)) => format!("hang-up refused: {e}"),
                     Err(e) => format!("hang-up failed: {e}"),
                 };
-                results.push(JobResult {
-                    job_id: j.job_id,
-                    lead_id: j.lead_id,
-                    attempt: j.attempt,
-                    idempotency_key: j.idempotency_key.clone(),
-                    placed_at: None,
-                    dialer_version: None,
-                    report: None,
-                    note: Some(detail),
-                    next: JobNext::Finish {
-                        status: "cancelled",
-                        outcome: "canceled".into(),
-                        reason: Some("run cancelled (hangup)".into()),
-                    },
-                });
+                let reason = Some("run cancelled (hangup)".into());
+                let r =
+                    JobResult::finished(JobAttempt::dialing(j), "cancelled", "canceled", reason);
+                results.push(r.with_note(Some(detail)));
             }
             (Some(_), _) => in_flight += 1,
             // Marked dialing but never handed to the adapter by us: the
             // reconcile step already settled earlier owners' jobs.
-            (None, _) => results.push(JobResult {
-                job_id: j.job_id,
-                lead_id: j.lead_id,
-                attempt: j.attempt,
-                idempotency_key: j.idempotency_key.clone(),
-                placed_at: None,
-                dialer_version: None,
-                report: None,
-                note: None,
-                next: JobNext::Finish {
-                    status: "cancelled",
-                    outcome: "not-dialed".into(),
-                    reason: Some("run cancelled before the call was placed".into()),
-                },
-            }),
+            (None, _) => results.push(JobResult::cancelled_before_placing(JobAttempt::dialing(j))),
         }
     }
     if !results.is_empty() {
