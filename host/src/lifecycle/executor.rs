@@ -21,43 +21,18 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use futures::StreamExt;
 
+use super::commit::{self, commit_results};
 use super::compliance::rate_limit::Level;
 use super::compliance::{self, ComplianceRecord, LeadFacts, Verdict};
 use super::context::WorkerCtx;
 use super::job_result::JobAttempt;
 use super::run_state::RunState;
 use crate::runtime::{CallReport, CallRequest, Decision, DialError, Placement};
-use crate::store::{Fenced, JobDecision, JobResult, JobWork, MarkResult, PendingCall};
+use crate::store::{JobDecision, JobResult, JobWork, MarkResult, PendingCall};
 
 /// Seconds before a placement that failed transiently (nothing placed) is
 /// tried again.
 const TRANSIENT_RETRY_SECS: u32 = 1;
-
-/// Retries a fenced write while the database is unavailable and the lease
-/// is still ours; a lost lease ends the driver (nothing was written).
-macro_rules! retry_fenced {
-    ($run:expr, $write:expr) => {{
-        let mut delay = Duration::from_millis(50);
-        loop {
-            match $write {
-                Ok(Fenced::Done) => break,
-                Ok(Fenced::LeaseLost) => {
-                    $run.ctl.lease_lost();
-                    break;
-                }
-                Err(e) if e.is_unavailable() && !$run.ctl.is_lost() => {
-                    tracing::warn!(
-                        run_id = $run.claimed.run_id,
-                        "database unavailable, retrying: {e}"
-                    );
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(2));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }};
-}
 
 /// What a placement came to.
 pub enum Placed {
@@ -676,7 +651,6 @@ async fn place(
     next: &mut Option<Marked>,
 ) -> anyhow::Result<PlacedBatch> {
     let run_id = run.claimed.run_id;
-    let generation = run.claimed.generation;
     let Marked {
         jobs,
         calls,
@@ -733,13 +707,7 @@ async fn place(
     if !pending_calls.is_empty() {
         // Recorded at once: callbacks must find these calls.
         run.ctl.add_pending(pending_calls.len());
-        let worker = &ctx.cfg.worker_id;
-        retry_fenced!(
-            run,
-            ctx.store
-                .record_pending(run_id, generation, worker, &pending_calls)
-                .await
-        );
+        commit::record_pending(ctx, run, &pending_calls).await?;
     }
     tracing::debug!(
         run_id,
@@ -748,29 +716,4 @@ async fn place(
         "batch placed"
     );
     Ok(batch)
-}
-
-/// Step 6: commits results; retried through short database outages (the
-/// calls were placed: losing their results would mean reconciling them).
-pub async fn commit_results(
-    ctx: &Arc<WorkerCtx>,
-    run: &RunState,
-    results: &[JobResult],
-) -> anyhow::Result<()> {
-    let run_id = run.claimed.run_id;
-    let generation = run.claimed.generation;
-    let worker = &ctx.cfg.worker_id;
-    retry_fenced!(
-        run,
-        ctx.store
-            .finish_jobs(
-                run_id,
-                generation,
-                worker,
-                results,
-                ctx.clock.now().timestamp_millis()
-            )
-            .await
-    );
-    Ok(())
 }

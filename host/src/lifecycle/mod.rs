@@ -24,6 +24,7 @@ pub mod call_events;
 pub mod canceller;
 pub mod claimer;
 pub mod clock;
+pub mod commit;
 pub mod compliance;
 pub mod context;
 pub mod dialer_directory;

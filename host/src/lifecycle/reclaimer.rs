@@ -14,8 +14,9 @@
 
 use std::sync::Arc;
 
+use super::commit;
 use super::context::WorkerCtx;
-use super::executor::{self, CallOf, after_call};
+use super::executor::{CallOf, after_call};
 use super::job_result::JobAttempt;
 use super::run_state::RunState;
 use crate::store::JobResult;
@@ -70,7 +71,7 @@ pub async fn reconcile(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<(
             settled = results.len(),
             "reconciled jobs left dialing"
         );
-        executor::commit_results(ctx, run, &results).await?;
+        commit::commit_results(ctx, run, &results).await?;
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use super::commit;
 use super::context::WorkerCtx;
 use super::executor::{self, Batch, CallOf, Marked, Uncommitted, after_call};
 use super::heartbeat;
@@ -254,7 +255,7 @@ async fn settle_pending(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<
     }
     run.ctl.set_pending(still);
     if !results.is_empty() {
-        executor::commit_results(ctx, run, &results).await?;
+        commit::commit_results(ctx, run, &results).await?;
     }
     Ok(())
 }
@@ -304,7 +305,7 @@ async fn finish_cancelled(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Resul
         }
     }
     if !results.is_empty() {
-        executor::commit_results(ctx, run, &results).await?;
+        commit::commit_results(ctx, run, &results).await?;
     }
     if in_flight > 0 {
         // drain: let them end (callbacks / call timeout).
