@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use super::commit;
 use super::context::WorkerCtx;
-use super::executor::{CallOf, after_call};
 use super::job_result::JobAttempt;
 use super::run_state::RunState;
+use super::steps::after_call::{CallOf, after_call};
 use crate::store::JobResult;
 
 /// Settles the run's `dialing` jobs that have no recorded pending call.

@@ -1,7 +1,7 @@
 //! The run driver: one task per claimed run, from the cursor to the end.
 //!
 //! Loop: (reconcile if needed) → settle pending calls → heartbeat if stale →
-//! next batch of due jobs → executor → repeat; when nothing is due, finish
+//! next batch of due jobs → [`pipeline`](super::pipeline) → repeat; when nothing is due, finish
 //! the run if nothing is left, else sleep until the next `not_before` or a
 //! wake-up (cancel, lease loss, stop). A cancelled run stops placing calls
 //! at once (the gate), hangs up or drains calls in flight, and ends
@@ -14,14 +14,15 @@ use chrono::Utc;
 
 use super::commit;
 use super::context::WorkerCtx;
-use super::executor::{self, Batch, CallOf, Marked, Uncommitted, after_call};
 use super::heartbeat;
 use super::job_result::JobAttempt;
+use super::pipeline::{self, Batch, Marked, Uncommitted};
 use super::reclaimer;
 use super::run_control::RunControl;
 use super::run_plugins::RunPlugins;
 use super::run_state::RunState;
 use super::settings::CancelMode;
+use super::steps::after_call::{CallOf, after_call};
 use crate::runtime::{CallReport, Outcome};
 use crate::store::{ClaimedRun, JobResult, RunStatus};
 
@@ -81,8 +82,8 @@ async fn drive_inner(
             return Ok(());
         }
         if ctx.stop.is_stopped() {
-            executor::flush(ctx, &run, &mut pending).await?;
-            return executor::unmark(ctx, &run, next.take()).await;
+            pipeline::flush(ctx, &run, &mut pending).await?;
+            return pipeline::unmark(ctx, &run, next.take()).await;
         }
         match step(ctx, &run, &mut pending, &mut next).await {
             Ok(Step::Continue) => backoff = Duration::from_millis(50),
@@ -137,8 +138,8 @@ async fn step(
         // Our own placed-but-uncommitted jobs are `dialing` too: commit them
         // first so reconcile sees only jobs nobody handed to the adapter.
         // A batch marked ahead is not placed: back to the queue first.
-        executor::flush(ctx, run, pending).await?;
-        executor::unmark(ctx, run, next.take()).await?;
+        pipeline::flush(ctx, run, pending).await?;
+        pipeline::unmark(ctx, run, next.take()).await?;
         ctl.reconcile_started();
         reclaimer::reconcile(ctx, run).await?;
     }
@@ -146,19 +147,19 @@ async fn step(
         // A batch marked ahead is never placed: cancel settles its jobs
         // as it does any marked-but-unplaced job.
         *next = None;
-        executor::flush(ctx, run, pending).await?;
+        pipeline::flush(ctx, run, pending).await?;
         return finish_cancelled(ctx, run).await;
     }
     if pending.failed() {
         // Never dial more while results of placed calls cannot be committed.
-        executor::flush(ctx, run, pending).await?;
+        pipeline::flush(ctx, run, pending).await?;
     }
     settle_pending(ctx, run).await?;
     // Calls at once = placements under way + calls still with the provider.
     let concurrency = run.claimed.settings.concurrency.max(1) as usize;
     let room = concurrency.saturating_sub(ctl.pending());
     if room == 0 {
-        executor::flush(ctx, run, pending).await?;
+        pipeline::flush(ctx, run, pending).await?;
         return Ok(Step::Idle(ctx.cfg.poll_interval));
     }
     let limit = match ctl.is_async_adapter() {
@@ -167,7 +168,7 @@ async fn step(
     };
     let now_ms = ctx.clock.now().timestamp_millis();
     if let Some(marked) = next.take() {
-        executor::run_batch(ctx, run, Batch::Marked(marked), pending, next).await?;
+        pipeline::run_batch(ctx, run, Batch::Marked(marked), pending, next).await?;
         return Ok(Step::Continue);
     }
     let claimed_at = std::time::Instant::now();
@@ -182,12 +183,12 @@ async fn step(
     );
     if !jobs.is_empty() {
         let batch = Batch::Fetched { jobs, claimed_at };
-        executor::run_batch(ctx, run, batch, pending, next).await?;
+        pipeline::run_batch(ctx, run, batch, pending, next).await?;
         return Ok(Step::Continue);
     }
     if !pending.is_empty() {
         // Requeued jobs may be due again once committed: look once more.
-        executor::flush(ctx, run, pending).await?;
+        pipeline::flush(ctx, run, pending).await?;
         return Ok(Step::Continue);
     }
     match ctx.store.finish_run_if_done(run_id, generation).await? {

@@ -1,4 +1,4 @@
-//! Platform guarantees no plugin can override. The executor asks
+//! Platform guarantees no plugin can override. The plan step asks
 //! [`judge`] after the flow's `plan` said "dial" and before the job is
 //! marked `dialing`; the verdict and everything it was based on are stored
 //! with the attempt, so "why was this person called at that hour?" has an

@@ -1,5 +1,6 @@
-//! The executor: what happens to one lead, done for a batch of leads at a
-//! time so the database sees three statements per batch, not per lead.
+//! The batch pipeline: the per-lead [`steps`](super::steps) done for a
+//! batch of leads at a time, so the database sees three statements per
+//! batch, not per lead.
 //!
 //! 1. flow `plan` (the tenant's plugin decides whether and how to call);
 //! 2. compliance (calling window, DNC, attempt cap — the plugin cannot
@@ -16,346 +17,18 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use chrono::Utc;
 use futures::StreamExt;
 
 use super::commit::{self, commit_results};
-use super::compliance::rate_limit::Level;
-use super::compliance::{self, ComplianceRecord, LeadFacts, Verdict};
 use super::context::WorkerCtx;
 use super::job_result::JobAttempt;
 use super::run_state::RunState;
-use crate::runtime::{CallReport, CallRequest, Decision, DialError, Placement};
-use crate::store::{JobDecision, JobResult, JobWork, MarkResult, PendingCall};
-
-/// Seconds before a placement that failed transiently (nothing placed) is
-/// tried again.
-const TRANSIENT_RETRY_SECS: u32 = 1;
-
-/// What a placement came to.
-pub enum Placed {
-    Done(JobResult),
-    Pending(PendingCall),
-    /// Not placed because the local lease may have expired: the job stays
-    /// `dialing` and is reconciled once the lease is confirmed (or by the
-    /// next owner).
-    Abandoned,
-}
-
-fn record_json(r: &ComplianceRecord) -> String {
-    serde_json::to_string(r).unwrap_or_else(|_| "{}".into())
-}
-
-/// A compliance record for decisions taken before the platform's rules
-/// were consulted (the flow skipped, or failed).
-fn flow_record(rule: &str, reason: &str, window: &str) -> String {
-    record_json(&ComplianceRecord {
-        verdict: "skipped".into(),
-        rule: rule.into(),
-        window: window.into(),
-        timezone: None,
-        local_time: None,
-        dnc_checked: false,
-        dnc_listed: false,
-        attempts_24h: 0,
-        reason: Some(reason.into()),
-    })
-}
-
-/// Steps 1–2 for one job.
-#[tracing::instrument(level = "info", name = "job", skip_all, fields(job = job.job_id, lead = job.lead_id, attempt = job.attempt + 1))]
-async fn plan_one(
-    ctx: &Arc<WorkerCtx>,
-    run: &RunState,
-    job: &JobWork,
-) -> (JobDecision, Option<CallRequest>) {
-    let attempt = job.attempt + 1;
-    let s = &run.claimed.settings;
-    let window = s.calling_window.to_string();
-    let skip = |status: &'static str, rule: &str, reason: String| JobDecision::Skip {
-        job_id: job.job_id,
-        lead_id: job.lead_id,
-        attempt,
-        status,
-        compliance: flow_record(rule, &reason, &window),
-        reason,
-    };
-    let decision = run.plugins.plan(&run.context(attempt), &job.lead).await;
-    let req = match decision {
-        Err(e) => {
-            return (
-                skip("failed", "flow-error", format!("flow plan failed: {e}")),
-                None,
-            );
-        }
-        Ok(Decision::Skip(reason)) => {
-            return (
-                skip("skipped", "flow", format!("flow skipped: {reason}")),
-                None,
-            );
-        }
-        Ok(Decision::Dial(req)) => req,
-    };
-    if req.to != job.lead.phone {
-        return (
-            skip(
-                "failed",
-                "destination",
-                format!(
-                    "flow asked to dial {}, which is not the lead's number",
-                    req.to
-                ),
-            ),
-            None,
-        );
-    }
-    let facts = LeadFacts {
-        phone: &job.lead.phone,
-        timezone: job.lead.timezone.as_deref(),
-        dnc_listed: job.dnc_listed,
-        attempts_24h: job.attempts_24h,
-    };
-    let cap = s
-        .daily_attempt_cap
-        .min(crate::config::LEAD_DAILY_ATTEMPT_CAP_DEFAULT);
-    match compliance::judge(&facts, s.calling_window, cap, ctx.clock.now()) {
-        Verdict::Allow(record) => (
-            JobDecision::Dial {
-                job_id: job.job_id,
-                lead_id: job.lead_id,
-                attempt,
-                compliance: record_json(&record),
-            },
-            Some(req),
-        ),
-        Verdict::Defer { until, record } => (
-            JobDecision::Defer {
-                job_id: job.job_id,
-                lead_id: job.lead_id,
-                attempt,
-                until_ms: until.timestamp_millis(),
-                compliance: record_json(&record),
-            },
-            None,
-        ),
-        Verdict::Skip { reason, record } => (
-            JobDecision::Skip {
-                job_id: job.job_id,
-                lead_id: job.lead_id,
-                attempt,
-                status: "skipped",
-                reason,
-                compliance: record_json(&record),
-            },
-            None,
-        ),
-    }
-}
-
-/// Which attempt at which lead a call belongs to.
-pub struct CallOf<'a> {
-    pub job_id: i64,
-    pub lead_id: i64,
-    pub lead: &'a crate::runtime::Lead,
-    pub attempt: u32,
-    pub placed_at: Option<i64>,
-    /// The dialer adapter version that placed the call, when known.
-    pub dialer_version: Option<i64>,
-}
-
-/// Step 5 for a call that ended: ask the flow what next.
-#[tracing::instrument(level = "info", name = "job", skip_all, fields(job = call.job_id, lead = call.lead_id, attempt = call.attempt))]
-pub async fn after_call(
-    ctx: &Arc<WorkerCtx>,
-    run: &RunState,
-    call: CallOf<'_>,
-    report: CallReport,
-) -> JobResult {
-    let CallOf {
-        job_id,
-        lead_id,
-        lead,
-        attempt,
-        placed_at,
-        dialer_version,
-    } = call;
-    let follow = run
-        .plugins
-        .on_result(&run.context(attempt), lead, &report)
-        .await;
-    let outcome = report.outcome.label();
-    let (note, retry) = match follow {
-        Ok(f) => (f.note, f.retry_after_secs),
-        Err(e) => (Some(format!("on-result failed: {e}")), None),
-    };
-    let at = JobAttempt::new(run.claimed.run_id, job_id, lead_id, attempt);
-    let result = match retry {
-        Some(secs) if attempt < run.claimed.settings.max_attempts && !run.ctl.is_cancelled() => {
-            let not_before_ms = ctx.clock.now().timestamp_millis() + i64::from(secs) * 1000;
-            JobResult::retry(at, outcome, not_before_ms)
-        }
-        _ => JobResult::finished(at, "completed", outcome, None),
-    };
-    result
-        .with_call(report, placed_at, dialer_version)
-        .with_note(note)
-}
-
-/// Step 4 (and 5) for one marked job.
-#[tracing::instrument(level = "info", name = "job", skip_all, fields(job = job.job_id, lead = job.lead_id, attempt = job.attempt + 1))]
-async fn place_one(
-    ctx: &Arc<WorkerCtx>,
-    run: &RunState,
-    job: &JobWork,
-    mut req: CallRequest,
-) -> Placed {
-    let attempt = job.attempt + 1;
-    let run_id = run.claimed.run_id;
-    let at = JobAttempt::next_of(run_id, job);
-    let key = at.idempotency_key.clone();
-    let _slot = ctx.tenant_slots(run.claimed.business_id).acquire().await;
-    ctx.rate
-        .acquire(&[
-            (
-                Level::Account(run.claimed.dialer.clone()),
-                ctx.cfg
-                    .account_calls_per_second
-                    .map(|r| r * ctx.fleet.account(&run.claimed.dialer)),
-            ),
-            (
-                Level::Tenant(run.claimed.business_id),
-                ctx.cfg
-                    .tenant_calls_per_second
-                    .map(|r| r * ctx.fleet.tenant(run.claimed.business_id)),
-            ),
-            (Level::Run(run_id), run.claimed.settings.calls_per_second),
-        ])
-        .await;
-    // The gate: cancel takes the write side, so once it is acknowledged no
-    // placement can start; the lease is checked under it.
-    let Some(gate) = run.ctl.dial_guard().await else {
-        if run.ctl.is_cancelled() {
-            return Placed::Done(JobResult::cancelled_before_placing(at));
-        }
-        return Placed::Abandoned;
-    };
-    req.idempotency_key = key.clone();
-    req.to = job.lead.phone.clone();
-    let (dialer_version, r) = run.plugins.place_call(&req).await;
-    drop(gate);
-    // "Placed" = the provider has it: stamped when place-call returned.
-    let placed_at = Utc::now().timestamp_millis();
-    match r {
-        Ok(Ok(Placement::Finished(report))) => Placed::Done(
-            after_call(
-                ctx,
-                run,
-                CallOf {
-                    job_id: job.job_id,
-                    lead_id: job.lead_id,
-                    lead: &job.lead,
-                    attempt,
-                    placed_at: Some(placed_at),
-                    dialer_version: Some(dialer_version),
-                },
-                report,
-            )
-            .await,
-        ),
-        Ok(Ok(Placement::Pending(provider_call_id))) => Placed::Pending(PendingCall {
-            job_id: job.job_id,
-            lead_id: job.lead_id,
-            attempt,
-            idempotency_key: key,
-            provider_call_id,
-            placed_at,
-            call_deadline: placed_at + i64::from(run.claimed.settings.call_timeout_secs) * 1000,
-            dialer_version,
-        }),
-        // Nothing was placed (throttled, or a passing fault such as the
-        // adapter's own storage being down): try again later without using
-        // up an attempt, under the same idempotency key.
-        Ok(Err(e @ (DialError::RateLimited(_) | DialError::Transient(_)))) => {
-            let secs = match e {
-                DialError::RateLimited(s) => s.max(1),
-                _ => TRANSIENT_RETRY_SECS,
-            };
-            let not_before_ms = ctx.clock.now().timestamp_millis() + i64::from(secs) * 1000;
-            Placed::Done(JobResult::requeue(at, not_before_ms))
-        }
-        Ok(Err(e)) => Placed::Done(JobResult::finished(
-            at,
-            "failed",
-            "not-placed",
-            Some(format!("dialer refused the call: {e}")),
-        )),
-        // The adapter failed mid-call: the call may or may not exist. Never
-        // re-dial blindly; ask the adapter what became of this key first.
-        Err(e) => {
-            let call = CallOf {
-                job_id: job.job_id,
-                lead_id: job.lead_id,
-                lead: &job.lead,
-                attempt,
-                placed_at: Some(placed_at),
-                dialer_version: Some(dialer_version),
-            };
-            match reconcile_after_failure(run, &key).await {
-                Reconciled::NeverPlaced => {
-                    Placed::Done(JobResult::requeue(at, ctx.clock.now().timestamp_millis()))
-                }
-                Reconciled::Ended(report) => Placed::Done(after_call(ctx, run, call, report).await),
-                Reconciled::CannotTell(why) => Placed::Done(JobResult::interrupted(
-                    at,
-                    format!("dialer failed during place-call: {e}; lookup: {why}; not re-dialed"),
-                )),
-            }
-        }
-    }
-}
-
-/// How many times a worker asks the adapter about a placement whose
-/// `place-call` failed (e.g. its storage went away during a database restart).
-const RECONCILE_LOOKUP_TRIES: u32 = 8;
-/// First pause between those lookups; doubles up to [`RECONCILE_LOOKUP_MAX_DELAY`].
-const RECONCILE_LOOKUP_FIRST_DELAY: Duration = Duration::from_millis(100);
-const RECONCILE_LOOKUP_MAX_DELAY: Duration = Duration::from_secs(2);
-
-/// What the adapter says about a placement whose `place-call` failed.
-enum Reconciled {
-    /// `lookup` answered `none`: nothing reached the provider; safe to dial
-    /// again under the same key.
-    NeverPlaced,
-    /// The call exists and has ended.
-    Ended(CallReport),
-    /// The adapter could not tell (still in flight, or lookup kept failing).
-    CannotTell(String),
-}
-
-/// Asks the adapter, with bounded retries, what became of `key` after a
-/// failed `place-call`: a lost answer must neither ring a person twice nor
-/// drop a lead that was never called.
-async fn reconcile_after_failure(run: &RunState, key: &str) -> Reconciled {
-    let mut delay = RECONCILE_LOOKUP_FIRST_DELAY;
-    let mut last = String::from("not tried");
-    for _ in 0..RECONCILE_LOOKUP_TRIES {
-        match run.plugins.lookup(key).await {
-            Ok(Ok(None)) => return Reconciled::NeverPlaced,
-            Ok(Ok(Some(report))) => return Reconciled::Ended(report),
-            // A definite "cannot tell" from the adapter: don't insist.
-            Ok(Err(e @ (DialError::Config(_) | DialError::Rejected(_)))) => {
-                return Reconciled::CannotTell(e.to_string());
-            }
-            Ok(Err(e)) => last = e.to_string(),
-            Err(e) => last = e.to_string(),
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(RECONCILE_LOOKUP_MAX_DELAY);
-    }
-    Reconciled::CannotTell(last)
-}
+use super::steps::place::{Placed, place_one};
+use super::steps::plan::plan_one;
+use crate::runtime::CallRequest;
+use crate::store::{JobResult, JobWork, MarkResult};
 
 /// Results of placed calls not committed yet. A batch's results are
 /// committed while the next batch is planned, marked and placed
@@ -537,7 +210,7 @@ pub async fn run_batch(
             Batch::Marked(m) => Some(m),
         };
         match marked {
-            Some(m) => place(ctx, run, m, next).await.map(Some),
+            Some(m) => place_batch(ctx, run, m, next).await.map(Some),
             None => Ok(None),
         }
     };
@@ -644,7 +317,7 @@ async fn plan_mark(
 
 /// Steps 4–5 for a marked batch, while the next one is fetched, planned and
 /// marked ([`look_ahead`]) into `next`.
-async fn place(
+async fn place_batch(
     ctx: &Arc<WorkerCtx>,
     run: &RunState,
     marked: Marked,
