@@ -10,7 +10,7 @@
 //! - [`dialer_directory`]: the active version of each dialer adapter, prepared.
 //! - [`dialer_watcher`]: hot swap — refreshes the directory on activation notices.
 //! - [`fleet_share`]: this worker's share of the fleet-wide tenant and account limits.
-//! - [`reclaimer`]: settles a dead owner's `dialing` jobs through the adapter's `lookup`.
+//! - [`reconciler`]: settles a dead owner's `dialing` jobs through the adapter's `lookup`.
 //! - [`executor`]: one lead: flow `plan` → compliance → mark dialing → `place-call` → `on-result`,
 //!   a batch at a time; a batch's results commit while the next batch is placed and the
 //!   one after it is planned and marked.
@@ -35,7 +35,7 @@ pub mod job_result;
 pub mod lease;
 pub mod metrics;
 pub mod pipeline;
-pub mod reclaimer;
+pub mod reconciler;
 pub mod run_control;
 pub mod run_driver;
 pub mod run_plugins;

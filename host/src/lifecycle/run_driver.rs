@@ -17,7 +17,7 @@ use super::context::WorkerCtx;
 use super::heartbeat;
 use super::job_result::JobAttempt;
 use super::pipeline::{self, Batch, Marked, Uncommitted};
-use super::reclaimer;
+use super::reconciler;
 use super::run_control::RunControl;
 use super::run_plugins::RunPlugins;
 use super::run_state::RunState;
@@ -141,7 +141,7 @@ async fn step(
         pipeline::flush(ctx, run, pending).await?;
         pipeline::unmark(ctx, run, next.take()).await?;
         ctl.reconcile_started();
-        reclaimer::reconcile(ctx, run).await?;
+        reconciler::reconcile(ctx, run).await?;
     }
     if ctl.is_cancelled() {
         // A batch marked ahead is never placed: cancel settles its jobs

@@ -4,7 +4,6 @@
 //! stalled worker never dials. A call that ends at once goes through step 5.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
 
@@ -12,8 +11,9 @@ use super::after_call::{CallOf, after_call};
 use crate::lifecycle::compliance::rate_limit::Level;
 use crate::lifecycle::context::WorkerCtx;
 use crate::lifecycle::job_result::JobAttempt;
+use crate::lifecycle::reconciler::{self, Reconciled};
 use crate::lifecycle::run_state::RunState;
-use crate::runtime::{CallReport, CallRequest, DialError, Placement};
+use crate::runtime::{CallRequest, DialError, Placement};
 use crate::store::{JobResult, JobWork, PendingCall};
 
 /// Seconds before a placement that failed transiently (nothing placed) is
@@ -129,57 +129,16 @@ pub async fn place_one(
                 placed_at: Some(placed_at),
                 dialer_version: Some(dialer_version),
             };
-            match reconcile_after_failure(run, &key).await {
+            match reconciler::lookup(run, &key).await {
                 Reconciled::NeverPlaced => {
                     Placed::Done(JobResult::requeue(at, ctx.clock.now().timestamp_millis()))
                 }
                 Reconciled::Ended(report) => Placed::Done(after_call(ctx, run, call, report).await),
                 Reconciled::CannotTell(why) => Placed::Done(JobResult::interrupted(
                     at,
-                    format!("dialer failed during place-call: {e}; lookup: {why}; not re-dialed"),
+                    format!("dialer failed during place-call: {e}; lookup {why}; not re-dialed"),
                 )),
             }
         }
     }
-}
-
-/// How many times a worker asks the adapter about a placement whose
-/// `place-call` failed (e.g. its storage went away during a database restart).
-const RECONCILE_LOOKUP_TRIES: u32 = 8;
-/// First pause between those lookups; doubles up to [`RECONCILE_LOOKUP_MAX_DELAY`].
-const RECONCILE_LOOKUP_FIRST_DELAY: Duration = Duration::from_millis(100);
-const RECONCILE_LOOKUP_MAX_DELAY: Duration = Duration::from_secs(2);
-
-/// What the adapter says about a placement whose `place-call` failed.
-enum Reconciled {
-    /// `lookup` answered `none`: nothing reached the provider; safe to dial
-    /// again under the same key.
-    NeverPlaced,
-    /// The call exists and has ended.
-    Ended(CallReport),
-    /// The adapter could not tell (still in flight, or lookup kept failing).
-    CannotTell(String),
-}
-
-/// Asks the adapter, with bounded retries, what became of `key` after a
-/// failed `place-call`: a lost answer must neither ring a person twice nor
-/// drop a lead that was never called.
-async fn reconcile_after_failure(run: &RunState, key: &str) -> Reconciled {
-    let mut delay = RECONCILE_LOOKUP_FIRST_DELAY;
-    let mut last = String::from("not tried");
-    for _ in 0..RECONCILE_LOOKUP_TRIES {
-        match run.plugins.lookup(key).await {
-            Ok(Ok(None)) => return Reconciled::NeverPlaced,
-            Ok(Ok(Some(report))) => return Reconciled::Ended(report),
-            // A definite "cannot tell" from the adapter: don't insist.
-            Ok(Err(e @ (DialError::Config(_) | DialError::Rejected(_)))) => {
-                return Reconciled::CannotTell(e.to_string());
-            }
-            Ok(Err(e)) => last = e.to_string(),
-            Err(e) => last = e.to_string(),
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(RECONCILE_LOOKUP_MAX_DELAY);
-    }
-    Reconciled::CannotTell(last)
 }
