@@ -8,11 +8,15 @@
 //! 2. Wait until no worker can place another call for the run: the owner
 //!    closed its dialing gate and acknowledged, or the run has no live
 //!    owner (queued, finished, or lease expired — an owner whose lease
-//!    expired does not dial, see [`super::heartbeat`]).
+//!    expired does not dial, see [`super::heartbeater`]).
 //!
 //! Jobs already marked `dialing` but not yet handed to the adapter are
 //! cancelled by the owner, never dialed: the gate is checked under a lock
 //! that the acknowledgement waits for.
+//!
+//! An operation, not a service: it has no loop of its own and runs on the
+//! caller's task. The owner's side is the
+//! [`cancel_listener`](super::cancel_listener) (and every heartbeat).
 
 use std::time::{Duration, Instant};
 

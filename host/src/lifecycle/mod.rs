@@ -21,6 +21,7 @@
 //! - [`call_events`]: provider callbacks into the per-call state machine.
 
 pub mod call_events;
+pub mod cancel_listener;
 pub mod canceller;
 pub mod claimer;
 pub mod clock;
@@ -30,7 +31,7 @@ pub mod context;
 pub mod dialer_directory;
 pub mod dialer_watcher;
 pub mod fleet_share;
-pub mod heartbeat;
+pub mod heartbeater;
 pub mod job_result;
 pub mod lease;
 pub mod metrics;

@@ -14,7 +14,7 @@ use chrono::Utc;
 
 use super::commit;
 use super::context::WorkerCtx;
-use super::heartbeat;
+use super::heartbeater;
 use super::job_result::JobAttempt;
 use super::pipeline::{self, Batch, Marked, Uncommitted};
 use super::reconciler;
@@ -125,7 +125,7 @@ async fn step(
     let run_id = run.claimed.run_id;
     let generation = run.claimed.generation;
     // Heartbeat before each batch (at most every quarter interval).
-    heartbeat::beat_if_older(ctx, ctx.cfg.heartbeat_interval / 4).await?;
+    heartbeater::beat_if_older(ctx, ctx.cfg.heartbeat_interval / 4).await?;
     if ctl.is_lost() {
         return Ok(Step::Done);
     }

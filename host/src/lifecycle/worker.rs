@@ -11,17 +11,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
-
-use super::claimer;
 use super::clock::{Clock, SystemClock};
 use super::context::WorkerCtx;
-use super::dialer_watcher;
-use super::heartbeat;
-use super::run_control::RunControl;
-use super::run_driver;
 use super::shutdown::Stop;
 use super::worker_config::WorkerConfig;
+use super::{cancel_listener, claimer, dialer_watcher, heartbeater};
 use crate::process_metrics::Metrics;
 use crate::runtime::PluginHost;
 use crate::store::{Store, WorkerInfo};
@@ -77,48 +71,18 @@ impl Worker {
     /// Claims as many runs as there are free slots and spawns a driver for
     /// each. Returns how many it claimed.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
-        let free = (self.ctx.cfg.max_runs as usize).saturating_sub(self.ctx.active_runs().len());
-        if free == 0 || self.ctx.stop.is_stopped() {
-            return Ok(0);
-        }
-        let (sent, claimed) = claimer::claim(&self.ctx, free as u32).await?;
-        let n = claimed.len();
-        for run in claimed {
-            let ctl = Arc::new(RunControl::new(&run, self.ctx.cfg.lease_ttl));
-            ctl.lease.renewed(sent);
-            self.ctx.insert_run(ctl.clone());
-            tokio::spawn(run_driver::drive(self.ctx.clone(), run, ctl));
-        }
-        Ok(n)
+        claimer::run_once(&self.ctx).await
     }
 
-    /// Runs until the stop signal: heartbeat loop, cancel listener, claim
-    /// loop. Then waits for the drivers to finish their batch and releases
-    /// the leases.
+    /// Runs until the stop signal: heartbeater, cancel listener, dialer
+    /// watcher, and the claim loop. Then waits (at most a lease TTL) for the
+    /// drivers to finish their batch and releases the leases.
     pub async fn start(self) -> anyhow::Result<()> {
         let ctx = self.ctx.clone();
-        let hb = tokio::spawn(heartbeat::start(ctx.clone(), ctx.stop.clone()));
-        let listener = tokio::spawn(listen_for_cancels(ctx.clone()));
-        let watcher = tokio::spawn(dialer_watcher::start(
-            ctx.clone(),
-            ctx.cfg.dialer_watch_interval,
-        ));
-        while !ctx.stop.is_stopped() {
-            let claimed = match self.run_once().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(worker = %ctx.cfg.worker_id, "claim failed: {e:#}");
-                    0
-                }
-            };
-            if claimed == 0 {
-                tokio::select! {
-                    _ = tokio::time::sleep(ctx.cfg.poll_interval) => {}
-                    _ = ctx.slot_freed.notified() => {}
-                    _ = ctx.stop.wait() => {}
-                }
-            }
-        }
+        let hb = tokio::spawn(heartbeater::start(ctx.clone()));
+        let listener = tokio::spawn(cancel_listener::start(ctx.clone()));
+        let watcher = tokio::spawn(dialer_watcher::start(ctx.clone()));
+        claimer::start(ctx.clone()).await;
         // Drivers see the stop signal between batches.
         let deadline = tokio::time::Instant::now() + ctx.cfg.lease_ttl;
         while !ctx.active_runs().is_empty() && tokio::time::Instant::now() < deadline {
@@ -132,23 +96,5 @@ impl Worker {
         let _ = hb.await;
         ctx.store.release_worker(&ctx.cfg.worker_id).await?;
         Ok(())
-    }
-}
-
-/// Applies cancel notices (LISTEN/NOTIFY or the in-process channel) to the
-/// runs this worker drives. Reconnects if the notice stream fails.
-async fn listen_for_cancels(ctx: Arc<WorkerCtx>) {
-    loop {
-        match ctx.store.cancel_notices().await {
-            Ok(mut notices) => {
-                while let Some(run_id) = notices.next().await {
-                    if let Some(ctl) = ctx.run_control(run_id) {
-                        ctl.cancel_seen(&*ctx.store).await;
-                    }
-                }
-            }
-            Err(e) => tracing::warn!("cancel notices unavailable: {e:#}"),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

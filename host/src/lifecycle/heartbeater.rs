@@ -1,4 +1,4 @@
-//! The heartbeat: one statement refreshes `lock_ts` of every run this worker
+//! The heartbeater: one statement refreshes `lock_ts` of every run this worker
 //! owns (per-run heartbeats are what overload a database at scale), and
 //! reports which leases it still holds and which runs were cancelled.
 //!
@@ -6,12 +6,18 @@
 //! safety relies on. A worker paused by SIGSTOP wakes with an
 //! expired local lease and places no call until a heartbeat succeeds — and
 //! that heartbeat tells it first whether the run was cancelled or taken.
+//!
+//! [`start`] beats every `heartbeat_interval` (default
+//! [`HEARTBEAT_INTERVAL_DEFAULT`](crate::config::HEARTBEAT_INTERVAL_DEFAULT))
+//! over [`run_once`]; run drivers also beat before a batch when the last
+//! beat is stale ([`beat_if_older`]). Every beat refreshes the fleet shares
+//! ([`super::fleet_share`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::context::WorkerCtx;
-use super::shutdown::Stop;
+use super::fleet_share;
 
 /// One heartbeat: refresh, then apply what it says to the run drivers
 /// (cancel → close the dialing gate and acknowledge; missing → lease lost).
@@ -35,15 +41,17 @@ pub async fn run_once(ctx: &Arc<WorkerCtx>) -> anyhow::Result<()> {
     ctx.lease.renewed(sent);
     // Limits are fleet-wide: re-take this worker's share. A failure keeps
     // the last shares; the lease is what safety depends on, not this.
-    if let Err(e) = super::fleet_share::refresh(ctx).await {
+    if let Err(e) = fleet_share::run_once(ctx).await {
         tracing::warn!(worker = %ctx.cfg.worker_id, "fleet load unavailable: {e:#}");
     }
     Ok(())
 }
 
-/// Heartbeats on `interval` until `stop` fires. Failures are logged and
-/// retried on the next tick; the local lease simply runs out meanwhile.
-pub async fn start(ctx: Arc<WorkerCtx>, stop: Stop) {
+/// Heartbeats every `heartbeat_interval` until the worker stops. Failures
+/// are logged and retried on the next tick; the local lease simply runs out
+/// meanwhile.
+pub async fn start(ctx: Arc<WorkerCtx>) {
+    let stop = ctx.stop.clone();
     let mut tick = tokio::time::interval(ctx.cfg.heartbeat_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
