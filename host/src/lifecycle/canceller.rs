@@ -23,6 +23,11 @@ use std::time::{Duration, Instant};
 use super::settings::CancelMode;
 use crate::store::{RunStatus, Store, StoreError};
 
+/// First pause between two looks at whether the cancel settled; doubles up
+/// to [`SETTLED_MAX_POLL`] (a cancel usually settles within milliseconds).
+const SETTLED_FIRST_POLL: Duration = Duration::from_millis(1);
+const SETTLED_MAX_POLL: Duration = Duration::from_millis(20);
+
 /// What a cancel did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cancelled {
@@ -48,7 +53,7 @@ pub async fn cancel_run(
 ) -> Result<Cancelled, StoreError> {
     let t0 = Instant::now();
     let req = store.request_cancel(business_id, run_id, mode).await?;
-    let mut poll = Duration::from_millis(1);
+    let mut poll = SETTLED_FIRST_POLL;
     loop {
         if store.cancel_settled(run_id).await? {
             break;
@@ -62,7 +67,7 @@ pub async fn cancel_run(
             });
         }
         tokio::time::sleep(poll).await;
-        poll = (poll * 2).min(Duration::from_millis(20));
+        poll = (poll * 2).min(SETTLED_MAX_POLL);
     }
     let status = store.get_run(business_id, run_id).await?.status;
     Ok(Cancelled {

@@ -26,6 +26,15 @@ use super::steps::after_call::{CallOf, after_call};
 use crate::runtime::{CallReport, Outcome};
 use crate::store::{ClaimedRun, JobResult, RunStatus};
 
+/// A driver heartbeats before a batch when the last beat is older than the
+/// heartbeat interval divided by this, and re-checks a stalled lease as
+/// often: a quarter interval.
+const BATCH_HEARTBEAT_DIVISOR: u32 = 4;
+/// First pause after a failed step (database outage and the like); doubles
+/// up to [`STEP_RETRY_MAX_DELAY`].
+const STEP_RETRY_FIRST_DELAY: Duration = Duration::from_millis(50);
+const STEP_RETRY_MAX_DELAY: Duration = Duration::from_secs(2);
+
 /// Drives one run until it ends, the lease is lost, or the worker stops.
 pub async fn drive(ctx: Arc<WorkerCtx>, claimed: ClaimedRun, ctl: Arc<RunControl>) {
     let run_id = claimed.run_id;
@@ -72,7 +81,7 @@ async fn drive_inner(
         ctl: ctl.clone(),
         plugins,
     };
-    let mut backoff = Duration::from_millis(50);
+    let mut backoff = STEP_RETRY_FIRST_DELAY;
     // The last batch's results, committed while the next batch runs.
     let mut pending = Uncommitted::default();
     // The next batch, when it was marked while the last one was placed.
@@ -86,7 +95,7 @@ async fn drive_inner(
             return pipeline::unmark(ctx, &run, next.take()).await;
         }
         match step(ctx, &run, &mut pending, &mut next).await {
-            Ok(Step::Continue) => backoff = Duration::from_millis(50),
+            Ok(Step::Continue) => backoff = STEP_RETRY_FIRST_DELAY,
             Ok(Step::Idle(d)) => {
                 tokio::select! {
                     _ = tokio::time::sleep(d) => {}
@@ -103,7 +112,7 @@ async fn drive_inner(
                     _ = tokio::time::sleep(backoff) => {}
                     _ = ctx.stop.wait() => {}
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(2));
+                backoff = (backoff * 2).min(STEP_RETRY_MAX_DELAY);
             }
         }
     }
@@ -125,14 +134,16 @@ async fn step(
     let run_id = run.claimed.run_id;
     let generation = run.claimed.generation;
     // Heartbeat before each batch (at most every quarter interval).
-    heartbeater::beat_if_older(ctx, ctx.cfg.heartbeat_interval / 4).await?;
+    heartbeater::beat_if_older(ctx, ctx.cfg.heartbeat_interval / BATCH_HEARTBEAT_DIVISOR).await?;
     if ctl.is_lost() {
         return Ok(Step::Done);
     }
     if !ctl.lease.valid() {
         // Stalled (GC pause, SIGSTOP, database outage): wait for a
         // heartbeat to confirm the lease before touching anything.
-        return Ok(Step::Idle(ctx.cfg.heartbeat_interval / 4));
+        return Ok(Step::Idle(
+            ctx.cfg.heartbeat_interval / BATCH_HEARTBEAT_DIVISOR,
+        ));
     }
     if ctl.reconcile_due() {
         // Our own placed-but-uncommitted jobs are `dialing` too: commit them

@@ -20,6 +20,10 @@ use crate::process_metrics::Metrics;
 use crate::runtime::PluginHost;
 use crate::store::{Store, WorkerInfo};
 
+/// While stopping, how often the worker looks whether its drivers are done
+/// (besides being woken when one ends).
+const DRAIN_POLL: Duration = Duration::from_millis(20);
+
 /// A worker process (or an in-process worker in tests).
 #[derive(Clone)]
 pub struct Worker {
@@ -88,7 +92,7 @@ impl Worker {
         while !ctx.active_runs().is_empty() && tokio::time::Instant::now() < deadline {
             tokio::select! {
                 _ = ctx.slot_freed.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                _ = tokio::time::sleep(DRAIN_POLL) => {}
             }
         }
         listener.abort();
