@@ -32,6 +32,8 @@ pub mod dialer_directory;
 pub mod dialer_watcher;
 pub mod fleet_share;
 pub mod heartbeater;
+#[cfg(test)]
+mod import_graph;
 pub mod job_result;
 pub mod lease;
 pub mod metrics;
