@@ -13,7 +13,7 @@
 //! 5. flow `on-result` (retry? note?);
 //! 6. record attempts, job states and the cursor in one transaction, while
 //!    the next batch goes through 4–5 ([`Uncommitted`], [`run_batch`]) and
-//!    the one after it through 1–3 ([`look_ahead`]).
+//!    the one after it through 1–3 (`look_ahead`).
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,11 +1,11 @@
 //! The run driver: one task per claimed run, from the cursor to the end.
 //!
 //! Loop: (reconcile if needed) → settle pending calls → heartbeat if stale →
-//! next batch of due jobs → [`pipeline`](super::pipeline) → repeat; when nothing is due, finish
-//! the run if nothing is left, else sleep until the next `not_before` or a
-//! wake-up (cancel, lease loss, stop). A cancelled run stops placing calls
-//! at once (the gate), hangs up or drains calls in flight, and ends
-//! `cancelled`.
+//! next batch of due jobs → [`super::pipeline`] → repeat; when nothing is
+//! due, finish the run if nothing is left, else sleep until the next
+//! `not_before` or a wake-up (cancel, lease loss, stop). A cancelled run
+//! stops placing calls at once (the gate), hangs up or drains calls in
+//! flight, and ends `cancelled`.
 
 use std::sync::Arc;
 use std::time::Duration;
