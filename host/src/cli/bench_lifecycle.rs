@@ -276,7 +276,7 @@ async fn measure(a: &LifecycleBenchArgs, url: &str) -> anyhow::Result<serde_json
 /// until the worker's directory holds it (every call after that uses it).
 async fn measure_hot_swap(
     db: &Arc<dyn Store>,
-    worker: &Arc<crate::lifecycle::worker::WorkerCtx>,
+    worker: &Arc<crate::lifecycle::WorkerCtx>,
 ) -> anyhow::Result<Duration> {
     let stamp = format!("bench-{}", rand::random::<u64>());
     let bytes = crate::runtime::custom_section::append_custom_section(

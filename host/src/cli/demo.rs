@@ -25,7 +25,7 @@ use crate::demo::summary::{self, RunReport};
 use crate::lifecycle::canceller;
 use crate::lifecycle::settings::{CancelMode, RunSettings};
 use crate::lifecycle::shutdown::stop_pair;
-use crate::lifecycle::worker::{Worker, WorkerConfig};
+use crate::lifecycle::{Worker, WorkerConfig};
 use crate::runtime::{Limits, PluginHost, PluginKind, PluginMeta};
 use crate::store::{self, LeadUpsert, Page, RunSpec, RunStatus, Store};
 

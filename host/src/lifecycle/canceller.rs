@@ -8,16 +8,25 @@
 //! 2. Wait until no worker can place another call for the run: the owner
 //!    closed its dialing gate and acknowledged, or the run has no live
 //!    owner (queued, finished, or lease expired — an owner whose lease
-//!    expired does not dial, see [`super::heartbeat`]).
+//!    expired does not dial, see [`super::heartbeater`]).
 //!
 //! Jobs already marked `dialing` but not yet handed to the adapter are
 //! cancelled by the owner, never dialed: the gate is checked under a lock
 //! that the acknowledgement waits for.
+//!
+//! An operation, not a service: it has no loop of its own and runs on the
+//! caller's task. The owner's side is the
+//! [`cancel_listener`](super::cancel_listener) (and every heartbeat).
 
 use std::time::{Duration, Instant};
 
 use super::settings::CancelMode;
 use crate::store::{ApiStore, RunStatus, StoreError};
+
+/// First pause between two looks at whether the cancel settled; doubles up
+/// to [`SETTLED_MAX_POLL`] (a cancel usually settles within milliseconds).
+const SETTLED_FIRST_POLL: Duration = Duration::from_millis(1);
+const SETTLED_MAX_POLL: Duration = Duration::from_millis(20);
 
 /// What a cancel did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +53,7 @@ pub async fn cancel_run(
 ) -> Result<Cancelled, StoreError> {
     let t0 = Instant::now();
     let req = store.request_cancel(business_id, run_id, mode).await?;
-    let mut poll = Duration::from_millis(1);
+    let mut poll = SETTLED_FIRST_POLL;
     loop {
         if store.cancel_settled(business_id, run_id).await? {
             break;
@@ -58,7 +67,7 @@ pub async fn cancel_run(
             });
         }
         tokio::time::sleep(poll).await;
-        poll = (poll * 2).min(Duration::from_millis(20));
+        poll = (poll * 2).min(SETTLED_MAX_POLL);
     }
     let status = store.get_run(business_id, run_id).await?.status;
     Ok(Cancelled {

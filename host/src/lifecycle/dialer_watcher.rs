@@ -8,21 +8,22 @@
 //! [`DIALER_WATCH_INTERVAL_DEFAULT`]: crate::config::DIALER_WATCH_INTERVAL_DEFAULT
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
+use super::context::WorkerCtx;
 use super::dialer_directory::Swap;
-use super::worker::WorkerCtx;
 
 /// One look at the active versions; swaps what changed.
 pub async fn run_once(ctx: &Arc<WorkerCtx>) -> anyhow::Result<Vec<Swap>> {
     ctx.dialers.refresh().await
 }
 
-/// Watches until the worker stops.
-pub async fn start(ctx: Arc<WorkerCtx>, poll: Duration) {
+/// Watches until the worker stops: on each notice, and at least every
+/// `dialer_watch_interval`.
+pub async fn start(ctx: Arc<WorkerCtx>) {
+    let poll = ctx.cfg.dialer_watch_interval;
     let mut notices: Option<BoxStream<'static, ()>> = None;
     loop {
         if notices.is_none() {

@@ -1,127 +1,28 @@
-//! This worker's share of the fleet-wide limits. A tenant's cap on calls in
-//! flight and its calls per second, and an adapter account's calls per
-//! second, hold for the whole fleet, not per worker: each worker takes the
-//! fraction of the fleet's live runs (of that tenant, or on that adapter)
-//! that it drives. Shares are refreshed by every heartbeat and after every
-//! claim ([`refresh`]), from one grouped read of the runs table.
+//! Keeps this worker's share of the fleet-wide limits current. A tenant's
+//! cap on calls in flight and its calls per second, and an adapter account's
+//! calls per second, hold for the whole fleet, not per worker: each worker
+//! takes the fraction of the fleet's live runs (of that tenant, or on that
+//! adapter) that it drives ([`super::shares`]). Shares are refreshed by
+//! every heartbeat and after every claim ([`run_once`]), from one grouped
+//! read of the runs table.
+//!
+//! No loop of its own: the shares change when runs are claimed or leases
+//! lapse, so the claimer and the heartbeater (every `heartbeat_interval`)
+//! call [`run_once`]; a separate timer would only add reads.
 //!
 //! Between two refreshes a worker that just claimed elsewhere can overshoot
 //! briefly, and every worker keeps at least one call slot per tenant it
 //! drives, so no run ever stalls; the sum is otherwise within the cap.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use super::worker::WorkerCtx;
-use crate::store::RunLoad;
-
-#[derive(Debug, Default)]
-pub struct FleetShare {
-    /// std Mutex: read on every call, never held across an await.
-    shares: Mutex<Shares>,
-}
-
-#[derive(Debug, Default, Clone, PartialEq)]
-struct Shares {
-    tenant: HashMap<i64, f64>,
-    account: HashMap<String, f64>,
-}
-
-impl FleetShare {
-    /// Recomputes the shares of worker `me` from the fleet's load.
-    pub fn apply(&self, me: &str, load: &[RunLoad]) {
-        let mut tenant: HashMap<i64, (i64, i64)> = HashMap::new();
-        let mut account: HashMap<String, (i64, i64)> = HashMap::new();
-        for l in load {
-            let mine = if l.owner_worker == me { l.runs } else { 0 };
-            let t = tenant.entry(l.business_id).or_default();
-            t.0 += mine;
-            t.1 += l.runs;
-            let a = account.entry(l.dialer.clone()).or_default();
-            a.0 += mine;
-            a.1 += l.runs;
-        }
-        let ratio = |(mine, all): (i64, i64)| match all {
-            0 => 1.0,
-            _ => mine as f64 / all as f64,
-        };
-        let next = Shares {
-            tenant: tenant.into_iter().map(|(k, v)| (k, ratio(v))).collect(),
-            account: account.into_iter().map(|(k, v)| (k, ratio(v))).collect(),
-        };
-        *self.shares.lock().unwrap_or_else(|p| p.into_inner()) = next;
-    }
-
-    /// This worker's fraction of tenant `business_id`'s limits (1 when the
-    /// fleet shows no other owner, e.g. right after a claim).
-    pub fn tenant(&self, business_id: i64) -> f64 {
-        let s = self.shares.lock().unwrap_or_else(|p| p.into_inner());
-        s.tenant
-            .get(&business_id)
-            .copied()
-            .filter(|f| *f > 0.0)
-            .unwrap_or(1.0)
-    }
-
-    /// This worker's fraction of adapter account `dialer`'s rate.
-    pub fn account(&self, dialer: &str) -> f64 {
-        let s = self.shares.lock().unwrap_or_else(|p| p.into_inner());
-        s.account
-            .get(dialer)
-            .copied()
-            .filter(|f| *f > 0.0)
-            .unwrap_or(1.0)
-    }
-
-    /// `cap` scaled to this worker's share, at least 1.
-    pub fn tenant_calls(&self, business_id: i64, cap: u32) -> usize {
-        ((f64::from(cap) * self.tenant(business_id)).floor() as usize).max(1)
-    }
-}
+use super::context::WorkerCtx;
 
 /// Reads the fleet's load, recomputes the shares, and resizes the tenants'
 /// call slots on this worker.
-pub async fn refresh(ctx: &Arc<WorkerCtx>) -> anyhow::Result<()> {
+pub async fn run_once(ctx: &Arc<WorkerCtx>) -> anyhow::Result<()> {
     let load = ctx.store.fleet_load().await?;
     ctx.fleet.apply(&ctx.cfg.worker_id, &load);
     ctx.resize_tenant_slots();
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn load(b: i64, dialer: &str, owner: &str, runs: i64) -> RunLoad {
-        RunLoad {
-            business_id: b,
-            dialer: dialer.into(),
-            owner_worker: owner.into(),
-            runs,
-        }
-    }
-
-    #[test]
-    fn shares_follow_the_runs_each_worker_drives() {
-        let f = FleetShare::default();
-        assert_eq!(f.tenant(1), 1.0, "unknown: the whole limit");
-        f.apply(
-            "me",
-            &[
-                load(1, "sim", "me", 3),
-                load(1, "sim", "other", 1),
-                load(2, "sim", "other", 2),
-                load(2, "http", "me", 2),
-            ],
-        );
-        assert_eq!(f.tenant(1), 0.75);
-        assert_eq!(f.tenant(2), 0.5);
-        assert_eq!(f.account("sim"), 0.5);
-        assert_eq!(f.account("http"), 1.0);
-        assert_eq!(f.tenant_calls(1, 10), 7);
-        assert_eq!(f.tenant_calls(2, 1), 1, "never below one slot");
-        // The other worker of tenant 1 died (its lease no longer counts).
-        f.apply("me", &[load(1, "sim", "me", 3)]);
-        assert_eq!(f.tenant_calls(1, 10), 10);
-    }
 }

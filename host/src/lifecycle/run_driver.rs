@@ -1,148 +1,39 @@
 //! The run driver: one task per claimed run, from the cursor to the end.
 //!
 //! Loop: (reconcile if needed) → settle pending calls → heartbeat if stale →
-//! next batch of due jobs → executor → repeat; when nothing is due, finish
-//! the run if nothing is left, else sleep until the next `not_before` or a
-//! wake-up (cancel, lease loss, stop). A cancelled run stops placing calls
-//! at once (the gate), hangs up or drains calls in flight, and ends
-//! `cancelled`.
+//! next batch of due jobs → [`super::pipeline`] → repeat; when nothing is
+//! due, finish the run if nothing is left, else sleep until the next
+//! `not_before` or a wake-up (cancel, lease loss, stop). A cancelled run
+//! stops placing calls at once (the gate), hangs up or drains calls in
+//! flight, and ends `cancelled`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::{Notify, RwLock, RwLockReadGuard};
 
-use super::executor::{self, Batch, CallOf, Marked, Uncommitted, after_call};
-use super::heartbeat::{self, LeaseClock};
-use super::reclaimer;
+use super::commit;
+use super::context::WorkerCtx;
+use super::heartbeater;
+use super::job_result::JobAttempt;
+use super::pipeline::{self, Batch, Marked, Uncommitted};
+use super::reconciler;
+use super::run_control::RunControl;
 use super::run_plugins::RunPlugins;
+use super::run_state::RunState;
 use super::settings::CancelMode;
-use super::worker::WorkerCtx;
-use crate::runtime::{CallReport, Outcome, RunContext};
-use crate::store::{ClaimedRun, Fenced, JobNext, JobResult, RunStatus};
+use super::steps::after_call::{CallOf, after_call};
+use crate::runtime::{CallReport, Outcome};
+use crate::store::{ClaimedRun, JobResult, RunStatus};
 
-/// What the worker's other loops (heartbeat, cancel listener) tell a driver.
-pub struct RunControl {
-    pub run_id: i64,
-    pub business_id: i64,
-    pub generation: i64,
-    /// This run's lease, as far as this worker can tell locally.
-    pub lease: LeaseClock,
-    /// `true` once cancel is seen. Placements hold the read side while
-    /// they check it and call the adapter; cancel takes the write side, so
-    /// when it is acknowledged no placement is starting or will start.
-    gate: RwLock<bool>,
-    cancelled: AtomicBool,
-    lost: AtomicBool,
-    reconcile: AtomicBool,
-    /// Calls placed in `pending` mode that have not ended: they count
-    /// toward the run's concurrency like calls being placed.
-    pending: AtomicUsize,
-    /// The adapter has answered `pending` at least once: fetch only as
-    /// many jobs as there is room for, instead of whole batches.
-    async_adapter: AtomicBool,
-    pub wake: Notify,
-}
-
-impl RunControl {
-    pub fn new(run: &ClaimedRun, ttl: Duration) -> Self {
-        RunControl {
-            run_id: run.run_id,
-            business_id: run.business_id,
-            generation: run.generation,
-            lease: LeaseClock::new(ttl),
-            gate: RwLock::new(run.cancel_requested),
-            cancelled: AtomicBool::new(run.cancel_requested),
-            lost: AtomicBool::new(false),
-            // A new owner first settles what earlier owners left dialing.
-            reconcile: AtomicBool::new(true),
-            pending: AtomicUsize::new(0),
-            async_adapter: AtomicBool::new(false),
-            wake: Notify::new(),
-        }
-    }
-
-    /// Closes the dialing gate, then acknowledges the cancel (fenced).
-    pub async fn cancel_seen(&self, ctx: &WorkerCtx) {
-        {
-            let mut g = self.gate.write().await;
-            *g = true;
-        }
-        self.cancelled.store(true, Ordering::SeqCst);
-        match ctx.store.ack_cancel(self.run_id, self.generation).await {
-            Ok(Fenced::Done) => {}
-            Ok(Fenced::LeaseLost) => self.lease_lost(),
-            // The next heartbeat sees the unacknowledged cancel and retries.
-            Err(e) => tracing::warn!(run_id = self.run_id, "cancel ack failed: {e}"),
-        }
-        self.wake.notify_waiters();
-    }
-
-    pub fn lease_lost(&self) {
-        self.lost.store(true, Ordering::SeqCst);
-        self.wake.notify_waiters();
-    }
-
-    pub fn is_lost(&self) -> bool {
-        self.lost.load(Ordering::SeqCst)
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::SeqCst)
-    }
-
-    pub fn needs_reconcile(&self) {
-        self.reconcile.store(true, Ordering::SeqCst);
-    }
-
-    pub fn add_pending(&self, n: usize) {
-        if n > 0 {
-            self.async_adapter.store(true, Ordering::SeqCst);
-        }
-        self.pending.fetch_add(n, Ordering::SeqCst);
-    }
-
-    /// The adapter has answered `pending` at least once (so batch sizes
-    /// follow the room left, see `async_adapter`).
-    pub fn is_async_adapter(&self) -> bool {
-        self.async_adapter.load(Ordering::SeqCst)
-    }
-
-    /// Calls still with the provider (placed pending, not ended).
-    pub fn pending(&self) -> usize {
-        self.pending.load(Ordering::SeqCst)
-    }
-
-    /// Permission to call the adapter now: the gate is open, the lease is
-    /// ours and not (locally) expired. Hold the guard across `place-call`.
-    pub async fn dial_guard(&self) -> Option<RwLockReadGuard<'_, bool>> {
-        let g = self.gate.read().await;
-        if *g || self.is_lost() || !self.lease.valid() {
-            return None;
-        }
-        Some(g)
-    }
-}
-
-/// A claimed run with its plugins.
-pub struct RunState {
-    pub claimed: ClaimedRun,
-    pub ctl: Arc<RunControl>,
-    pub plugins: RunPlugins,
-}
-
-impl RunState {
-    pub fn context(&self, attempt: u32) -> RunContext {
-        RunContext {
-            run_id: self.claimed.run_id.to_string(),
-            attempt,
-            max_attempts: self.claimed.settings.max_attempts,
-            settings: self.claimed.settings.flow.clone(),
-        }
-    }
-}
+/// A driver heartbeats before a batch when the last beat is older than the
+/// heartbeat interval divided by this, and re-checks a stalled lease as
+/// often: a quarter interval.
+const BATCH_HEARTBEAT_DIVISOR: u32 = 4;
+/// First pause after a failed step (database outage and the like); doubles
+/// up to [`STEP_RETRY_MAX_DELAY`].
+const STEP_RETRY_FIRST_DELAY: Duration = Duration::from_millis(50);
+const STEP_RETRY_MAX_DELAY: Duration = Duration::from_secs(2);
 
 /// Drives one run until it ends, the lease is lost, or the worker stops.
 pub async fn drive(ctx: Arc<WorkerCtx>, claimed: ClaimedRun, ctl: Arc<RunControl>) {
@@ -190,7 +81,7 @@ async fn drive_inner(
         ctl: ctl.clone(),
         plugins,
     };
-    let mut backoff = Duration::from_millis(50);
+    let mut backoff = STEP_RETRY_FIRST_DELAY;
     // The last batch's results, committed while the next batch runs.
     let mut pending = Uncommitted::default();
     // The next batch, when it was marked while the last one was placed.
@@ -200,11 +91,11 @@ async fn drive_inner(
             return Ok(());
         }
         if ctx.stop.is_stopped() {
-            executor::flush(ctx, &run, &mut pending).await?;
-            return executor::unmark(ctx, &run, next.take()).await;
+            pipeline::flush(ctx, &run, &mut pending).await?;
+            return pipeline::unmark(ctx, &run, next.take()).await;
         }
         match step(ctx, &run, &mut pending, &mut next).await {
-            Ok(Step::Continue) => backoff = Duration::from_millis(50),
+            Ok(Step::Continue) => backoff = STEP_RETRY_FIRST_DELAY,
             Ok(Step::Idle(d)) => {
                 tokio::select! {
                     _ = tokio::time::sleep(d) => {}
@@ -221,7 +112,7 @@ async fn drive_inner(
                     _ = tokio::time::sleep(backoff) => {}
                     _ = ctx.stop.wait() => {}
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(2));
+                backoff = (backoff * 2).min(STEP_RETRY_MAX_DELAY);
             }
         }
     }
@@ -243,41 +134,43 @@ async fn step(
     let run_id = run.claimed.run_id;
     let generation = run.claimed.generation;
     // Heartbeat before each batch (at most every quarter interval).
-    heartbeat::beat_if_older(ctx, ctx.cfg.heartbeat_interval / 4).await?;
+    heartbeater::beat_if_older(ctx, ctx.cfg.heartbeat_interval / BATCH_HEARTBEAT_DIVISOR).await?;
     if ctl.is_lost() {
         return Ok(Step::Done);
     }
     if !ctl.lease.valid() {
         // Stalled (GC pause, SIGSTOP, database outage): wait for a
         // heartbeat to confirm the lease before touching anything.
-        return Ok(Step::Idle(ctx.cfg.heartbeat_interval / 4));
+        return Ok(Step::Idle(
+            ctx.cfg.heartbeat_interval / BATCH_HEARTBEAT_DIVISOR,
+        ));
     }
-    if ctl.reconcile.load(Ordering::SeqCst) {
+    if ctl.reconcile_due() {
         // Our own placed-but-uncommitted jobs are `dialing` too: commit them
         // first so reconcile sees only jobs nobody handed to the adapter.
         // A batch marked ahead is not placed: back to the queue first.
-        executor::flush(ctx, run, pending).await?;
-        executor::unmark(ctx, run, next.take()).await?;
-        ctl.reconcile.store(false, Ordering::SeqCst);
-        reclaimer::reconcile(ctx, run).await?;
+        pipeline::flush(ctx, run, pending).await?;
+        pipeline::unmark(ctx, run, next.take()).await?;
+        ctl.reconcile_started();
+        reconciler::reconcile(ctx, run).await?;
     }
     if ctl.is_cancelled() {
         // A batch marked ahead is never placed: cancel settles its jobs
         // as it does any marked-but-unplaced job.
         *next = None;
-        executor::flush(ctx, run, pending).await?;
+        pipeline::flush(ctx, run, pending).await?;
         return finish_cancelled(ctx, run).await;
     }
     if pending.failed() {
         // Never dial more while results of placed calls cannot be committed.
-        executor::flush(ctx, run, pending).await?;
+        pipeline::flush(ctx, run, pending).await?;
     }
     settle_pending(ctx, run).await?;
     // Calls at once = placements under way + calls still with the provider.
     let concurrency = run.claimed.settings.concurrency.max(1) as usize;
     let room = concurrency.saturating_sub(ctl.pending());
     if room == 0 {
-        executor::flush(ctx, run, pending).await?;
+        pipeline::flush(ctx, run, pending).await?;
         return Ok(Step::Idle(ctx.cfg.poll_interval));
     }
     let limit = match ctl.is_async_adapter() {
@@ -286,7 +179,7 @@ async fn step(
     };
     let now_ms = ctx.clock.now().timestamp_millis();
     if let Some(marked) = next.take() {
-        executor::run_batch(ctx, run, Batch::Marked(marked), pending, next).await?;
+        pipeline::run_batch(ctx, run, Batch::Marked(marked), pending, next).await?;
         return Ok(Step::Continue);
     }
     let claimed_at = std::time::Instant::now();
@@ -301,12 +194,12 @@ async fn step(
     );
     if !jobs.is_empty() {
         let batch = Batch::Fetched { jobs, claimed_at };
-        executor::run_batch(ctx, run, batch, pending, next).await?;
+        pipeline::run_batch(ctx, run, batch, pending, next).await?;
         return Ok(Step::Continue);
     }
     if !pending.is_empty() {
         // Requeued jobs may be due again once committed: look once more.
-        executor::flush(ctx, run, pending).await?;
+        pipeline::flush(ctx, run, pending).await?;
         return Ok(Step::Continue);
     }
     match ctx.store.finish_run_if_done(run_id, generation).await? {
@@ -328,7 +221,7 @@ async fn step(
 /// Completes pending calls whose end arrived (callbacks through
 /// `apply_call_event`), and gives up on those past the run's call timeout.
 async fn settle_pending(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<()> {
-    if run.ctl.pending.load(Ordering::SeqCst) == 0 {
+    if run.ctl.pending() == 0 {
         return Ok(());
     }
     let dialing = ctx
@@ -364,28 +257,17 @@ async fn settle_pending(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<
                 .await,
             );
         } else if j.call_deadline.is_some_and(|d| d < now) {
-            results.push(JobResult {
-                job_id: j.job_id,
-                lead_id: j.lead_id,
-                attempt: j.attempt,
-                idempotency_key: j.idempotency_key.clone(),
-                placed_at: None,
-                dialer_version: None,
-                report: None,
-                note: None,
-                next: JobNext::Finish {
-                    status: "interrupted",
-                    outcome: "unknown".into(),
-                    reason: Some("no final report within the run's call timeout".into()),
-                },
-            });
+            results.push(JobResult::interrupted(
+                JobAttempt::dialing(&j),
+                "no final report within the run's call timeout".into(),
+            ));
         } else {
             still += 1;
         }
     }
-    run.ctl.pending.store(still, Ordering::SeqCst);
+    run.ctl.set_pending(still);
     if !results.is_empty() {
-        executor::commit_results(ctx, run, &results).await?;
+        commit::commit_results(ctx, run, &results).await?;
     }
     Ok(())
 }
@@ -423,48 +305,23 @@ async fn finish_cancelled(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Resul
                     Ok(Err(e)) => format!("hang-up refused: {e}"),
                     Err(e) => format!("hang-up failed: {e}"),
                 };
-                results.push(JobResult {
-                    job_id: j.job_id,
-                    lead_id: j.lead_id,
-                    attempt: j.attempt,
-                    idempotency_key: j.idempotency_key.clone(),
-                    placed_at: None,
-                    dialer_version: None,
-                    report: None,
-                    note: Some(detail),
-                    next: JobNext::Finish {
-                        status: "cancelled",
-                        outcome: "canceled".into(),
-                        reason: Some("run cancelled (hangup)".into()),
-                    },
-                });
+                let reason = Some("run cancelled (hangup)".into());
+                let r =
+                    JobResult::finished(JobAttempt::dialing(j), "cancelled", "canceled", reason);
+                results.push(r.with_note(Some(detail)));
             }
             (Some(_), _) => in_flight += 1,
             // Marked dialing but never handed to the adapter by us: the
             // reconcile step already settled earlier owners' jobs.
-            (None, _) => results.push(JobResult {
-                job_id: j.job_id,
-                lead_id: j.lead_id,
-                attempt: j.attempt,
-                idempotency_key: j.idempotency_key.clone(),
-                placed_at: None,
-                dialer_version: None,
-                report: None,
-                note: None,
-                next: JobNext::Finish {
-                    status: "cancelled",
-                    outcome: "not-dialed".into(),
-                    reason: Some("run cancelled before the call was placed".into()),
-                },
-            }),
+            (None, _) => results.push(JobResult::cancelled_before_placing(JobAttempt::dialing(j))),
         }
     }
     if !results.is_empty() {
-        executor::commit_results(ctx, run, &results).await?;
+        commit::commit_results(ctx, run, &results).await?;
     }
     if in_flight > 0 {
         // drain: let them end (callbacks / call timeout).
-        run.ctl.pending.store(in_flight, Ordering::SeqCst);
+        run.ctl.set_pending(in_flight);
         settle_pending(ctx, run).await?;
         return Ok(Step::Idle(ctx.cfg.poll_interval));
     }

@@ -17,8 +17,8 @@ use crate::runtime::{
 };
 use crate::store::{ClaimedRun, StoreKv};
 
+use super::context::WorkerCtx;
 use super::dialer_directory::ActiveDialer;
-use super::worker::WorkerCtx;
 
 /// One adapter version and its idle instances.
 struct DialerSlot {

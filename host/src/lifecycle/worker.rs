@@ -8,203 +8,21 @@
 //! its current batch, then releases its leases so another worker takes over
 //! at once instead of after the TTL.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
-use tokio::sync::Notify;
-
-use super::clock::Clock;
-use super::compliance::call_slots::CallSlots;
-use super::compliance::rate_limit::RateLimiter;
-use super::dialer_directory::DialerDirectory;
-use super::dialer_watcher;
-use super::fleet_share::FleetShare;
-use super::heartbeat::{self, LeaseClock};
-use super::metrics::LifecycleMetrics;
-use super::run_driver::{self, RunControl};
+use super::clock::{Clock, SystemClock};
+use super::context::WorkerCtx;
 use super::shutdown::Stop;
-use super::{claimer, clock::SystemClock};
-use crate::config;
+use super::worker_config::WorkerConfig;
+use super::{cancel_listener, claimer, dialer_watcher, heartbeater};
 use crate::process_metrics::Metrics;
 use crate::runtime::PluginHost;
 use crate::store::{Store, WorkerInfo};
 
-/// Everything tunable about a worker (CLI flags / env in `dialplane worker`).
-#[derive(Debug, Clone)]
-pub struct WorkerConfig {
-    /// Unique per process; also the lease owner's name.
-    pub worker_id: String,
-    pub heartbeat_interval: Duration,
-    pub lease_ttl: Duration,
-    /// Runs driven at once.
-    pub max_runs: u32,
-    /// Jobs per claim/commit batch.
-    pub batch_size: u32,
-    /// Calls of one tenant in flight at once, fleet-wide (this worker takes
-    /// its share: see [`super::fleet_share`]).
-    pub tenant_max_concurrent_calls: u32,
-    /// Calls per second of the whole adapter account, fleet-wide (outermost bucket).
-    pub account_calls_per_second: Option<f64>,
-    /// Calls per second of one tenant, fleet-wide (middle bucket).
-    pub tenant_calls_per_second: Option<f64>,
-    /// How often an idle worker looks for runs.
-    pub poll_interval: Duration,
-    /// How often the worker re-reads the active dialer versions (hot swap).
-    pub dialer_watch_interval: Duration,
-}
-
-impl WorkerConfig {
-    /// Defaults from [`crate::config`], with a fresh worker id.
-    pub fn new() -> Self {
-        WorkerConfig {
-            worker_id: new_worker_id(),
-            heartbeat_interval: config::HEARTBEAT_INTERVAL_DEFAULT,
-            lease_ttl: config::LEASE_TTL_DEFAULT,
-            max_runs: config::WORKER_MAX_RUNS_DEFAULT,
-            batch_size: config::WORKER_BATCH_SIZE_DEFAULT,
-            tenant_max_concurrent_calls: config::TENANT_MAX_CONCURRENT_CALLS_DEFAULT,
-            account_calls_per_second: None,
-            tenant_calls_per_second: None,
-            poll_interval: config::WORKER_POLL_INTERVAL_DEFAULT,
-            dialer_watch_interval: config::DIALER_WATCH_INTERVAL_DEFAULT,
-        }
-    }
-
-    /// The heartbeat must fit several times into the TTL, or a healthy
-    /// worker would look dead.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        if self.heartbeat_interval.is_zero() || self.lease_ttl < self.heartbeat_interval * 2 {
-            anyhow::bail!(
-                "lease-ttl ({:?}) must be at least twice heartbeat-interval ({:?})",
-                self.lease_ttl,
-                self.heartbeat_interval
-            );
-        }
-        if self.max_runs == 0 || self.batch_size == 0 || self.tenant_max_concurrent_calls == 0 {
-            anyhow::bail!("max-runs, batch-size and tenant-max-calls must be at least 1");
-        }
-        Ok(())
-    }
-}
-
-impl Default for WorkerConfig {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// `hostname-pid-random`: readable in the runs table, unique across restarts.
-pub fn new_worker_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "host".into());
-    format!(
-        "{host}-{}-{:08x}",
-        std::process::id(),
-        rand::random::<u32>()
-    )
-}
-
-/// State shared by the worker's loops and run drivers.
-pub struct WorkerCtx {
-    pub store: Arc<dyn Store>,
-    pub plugins: Arc<PluginHost>,
-    pub clock: Arc<dyn Clock>,
-    pub cfg: WorkerConfig,
-    /// Worker-level: when the last heartbeat was sent (per-run leases are in
-    /// each [`RunControl`]).
-    pub lease: LeaseClock,
-    pub rate: RateLimiter,
-    pub metrics: LifecycleMetrics,
-    /// Counters `/metrics` shows (shared with the API in `dialplane serve`):
-    /// claim latency, plugin errors by cause.
-    pub process_metrics: Arc<Metrics>,
-    /// This worker's share of the fleet-wide tenant and account limits.
-    pub fleet: FleetShare,
-    /// The active dialer adapters, hot-swapped by [`super::dialer_watcher`].
-    pub dialers: DialerDirectory,
-    pub stop: Stop,
-    runs: Mutex<HashMap<i64, Arc<RunControl>>>,
-    tenant_calls: Mutex<HashMap<i64, Arc<CallSlots>>>,
-    /// Woken when a run driver ends (a slot is free).
-    pub slot_freed: Notify,
-}
-
-impl WorkerCtx {
-    pub fn active_runs(&self) -> Vec<Arc<RunControl>> {
-        self.runs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect()
-    }
-
-    pub fn run_control(&self, run_id: i64) -> Option<Arc<RunControl>> {
-        self.runs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&run_id)
-            .cloned()
-    }
-
-    pub(crate) fn insert_run(&self, ctl: Arc<RunControl>) {
-        if let Some(old) = self
-            .runs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(ctl.run_id, ctl)
-        {
-            // We re-claimed our own expired lease: the old driver is fenced.
-            old.lease_lost();
-        }
-    }
-
-    pub(crate) fn remove_run(&self, ctl: &RunControl) {
-        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
-        if runs
-            .get(&ctl.run_id)
-            .is_some_and(|c| c.generation == ctl.generation)
-        {
-            runs.remove(&ctl.run_id);
-        }
-        drop(runs);
-        self.slot_freed.notify_waiters();
-    }
-
-    /// The tenant's calls in flight on this worker, limited to this
-    /// worker's share of the tenant's fleet-wide cap.
-    pub fn tenant_slots(&self, business_id: i64) -> Arc<CallSlots> {
-        self.tenant_calls
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(business_id)
-            .or_insert_with(|| {
-                CallSlots::new(
-                    self.fleet
-                        .tenant_calls(business_id, self.cfg.tenant_max_concurrent_calls),
-                )
-            })
-            .clone()
-    }
-
-    /// Applies the current fleet shares to every tenant's call slots.
-    pub(crate) fn resize_tenant_slots(&self) {
-        for (b, slots) in self
-            .tenant_calls
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            slots.set_limit(
-                self.fleet
-                    .tenant_calls(*b, self.cfg.tenant_max_concurrent_calls),
-            );
-        }
-    }
-}
+/// While stopping, how often the worker looks whether its drivers are done
+/// (besides being woken when one ends).
+const DRAIN_POLL: Duration = Duration::from_millis(20);
 
 /// A worker process (or an in-process worker in tests).
 #[derive(Clone)]
@@ -244,24 +62,9 @@ impl Worker {
                 pid: std::process::id() as i64,
             })
             .await?;
-        let lease = LeaseClock::new(cfg.lease_ttl);
+        let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
         Ok(Worker {
-            ctx: Arc::new(WorkerCtx {
-                dialers: DialerDirectory::new(store.clone(), plugins.clone()),
-                store,
-                plugins,
-                clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
-                cfg,
-                lease,
-                rate: RateLimiter::new(),
-                metrics: LifecycleMetrics::default(),
-                process_metrics: metrics,
-                fleet: FleetShare::default(),
-                stop,
-                runs: Mutex::new(HashMap::new()),
-                tenant_calls: Mutex::new(HashMap::new()),
-                slot_freed: Notify::new(),
-            }),
+            ctx: Arc::new(WorkerCtx::new(store, plugins, clock, cfg, stop, metrics)),
         })
     }
 
@@ -272,54 +75,24 @@ impl Worker {
     /// Claims as many runs as there are free slots and spawns a driver for
     /// each. Returns how many it claimed.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
-        let free = (self.ctx.cfg.max_runs as usize).saturating_sub(self.ctx.active_runs().len());
-        if free == 0 || self.ctx.stop.is_stopped() {
-            return Ok(0);
-        }
-        let (sent, claimed) = claimer::claim(&self.ctx, free as u32).await?;
-        let n = claimed.len();
-        for run in claimed {
-            let ctl = Arc::new(RunControl::new(&run, self.ctx.cfg.lease_ttl));
-            ctl.lease.renewed(sent);
-            self.ctx.insert_run(ctl.clone());
-            tokio::spawn(run_driver::drive(self.ctx.clone(), run, ctl));
-        }
-        Ok(n)
+        claimer::run_once(&self.ctx).await
     }
 
-    /// Runs until the stop signal: heartbeat loop, cancel listener, claim
-    /// loop. Then waits for the drivers to finish their batch and releases
-    /// the leases.
+    /// Runs until the stop signal: heartbeater, cancel listener, dialer
+    /// watcher, and the claim loop. Then waits (at most a lease TTL) for the
+    /// drivers to finish their batch and releases the leases.
     pub async fn start(self) -> anyhow::Result<()> {
         let ctx = self.ctx.clone();
-        let hb = tokio::spawn(heartbeat::start(ctx.clone(), ctx.stop.clone()));
-        let listener = tokio::spawn(listen_for_cancels(ctx.clone()));
-        let watcher = tokio::spawn(dialer_watcher::start(
-            ctx.clone(),
-            ctx.cfg.dialer_watch_interval,
-        ));
-        while !ctx.stop.is_stopped() {
-            let claimed = match self.run_once().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(worker = %ctx.cfg.worker_id, "claim failed: {e:#}");
-                    0
-                }
-            };
-            if claimed == 0 {
-                tokio::select! {
-                    _ = tokio::time::sleep(ctx.cfg.poll_interval) => {}
-                    _ = ctx.slot_freed.notified() => {}
-                    _ = ctx.stop.wait() => {}
-                }
-            }
-        }
+        let hb = tokio::spawn(heartbeater::start(ctx.clone()));
+        let listener = tokio::spawn(cancel_listener::start(ctx.clone()));
+        let watcher = tokio::spawn(dialer_watcher::start(ctx.clone()));
+        claimer::start(ctx.clone()).await;
         // Drivers see the stop signal between batches.
         let deadline = tokio::time::Instant::now() + ctx.cfg.lease_ttl;
         while !ctx.active_runs().is_empty() && tokio::time::Instant::now() < deadline {
             tokio::select! {
                 _ = ctx.slot_freed.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                _ = tokio::time::sleep(DRAIN_POLL) => {}
             }
         }
         listener.abort();
@@ -327,23 +100,5 @@ impl Worker {
         let _ = hb.await;
         ctx.store.release_worker(&ctx.cfg.worker_id).await?;
         Ok(())
-    }
-}
-
-/// Applies cancel notices (LISTEN/NOTIFY or the in-process channel) to the
-/// runs this worker drives. Reconnects if the notice stream fails.
-async fn listen_for_cancels(ctx: Arc<WorkerCtx>) {
-    loop {
-        match ctx.store.cancel_notices().await {
-            Ok(mut notices) => {
-                while let Some(run_id) = notices.next().await {
-                    if let Some(ctl) = ctx.run_control(run_id) {
-                        ctl.cancel_seen(&ctx).await;
-                    }
-                }
-            }
-            Err(e) => tracing::warn!("cancel notices unavailable: {e:#}"),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -1,8 +1,14 @@
-//! Platform guarantees no plugin can override. The executor asks
+//! Platform guarantees no plugin can override. The plan step asks
 //! [`judge`] after the flow's `plan` said "dial" and before the job is
 //! marked `dialing`; the verdict and everything it was based on are stored
 //! with the attempt, so "why was this person called at that hour?" has an
 //! answer.
+//!
+//! - [`calling_window`]: local hours a lead may be called, by its timezone.
+//! - [`dnc`]: the do-not-call list.
+//! - [`attempt_cap`]: attempts per lead per 24 hours.
+//! - [`call_slots`]: a tenant's calls in flight on this worker (its fleet share).
+//! - [`rate_limit`]: calls per second, nested account → tenant → run buckets.
 
 pub mod attempt_cap;
 pub mod call_slots;

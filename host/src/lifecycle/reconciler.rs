@@ -1,0 +1,139 @@
+//! The reconciler: settles jobs left `dialing` without knowing whether
+//! their call reached the provider. Telephony APIs have no idempotency key
+//! on call creation, so a blind retry could ring a person twice; instead
+//! the adapter's `lookup(idempotency key)` says what happened, through one
+//! path with one retry rule ([`lookup`]), used
+//!
+//! - by [`reconcile`], before a new owner dials anything: the jobs a
+//!   previous owner left `dialing` (it died or stalled, or this worker lost
+//!   its own lease for a while). The takeover itself (claiming a run whose
+//!   lease expired) is the store's `claim_runs`; this only reconciles;
+//! - by [`place_one`](super::steps::place::place_one) when `place-call`
+//!   itself failed, so the call may or may not exist.
+//!
+//! What `lookup` says:
+//!
+//! - a report → the attempt is recorded (and the flow's `on-result` runs);
+//! - `none` → never placed: the job goes back to the queue with the **same**
+//!   attempt number, hence the same key (an adapter that did place it late
+//!   will refuse the duplicate);
+//! - no answer after [`LOOKUP_TRIES`] tries, or a definite "cannot tell" →
+//!   `interrupted` with outcome `unknown`, never re-dialed.
+//!
+//! A pending call whose provider id was recorded is not looked up: it is
+//! left to the callback / call-timeout path.
+//!
+//! No loop of its own: the run driver calls [`reconcile`] when a run is
+//! claimed or asks for it, on the run's own task.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::commit;
+use super::context::WorkerCtx;
+use super::job_result::JobAttempt;
+use super::run_state::RunState;
+use super::steps::after_call::{CallOf, after_call};
+use crate::runtime::{CallReport, DialError};
+use crate::store::JobResult;
+
+/// How many times a worker asks the adapter about one key (e.g. its
+/// storage went away during a database restart).
+pub const LOOKUP_TRIES: u32 = 8;
+/// First pause between those lookups; doubles up to [`LOOKUP_MAX_DELAY`].
+pub const LOOKUP_FIRST_DELAY: Duration = Duration::from_millis(100);
+pub const LOOKUP_MAX_DELAY: Duration = Duration::from_secs(2);
+
+/// What the adapter says about a placement nobody knows the fate of.
+pub enum Reconciled {
+    /// `lookup` answered `none`: nothing reached the provider; safe to dial
+    /// again under the same key.
+    NeverPlaced,
+    /// The call exists and has ended.
+    Ended(CallReport),
+    /// The adapter could not tell (still in flight, or lookup kept
+    /// failing): why, as "could not tell: …" or "failed: …".
+    CannotTell(String),
+}
+
+/// Asks the adapter, with bounded retries, what became of `key`: a lost
+/// answer must neither ring a person twice nor drop a lead that was never
+/// called. A definite "cannot tell" (`config`, `rejected`) is not retried.
+pub async fn lookup(run: &RunState, key: &str) -> Reconciled {
+    let mut delay = LOOKUP_FIRST_DELAY;
+    let mut last = String::from("not tried");
+    for _ in 0..LOOKUP_TRIES {
+        match run.plugins.lookup(key).await {
+            Ok(Ok(None)) => return Reconciled::NeverPlaced,
+            Ok(Ok(Some(report))) => return Reconciled::Ended(report),
+            Ok(Err(e @ (DialError::Config(_) | DialError::Rejected(_)))) => {
+                return Reconciled::CannotTell(format!("could not tell: {e}"));
+            }
+            Ok(Err(e)) => last = format!("could not tell: {e}"),
+            Err(e) => last = format!("failed: {e}"),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(LOOKUP_MAX_DELAY);
+    }
+    Reconciled::CannotTell(last)
+}
+
+/// Settles the run's `dialing` jobs that have no recorded pending call
+/// (at takeover, and after this worker abandoned placements).
+pub async fn reconcile(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<()> {
+    let dialing = ctx
+        .store
+        .dialing_jobs(run.claimed.run_id, run.claimed.generation)
+        .await?;
+    let mut results = Vec::new();
+    let mut pending = 0;
+    for j in dialing {
+        if j.provider_call_id.is_some() {
+            pending += 1;
+            continue;
+        }
+        let result = match lookup(run, &j.idempotency_key).await {
+            Reconciled::Ended(report) => {
+                let now = chrono::Utc::now().timestamp_millis();
+                let mut r = after_call(
+                    ctx,
+                    run,
+                    CallOf {
+                        job_id: j.job_id,
+                        lead_id: j.lead_id,
+                        lead: &j.lead,
+                        attempt: j.attempt,
+                        placed_at: Some(now),
+                        dialer_version: None,
+                    },
+                    report,
+                )
+                .await;
+                r.note = Some(
+                    r.note
+                        .map(|n| format!("{n} (reconciled through lookup after takeover)"))
+                        .unwrap_or_else(|| "reconciled through lookup after takeover".into()),
+                );
+                r
+            }
+            Reconciled::NeverPlaced => JobResult::requeue(JobAttempt::dialing(&j), 0),
+            Reconciled::CannotTell(why) => interrupted(&j, format!("lookup {why}")),
+        };
+        results.push(result);
+    }
+    run.ctl.add_pending(pending);
+    if !results.is_empty() {
+        tracing::info!(
+            run_id = run.claimed.run_id,
+            settled = results.len(),
+            "reconciled jobs left dialing"
+        );
+        commit::commit_results(ctx, run, &results).await?;
+    }
+    Ok(())
+}
+
+fn interrupted(j: &crate::store::DialingJob, why: String) -> JobResult {
+    let reason = format!("owner died mid-call; {why}; not re-dialed");
+    JobResult::interrupted(JobAttempt::dialing(j), reason).with_note(Some(why))
+}

@@ -1,0 +1,130 @@
+//! What the worker's other loops tell one run's driver: cancel seen (the
+//! dialing gate), lease lost, reconcile needed, calls still pending. State
+//! only, shared between the driver and the worker's loops through the
+//! worker context.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Notify, RwLock, RwLockReadGuard};
+
+use super::lease::LeaseClock;
+use crate::store::{ClaimedRun, Fenced, Store};
+
+/// What the worker's other loops (heartbeat, cancel listener) tell a driver.
+pub struct RunControl {
+    pub run_id: i64,
+    pub business_id: i64,
+    pub generation: i64,
+    /// This run's lease, as far as this worker can tell locally.
+    pub lease: LeaseClock,
+    /// `true` once cancel is seen. Placements hold the read side while
+    /// they check it and call the adapter; cancel takes the write side, so
+    /// when it is acknowledged no placement is starting or will start.
+    gate: RwLock<bool>,
+    cancelled: AtomicBool,
+    lost: AtomicBool,
+    reconcile: AtomicBool,
+    /// Calls placed in `pending` mode that have not ended: they count
+    /// toward the run's concurrency like calls being placed.
+    pending: AtomicUsize,
+    /// The adapter has answered `pending` at least once: fetch only as
+    /// many jobs as there is room for, instead of whole batches.
+    async_adapter: AtomicBool,
+    pub wake: Notify,
+}
+
+impl RunControl {
+    pub fn new(run: &ClaimedRun, ttl: Duration) -> Self {
+        RunControl {
+            run_id: run.run_id,
+            business_id: run.business_id,
+            generation: run.generation,
+            lease: LeaseClock::new(ttl),
+            gate: RwLock::new(run.cancel_requested),
+            cancelled: AtomicBool::new(run.cancel_requested),
+            lost: AtomicBool::new(false),
+            // A new owner first settles what earlier owners left dialing.
+            reconcile: AtomicBool::new(true),
+            pending: AtomicUsize::new(0),
+            async_adapter: AtomicBool::new(false),
+            wake: Notify::new(),
+        }
+    }
+
+    /// Closes the dialing gate, then acknowledges the cancel (fenced).
+    pub async fn cancel_seen(&self, store: &dyn Store) {
+        {
+            let mut g = self.gate.write().await;
+            *g = true;
+        }
+        self.cancelled.store(true, Ordering::SeqCst);
+        match store.ack_cancel(self.run_id, self.generation).await {
+            Ok(Fenced::Done) => {}
+            Ok(Fenced::LeaseLost) => self.lease_lost(),
+            // The next heartbeat sees the unacknowledged cancel and retries.
+            Err(e) => tracing::warn!(run_id = self.run_id, "cancel ack failed: {e}"),
+        }
+        self.wake.notify_waiters();
+    }
+
+    pub fn lease_lost(&self) {
+        self.lost.store(true, Ordering::SeqCst);
+        self.wake.notify_waiters();
+    }
+
+    pub fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    pub fn needs_reconcile(&self) {
+        self.reconcile.store(true, Ordering::SeqCst);
+    }
+
+    /// A reconcile was asked for and has not run yet.
+    pub fn reconcile_due(&self) -> bool {
+        self.reconcile.load(Ordering::SeqCst)
+    }
+
+    /// The reconcile asked for is under way.
+    pub fn reconcile_started(&self) {
+        self.reconcile.store(false, Ordering::SeqCst);
+    }
+
+    pub fn add_pending(&self, n: usize) {
+        if n > 0 {
+            self.async_adapter.store(true, Ordering::SeqCst);
+        }
+        self.pending.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// The adapter has answered `pending` at least once (so batch sizes
+    /// follow the room left, see `async_adapter`).
+    pub fn is_async_adapter(&self) -> bool {
+        self.async_adapter.load(Ordering::SeqCst)
+    }
+
+    /// Calls still with the provider (placed pending, not ended).
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::SeqCst)
+    }
+
+    /// After counting the calls still with the provider afresh.
+    pub fn set_pending(&self, n: usize) {
+        self.pending.store(n, Ordering::SeqCst);
+    }
+
+    /// Permission to call the adapter now: the gate is open, the lease is
+    /// ours and not (locally) expired. Hold the guard across `place-call`.
+    pub async fn dial_guard(&self) -> Option<RwLockReadGuard<'_, bool>> {
+        let g = self.gate.read().await;
+        if *g || self.is_lost() || !self.lease.valid() {
+            return None;
+        }
+        Some(g)
+    }
+}

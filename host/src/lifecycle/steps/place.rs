@@ -1,0 +1,144 @@
+//! Step 4 for one marked lead: dialer `place-call`, under the tenant's call
+//! slots, the nested rate limits (account, tenant, run) and the run's
+//! dialing gate (closed by cancel), with the local lease checked so a
+//! stalled worker never dials. A call that ends at once goes through step 5.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use super::after_call::{CallOf, after_call};
+use crate::lifecycle::compliance::rate_limit::Level;
+use crate::lifecycle::context::WorkerCtx;
+use crate::lifecycle::job_result::JobAttempt;
+use crate::lifecycle::reconciler::{self, Reconciled};
+use crate::lifecycle::run_state::RunState;
+use crate::runtime::{CallRequest, DialError, Placement};
+use crate::store::{JobResult, JobWork, PendingCall};
+
+/// Seconds before a placement that failed transiently (nothing placed) is
+/// tried again.
+const TRANSIENT_RETRY_SECS: u32 = 1;
+
+/// What a placement came to.
+pub enum Placed {
+    Done(JobResult),
+    Pending(PendingCall),
+    /// Not placed because the local lease may have expired: the job stays
+    /// `dialing` and is reconciled once the lease is confirmed (or by the
+    /// next owner).
+    Abandoned,
+}
+
+/// Step 4 (and 5) for one marked job.
+#[tracing::instrument(level = "info", name = "job", skip_all, fields(job = job.job_id, lead = job.lead_id, attempt = job.attempt + 1))]
+pub async fn place_one(
+    ctx: &Arc<WorkerCtx>,
+    run: &RunState,
+    job: &JobWork,
+    mut req: CallRequest,
+) -> Placed {
+    let attempt = job.attempt + 1;
+    let run_id = run.claimed.run_id;
+    let at = JobAttempt::next_of(run_id, job);
+    let key = at.idempotency_key.clone();
+    let _slot = ctx.tenant_slots(run.claimed.business_id).acquire().await;
+    ctx.rate
+        .acquire(&[
+            (
+                Level::Account(run.claimed.dialer.clone()),
+                ctx.cfg
+                    .account_calls_per_second
+                    .map(|r| r * ctx.fleet.account(&run.claimed.dialer)),
+            ),
+            (
+                Level::Tenant(run.claimed.business_id),
+                ctx.cfg
+                    .tenant_calls_per_second
+                    .map(|r| r * ctx.fleet.tenant(run.claimed.business_id)),
+            ),
+            (Level::Run(run_id), run.claimed.settings.calls_per_second),
+        ])
+        .await;
+    // The gate: cancel takes the write side, so once it is acknowledged no
+    // placement can start; the lease is checked under it.
+    let Some(gate) = run.ctl.dial_guard().await else {
+        if run.ctl.is_cancelled() {
+            return Placed::Done(JobResult::cancelled_before_placing(at));
+        }
+        return Placed::Abandoned;
+    };
+    req.idempotency_key = key.clone();
+    req.to = job.lead.phone.clone();
+    let (dialer_version, r) = run.plugins.place_call(&req).await;
+    drop(gate);
+    // "Placed" = the provider has it: stamped when place-call returned.
+    let placed_at = Utc::now().timestamp_millis();
+    match r {
+        Ok(Ok(Placement::Finished(report))) => Placed::Done(
+            after_call(
+                ctx,
+                run,
+                CallOf {
+                    job_id: job.job_id,
+                    lead_id: job.lead_id,
+                    lead: &job.lead,
+                    attempt,
+                    placed_at: Some(placed_at),
+                    dialer_version: Some(dialer_version),
+                },
+                report,
+            )
+            .await,
+        ),
+        Ok(Ok(Placement::Pending(provider_call_id))) => Placed::Pending(PendingCall {
+            job_id: job.job_id,
+            lead_id: job.lead_id,
+            attempt,
+            idempotency_key: key,
+            provider_call_id,
+            placed_at,
+            call_deadline: placed_at + i64::from(run.claimed.settings.call_timeout_secs) * 1000,
+            dialer_version,
+        }),
+        // Nothing was placed (throttled, or a passing fault such as the
+        // adapter's own storage being down): try again later without using
+        // up an attempt, under the same idempotency key.
+        Ok(Err(e @ (DialError::RateLimited(_) | DialError::Transient(_)))) => {
+            let secs = match e {
+                DialError::RateLimited(s) => s.max(1),
+                _ => TRANSIENT_RETRY_SECS,
+            };
+            let not_before_ms = ctx.clock.now().timestamp_millis() + i64::from(secs) * 1000;
+            Placed::Done(JobResult::requeue(at, not_before_ms))
+        }
+        Ok(Err(e)) => Placed::Done(JobResult::finished(
+            at,
+            "failed",
+            "not-placed",
+            Some(format!("dialer refused the call: {e}")),
+        )),
+        // The adapter failed mid-call: the call may or may not exist. Never
+        // re-dial blindly; ask the adapter what became of this key first.
+        Err(e) => {
+            let call = CallOf {
+                job_id: job.job_id,
+                lead_id: job.lead_id,
+                lead: &job.lead,
+                attempt,
+                placed_at: Some(placed_at),
+                dialer_version: Some(dialer_version),
+            };
+            match reconciler::lookup(run, &key).await {
+                Reconciled::NeverPlaced => {
+                    Placed::Done(JobResult::requeue(at, ctx.clock.now().timestamp_millis()))
+                }
+                Reconciled::Ended(report) => Placed::Done(after_call(ctx, run, call, report).await),
+                Reconciled::CannotTell(why) => Placed::Done(JobResult::interrupted(
+                    at,
+                    format!("dialer failed during place-call: {e}; lookup {why}; not re-dialed"),
+                )),
+            }
+        }
+    }
+}

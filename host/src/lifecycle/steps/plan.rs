@@ -1,0 +1,122 @@
+//! Steps 1–2 for one lead: the flow's `plan` decides whether and how to
+//! call; then compliance (calling window, DNC, attempt cap), which the
+//! plugin cannot override; a request to any number but the lead's is
+//! refused.
+
+use std::sync::Arc;
+
+use crate::lifecycle::compliance::{self, ComplianceRecord, LeadFacts, Verdict};
+use crate::lifecycle::context::WorkerCtx;
+use crate::lifecycle::run_state::RunState;
+use crate::runtime::{CallRequest, Decision};
+use crate::store::{JobDecision, JobWork};
+
+fn record_json(r: &ComplianceRecord) -> String {
+    serde_json::to_string(r).unwrap_or_else(|_| "{}".into())
+}
+
+/// A compliance record for decisions taken before the platform's rules
+/// were consulted (the flow skipped, or failed).
+fn flow_record(rule: &str, reason: &str, window: &str) -> String {
+    record_json(&ComplianceRecord {
+        verdict: "skipped".into(),
+        rule: rule.into(),
+        window: window.into(),
+        timezone: None,
+        local_time: None,
+        dnc_checked: false,
+        dnc_listed: false,
+        attempts_24h: 0,
+        reason: Some(reason.into()),
+    })
+}
+
+/// Steps 1–2 for one job.
+#[tracing::instrument(level = "info", name = "job", skip_all, fields(job = job.job_id, lead = job.lead_id, attempt = job.attempt + 1))]
+pub async fn plan_one(
+    ctx: &Arc<WorkerCtx>,
+    run: &RunState,
+    job: &JobWork,
+) -> (JobDecision, Option<CallRequest>) {
+    let attempt = job.attempt + 1;
+    let s = &run.claimed.settings;
+    let window = s.calling_window.to_string();
+    let skip = |status: &'static str, rule: &str, reason: String| JobDecision::Skip {
+        job_id: job.job_id,
+        lead_id: job.lead_id,
+        attempt,
+        status,
+        compliance: flow_record(rule, &reason, &window),
+        reason,
+    };
+    let decision = run.plugins.plan(&run.context(attempt), &job.lead).await;
+    let req = match decision {
+        Err(e) => {
+            return (
+                skip("failed", "flow-error", format!("flow plan failed: {e}")),
+                None,
+            );
+        }
+        Ok(Decision::Skip(reason)) => {
+            return (
+                skip("skipped", "flow", format!("flow skipped: {reason}")),
+                None,
+            );
+        }
+        Ok(Decision::Dial(req)) => req,
+    };
+    if req.to != job.lead.phone {
+        return (
+            skip(
+                "failed",
+                "destination",
+                format!(
+                    "flow asked to dial {}, which is not the lead's number",
+                    req.to
+                ),
+            ),
+            None,
+        );
+    }
+    let facts = LeadFacts {
+        phone: &job.lead.phone,
+        timezone: job.lead.timezone.as_deref(),
+        dnc_listed: job.dnc_listed,
+        attempts_24h: job.attempts_24h,
+    };
+    let cap = s
+        .daily_attempt_cap
+        .min(crate::config::LEAD_DAILY_ATTEMPT_CAP_DEFAULT);
+    match compliance::judge(&facts, s.calling_window, cap, ctx.clock.now()) {
+        Verdict::Allow(record) => (
+            JobDecision::Dial {
+                job_id: job.job_id,
+                lead_id: job.lead_id,
+                attempt,
+                compliance: record_json(&record),
+            },
+            Some(req),
+        ),
+        Verdict::Defer { until, record } => (
+            JobDecision::Defer {
+                job_id: job.job_id,
+                lead_id: job.lead_id,
+                attempt,
+                until_ms: until.timestamp_millis(),
+                compliance: record_json(&record),
+            },
+            None,
+        ),
+        Verdict::Skip { reason, record } => (
+            JobDecision::Skip {
+                job_id: job.job_id,
+                lead_id: job.lead_id,
+                attempt,
+                status: "skipped",
+                reason,
+                compliance: record_json(&record),
+            },
+            None,
+        ),
+    }
+}
