@@ -1,6 +1,7 @@
 //! dialplane: an orchestration host for outbound call campaigns.
 //!
-//! Module map (one folder per concern, one file per moving part):
+//! Module map (one folder per concern, one file per moving part; the layers
+//! and invariants are in `ARCHITECTURE.md` at the repository root):
 //!
 //! - [`model`]: the domain's value types (ids, statuses, run settings, leads,
 //!   call reports), a leaf every other module may use.
@@ -12,12 +13,17 @@
 //!   and embedded in the binary.
 //! - [`leads_file`]: lead files (JSON/CSV) and lead field validation.
 //! - [`testing`]: helpers for plugin authors' own insta tests.
-//! - [`store`]: the only place with SQL. One `Store` trait, a PostgreSQL and a
-//!   SQLite driver, and the conformance suite both must pass.
-//! - [`lifecycle`]: claim, heartbeat, cancel, cursor, reclaim, and the worker
-//!   that drives leads through the plugins.
+//! - [`store`]: the only place with SQL. Traits split by audience (the API's
+//!   tenant-scoped `ApiStore`, the workers' lease-fenced `WorkerRunStore`), a
+//!   PostgreSQL and a SQLite driver, and (with the `test-support` feature)
+//!   the conformance suites both must pass.
+//! - [`lifecycle`]: the worker and its services (claimer, heartbeater,
+//!   cancel listener, reconciler, dialer watcher), and the pipeline that
+//!   drives leads through the plugins.
 //! - [`api`]: axum routers per resource, auth, the one error type.
 //! - [`process_metrics`]: counters shared by the API and in-process workers.
+//! - [`demo`]: the `dialplane demo` campaign (lead generator, sim ledger,
+//!   progress bar, summary table).
 //! - [`cli`]: the `dialplane` subcommands.
 
 pub mod api;

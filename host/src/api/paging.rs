@@ -1,4 +1,4 @@
-//! `?limit=&cursor=` paging (see API_CONTRACT.md): limit 1..=500 (default
+//! `?limit=&cursor=` paging (documented in `/api/openapi.json`): limit 1..=500 (default
 //! 50), an opaque cursor (the last id seen), `{"items", "next_cursor"}`.
 
 use serde::{Deserialize, Serialize};

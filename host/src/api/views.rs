@@ -1,4 +1,4 @@
-//! JSON views of stored rows, as API_CONTRACT.md fixes them (no
+//! JSON views of stored rows, as the API returns them (no
 //! `business_id`: the tenant is implied by the key), and path-id parsing.
 
 use std::collections::BTreeMap;
@@ -195,7 +195,7 @@ pub fn not_found_as(what: &'static str) -> impl Fn(StoreError) -> ApiError {
     }
 }
 
-/// A run's settings in the request's shape (API_CONTRACT.md).
+/// A run's settings in the shape `POST /api/outbound/runs` takes them.
 pub fn settings_json(s: &RunSettings) -> serde_json::Value {
     let window = s.calling_window.to_string();
     let (start, end) = window.split_once('-').unwrap_or((window.as_str(), ""));
