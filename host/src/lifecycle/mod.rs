@@ -38,7 +38,7 @@
 //! - [`clock`]: injectable "now" for compliance and `not_before`.
 //! - [`shutdown`]: the injectable stop signal.
 //! - [`metrics`]: claim-to-finish latency and leads finished, in process.
-//! - [`settings`]: a run's settings (concurrency, window, cancel mode, …).
+//! - [`settings`]: the old path of [`crate::model::settings`], re-exported.
 //!
 //! Outside the worker:
 //!
