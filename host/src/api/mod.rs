@@ -7,6 +7,20 @@
 //! - Errors ([`error`]): one [`error::ApiError`], one JSON shape.
 //! - Bodies ([`body`]): strict JSON, size limits → 413.
 //! - [`serve`]: runs the router on a listener until a shutdown future fires.
+//!
+//! Module map, one router (or piece of the router) per file:
+//! - [`auth`]: the bearer key → tenant or platform principal.
+//! - [`error`]: [`error::ApiError`], the one error shape and its status codes.
+//! - [`body`]: strict JSON/CSV body extractors, size limits → 413.
+//! - [`paging`]: `?limit=&cursor=` keyset paging.
+//! - [`views`]: the JSON shapes of stored rows; path-id parsing.
+//! - [`leads`], [`dnc`], [`plugins`], [`dialer_config`], [`tenant_store`],
+//!   [`audit`]: a tenant's resources, one router each.
+//! - [`runs`]: runs, their jobs and attempts, cancel; [`events`]: a run's SSE stream.
+//! - [`legacy`]: the original system's endpoints, same meaning.
+//! - [`callbacks`]: provider status callbacks (token in the path, no key).
+//! - [`admin_dialers`]: dialer adapter versions (platform key only).
+//! - [`health`], [`metrics`], [`openapi`], [`dashboard`]: operations and docs.
 
 pub mod admin_dialers;
 pub mod audit;

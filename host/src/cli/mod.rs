@@ -3,6 +3,11 @@
 //! `main` parses flags with clap, sets up logging, builds a tokio runtime and
 //! hands over to the subcommand's `run`. Errors are printed as one clear line
 //! (with their causes) and exit non-zero; nothing here panics on bad input.
+//!
+//! Module map: [`serve`], [`worker`], [`migrate`], [`tenant`] (tenant and
+//! admin keys), [`demo`], [`plugin`] (`check`, `test`), and the benchmarks
+//! [`bench`](mod@bench) (the `bench` command and `bench plugin`), [`bench_lifecycle`],
+//! [`bench_api`].
 
 pub mod bench;
 pub mod bench_api;

@@ -13,6 +13,25 @@
 //!   many calls of the same tenant and plugin, never across tenants; after any
 //!   error it is poisoned and every further call fails with
 //!   [`PluginFailure::Poisoned`].
+//!
+//! Module map:
+//! - `engine`: the process's one wasmtime engine and its epoch ticker.
+//! - `cache`, `disk_cache`: compiled components by sha256, in memory and
+//!   optionally on disk.
+//! - `validate`: is this a component of the right world (on the real linker).
+//! - [`bindings`]: generated bindings, one module per WIT version.
+//! - [`types`]: the host-side mirror of the WIT types.
+//! - `instance`, `store_data`: what every instance holds (its store, its
+//!   tenant scope, its limits).
+//! - `limits`, `output_check`, `failure`: the memory cap, bounds on what a
+//!   plugin returns, and what a failed call becomes.
+//! - `host_log`, `log_sink`, `stdio_capture`: a plugin's log lines and stdio.
+//! - `host_tenant_store`: the `tenant-store` import, bound to the scope's tenant.
+//! - `http_allowlist`: `wasi:http` for dialers, only to allowed hosts.
+//! - [`memory_kv`]: an in-memory tenant store for `plugin test`.
+//! - [`custom_section`]: appends a custom section (versions that differ only
+//!   by bytes, for hot-swap tests).
+//! - [`bench`](mod@bench): the `bench plugin` measurement.
 
 pub mod bench;
 pub mod bindings;

@@ -14,7 +14,7 @@
 //!   (embedded default, demo, single node), one file per concern where the
 //!   engines truly differ (plugins' notify, leads' JSON, the run store's
 //!   claims and batch writes). The concerns whose SQL differs only by casts
-//!   are written once for both in [`portable`]. Both drivers pass the same
+//!   are written once for both in `portable`. Both drivers pass the same
 //!   [`conformance`] and [`conformance_runs`] suites.
 //! - Queries are built at run time (`sqlx::query` + `bind`), never with the
 //!   compile-time-checked macros: no database is needed to build.
@@ -43,7 +43,7 @@
 //! - [`dialer_config`]: [`DialerConfigStore`], dialer configs, callback tokens.
 //! - [`runs`]: [`ApiRunStore`] and [`WorkerRunStore`], the run lifecycle.
 //! - [`platform_reads`]: [`PlatformReads`], the API's cross-tenant reads.
-//! - [`portable`]: the stores written once for both engines (macros).
+//! - `portable`: the stores written once for both engines (macros).
 //! - [`postgres`]: the PostgreSQL driver.
 //! - [`sqlite`]: the SQLite driver.
 //! - [`tenant_scope`]: the API's RLS role and per-task tenant scope.
