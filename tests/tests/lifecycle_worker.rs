@@ -496,7 +496,7 @@ async fn pending_calls_count_toward_concurrency(engine: Db) {
     )
     .await;
     let cfg = fast_worker_config();
-    let worker_id = cfg.worker_id.clone();
+    let worker_id = cfg.worker_id.to_string();
     let (stop, w) = start_worker(&db.store, cfg, None).await;
     let first = wait_for(WAIT, "two pending calls", || async {
         let a = db

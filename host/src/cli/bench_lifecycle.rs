@@ -340,7 +340,7 @@ async fn measure_reclaim(
     let _ = child.wait().await;
     let (stop, rx) = stop_pair();
     let mut cfg = cfg.clone();
-    cfg.worker_id = format!("bench-heir-{}", std::process::id());
+    cfg.worker_id = format!("bench-heir-{}", std::process::id()).into();
     cfg.poll_interval = Duration::from_millis(5);
     cfg.lease_ttl = a.reclaim_ttl;
     cfg.heartbeat_interval = a.reclaim_ttl / 5;

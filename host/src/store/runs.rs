@@ -7,10 +7,10 @@
 //!   ([`super::tenant_scope`]). It can create, read and cancel, but never
 //!   claim a run or write under a lease.
 //! - [`WorkerRunStore`]: workers, connected as the schema owner. They drive
-//!   whichever run they claimed, so methods take run ids, not tenants; every
-//!   write carries the run's lease generation (`AND lease_generation = $g`)
-//!   and reports [`Fenced::LeaseLost`] instead of writing when the lease
-//!   moved on.
+//!   whichever run they claimed, so methods take the claim's [`Lease`]
+//!   (run, generation, worker), not tenants; every write is fenced on it
+//!   (`AND lease_generation = $g`) and reports [`Fenced::LeaseLost`] instead
+//!   of writing when the lease moved on.
 //!
 //! Both drivers implement them in `*/runs/`; the conformance cases are in
 //! [`super::conformance_runs`]. Times are epoch milliseconds. Lease times
@@ -22,7 +22,10 @@ use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
 use super::{Page, StoreResult};
-use crate::model::{CallEvent, CallReport, CancelMode, Lead, RunSettings};
+use crate::model::{
+    CallEvent, CallReport, CancelMode, Lead, Lease, LeaseGeneration, RunId, RunSettings, TenantId,
+    WorkerId,
+};
 
 /// The statuses are defined once in [`crate::model::status`]; re-exported
 /// so `store::runs::RunStatus` paths keep working.
@@ -151,9 +154,9 @@ pub struct WorkerInfo {
 /// A run a worker now holds the lease of.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedRun {
-    pub run_id: i64,
-    pub business_id: i64,
-    pub generation: i64,
+    /// The lease every write for this run presents.
+    pub lease: Lease,
+    pub tenant: TenantId,
     /// True when the run was `running` under another owner whose lease expired.
     pub reclaimed: bool,
     pub flow_plugin_id: i64,
@@ -166,8 +169,8 @@ pub struct ClaimedRun {
 /// The state of one lease as seen by a heartbeat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeaseState {
-    pub run_id: i64,
-    pub generation: i64,
+    pub run: RunId,
+    pub generation: LeaseGeneration,
     pub cancel_requested: bool,
     pub cancel_acked: bool,
 }
@@ -385,11 +388,12 @@ pub trait ApiRunStore {
 /// The workers' side of runs: leases and the writes made under them.
 ///
 /// Only workers call this (the owner's connection; RLS does not apply). A
-/// worker claims runs of any tenant, so methods take run ids; the tenant
-/// comes from the claimed row, never from a caller. Every write names the
-/// lease generation it was made under and is refused ([`Fenced::LeaseLost`],
-/// [`MarkResult::LeaseLost`]) once another worker took the run over, so a
-/// stalled owner can never write over its successor.
+/// worker claims runs of any tenant, so methods take a [`Lease`] (or a
+/// [`RunId`] for plain reads); the tenant comes from the claimed row, never
+/// from a caller. Every write presents the [`Lease`] it was made under and
+/// is refused ([`Fenced::LeaseLost`], [`MarkResult::LeaseLost`]) once
+/// another worker took the run over, so a stalled owner can never write over
+/// its successor.
 #[async_trait]
 pub trait WorkerRunStore {
     /// Records (or refreshes) a worker row.
@@ -397,70 +401,56 @@ pub trait WorkerRunStore {
 
     /// Marks a worker stopped and gives up its leases so another worker can
     /// take them over at once (status stays `running`).
-    async fn release_worker(&self, worker_id: &str) -> StoreResult<()>;
+    async fn release_worker(&self, worker: &WorkerId) -> StoreResult<()>;
 
     /// Claims up to `limit` runs in one statement: `queued` ones, or
     /// `running` ones whose lease expired. Each claim bumps the generation.
     async fn claim_runs(
         &self,
-        worker_id: &str,
+        worker: &WorkerId,
         limit: u32,
         lease_ttl_ms: i64,
     ) -> StoreResult<Vec<ClaimedRun>>;
 
     /// Refreshes `lock_ts` of every run this worker owns, in one statement,
     /// and says which leases it still holds.
-    async fn heartbeat(&self, worker_id: &str) -> StoreResult<Vec<LeaseState>>;
+    async fn heartbeat(&self, worker: &WorkerId) -> StoreResult<Vec<LeaseState>>;
 
     /// Live runs (running, lease not expired) by tenant, adapter and owner,
     /// across the whole fleet. One small grouped read of the runs table.
     async fn fleet_load(&self) -> StoreResult<Vec<RunLoad>>;
 
-    /// The owner of `generation` has stopped dialing for a cancelled run.
-    async fn ack_cancel(&self, run_id: i64, generation: i64) -> StoreResult<Fenced>;
+    /// The owner of `lease` has stopped dialing for a cancelled run.
+    async fn ack_cancel(&self, lease: &Lease) -> StoreResult<Fenced>;
 
     /// Run ids whose cancel was requested, as they happen
     /// (PostgreSQL `LISTEN`, an in-process channel on SQLite). Best effort:
     /// the heartbeat also reports `cancel_requested`.
-    async fn cancel_notices(&self) -> StoreResult<BoxStream<'static, i64>>;
+    async fn cancel_notices(&self) -> StoreResult<BoxStream<'static, RunId>>;
 
     /// Jobs of the run in `dialing` (with their pending-call state).
-    async fn dialing_jobs(&self, run_id: i64, generation: i64) -> StoreResult<Vec<DialingJob>>;
+    async fn dialing_jobs(&self, lease: &Lease) -> StoreResult<Vec<DialingJob>>;
 
     /// Up to `limit` queued jobs due at `now_ms`, in position order.
-    async fn next_jobs(
-        &self,
-        run_id: i64,
-        generation: i64,
-        now_ms: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<JobWork>>;
+    async fn next_jobs(&self, lease: &Lease, now_ms: i64, limit: u32) -> StoreResult<Vec<JobWork>>;
 
     /// Earliest `not_before` of the run's queued jobs (to sleep until).
-    async fn next_due(&self, run_id: i64) -> StoreResult<Option<i64>>;
+    async fn next_due(&self, run: RunId) -> StoreResult<Option<i64>>;
 
     /// Applies the decisions in **one committed transaction**, guarded by
-    /// `NOT cancel_requested AND lease_generation = generation`. Deferrals and
+    /// `NOT cancel_requested AND lease_generation = lease.generation`. Deferrals and
     /// skips get an attempt row with their compliance record; skips count
     /// toward the cursor.
     async fn mark_dialing(
         &self,
-        run_id: i64,
-        generation: i64,
-        worker_id: &str,
+        lease: &Lease,
         decisions: &[JobDecision],
         now_ms: i64,
     ) -> StoreResult<MarkResult>;
 
     /// Records calls placed in `pending` mode (attempt rows in call state
     /// `queued`) so callbacks can find them.
-    async fn record_pending(
-        &self,
-        run_id: i64,
-        generation: i64,
-        worker_id: &str,
-        calls: &[PendingCall],
-    ) -> StoreResult<Fenced>;
+    async fn record_pending(&self, lease: &Lease, calls: &[PendingCall]) -> StoreResult<Fenced>;
 
     /// Finishes (or requeues) dialing jobs, writes their attempt rows,
     /// advances `cursor_position` by the jobs that became terminal and
@@ -473,9 +463,7 @@ pub trait WorkerRunStore {
     /// on).
     async fn finish_jobs(
         &self,
-        run_id: i64,
-        generation: i64,
-        worker_id: &str,
+        lease: &Lease,
         results: &[JobResult],
         now_ms: i64,
     ) -> StoreResult<Fenced>;
@@ -483,14 +471,14 @@ pub trait WorkerRunStore {
     /// Ends the run if nothing is left: `cancelled` when cancel was requested
     /// and no job is dialing, `completed` when no job is queued or dialing.
     /// Returns the status after the call (`running` = not finished yet).
-    async fn finish_run_if_done(&self, run_id: i64, generation: i64) -> StoreResult<RunStatus>;
+    async fn finish_run_if_done(&self, lease: &Lease) -> StoreResult<RunStatus>;
 
     /// The run's pinned flow version: (name, version, component bytes).
-    async fn run_flow_plugin(&self, run_id: i64) -> StoreResult<(String, i64, Vec<u8>)>;
+    async fn run_flow_plugin(&self, run: RunId) -> StoreResult<(String, i64, Vec<u8>)>;
 
     /// Ends the run `failed` with a reason (its flow cannot be loaded, …);
     /// queued jobs are cancelled.
-    async fn fail_run(&self, run_id: i64, generation: i64, reason: &str) -> StoreResult<Fenced>;
+    async fn fail_run(&self, lease: &Lease, reason: &str) -> StoreResult<Fenced>;
 }
 
 // ---- helpers shared by both drivers ----

@@ -10,16 +10,19 @@ pub async fn run_cancel_cancels_queued_jobs_and_blocks_dialing(store: Arc<dyn St
         .unwrap();
     let w = unique("w");
     let c = store
-        .claim_runs(&w, 100, 60_000)
+        .claim_runs(&WorkerId::from(w.as_str()), 100, 60_000)
         .await
         .unwrap()
         .into_iter()
-        .find(|c| c.run_id == run_id)
+        .find(|c| c.lease.run.0 == run_id)
         .unwrap();
-    let g = c.generation;
-    let jobs = store.next_jobs(run_id, g, FAR_FUTURE, 10).await.unwrap();
+    let g = c.lease.generation.0;
+    let jobs = store
+        .next_jobs(&lease(run_id, g, &w), FAR_FUTURE, 10)
+        .await
+        .unwrap();
     let MarkResult::Marked(marked) = store
-        .mark_dialing(run_id, g, &w, &[dial(&jobs[0])], 0)
+        .mark_dialing(&lease(run_id, g, &w), &[dial(&jobs[0])], 0)
         .await
         .unwrap()
     else {
@@ -41,27 +44,31 @@ pub async fn run_cancel_cancels_queued_jobs_and_blocks_dialing(store: Arc<dyn St
     );
     assert_eq!(
         store
-            .mark_dialing(run_id, g, &w, &[dial(&jobs[1])], 0)
+            .mark_dialing(&lease(run_id, g, &w), &[dial(&jobs[1])], 0)
             .await
             .unwrap(),
         MarkResult::Cancelled,
         "no job can be marked dialing after the cancel"
     );
-    let hb = store.heartbeat(&w).await.unwrap();
-    let lease = hb.iter().find(|l| l.run_id == run_id).unwrap();
-    assert!(lease.cancel_requested && !lease.cancel_acked);
-    assert_eq!(store.ack_cancel(run_id, g).await.unwrap(), Fenced::Done);
+    let hb = store.heartbeat(&WorkerId::from(w.as_str())).await.unwrap();
+    let state = hb.iter().find(|l| l.run.0 == run_id).unwrap();
+    assert!(state.cancel_requested && !state.cancel_acked);
+    assert_eq!(
+        store.ack_cancel(&lease(run_id, g, &w)).await.unwrap(),
+        Fenced::Done
+    );
     assert!(store.cancel_settled(b, run_id).await.unwrap());
     assert_eq!(
-        store.finish_run_if_done(run_id, g).await.unwrap(),
+        store
+            .finish_run_if_done(&lease(run_id, g, &w))
+            .await
+            .unwrap(),
         RunStatus::Running,
         "a job is still dialing"
     );
     store
         .finish_jobs(
-            run_id,
-            g,
-            &w,
+            &lease(run_id, g, &w),
             &[done(
                 run_id,
                 &jobs[0],
@@ -76,7 +83,10 @@ pub async fn run_cancel_cancels_queued_jobs_and_blocks_dialing(store: Arc<dyn St
         .await
         .unwrap();
     assert_eq!(
-        store.finish_run_if_done(run_id, g).await.unwrap(),
+        store
+            .finish_run_if_done(&lease(run_id, g, &w))
+            .await
+            .unwrap(),
         RunStatus::Cancelled
     );
     let run = store.get_run(b, run_id).await.unwrap();
@@ -112,11 +122,11 @@ pub async fn run_cancel_of_unowned_run_is_immediate(store: Arc<dyn Store>) {
     let w = unique("w");
     assert!(
         store
-            .claim_runs(&w, 100, 60_000)
+            .claim_runs(&WorkerId::from(w.as_str()), 100, 60_000)
             .await
             .unwrap()
             .iter()
-            .all(|c| c.run_id != run_id)
+            .all(|c| c.lease.run.0 != run_id)
     );
 }
 

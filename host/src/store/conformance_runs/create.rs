@@ -30,7 +30,7 @@ pub async fn run_create_snapshots_leads_and_pins_flow(store: Arc<dyn Store>) {
         .activate_plugin_version(PluginKind::Flow, Some(b), &flow, v2.version)
         .await
         .unwrap();
-    let (_, version, bytes) = store.run_flow_plugin(run_id).await.unwrap();
+    let (_, version, bytes) = store.run_flow_plugin(RunId(run_id)).await.unwrap();
     assert_eq!((version, bytes.as_slice()), (1, &b"flow-bytes"[..]));
     let jobs = store.list_jobs(b, run_id, Page::first(100)).await.unwrap();
     assert_eq!(

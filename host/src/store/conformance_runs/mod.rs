@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::model::{CancelMode, RunSettings};
+use crate::model::{CancelMode, Lease, RunId, RunSettings, WorkerId};
 use crate::runtime::{CallEvent, CallReport, CallState, Outcome, PluginKind};
 
 pub use calls::*;
@@ -162,14 +162,21 @@ async fn setup(store: &Arc<dyn Store>, n: usize) -> (i64, Vec<i64>, String, Stri
 async fn claim_as(store: &Arc<dyn Store>, worker: &str, run_id: i64) -> (String, i64) {
     let w = unique(worker);
     let g = store
-        .claim_runs(&w, 100, 60_000)
+        .claim_runs(&WorkerId::from(w.as_str()), 100, 60_000)
         .await
         .unwrap()
         .into_iter()
-        .find(|c| c.run_id == run_id)
+        .find(|c| c.lease.run.0 == run_id)
         .unwrap()
-        .generation;
+        .lease
+        .generation
+        .0;
     (w, g)
+}
+
+/// The lease `worker` holds (or held) on `run_id` at `generation`.
+fn lease(run_id: i64, generation: i64, worker: &str) -> Lease {
+    Lease::new(run_id, generation, worker)
 }
 
 /// A run of `n` leads with default settings, claimed by a new worker named
@@ -198,9 +205,7 @@ async fn record_first_call_pending(
     let pcid = format!("prov-{key}");
     store
         .record_pending(
-            run_id,
-            g,
-            w,
+            &lease(run_id, g, w),
             &[PendingCall {
                 job_id: job.job_id,
                 lead_id: job.lead_id,
