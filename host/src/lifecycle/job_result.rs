@@ -4,7 +4,7 @@
 //! lifecycle module.
 
 use crate::runtime::CallReport;
-use crate::store::{DialingJob, JobNext, JobResult, JobWork, idempotency_key};
+use crate::store::{DialingJob, JobNext, JobResult, JobStatus, JobWork, idempotency_key};
 
 /// Which attempt at which job a result is for, and that attempt's
 /// idempotency key.
@@ -65,7 +65,7 @@ impl JobResult {
     /// `interrupted`) with `outcome`.
     pub fn finished(
         at: JobAttempt,
-        status: &'static str,
+        status: JobStatus,
         outcome: impl Into<String>,
         reason: Option<String>,
     ) -> JobResult {
@@ -83,14 +83,14 @@ impl JobResult {
     /// The job ends `interrupted` with outcome `unknown`: a call may exist,
     /// so it is never dialed again.
     pub fn interrupted(at: JobAttempt, reason: String) -> JobResult {
-        JobResult::finished(at, "interrupted", "unknown", Some(reason))
+        JobResult::finished(at, JobStatus::Interrupted, "unknown", Some(reason))
     }
 
     /// The job ends `cancelled` and its call was never placed.
     pub fn cancelled_before_placing(at: JobAttempt) -> JobResult {
         JobResult::finished(
             at,
-            "cancelled",
+            JobStatus::Cancelled,
             "not-dialed",
             Some("run cancelled before the call was placed".into()),
         )
@@ -160,7 +160,7 @@ mod tests {
         assert_eq!(
             r.next,
             JobNext::Finish {
-                status: "interrupted",
+                status: JobStatus::Interrupted,
                 outcome: "unknown".into(),
                 reason: Some("why".into()),
             }

@@ -24,7 +24,7 @@ use super::run_state::RunState;
 use super::settings::CancelMode;
 use super::steps::after_call::{CallOf, after_call};
 use crate::runtime::{CallReport, Outcome};
-use crate::store::{ClaimedRun, JobResult, RunStatus};
+use crate::store::{ClaimedRun, JobResult, JobStatus, RunStatus};
 
 /// A driver heartbeats before a batch when the last beat is older than the
 /// heartbeat interval divided by this, and re-checks a stalled lease as
@@ -295,8 +295,12 @@ async fn finish_cancelled(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Resul
                     Err(e) => format!("hang-up failed: {e}"),
                 };
                 let reason = Some("run cancelled (hangup)".into());
-                let r =
-                    JobResult::finished(JobAttempt::dialing(j), "cancelled", "canceled", reason);
+                let r = JobResult::finished(
+                    JobAttempt::dialing(j),
+                    JobStatus::Cancelled,
+                    "canceled",
+                    reason,
+                );
                 results.push(r.with_note(Some(detail)));
             }
             (Some(_), _) => in_flight += 1,

@@ -238,7 +238,7 @@ pub enum JobDecision {
         job_id: i64,
         lead_id: i64,
         attempt: u32,
-        status: &'static str,
+        status: JobStatus,
         reason: String,
         compliance: String,
     },
@@ -284,7 +284,7 @@ pub struct JobResult {
 pub enum JobNext {
     /// Terminal: `completed`, `failed`, `cancelled`, `interrupted`.
     Finish {
-        status: &'static str,
+        status: JobStatus,
         outcome: String,
         reason: Option<String>,
     },

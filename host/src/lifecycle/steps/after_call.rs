@@ -7,7 +7,7 @@ use crate::lifecycle::context::WorkerCtx;
 use crate::lifecycle::job_result::JobAttempt;
 use crate::lifecycle::run_state::RunState;
 use crate::runtime::CallReport;
-use crate::store::JobResult;
+use crate::store::{JobResult, JobStatus};
 
 /// Which attempt at which lead a call belongs to.
 pub struct CallOf<'a> {
@@ -51,7 +51,7 @@ pub async fn after_call(
             let not_before_ms = ctx.clock.now().timestamp_millis() + i64::from(secs) * 1000;
             JobResult::retry(at, outcome, not_before_ms)
         }
-        _ => JobResult::finished(at, "completed", outcome, None),
+        _ => JobResult::finished(at, JobStatus::Completed, outcome, None),
     };
     result
         .with_call(report, placed_at, dialer_version)

@@ -14,7 +14,7 @@ use crate::lifecycle::job_result::JobAttempt;
 use crate::lifecycle::reconciler::{self, Reconciled};
 use crate::lifecycle::run_state::RunState;
 use crate::runtime::{CallRequest, DialError, Placement};
-use crate::store::{JobResult, JobWork, PendingCall};
+use crate::store::{JobResult, JobStatus, JobWork, PendingCall};
 
 /// Seconds before a placement that failed transiently (nothing placed) is
 /// tried again.
@@ -114,7 +114,7 @@ pub async fn place_one(
         }
         Ok(Err(e)) => Placed::Done(JobResult::finished(
             at,
-            "failed",
+            JobStatus::Failed,
             "not-placed",
             Some(format!("dialer refused the call: {e}")),
         )),

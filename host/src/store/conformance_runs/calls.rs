@@ -169,7 +169,7 @@ pub async fn run_call_events_are_monotonic_and_tenant_scoped(store: Arc<dyn Stor
         &dialing[0],
         Some(r.clone()),
         JobNext::Finish {
-            status: "completed",
+            status: JobStatus::Completed,
             outcome: "answered-human".into(),
             reason: None,
         },

@@ -73,7 +73,7 @@ pub async fn run_cancel_cancels_queued_jobs_and_blocks_dialing(store: Arc<dyn St
                 run_id,
                 &jobs[0],
                 JobNext::Finish {
-                    status: "completed",
+                    status: JobStatus::Completed,
                     outcome: "busy".into(),
                     reason: None,
                 },

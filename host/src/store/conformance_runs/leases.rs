@@ -202,7 +202,7 @@ pub async fn run_dialing_jobs_after_takeover(store: Arc<dyn Store>) {
         &left[1],
         None,
         JobNext::Finish {
-            status: "interrupted",
+            status: JobStatus::Interrupted,
             outcome: "unknown".into(),
             reason: Some("lookup failed".into()),
         },

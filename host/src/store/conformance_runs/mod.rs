@@ -267,7 +267,7 @@ fn completed_busy(run_id: i64, job: &JobWork) -> JobResult {
         run_id,
         job,
         JobNext::Finish {
-            status: "completed",
+            status: JobStatus::Completed,
             outcome: "busy".into(),
             reason: None,
         },
