@@ -99,9 +99,13 @@ pub async fn seed_run(
         .collect();
     store.set_dialer_config(b, DIALER, &config).await.unwrap();
     let run_id = store
-        .create_run(b, &conformance_runs::spec(&leads, FLOW, DIALER, settings))
+        .create_run(
+            b.into(),
+            &conformance_runs::spec(&leads, FLOW, DIALER, settings),
+        )
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     (b, run_id, leads)
 }
 
@@ -188,7 +192,7 @@ where
 }
 
 pub async fn run_view(store: &Arc<dyn Store>, b: i64, run_id: i64) -> RunView {
-    store.get_run(b, run_id).await.unwrap()
+    store.get_run(b.into(), run_id.into()).await.unwrap()
 }
 
 /// Worker settings for tests: fast heartbeat, short TTL, quick polling.

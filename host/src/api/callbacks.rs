@@ -21,6 +21,7 @@ use axum::{Json, Router};
 use super::AppState;
 use super::body::RawBody;
 use super::error::{ApiError, ApiResult};
+use crate::model::TenantId;
 use crate::runtime::{PluginKind, PluginMeta, Prepared, Scope as PluginScope};
 use crate::store::tenant_scope::{Scope, scoped};
 use crate::store::{CallEventApplied, StoreError, StoreKv};
@@ -121,7 +122,7 @@ async fn callback(
             Ok(None) => return Ok(Json(serde_json::json!({"result": "no_event"}))),
             Ok(Some(e)) => e,
         };
-        let result = match s.store.apply_call_event(bid, &event).await? {
+        let result = match s.store.apply_call_event(TenantId(bid), &event).await? {
             CallEventApplied::Applied => "applied",
             CallEventApplied::Ignored => "ignored",
             CallEventApplied::UnknownCall => "unknown_call",

@@ -271,7 +271,7 @@ async fn import(
     let results = if inputs.is_empty() {
         Vec::new()
     } else {
-        s.store.upsert_leads(t.business_id, &inputs).await?
+        s.store.upsert_leads(t.tenant.0, &inputs).await?
     };
     let (mut created, mut updated, mut stored) = (0, 0, Vec::new());
     for ((row, input), r) in input_rows.into_iter().zip(inputs).zip(results) {
@@ -344,7 +344,7 @@ async fn list(
     };
     let rows = s
         .store
-        .list_leads(t.business_id, &filter, req.store_page())
+        .list_leads(t.tenant.0, &filter, req.store_page())
         .await?;
     Ok(Json(paged(req, rows, |l| l.id, LeadJson::from)))
 }
@@ -355,7 +355,7 @@ async fn get_one(
     Path(id): Path<String>,
 ) -> ApiResult<Json<LeadJson>> {
     let id = parse_id("id", &id)?;
-    let r = s.store.get_lead(t.business_id, id).await;
+    let r = s.store.get_lead(t.tenant.0, id).await;
     let lead = or_not_found(&s, &t, Resource::Lead, id, "GET /api/leads/{id}", r).await?;
     Ok(Json(lead.into()))
 }

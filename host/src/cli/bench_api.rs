@@ -148,7 +148,7 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
         .collect::<Result<_, crate::store::StoreError>>()?;
     let run_id = db
         .create_run(
-            bid,
+            bid.into(),
             &RunSpec {
                 lead_ids: ids,
                 flow: "default-flow".into(),

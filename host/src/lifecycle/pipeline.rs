@@ -27,6 +27,7 @@ use super::job_result::JobAttempt;
 use super::run_state::RunState;
 use super::steps::place::{Placed, place_one};
 use super::steps::plan::plan_one;
+use crate::model::RunId;
 use crate::runtime::CallRequest;
 use crate::store::{JobResult, JobWork, MarkResult};
 
@@ -237,8 +238,8 @@ pub async fn run_batch(
 
 /// A marked job that was not handed to the adapter, back to the queue with
 /// the same attempt (so the same idempotency key) from `now_ms`.
-fn unplaced(run_id: i64, job: &JobWork, now_ms: i64) -> JobResult {
-    JobResult::requeue(JobAttempt::next_of(run_id, job), now_ms)
+fn unplaced(run: RunId, job: &JobWork, now_ms: i64) -> JobResult {
+    JobResult::requeue(JobAttempt::next_of(run, job), now_ms)
 }
 
 /// Puts the calls of a batch marked ahead but not placed back in the queue
@@ -256,7 +257,7 @@ pub async fn unmark(
     let results: Vec<JobResult> = marked
         .calls
         .iter()
-        .map(|(i, _)| unplaced(run.claimed.lease.run.0, &marked.jobs[*i], now))
+        .map(|(i, _)| unplaced(run.claimed.lease.run, &marked.jobs[*i], now))
         .collect();
     if results.is_empty() {
         return Ok(());
@@ -360,7 +361,7 @@ async fn place_batch(
     // the queue unplaced, same attempt, to be fetched once calls end.
     let now = ctx.clock.now().timestamp_millis();
     for (job, _) in queue {
-        placed.push(Placed::Done(unplaced(run_id, job, now)));
+        placed.push(Placed::Done(unplaced(run.claimed.lease.run, job, now)));
     }
     let t_record = Instant::now();
     let mut batch = PlacedBatch {

@@ -326,7 +326,7 @@ async fn finish_cancelled(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Resul
 
 async fn fresh_cancel_mode(ctx: &Arc<WorkerCtx>, run: &RunState) -> Option<CancelMode> {
     ctx.store
-        .get_run(run.claimed.tenant.0, run.claimed.lease.run.0)
+        .get_run(run.claimed.tenant, run.claimed.lease.run)
         .await
         .ok()
         .and_then(|r| r.cancel_mode)

@@ -11,7 +11,7 @@
 //! Runs on its own small pool with the owner's rights (RLS does not apply:
 //! these reads cross tenants on purpose), so every tenant query here filters
 //! by `business_id` itself. Both drivers implement it with one body,
-//! [`super::portable::platform_reads`].
+//! `super::portable::platform_reads`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

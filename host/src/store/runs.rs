@@ -2,7 +2,7 @@
 //! audience the way the database roles are:
 //!
 //! - [`ApiRunStore`]: the API, acting for one tenant. Every method takes
-//!   `business_id` and filters by it; on PostgreSQL its connections run as
+//!   the [`TenantId`] and filters by it; on PostgreSQL its connections run as
 //!   the Row-Level Security role `dialplane_tenant`
 //!   ([`super::tenant_scope`]). It can create, read and cancel, but never
 //!   claim a run or write under a lease.
@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Page, StoreResult};
 use crate::model::{
-    CallEvent, CallReport, CancelMode, Lead, Lease, LeaseGeneration, RunId, RunSettings, TenantId,
-    WorkerId,
+    CallEvent, CallReport, CancelMode, JobId, Lead, LeadId, Lease, LeaseGeneration, RunId,
+    RunSettings, TenantId, WorkerId,
 };
 
 /// The statuses are defined once in [`crate::model::status`]; re-exported
@@ -60,8 +60,9 @@ pub struct JobCounts {
 /// A run as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunView {
-    pub id: i64,
-    pub business_id: i64,
+    pub id: RunId,
+    #[serde(rename = "business_id")]
+    pub tenant: TenantId,
     pub status: RunStatus,
     pub flow_plugin_id: i64,
     pub dialer: String,
@@ -71,7 +72,7 @@ pub struct RunView {
     pub cancel_requested: bool,
     pub cancel_mode: Option<CancelMode>,
     pub owner_worker: Option<String>,
-    pub lease_generation: i64,
+    pub lease_generation: LeaseGeneration,
     pub last_call_placed_at: Option<i64>,
     pub failure: Option<String>,
     pub created_at: i64,
@@ -84,9 +85,9 @@ pub struct RunView {
 /// One job (a lead in a run).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobView {
-    pub id: i64,
-    pub run_id: i64,
-    pub lead_id: i64,
+    pub id: JobId,
+    pub run_id: RunId,
+    pub lead_id: LeadId,
     pub position: i64,
     pub status: String,
     pub attempt: i64,
@@ -99,9 +100,9 @@ pub struct JobView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttemptView {
     pub id: i64,
-    pub run_id: i64,
-    pub job_id: i64,
-    pub lead_id: i64,
+    pub run_id: RunId,
+    pub job_id: JobId,
+    pub lead_id: LeadId,
     pub attempt: i64,
     pub placed: bool,
     pub idempotency_key: Option<String>,
@@ -109,7 +110,7 @@ pub struct AttemptView {
     /// The compliance record (rule, time zone, local time, DNC check) as JSON.
     pub compliance: String,
     pub worker_id: String,
-    pub lease_generation: i64,
+    pub lease_generation: LeaseGeneration,
     pub provider_call_id: Option<String>,
     pub call_state: Option<String>,
     pub outcome: Option<String>,
@@ -129,7 +130,7 @@ pub struct CancelRequested {
     /// Queued jobs cancelled by the request.
     pub jobs_cancelled: u64,
     /// The lease generation whose owner must acknowledge.
-    pub generation: i64,
+    pub generation: LeaseGeneration,
 }
 
 /// What became of a callback event.
@@ -180,7 +181,7 @@ pub struct LeaseState {
 /// account limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunLoad {
-    pub business_id: i64,
+    pub tenant: TenantId,
     pub dialer: String,
     pub owner_worker: String,
     pub runs: i64,
@@ -312,8 +313,8 @@ pub struct PendingCall {
 }
 
 /// The idempotency key of one placement: `run-job-attempt`.
-pub fn idempotency_key(run_id: i64, job_id: i64, attempt: u32) -> String {
-    format!("{run_id}-{job_id}-{attempt}")
+pub fn idempotency_key(run: RunId, job_id: i64, attempt: u32) -> String {
+    format!("{run}-{job_id}-{attempt}")
 }
 
 /// The API's side of runs: what a tenant may do to its own runs.
@@ -330,27 +331,27 @@ pub trait ApiRunStore {
     /// transaction. A lead id that is not the tenant's → `Invalid` naming
     /// `lead_ids[i]`; a repeated lead id is rejected by the database's
     /// `UNIQUE (run_id, lead_id)` (`Conflict`) and nothing is written.
-    async fn create_run(&self, business_id: i64, spec: &RunSpec) -> StoreResult<i64>;
+    async fn create_run(&self, tenant: TenantId, spec: &RunSpec) -> StoreResult<RunId>;
 
     /// The run with its job counts; another tenant's run is `NotFound`.
-    async fn get_run(&self, business_id: i64, run_id: i64) -> StoreResult<RunView>;
+    async fn get_run(&self, tenant: TenantId, run: RunId) -> StoreResult<RunView>;
 
     /// The tenant's runs, newest id last, keyset-paged by id.
-    async fn list_runs(&self, business_id: i64, page: Page) -> StoreResult<Vec<RunView>>;
+    async fn list_runs(&self, tenant: TenantId, page: Page) -> StoreResult<Vec<RunView>>;
 
     /// A run's jobs in id order.
     async fn list_jobs(
         &self,
-        business_id: i64,
-        run_id: i64,
+        tenant: TenantId,
+        run: RunId,
         page: Page,
     ) -> StoreResult<Vec<JobView>>;
 
     /// A run's attempts (placed calls and compliance decisions) in id order.
     async fn list_attempts(
         &self,
-        business_id: i64,
-        run_id: i64,
+        tenant: TenantId,
+        run: RunId,
         page: Page,
     ) -> StoreResult<Vec<AttemptView>>;
 
@@ -360,8 +361,8 @@ pub trait ApiRunStore {
     /// [`crate::lifecycle::canceller::cancel_run`].
     async fn request_cancel(
         &self,
-        business_id: i64,
-        run_id: i64,
+        tenant: TenantId,
+        run: RunId,
         mode: Option<CancelMode>,
     ) -> StoreResult<CancelRequested>;
 
@@ -370,17 +371,17 @@ pub trait ApiRunStore {
     /// the lease has expired (its owner will not dial: it checks its own
     /// lease, and learns of the cancel with its next heartbeat). A run that
     /// is not the tenant's has nothing to settle: true.
-    async fn cancel_settled(&self, business_id: i64, run_id: i64) -> StoreResult<bool>;
+    async fn cancel_settled(&self, tenant: TenantId, run: RunId) -> StoreResult<bool>;
 
     /// Cancels one queued job (counted by the cursor). A job that is not
     /// queued → `Invalid { field: "status" }`; another tenant's → `NotFound`.
-    async fn cancel_job(&self, business_id: i64, job_id: i64) -> StoreResult<JobView>;
+    async fn cancel_job(&self, tenant: TenantId, job: JobId) -> StoreResult<JobView>;
 
     /// Applies a provider event to the call with that provider call id,
     /// through the monotonic state machine queued < ringing < answered < ended.
     async fn apply_call_event(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         event: &CallEvent,
     ) -> StoreResult<CallEventApplied>;
 }

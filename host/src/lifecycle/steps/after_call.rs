@@ -45,7 +45,7 @@ pub async fn after_call(
         Ok(f) => (f.note, f.retry_after_secs),
         Err(e) => (Some(format!("on-result failed: {e}")), None),
     };
-    let at = JobAttempt::new(run.claimed.lease.run.0, job_id, lead_id, attempt);
+    let at = JobAttempt::new(run.claimed.lease.run, job_id, lead_id, attempt);
     let result = match retry {
         Some(secs) if attempt < run.claimed.settings.max_attempts && !run.ctl.is_cancelled() => {
             let not_before_ms = ctx.clock.now().timestamp_millis() + i64::from(secs) * 1000;

@@ -40,7 +40,7 @@ pub async fn place_one(
 ) -> Placed {
     let attempt = job.attempt + 1;
     let run_id = run.claimed.lease.run.0;
-    let at = JobAttempt::next_of(run_id, job);
+    let at = JobAttempt::next_of(run.claimed.lease.run, job);
     let key = at.idempotency_key.clone();
     let _slot = ctx.tenant_slots(run.claimed.tenant.0).acquire().await;
     ctx.rate

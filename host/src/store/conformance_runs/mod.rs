@@ -159,14 +159,14 @@ async fn setup(store: &Arc<dyn Store>, n: usize) -> (i64, Vec<i64>, String, Stri
 
 /// A new worker named after `worker` claims `run_id`: (worker id, lease
 /// generation).
-async fn claim_as(store: &Arc<dyn Store>, worker: &str, run_id: i64) -> (String, i64) {
+async fn claim_as(store: &Arc<dyn Store>, worker: &str, run_id: RunId) -> (String, i64) {
     let w = unique(worker);
     let g = store
         .claim_runs(&WorkerId::from(w.as_str()), 100, 60_000)
         .await
         .unwrap()
         .into_iter()
-        .find(|c| c.lease.run.0 == run_id)
+        .find(|c| c.lease.run == run_id)
         .unwrap()
         .lease
         .generation
@@ -175,16 +175,19 @@ async fn claim_as(store: &Arc<dyn Store>, worker: &str, run_id: i64) -> (String,
 }
 
 /// The lease `worker` holds (or held) on `run_id` at `generation`.
-fn lease(run_id: i64, generation: i64, worker: &str) -> Lease {
-    Lease::new(run_id, generation, worker)
+fn lease(run: RunId, generation: i64, worker: &str) -> Lease {
+    Lease::new(run, generation, worker)
 }
 
 /// A run of `n` leads with default settings, claimed by a new worker named
 /// after `worker`: (tenant, run, worker id, lease generation).
-async fn claimed_run(store: &Arc<dyn Store>, n: usize, worker: &str) -> (i64, i64, String, i64) {
+async fn claimed_run(store: &Arc<dyn Store>, n: usize, worker: &str) -> (i64, RunId, String, i64) {
     let (b, ids, flow, dialer) = setup(store, n).await;
     let run_id = store
-        .create_run(b, &spec(&ids, &flow, &dialer, RunSettings::default()))
+        .create_run(
+            b.into(),
+            &spec(&ids, &flow, &dialer, RunSettings::default()),
+        )
         .await
         .unwrap();
     let (w, g) = claim_as(store, worker, run_id).await;
@@ -195,7 +198,7 @@ async fn claimed_run(store: &Arc<dyn Store>, n: usize, worker: &str) -> (i64, i6
 /// dialer version 7 (the provider call id is `prov-<key>`): (key, call id).
 async fn record_first_call_pending(
     store: &Arc<dyn Store>,
-    run_id: i64,
+    run_id: RunId,
     g: i64,
     w: &str,
     job: &JobWork,
@@ -262,7 +265,7 @@ fn settle(job: &DialingJob, report: Option<CallReport>, next: JobNext) -> JobRes
 }
 
 /// [`done`], finished `completed` with outcome `busy`.
-fn completed_busy(run_id: i64, job: &JobWork) -> JobResult {
+fn completed_busy(run_id: RunId, job: &JobWork) -> JobResult {
     done(
         run_id,
         job,
@@ -274,7 +277,7 @@ fn completed_busy(run_id: i64, job: &JobWork) -> JobResult {
     )
 }
 
-fn done(run_id: i64, job: &JobWork, next: JobNext) -> JobResult {
+fn done(run_id: RunId, job: &JobWork, next: JobNext) -> JobResult {
     let attempt = job.attempt + 1;
     JobResult {
         job_id: job.job_id,

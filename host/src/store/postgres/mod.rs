@@ -1,11 +1,11 @@
 //! The PostgreSQL driver: production engine, shared by many hosts.
 //! One file per concern where the engines differ, mirroring
 //! [`crate::store::sqlite`]; the rest is instantiated from
-//! [`crate::store::portable`] below.
+//! `crate::store::portable` below.
 //!
-//! - [`leads`]: `LeadStore` (JSONB tags, row locks for tag merges).
-//! - [`plugins`]: `PluginStore` (activation announced with `NOTIFY`).
-//! - [`runs`]: `ApiRunStore` and `WorkerRunStore` (`SKIP LOCKED` claims,
+//! - `leads`: `LeadStore` (JSONB tags, row locks for tag merges).
+//! - `plugins`: `PluginStore` (activation announced with `NOTIFY`).
+//! - `runs`: `ApiRunStore` and `WorkerRunStore` (`SKIP LOCKED` claims,
 //!   `UNNEST` batches, cancel notices with `LISTEN/NOTIFY`).
 
 mod leads;

@@ -1,11 +1,11 @@
 //! The SQLite driver: the embedded default (demo, single node).
 //! One file per concern where the engines differ, mirroring
 //! [`crate::store::postgres`]; the rest is instantiated from
-//! [`crate::store::portable`] below.
+//! `crate::store::portable` below.
 //!
-//! - [`leads`]: `LeadStore` (JSON tags via `json_each`).
-//! - [`plugins`]: `PluginStore` (activation announced in process).
-//! - [`runs`]: `ApiRunStore` and `WorkerRunStore` (`BEGIN IMMEDIATE`
+//! - `leads`: `LeadStore` (JSON tags via `json_each`).
+//! - `plugins`: `PluginStore` (activation announced in process).
+//! - `runs`: `ApiRunStore` and `WorkerRunStore` (`BEGIN IMMEDIATE`
 //!   writes, per-row batches, in-process cancel notices).
 //!
 //! WAL journal, foreign keys on, and a busy timeout so writers queue for the

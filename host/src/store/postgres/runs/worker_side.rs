@@ -14,7 +14,7 @@ use sqlx::postgres::PgListener;
 use super::finish_batch::{ATTEMPT_KEY_CONSTRAINT, FinishBatch};
 use super::{CANCEL_CHANNEL, NOW_MS, lead_from_row};
 use crate::config::POSTGRES_ANALYZE_AFTER_JOBS;
-use crate::model::{CancelMode, Lease, LeaseGeneration, RunId, WorkerId};
+use crate::model::{CancelMode, Lease, LeaseGeneration, RunId, TenantId, WorkerId};
 use crate::runtime::CallReport;
 use crate::store::postgres::PgStore;
 use crate::store::runs::{
@@ -125,7 +125,7 @@ impl WorkerRunStore for PgStore {
     }
 
     async fn fleet_load(&self) -> StoreResult<Vec<RunLoad>> {
-        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(&format!(
+        let rows: Vec<(TenantId, String, String, i64)> = sqlx::query_as(&format!(
             "SELECT business_id, dialer, owner_worker, COUNT(*) FROM runs \
              WHERE status = 'running' AND owner_worker IS NOT NULL \
                AND lock_ts >= {NOW_MS} - lease_ttl_ms \
@@ -136,8 +136,8 @@ impl WorkerRunStore for PgStore {
         .map_err(|e| self.err(e))?;
         Ok(rows
             .into_iter()
-            .map(|(business_id, dialer, owner_worker, runs)| RunLoad {
-                business_id,
+            .map(|(tenant, dialer, owner_worker, runs)| RunLoad {
+                tenant,
                 dialer,
                 owner_worker,
                 runs,
@@ -240,7 +240,7 @@ impl WorkerRunStore for PgStore {
                     job_id,
                     lead_id: r.get("lead_id"),
                     attempt,
-                    idempotency_key: idempotency_key(run_id, job_id, attempt),
+                    idempotency_key: idempotency_key(lease.run, job_id, attempt),
                     provider_call_id: r.get("provider_call_id"),
                     call_deadline: r.get("call_deadline"),
                     call_state: r.get("call_state"),

@@ -10,7 +10,7 @@ use sqlx::Row;
 use tokio::sync::broadcast;
 
 use super::{NOW_MS, cancel_channel, lead_from_row};
-use crate::model::{CancelMode, Lease, LeaseGeneration, RunId, WorkerId};
+use crate::model::{CancelMode, Lease, LeaseGeneration, RunId, TenantId, WorkerId};
 use crate::runtime::CallReport;
 use crate::store::runs::{
     ClaimedRun, DialingJob, Fenced, JobDecision, JobResult, JobWork, LeaseState, MarkResult,
@@ -116,7 +116,7 @@ impl WorkerRunStore for SqliteStore {
     }
 
     async fn fleet_load(&self) -> StoreResult<Vec<RunLoad>> {
-        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(&format!(
+        let rows: Vec<(TenantId, String, String, i64)> = sqlx::query_as(&format!(
             "SELECT business_id, dialer, owner_worker, COUNT(*) FROM runs \
              WHERE status = 'running' AND owner_worker IS NOT NULL \
                AND lock_ts >= {NOW_MS} - lease_ttl_ms \
@@ -127,8 +127,8 @@ impl WorkerRunStore for SqliteStore {
         .map_err(|e| self.err(e))?;
         Ok(rows
             .into_iter()
-            .map(|(business_id, dialer, owner_worker, runs)| RunLoad {
-                business_id,
+            .map(|(tenant, dialer, owner_worker, runs)| RunLoad {
+                tenant,
                 dialer,
                 owner_worker,
                 runs,
@@ -232,7 +232,7 @@ impl WorkerRunStore for SqliteStore {
                     job_id,
                     lead_id: r.get("lead_id"),
                     attempt,
-                    idempotency_key: idempotency_key(run_id, job_id, attempt),
+                    idempotency_key: idempotency_key(lease.run, job_id, attempt),
                     provider_call_id: r.get("provider_call_id"),
                     call_deadline: r.get("call_deadline"),
                     call_state: r.get("call_state"),
