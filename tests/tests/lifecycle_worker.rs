@@ -94,7 +94,7 @@ async fn calling_window_and_dnc_are_enforced_even_when_the_flow_dials(engine: Db
     };
     db.store
         .upsert_leads(
-            b,
+            b.into(),
             &[
                 tz(0, "America/New_York"),
                 tz(1, "Europe/Paris"),
@@ -103,7 +103,7 @@ async fn calling_window_and_dnc_are_enforced_even_when_the_flow_dials(engine: Db
         )
         .await
         .unwrap();
-    db.store.dnc_add(b, &phones[1]).await.unwrap();
+    db.store.dnc_add(b.into(), &phones[1]).await.unwrap();
     let clock_dyn: Arc<dyn Clock> = Arc::new(clock.clone());
     let (stop, w) = start_worker(&db.store, fast_worker_config(), Some(clock_dyn)).await;
     let jobs = wait_for(WAIT, "three leads decided", || async {

@@ -119,7 +119,7 @@ async fn select_leads(s: &AppState, t: &TenantAuth, f: FilterReq) -> ApiResult<V
     let mut ids = Vec::new();
     let mut page = Page::first(PAGE_LIMIT_MAX);
     loop {
-        let rows = s.store.list_leads(t.tenant.0, &filter, page).await?;
+        let rows = s.store.list_leads(t.tenant, &filter, page).await?;
         let Some(last) = rows.last() else { break };
         page.after = Some(last.id);
         let n = rows.len();

@@ -139,7 +139,7 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
         })
         .collect();
     let ids: Vec<i64> = db
-        .upsert_leads(bid, &leads)
+        .upsert_leads(bid.into(), &leads)
         .await?
         .into_iter()
         .map(|r| match r? {

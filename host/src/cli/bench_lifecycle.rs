@@ -84,7 +84,7 @@ async fn seed(db: &Arc<dyn Store>, n: usize, ledger: bool) -> anyhow::Result<(i6
         })
         .collect();
     for chunk in leads.chunks(1000) {
-        for r in db.upsert_leads(b, chunk).await? {
+        for r in db.upsert_leads(b.into(), chunk).await? {
             match r? {
                 LeadUpsert::Created(id) | LeadUpsert::Updated(id) => ids.push(id),
             }

@@ -274,7 +274,10 @@ async fn install_plugins(
 async fn import(store: &dyn Store, tenant: i64, batch: &DemoLeads) -> anyhow::Result<Vec<i64>> {
     let mut ids = Vec::with_capacity(batch.leads.len());
     for chunk in batch.leads.chunks(IMPORT_CHUNK) {
-        for (lead, r) in chunk.iter().zip(store.upsert_leads(tenant, chunk).await?) {
+        for (lead, r) in chunk
+            .iter()
+            .zip(store.upsert_leads(tenant.into(), chunk).await?)
+        {
             match r {
                 Ok(LeadUpsert::Created(id) | LeadUpsert::Updated(id)) => ids.push(id),
                 Err(e) => bail!("lead {}: {e}", lead.external_id),
@@ -282,7 +285,7 @@ async fn import(store: &dyn Store, tenant: i64, batch: &DemoLeads) -> anyhow::Re
         }
     }
     for phone in &batch.dnc {
-        store.dnc_add(tenant, phone).await?;
+        store.dnc_add(tenant.into(), phone).await?;
     }
     Ok(ids)
 }

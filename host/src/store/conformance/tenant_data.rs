@@ -92,36 +92,39 @@ pub async fn store_kv_backs_the_runtime_tenant_kv(store: Arc<dyn Store>) {
 pub async fn dnc_add_remove_contains_list(store: Arc<dyn Store>) {
     let a = tenant(&store).await;
     let b = tenant(&store).await;
-    assert!(store.dnc_add(a, "+33100000002").await.unwrap());
+    assert!(store.dnc_add(a.into(), "+33100000002").await.unwrap());
     assert!(
-        !store.dnc_add(a, "+33100000002").await.unwrap(),
+        !store.dnc_add(a.into(), "+33100000002").await.unwrap(),
         "second add is a no-op"
     );
-    assert!(store.dnc_add(a, "+33100000001").await.unwrap());
-    assert!(store.dnc_contains(a, "+33100000002").await.unwrap());
+    assert!(store.dnc_add(a.into(), "+33100000001").await.unwrap());
+    assert!(store.dnc_contains(a.into(), "+33100000002").await.unwrap());
     assert!(
-        !store.dnc_contains(b, "+33100000002").await.unwrap(),
+        !store.dnc_contains(b.into(), "+33100000002").await.unwrap(),
         "DNC is per tenant"
     );
     assert_eq!(
-        store.dnc_list(a, None, 10).await.unwrap(),
+        store.dnc_list(a.into(), None, 10).await.unwrap(),
         ["+33100000001", "+33100000002"]
     );
     assert_eq!(
-        store.dnc_list(a, Some("+33100000001"), 10).await.unwrap(),
+        store
+            .dnc_list(a.into(), Some("+33100000001"), 10)
+            .await
+            .unwrap(),
         ["+33100000002"]
     );
-    assert!(store.dnc_list(b, None, 10).await.unwrap().is_empty());
-    assert!(!store.dnc_remove(b, "+33100000002").await.unwrap());
-    assert!(store.dnc_remove(a, "+33100000002").await.unwrap());
-    assert!(!store.dnc_contains(a, "+33100000002").await.unwrap());
+    assert!(store.dnc_list(b.into(), None, 10).await.unwrap().is_empty());
+    assert!(!store.dnc_remove(b.into(), "+33100000002").await.unwrap());
+    assert!(store.dnc_remove(a.into(), "+33100000002").await.unwrap());
+    assert!(!store.dnc_contains(a.into(), "+33100000002").await.unwrap());
 }
 
 pub async fn constraint_violations_are_conflicts(store: Arc<dyn Store>) {
     let missing = 9_000_000_000;
     for r in [
         store.kv_set(missing, "n", "k", b"v").await.err(),
-        store.dnc_add(missing, "+33100000001").await.err(),
+        store.dnc_add(missing.into(), "+33100000001").await.err(),
     ] {
         assert!(
             matches!(r, Some(StoreError::Conflict { .. })),
@@ -129,7 +132,7 @@ pub async fn constraint_violations_are_conflicts(store: Arc<dyn Store>) {
         );
     }
     let r = store
-        .upsert_leads(missing, &[lead("z", "+33100000001")])
+        .upsert_leads(missing.into(), &[lead("z", "+33100000001")])
         .await;
     assert!(matches!(r, Err(StoreError::Conflict { .. })), "{r:?}");
 }

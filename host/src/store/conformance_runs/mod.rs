@@ -95,7 +95,11 @@ pub async fn seed(
         .collect();
     let mut ids = Vec::with_capacity(leads.len());
     for chunk in leads.chunks(1000) {
-        for r in store.upsert_leads(b, chunk).await.expect("upsert leads") {
+        for r in store
+            .upsert_leads(b.into(), chunk)
+            .await
+            .expect("upsert leads")
+        {
             match r.expect("valid lead") {
                 LeadUpsert::Created(id) | LeadUpsert::Updated(id) => ids.push(id),
             }
