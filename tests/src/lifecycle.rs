@@ -97,7 +97,10 @@ pub async fn seed_run(
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    store.set_dialer_config(b, DIALER, &config).await.unwrap();
+    store
+        .set_dialer_config(b.into(), DIALER, &config)
+        .await
+        .unwrap();
     let run_id = store
         .create_run(
             b.into(),
@@ -129,7 +132,7 @@ pub async fn ledger(store: &Arc<dyn Store>, b: i64) -> Vec<LedgerEntry> {
     loop {
         let page = store
             .kv_list(
-                b,
+                b.into(),
                 Some(&ns),
                 after.as_deref().map(|k| (ns.as_str(), k)),
                 Page::first(1000),

@@ -91,7 +91,7 @@ async fn callback(
         let prepared = s.adapters.get(&s, &target.dialer).await?;
         let config = s
             .store
-            .dialer_config_for_worker(bid, &target.dialer)
+            .dialer_config_for_worker(TenantId(bid), &target.dialer)
             .await?
             .unwrap_or_default();
         let headers: Vec<(String, String)> = headers

@@ -158,7 +158,7 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
             },
         )
         .await?;
-    let token = db.create_callback_token(bid, "sim-dialer").await?;
+    let token = db.create_callback_token(bid.into(), "sim-dialer").await?;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

@@ -107,7 +107,7 @@ async fn seed(db: &Arc<dyn Store>, n: usize, ledger: bool) -> anyhow::Result<(i6
         }
     }
     db.set_dialer_config(
-        b,
+        b.into(),
         "sim-dialer",
         &vec![(
             "ledger".to_string(),

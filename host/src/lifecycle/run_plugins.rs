@@ -57,7 +57,7 @@ impl RunPlugins {
         let dialer = ctx.dialers.get(&run.dialer).await?;
         let dialer_config = ctx
             .store
-            .dialer_config_for_worker(run.tenant.0, &run.dialer)
+            .dialer_config_for_worker(run.tenant, &run.dialer)
             .await?
             .unwrap_or_default();
         let flow = ctx.plugins.prepare(
