@@ -97,11 +97,18 @@ pub async fn seed_run(
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    store.set_dialer_config(b, DIALER, &config).await.unwrap();
-    let run_id = store
-        .create_run(b, &conformance_runs::spec(&leads, FLOW, DIALER, settings))
+    store
+        .set_dialer_config(b.into(), DIALER, &config)
         .await
         .unwrap();
+    let run_id = store
+        .create_run(
+            b.into(),
+            &conformance_runs::spec(&leads, FLOW, DIALER, settings),
+        )
+        .await
+        .unwrap()
+        .0;
     (b, run_id, leads)
 }
 
@@ -125,7 +132,7 @@ pub async fn ledger(store: &Arc<dyn Store>, b: i64) -> Vec<LedgerEntry> {
     loop {
         let page = store
             .kv_list(
-                b,
+                b.into(),
                 Some(&ns),
                 after.as_deref().map(|k| (ns.as_str(), k)),
                 Page::first(1000),
@@ -188,7 +195,7 @@ where
 }
 
 pub async fn run_view(store: &Arc<dyn Store>, b: i64, run_id: i64) -> RunView {
-    store.get_run(b, run_id).await.unwrap()
+    store.get_run(b.into(), run_id.into()).await.unwrap()
 }
 
 /// Worker settings for tests: fast heartbeat, short TTL, quick polling.

@@ -24,7 +24,7 @@ async fn fixture(api: &Api, a: &Tenant) -> Owned {
     api.post("/api/dnc", &a.key, json!({"phones": ["+14155550999"]}))
         .await;
     api.db
-        .kv_set(a.id, "flow:default-flow", "secret-key", b"a-secret")
+        .kv_set(a.id.into(), "flow:default-flow", "secret-key", b"a-secret")
         .await
         .unwrap();
     Owned {

@@ -67,7 +67,10 @@ async fn a_query_without_the_tenant_filter_cannot_read_another_tenant() {
             None,
         )
         .await;
-        api.db.kv_set(t.id, "flow:x", "k", b"v").await.unwrap();
+        api.db
+            .kv_set(t.id.into(), "flow:x", "k", b"v")
+            .await
+            .unwrap();
         ids.push(t.id);
     }
     let (a, b) = (ids[0], ids[1]);

@@ -69,7 +69,11 @@ async fn hot_swap_under_load(engine: Db) {
     // Nothing lost or duplicated, from the provider's side.
     assert_each_called_once(&ledger(&db.store, b).await, &phones);
     // Nothing failed, from ours.
-    let jobs = all_pages(|page| db.store.list_jobs(b, run_id, page), |j| j.id).await;
+    let jobs = all_pages(
+        |page| db.store.list_jobs(b.into(), run_id.into(), page),
+        |j| j.id.0,
+    )
+    .await;
     assert_eq!(jobs.len(), LEADS);
     let bad: Vec<_> = jobs
         .iter()
@@ -82,7 +86,11 @@ async fn hot_swap_under_load(engine: Db) {
         &bad[..bad.len().min(5)]
     );
 
-    let attempts = all_pages(|page| db.store.list_attempts(b, run_id, page), |a| a.id).await;
+    let attempts = all_pages(
+        |page| db.store.list_attempts(b.into(), run_id.into(), page),
+        |a| a.id,
+    )
+    .await;
     let placed: Vec<_> = attempts.iter().filter(|a| a.placed).collect();
     assert_eq!(placed.len(), LEADS, "one placed attempt per lead");
     let on = |v: i64| placed.iter().filter(move |a| a.dialer_version == Some(v));

@@ -50,9 +50,15 @@ async fn cancel_race_no_call_after_cancel_returns(engine: Db) {
             (run_view(&db.store, *b, *run_id).await.cursor_position >= at_least).then_some(())
         })
         .await;
-        let c = cancel_run(&*db.store, *b, *run_id, None, Duration::from_secs(20))
-            .await
-            .expect("cancel returns");
+        let c = cancel_run(
+            &*db.store,
+            (*b).into(),
+            (*run_id).into(),
+            None,
+            Duration::from_secs(20),
+        )
+        .await
+        .expect("cancel returns");
         let returned_at = now_ms();
         let run = ended(&db, *b, *run_id).await;
         assert_eq!(run.status, RunStatus::Cancelled);
@@ -70,7 +76,7 @@ async fn cancel_race_no_call_after_cancel_returns(engine: Db) {
         assert!(placed.len() < 400, "the cancel stopped the run early");
         let attempts = db
             .store
-            .list_attempts(*b, *run_id, Page::first(1000))
+            .list_attempts((*b).into(), (*run_id).into(), Page::first(1000))
             .await
             .unwrap();
         assert_eq!(
@@ -101,7 +107,7 @@ async fn sigkill_mid_run_another_process_takes_over(engine: Db) {
     assert_eq!(run.status, RunStatus::Completed);
     assert_eq!(run.owner_worker.as_deref(), Some("heir"));
     assert_eq!(run.cursor_position, run.total_leads);
-    assert!(run.lease_generation >= 2, "the run was taken over");
+    assert!(run.lease_generation.0 >= 2, "the run was taken over");
     assert_each_called_once(&ledger(&db.store, b).await, &phones);
     eprintln!("reclaim + finish after SIGKILL: {reclaim:?}");
 }
@@ -158,7 +164,7 @@ async fn sigstopped_zombie_writes_nothing_and_places_no_call(engine: Db) {
     assert_each_called_once(&placed_after, &phones);
     let attempts = db
         .store
-        .list_attempts(b, run_id, Page::first(1000))
+        .list_attempts(b.into(), run_id.into(), Page::first(1000))
         .await
         .unwrap();
     let zombie_writes: Vec<_> = attempts
@@ -208,7 +214,7 @@ async fn postgres_restart_mid_run_workers_reconnect_nothing_lost_or_duplicated()
     .await;
     cluster.restart().expect("restart postgres");
     let run = wait_for(WAIT, "run to complete after the restart", || async {
-        match store.get_run(b, run_id).await {
+        match store.get_run(b.into(), run_id.into()).await {
             Ok(r) if r.status.is_terminal() => Some(r),
             _ => None,
         }

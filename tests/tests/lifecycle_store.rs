@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use dialplane::model::WorkerId;
 use dialplane::store::{self, Store};
 use dialplane_tests::{pg, sqlite_url};
 
@@ -65,7 +66,7 @@ async fn postgres_stalled_transaction_cannot_block_reclaim() {
         "sim-dialer",
         dialplane::lifecycle::RunSettings::default(),
     );
-    let run_id = store.create_run(b, &spec).await.unwrap();
+    let run_id = store.create_run(b.into(), &spec).await.unwrap();
     for id in ["stalled", "heir"] {
         let info = WorkerInfo {
             id: id.into(),
@@ -74,7 +75,10 @@ async fn postgres_stalled_transaction_cannot_block_reclaim() {
         };
         store.register_worker(&info).await.unwrap();
     }
-    let claimed = store.claim_runs("stalled", 10, 50).await.unwrap();
+    let claimed = store
+        .claim_runs(&WorkerId::from("stalled"), 10, 50)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
 
     // Freeze mid-transaction with the run row locked, as a fenced write does.
@@ -88,8 +92,11 @@ async fn postgres_stalled_transaction_cannot_block_reclaim() {
     let other: Arc<dyn Store> = Arc::new(default_store);
     let start = Instant::now();
     loop {
-        let got = other.claim_runs("heir", 10, 30_000).await.unwrap();
-        if got.iter().any(|c| c.run_id == run_id) {
+        let got = other
+            .claim_runs(&WorkerId::from("heir"), 10, 30_000)
+            .await
+            .unwrap();
+        if got.iter().any(|c| c.lease.run == run_id) {
             break;
         }
         assert!(

@@ -54,7 +54,7 @@ async fn run_completes_and_every_lead_is_called_once(engine: Db) {
     assert_each_called_once(&ledger(&db.store, b).await, &phones);
     let attempts = db
         .store
-        .list_attempts(b, run_id, Page::first(1000))
+        .list_attempts(b.into(), run_id.into(), Page::first(1000))
         .await
         .unwrap();
     assert_eq!(attempts.iter().filter(|a| a.placed).count(), 60);
@@ -94,7 +94,7 @@ async fn calling_window_and_dnc_are_enforced_even_when_the_flow_dials(engine: Db
     };
     db.store
         .upsert_leads(
-            b,
+            b.into(),
             &[
                 tz(0, "America/New_York"),
                 tz(1, "Europe/Paris"),
@@ -103,13 +103,13 @@ async fn calling_window_and_dnc_are_enforced_even_when_the_flow_dials(engine: Db
         )
         .await
         .unwrap();
-    db.store.dnc_add(b, &phones[1]).await.unwrap();
+    db.store.dnc_add(b.into(), &phones[1]).await.unwrap();
     let clock_dyn: Arc<dyn Clock> = Arc::new(clock.clone());
     let (stop, w) = start_worker(&db.store, fast_worker_config(), Some(clock_dyn)).await;
     let jobs = wait_for(WAIT, "three leads decided", || async {
         let jobs = db
             .store
-            .list_jobs(b, run_id, Page::first(10))
+            .list_jobs(b.into(), run_id.into(), Page::first(10))
             .await
             .unwrap();
         let decided = jobs[1].status != "queued"
@@ -144,7 +144,7 @@ async fn calling_window_and_dnc_are_enforced_even_when_the_flow_dials(engine: Db
     );
     let attempts = db
         .store
-        .list_attempts(b, run_id, Page::first(100))
+        .list_attempts(b.into(), run_id.into(), Page::first(100))
         .await
         .unwrap();
     let deferred = attempts.iter().find(|a| a.decision == "deferred").unwrap();
@@ -152,7 +152,7 @@ async fn calling_window_and_dnc_are_enforced_even_when_the_flow_dials(engine: Db
     assert_eq!(c["rule"], "calling-window");
     assert_eq!(c["timezone"], "America/New_York");
     assert_eq!(c["local_time"], "2026-01-15 03:00 EST");
-    let dnc = attempts.iter().find(|a| a.lead_id == leads[1]).unwrap();
+    let dnc = attempts.iter().find(|a| a.lead_id.0 == leads[1]).unwrap();
     let c: serde_json::Value = serde_json::from_str(&dnc.compliance).unwrap();
     assert_eq!(
         (c["rule"].as_str(), c["dnc_listed"].as_bool()),
@@ -183,7 +183,7 @@ async fn retries_reuse_the_job_row_until_max_attempts(engine: Db) {
         let job = wait_for(WAIT, "retry scheduled", || async {
             let jobs = db
                 .store
-                .list_jobs(b, run_id, Page::first(10))
+                .list_jobs(b.into(), run_id.into(), Page::first(10))
                 .await
                 .unwrap();
             (jobs[0].attempt == attempt && jobs[0].status == "queued").then(|| jobs[0].clone())
@@ -202,7 +202,7 @@ async fn retries_reuse_the_job_row_until_max_attempts(engine: Db) {
     assert_eq!(run.status, RunStatus::Completed);
     let jobs = db
         .store
-        .list_jobs(b, run_id, Page::first(10))
+        .list_jobs(b.into(), run_id.into(), Page::first(10))
         .await
         .unwrap();
     assert_eq!(
@@ -264,9 +264,15 @@ async fn cancel_stops_all_calls_before_it_returns(engine: Db) {
         (run_view(&db.store, b, run_id).await.cursor_position >= 20).then_some(())
     })
     .await;
-    let c = cancel_run(&*db.store, b, run_id, None, Duration::from_secs(10))
-        .await
-        .unwrap();
+    let c = cancel_run(
+        &*db.store,
+        b.into(),
+        run_id.into(),
+        None,
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
     let returned_at = now_ms();
     assert!(c.jobs_cancelled > 0);
     let run = completed(&db, b, run_id).await;
@@ -311,7 +317,7 @@ async fn pending_calls_finish_through_callbacks_or_time_out(engine: Db) {
     let attempts = wait_for(WAIT, "two pending calls", || async {
         let a = db
             .store
-            .list_attempts(b, run_id, Page::first(10))
+            .list_attempts(b.into(), run_id.into(), Page::first(10))
             .await
             .unwrap();
         (a.len() == 2 && a.iter().all(|a| a.call_state.as_deref() == Some("queued"))).then_some(a)
@@ -333,19 +339,23 @@ async fn pending_calls_finish_through_callbacks_or_time_out(engine: Db) {
     };
     use dialplane::lifecycle::apply_call_event;
     assert_eq!(
-        apply_call_event(&*db.store, b, &ev(CallState::Ringing, None))
+        apply_call_event(&*db.store, b.into(), &ev(CallState::Ringing, None))
             .await
             .unwrap(),
         CallEventApplied::Applied
     );
     assert_eq!(
-        apply_call_event(&*db.store, b, &ev(CallState::Ended, Some(report.clone())))
-            .await
-            .unwrap(),
+        apply_call_event(
+            &*db.store,
+            b.into(),
+            &ev(CallState::Ended, Some(report.clone()))
+        )
+        .await
+        .unwrap(),
         CallEventApplied::Applied
     );
     assert_eq!(
-        apply_call_event(&*db.store, b, &ev(CallState::Answered, None))
+        apply_call_event(&*db.store, b.into(), &ev(CallState::Answered, None))
             .await
             .unwrap(),
         CallEventApplied::Ignored,
@@ -355,7 +365,7 @@ async fn pending_calls_finish_through_callbacks_or_time_out(engine: Db) {
     assert_eq!(run.status, RunStatus::Completed);
     let jobs = db
         .store
-        .list_jobs(b, run_id, Page::first(10))
+        .list_jobs(b.into(), run_id.into(), Page::first(10))
         .await
         .unwrap();
     let by_lead = |i: usize| jobs.iter().find(|j| j.id == attempts[i].job_id).unwrap();
@@ -387,7 +397,7 @@ async fn cancel_hangs_up_pending_calls(engine: Db) {
     wait_for(WAIT, "three calls in flight", || async {
         let a = db
             .store
-            .list_attempts(b, run_id, Page::first(10))
+            .list_attempts(b.into(), run_id.into(), Page::first(10))
             .await
             .unwrap();
         (a.len() == 3).then_some(())
@@ -395,8 +405,8 @@ async fn cancel_hangs_up_pending_calls(engine: Db) {
     .await;
     cancel_run(
         &*db.store,
-        b,
-        run_id,
+        b.into(),
+        run_id.into(),
         Some(CancelMode::Hangup),
         Duration::from_secs(10),
     )
@@ -429,9 +439,10 @@ async fn tenant_cap_is_shared_across_workers(engine: Db) {
         seed_run(&db.store, &phones, Some("Europe/Paris"), s.clone(), &[]).await;
     let run_b = db
         .store
-        .create_run(b, &conformance_runs::spec(&leads, FLOW, DIALER, s))
+        .create_run(b.into(), &conformance_runs::spec(&leads, FLOW, DIALER, s))
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     let mut workers = Vec::new();
     for id in ["share-1", "share-2"] {
         let mut cfg = fast_worker_config();
@@ -496,12 +507,12 @@ async fn pending_calls_count_toward_concurrency(engine: Db) {
     )
     .await;
     let cfg = fast_worker_config();
-    let worker_id = cfg.worker_id.clone();
+    let worker_id = cfg.worker_id.to_string();
     let (stop, w) = start_worker(&db.store, cfg, None).await;
     let first = wait_for(WAIT, "two pending calls", || async {
         let a = db
             .store
-            .list_attempts(b, run_id, Page::first(10))
+            .list_attempts(b.into(), run_id.into(), Page::first(10))
             .await
             .unwrap();
         (a.iter().filter(|a| a.placed).count() >= 2).then_some(a)
@@ -533,7 +544,7 @@ async fn pending_calls_count_toward_concurrency(engine: Db) {
         state: CallState::Ended,
         report: Some(report),
     };
-    dialplane::lifecycle::apply_call_event(&*db.store, b, &ended)
+    dialplane::lifecycle::apply_call_event(&*db.store, b.into(), &ended)
         .await
         .unwrap();
     wait_for(WAIT, "a third call", || async {
@@ -607,7 +618,11 @@ async fn large_batches_land_every_result_once(engine: Db) {
     let (mut placed, mut after) = (0, None);
     loop {
         let page = Page { after, limit: 1000 };
-        let attempts = db.store.list_attempts(b, run_id, page).await.unwrap();
+        let attempts = db
+            .store
+            .list_attempts(b.into(), run_id.into(), page)
+            .await
+            .unwrap();
         let Some(last) = attempts.last() else { break };
         after = Some(last.id);
         placed += attempts.iter().filter(|a| a.placed).count();

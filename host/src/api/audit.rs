@@ -67,7 +67,7 @@ async fn list(
     let req = q.parse()?;
     let rows = s
         .store
-        .list_audit(Some(t.business_id), req.store_page())
+        .list_audit(Some(t.tenant.0), req.store_page())
         .await?;
     Ok(Json(paged(req, rows, |r| r.id, AuditJson::from)))
 }
@@ -81,7 +81,7 @@ pub async fn record(
 ) -> ApiResult<()> {
     s.store
         .append_audit(&AuditEntry {
-            business_id: Some(t.business_id),
+            business_id: Some(t.tenant.0),
             actor_key_id: Some(t.key_id),
             action: action.to_string(),
             detail,
@@ -124,11 +124,11 @@ pub async fn security_event(
         "resource": resource,
         "id": id,
         "endpoint": endpoint,
-        "by_business_id": t.business_id,
+        "by_business_id": t.tenant.0,
         "by_key_id": t.key_id,
     });
     tracing::warn!(
-        by = t.business_id,
+        by = t.tenant.0,
         owner,
         resource,
         id,
@@ -166,7 +166,7 @@ pub async fn not_found(
     endpoint: &str,
 ) -> ApiError {
     match s.platform.owner_of(resource, id).await {
-        Ok(Some(owner)) if owner != t.business_id => {
+        Ok(Some(owner)) if owner != t.tenant.0 => {
             if let Err(e) =
                 security_event(s, t, owner, resource.as_str(), &id.to_string(), endpoint).await
             {

@@ -15,13 +15,14 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::ApiError;
+use crate::model::TenantId;
 use crate::store::tenant_scope::{Scope, scoped};
 use crate::store::{Principal, StoreError};
 
 /// The tenant a request acts for, and the key that made it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TenantAuth {
-    pub business_id: i64,
+    pub tenant: TenantId,
     pub key_id: i64,
 }
 
@@ -63,7 +64,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             false,
         ) => {
             req.extensions_mut().insert(TenantAuth {
-                business_id,
+                tenant: TenantId(business_id),
                 key_id,
             });
             scoped(Scope::Tenant(business_id), next.run(req)).await

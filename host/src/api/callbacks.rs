@@ -21,6 +21,7 @@ use axum::{Json, Router};
 use super::AppState;
 use super::body::RawBody;
 use super::error::{ApiError, ApiResult};
+use crate::model::TenantId;
 use crate::runtime::{PluginKind, PluginMeta, Prepared, Scope as PluginScope};
 use crate::store::tenant_scope::{Scope, scoped};
 use crate::store::{CallEventApplied, StoreError, StoreKv};
@@ -90,7 +91,7 @@ async fn callback(
         let prepared = s.adapters.get(&s, &target.dialer).await?;
         let config = s
             .store
-            .dialer_config_for_worker(bid, &target.dialer)
+            .dialer_config_for_worker(TenantId(bid), &target.dialer)
             .await?
             .unwrap_or_default();
         let headers: Vec<(String, String)> = headers
@@ -121,7 +122,7 @@ async fn callback(
             Ok(None) => return Ok(Json(serde_json::json!({"result": "no_event"}))),
             Ok(Some(e)) => e,
         };
-        let result = match s.store.apply_call_event(bid, &event).await? {
+        let result = match s.store.apply_call_event(TenantId(bid), &event).await? {
             CallEventApplied::Applied => "applied",
             CallEventApplied::Ignored => "ignored",
             CallEventApplied::UnknownCall => "unknown_call",

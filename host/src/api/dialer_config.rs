@@ -75,7 +75,7 @@ async fn set(
     }
     let config: Vec<(String, String)> = req.config.into_iter().collect();
     s.store
-        .set_dialer_config(t.business_id, &dialer, &config)
+        .set_dialer_config(t.tenant, &dialer, &config)
         .await?;
     // The audit names the keys that were set, never the values.
     let keys: Vec<&String> = config.iter().map(|(k, _)| k).collect();
@@ -90,7 +90,7 @@ async fn set(
 }
 
 async fn list(State(s): State<AppState>, t: TenantAuth) -> ApiResult<Json<serde_json::Value>> {
-    let names = s.store.list_dialer_configs(t.business_id).await?;
+    let names = s.store.list_dialer_configs(t.tenant).await?;
     let items: Vec<_> = names
         .into_iter()
         .map(|d| serde_json::json!({"dialer": d}))
@@ -106,10 +106,7 @@ async fn token(
     Path(dialer): Path<String>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     check_dialer(&dialer)?;
-    let token = s
-        .store
-        .create_callback_token(t.business_id, &dialer)
-        .await?;
+    let token = s.store.create_callback_token(t.tenant, &dialer).await?;
     record(
         &s,
         &t,

@@ -59,7 +59,7 @@ async fn add(
             });
             continue;
         }
-        if s.store.dnc_add(t.business_id, &phone).await? {
+        if s.store.dnc_add(t.tenant, &phone).await? {
             added += 1;
         } else {
             already += 1;
@@ -84,7 +84,7 @@ async fn get_one(
     Path(phone): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let phone = phone_param(&phone)?;
-    if s.store.dnc_contains(t.business_id, &phone).await? {
+    if s.store.dnc_contains(t.tenant, &phone).await? {
         Ok(Json(serde_json::json!({"phone": phone, "listed": true})))
     } else {
         Err(ApiError::NotFound("phone on the do-not-call list"))
@@ -97,7 +97,7 @@ async fn remove(
     Path(phone): Path<String>,
 ) -> ApiResult<StatusCode> {
     let phone = phone_param(&phone)?;
-    if s.store.dnc_remove(t.business_id, &phone).await? {
+    if s.store.dnc_remove(t.tenant, &phone).await? {
         record(&s, &t, "dnc.removed", serde_json::json!({"phone": phone})).await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -134,7 +134,7 @@ async fn list(
     };
     let mut rows = s
         .store
-        .dnc_list(t.business_id, after.as_deref(), limit + 1)
+        .dnc_list(t.tenant, after.as_deref(), limit + 1)
         .await?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);

@@ -61,7 +61,7 @@ pub async fn stream(
                 None => {
                     tokio::time::sleep(c.s.config.events_interval).await;
                     let (s, t, id) = (c.s.clone(), c.t, c.id);
-                    let r = scoped(Scope::Tenant(t.business_id), async move {
+                    let r = scoped(Scope::Tenant(t.tenant.0), async move {
                         run_for(&s, &t, id, "GET /api/outbound/runs/{id}/events").await
                     })
                     .await;

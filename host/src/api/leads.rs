@@ -23,6 +23,7 @@ use super::error::{ApiError, ApiResult};
 use super::paging::{PageQuery, Paged, paged};
 use super::views::{LeadJson, parse_id};
 use crate::leads_file::{validate_phone, validate_timezone};
+use crate::model::LeadId;
 use crate::store::platform_reads::Resource;
 use crate::store::{LeadFilter, LeadInput, LeadUpsert, StoreError, check_lead_input};
 
@@ -271,7 +272,7 @@ async fn import(
     let results = if inputs.is_empty() {
         Vec::new()
     } else {
-        s.store.upsert_leads(t.business_id, &inputs).await?
+        s.store.upsert_leads(t.tenant, &inputs).await?
     };
     let (mut created, mut updated, mut stored) = (0, 0, Vec::new());
     for ((row, input), r) in input_rows.into_iter().zip(inputs).zip(results) {
@@ -344,7 +345,7 @@ async fn list(
     };
     let rows = s
         .store
-        .list_leads(t.business_id, &filter, req.store_page())
+        .list_leads(t.tenant, &filter, req.store_page())
         .await?;
     Ok(Json(paged(req, rows, |l| l.id, LeadJson::from)))
 }
@@ -355,7 +356,7 @@ async fn get_one(
     Path(id): Path<String>,
 ) -> ApiResult<Json<LeadJson>> {
     let id = parse_id("id", &id)?;
-    let r = s.store.get_lead(t.business_id, id).await;
+    let r = s.store.get_lead(t.tenant, LeadId(id)).await;
     let lead = or_not_found(&s, &t, Resource::Lead, id, "GET /api/leads/{id}", r).await?;
     Ok(Json(lead.into()))
 }

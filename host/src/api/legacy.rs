@@ -16,6 +16,7 @@ use super::body::ApiJson;
 use super::error::ApiResult;
 use super::runs::cancel_and_wait;
 use super::views::{JobJson, RunJson, parse_id};
+use crate::model::JobId;
 use crate::store::platform_reads::Resource;
 
 pub fn router() -> Router<AppState> {
@@ -48,7 +49,7 @@ async fn cancel_job(
 ) -> ApiResult<Json<JobJson>> {
     let id = parse_id("job_id", &job_id)?;
     let endpoint = "POST /api/outbound_calls/jobs/{job_id}/cancel";
-    let r = s.store.cancel_job(t.business_id, id).await;
+    let r = s.store.cancel_job(t.tenant, JobId(id)).await;
     let job = or_not_found(&s, &t, Resource::Job, id, endpoint, r).await?;
     record(
         &s,

@@ -176,7 +176,7 @@ pub async fn rollback_version(
 /// A tenant asked for a flow name it does not have: 404, and a security
 /// event if the name is another tenant's.
 async fn flow_not_found(s: &AppState, t: &TenantAuth, name: &str, endpoint: &str) -> ApiError {
-    if let Ok(owners) = s.platform.flow_owners(name, t.business_id).await {
+    if let Ok(owners) = s.platform.flow_owners(name, t.tenant.0).await {
         for owner in owners {
             if let Err(e) = security_event(s, t, owner, "flow", name, endpoint).await {
                 tracing::error!(error = %e, "cannot record a security event");
@@ -205,7 +205,7 @@ async fn upload(
     Path(name): Path<String>,
     body: RawBody,
 ) -> ApiResult<(StatusCode, Json<PluginVersionJson>)> {
-    let v = store_upload(&s, PluginKind::Flow, Some(t.business_id), &name, body).await?;
+    let v = store_upload(&s, PluginKind::Flow, Some(t.tenant.0), &name, body).await?;
     record(
         &s,
         &t,
@@ -219,7 +219,7 @@ async fn upload(
 async fn list(State(s): State<AppState>, t: TenantAuth) -> ApiResult<Json<serde_json::Value>> {
     let v = s
         .store
-        .list_plugins(PluginKind::Flow, Some(t.business_id))
+        .list_plugins(PluginKind::Flow, Some(t.tenant.0))
         .await?;
     let items: Vec<PluginVersionJson> = v.into_iter().map(Into::into).collect();
     Ok(Json(
@@ -232,7 +232,7 @@ async fn versions(
     t: TenantAuth,
     Path(name): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let r = list_versions(&s, PluginKind::Flow, Some(t.business_id), &name).await;
+    let r = list_versions(&s, PluginKind::Flow, Some(t.tenant.0), &name).await;
     let v = or_flow_not_found(&s, &t, &name, "GET /api/plugins/flows/{name}", r).await?;
     let items: Vec<PluginVersionJson> = v.into_iter().map(Into::into).collect();
     Ok(Json(
@@ -246,14 +246,7 @@ async fn activate(
     Path(name): Path<String>,
     ApiJson(req): ApiJson<ActivateReq>,
 ) -> ApiResult<Json<PluginVersionJson>> {
-    let r = activate_version(
-        &s,
-        PluginKind::Flow,
-        Some(t.business_id),
-        &name,
-        req.version,
-    )
-    .await;
+    let r = activate_version(&s, PluginKind::Flow, Some(t.tenant.0), &name, req.version).await;
     let v = or_flow_not_found(&s, &t, &name, "POST /api/plugins/flows/{name}/activate", r).await?;
     record(
         &s,
@@ -270,7 +263,7 @@ async fn rollback(
     t: TenantAuth,
     Path(name): Path<String>,
 ) -> ApiResult<Json<PluginVersionJson>> {
-    let r = rollback_version(&s, PluginKind::Flow, Some(t.business_id), &name).await;
+    let r = rollback_version(&s, PluginKind::Flow, Some(t.tenant.0), &name).await;
     let v = or_flow_not_found(&s, &t, &name, "POST /api/plugins/flows/{name}/rollback", r).await?;
     record(
         &s,

@@ -20,6 +20,7 @@ use super::paging::{PageQuery, Paged, paged};
 use super::views::{RunJson, parse_id, rfc3339};
 use crate::lifecycle::compliance::CallingWindow;
 use crate::lifecycle::settings::{CancelMode, RunSettings};
+use crate::model::RunId;
 use crate::store::platform_reads::Resource;
 use crate::store::{LeadFilter, PAGE_LIMIT_MAX, Page, RunSpec};
 
@@ -118,7 +119,7 @@ async fn select_leads(s: &AppState, t: &TenantAuth, f: FilterReq) -> ApiResult<V
     let mut ids = Vec::new();
     let mut page = Page::first(PAGE_LIMIT_MAX);
     loop {
-        let rows = s.store.list_leads(t.business_id, &filter, page).await?;
+        let rows = s.store.list_leads(t.tenant, &filter, page).await?;
         let Some(last) = rows.last() else { break };
         page.after = Some(last.id);
         let n = rows.len();
@@ -177,7 +178,7 @@ async fn create(
         dialer: req.dialer,
         settings,
     };
-    let id = s.store.create_run(t.business_id, &spec).await?;
+    let id = s.store.create_run(t.tenant, &spec).await?;
     record(
         &s,
         &t,
@@ -186,7 +187,7 @@ async fn create(
                            "dialer": spec.dialer, "total_leads": spec.lead_ids.len()}),
     )
     .await?;
-    let run = s.store.get_run(t.business_id, id).await?;
+    let run = s.store.get_run(t.tenant, id).await?;
     Ok((StatusCode::CREATED, Json(s.run_json(run).await?)))
 }
 
@@ -196,12 +197,12 @@ async fn list(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<Paged<RunJson>>> {
     let req = q.parse()?;
-    let rows = s.store.list_runs(t.business_id, req.store_page()).await?;
-    let page = paged(req, rows, |r| r.id, |r| r);
+    let rows = s.store.list_runs(t.tenant, req.store_page()).await?;
+    let page = paged(req, rows, |r| r.id.0, |r| r);
     let mut items = Vec::with_capacity(page.items.len());
     for r in page.items {
         // Listings carry counts too (the dashboard shows progress per run).
-        let full = s.store.get_run(t.business_id, r.id).await?;
+        let full = s.store.get_run(t.tenant, r.id).await?;
         items.push(s.run_json(full).await?);
     }
     Ok(Json(Paged {
@@ -212,7 +213,7 @@ async fn list(
 
 /// The run JSON of `id` for tenant `t`; another tenant's → 404 + security event.
 pub async fn run_for(s: &AppState, t: &TenantAuth, id: i64, endpoint: &str) -> ApiResult<RunJson> {
-    let r = s.store.get_run(t.business_id, id).await;
+    let r = s.store.get_run(t.tenant, RunId(id)).await;
     let run = or_not_found(s, t, Resource::Run, id, endpoint, r).await?;
     s.run_json(run).await
 }
@@ -264,7 +265,7 @@ async fn jobs(
     let id = parse_id("id", &id)?;
     let req = q.parse()?;
     // Existence (and the security event) first: an empty page would say nothing.
-    let r = s.store.get_run(t.business_id, id).await.map(|_| ());
+    let r = s.store.get_run(t.tenant, RunId(id)).await.map(|_| ());
     or_not_found(
         &s,
         &t,
@@ -276,11 +277,11 @@ async fn jobs(
     .await?;
     let rows = s
         .store
-        .list_jobs(t.business_id, id, req.store_page())
+        .list_jobs(t.tenant, RunId(id), req.store_page())
         .await?;
-    let page = paged(req, rows, |j| j.id, |j| j);
-    let job_ids: Vec<i64> = page.items.iter().map(|j| j.id).collect();
-    let (leads, attempts) = s.platform.job_details(t.business_id, id, &job_ids).await?;
+    let page = paged(req, rows, |j| j.id.0, |j| j);
+    let job_ids: Vec<i64> = page.items.iter().map(|j| j.id.0).collect();
+    let (leads, attempts) = s.platform.job_details(t.tenant.0, id, &job_ids).await?;
     let mut by_job: BTreeMap<i64, Vec<AttemptJson>> = BTreeMap::new();
     for a in attempts {
         by_job.entry(a.job_id).or_default().push(AttemptJson {
@@ -298,10 +299,10 @@ async fn jobs(
         .items
         .into_iter()
         .map(|j| JobWithAttempts {
-            lead_external_id: leads.get(&j.id).cloned(),
-            attempts: by_job.remove(&j.id).unwrap_or_default(),
-            id: j.id,
-            lead_id: j.lead_id,
+            lead_external_id: leads.get(&j.id.0).cloned(),
+            attempts: by_job.remove(&j.id.0).unwrap_or_default(),
+            id: j.id.0,
+            lead_id: j.lead_id.0,
             state: j.status,
             attempt: j.attempt,
             outcome: j.outcome,
@@ -330,8 +331,9 @@ pub async fn cancel_and_wait(
     mode: Option<CancelMode>,
     endpoint: &str,
 ) -> ApiResult<RunJson> {
-    let r = crate::lifecycle::cancel_run(&*s.store, t.business_id, id, mode, s.config.cancel_wait)
-        .await;
+    let r =
+        crate::lifecycle::cancel_run(&*s.store, t.tenant, RunId(id), mode, s.config.cancel_wait)
+            .await;
     let done = or_not_found(s, t, Resource::Run, id, endpoint, r).await?;
     s.metrics.observe_cancel(done.latency);
     record(

@@ -84,7 +84,7 @@ async fn list(
     let mut rows: Vec<KvEntry> = s
         .store
         .kv_list(
-            t.business_id,
+            t.tenant,
             q.namespace.as_deref(),
             after.as_ref().map(|(n, k)| (n.as_str(), k.as_str())),
             Page::first(limit + 1),
@@ -112,7 +112,7 @@ async fn get_one(
     t: TenantAuth,
     Path((namespace, key)): Path<(String, String)>,
 ) -> ApiResult<Json<KvJson>> {
-    match s.store.kv_get(t.business_id, &namespace, &key).await? {
+    match s.store.kv_get(t.tenant, &namespace, &key).await? {
         Some(v) => Ok(Json(view(namespace, key, v))),
         None => Err(ApiError::NotFound("tenant-store entry")),
     }

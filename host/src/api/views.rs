@@ -86,7 +86,7 @@ impl AppState {
     pub async fn run_json(&self, r: RunView) -> Result<RunJson, ApiError> {
         let flow = self.flow_ref(r.flow_plugin_id).await?;
         Ok(RunJson {
-            id: r.id,
+            id: r.id.0,
             status: r.status.as_str(),
             cursor_position: r.cursor_position,
             total_leads: r.total_leads,
@@ -176,9 +176,9 @@ pub struct JobJson {
 impl From<JobView> for JobJson {
     fn from(j: JobView) -> Self {
         JobJson {
-            id: j.id,
-            run_id: j.run_id,
-            lead_id: j.lead_id,
+            id: j.id.0,
+            run_id: j.run_id.0,
+            lead_id: j.lead_id.0,
             state: j.status,
             attempt: j.attempt,
             outcome: j.outcome,

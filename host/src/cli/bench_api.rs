@@ -139,7 +139,7 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
         })
         .collect();
     let ids: Vec<i64> = db
-        .upsert_leads(bid, &leads)
+        .upsert_leads(bid.into(), &leads)
         .await?
         .into_iter()
         .map(|r| match r? {
@@ -148,7 +148,7 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
         .collect::<Result<_, crate::store::StoreError>>()?;
     let run_id = db
         .create_run(
-            bid,
+            bid.into(),
             &RunSpec {
                 lead_ids: ids,
                 flow: "default-flow".into(),
@@ -158,7 +158,7 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
             },
         )
         .await?;
-    let token = db.create_callback_token(bid, "sim-dialer").await?;
+    let token = db.create_callback_token(bid.into(), "sim-dialer").await?;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

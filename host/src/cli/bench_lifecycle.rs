@@ -84,7 +84,7 @@ async fn seed(db: &Arc<dyn Store>, n: usize, ledger: bool) -> anyhow::Result<(i6
         })
         .collect();
     for chunk in leads.chunks(1000) {
-        for r in db.upsert_leads(b, chunk).await? {
+        for r in db.upsert_leads(b.into(), chunk).await? {
             match r? {
                 LeadUpsert::Created(id) | LeadUpsert::Updated(id) => ids.push(id),
             }
@@ -107,7 +107,7 @@ async fn seed(db: &Arc<dyn Store>, n: usize, ledger: bool) -> anyhow::Result<(i6
         }
     }
     db.set_dialer_config(
-        b,
+        b.into(),
         "sim-dialer",
         &vec![(
             "ledger".to_string(),
@@ -126,7 +126,7 @@ async fn create_run(
 ) -> anyhow::Result<i64> {
     Ok(db
         .create_run(
-            b,
+            b.into(),
             &RunSpec {
                 lead_ids: leads.to_vec(),
                 flow: "default-flow".into(),
@@ -135,7 +135,8 @@ async fn create_run(
                 settings: settings(concurrency),
             },
         )
-        .await?)
+        .await?
+        .0)
 }
 
 /// The run's row without its job counts. The benchmark polls this every
@@ -147,10 +148,10 @@ async fn run_row(db: &Arc<dyn Store>, b: i64, run_id: i64) -> anyhow::Result<sto
         after: Some(run_id - 1),
         limit: 1,
     };
-    db.list_runs(b, page)
+    db.list_runs(b.into(), page)
         .await?
         .into_iter()
-        .find(|r| r.id == run_id)
+        .find(|r| r.id.0 == run_id)
         .ok_or_else(|| anyhow::anyhow!("run {run_id} not found"))
 }
 
@@ -222,7 +223,7 @@ async fn measure(a: &LifecycleBenchArgs, url: &str) -> anyhow::Result<serde_json
     })
     .await?;
     let elapsed = t0.elapsed();
-    let run = db.get_run(b, run_id).await?;
+    let run = db.get_run(b.into(), run_id.into()).await?;
     anyhow::ensure!(
         run.cursor_position == run.total_leads,
         "run ended {} with cursor {} of {}",
@@ -243,7 +244,7 @@ async fn measure(a: &LifecycleBenchArgs, url: &str) -> anyhow::Result<serde_json
     })
     .await?;
     let hot_swap = measure_hot_swap(&db, &metrics_ctx).await?;
-    let cancelled = cancel_run(&*db, cb, crun, None, Duration::from_secs(30)).await?;
+    let cancelled = cancel_run(&*db, cb.into(), crun.into(), None, Duration::from_secs(30)).await?;
     stop.stop();
     w.await??;
 
@@ -340,7 +341,7 @@ async fn measure_reclaim(
     let _ = child.wait().await;
     let (stop, rx) = stop_pair();
     let mut cfg = cfg.clone();
-    cfg.worker_id = format!("bench-heir-{}", std::process::id());
+    cfg.worker_id = format!("bench-heir-{}", std::process::id()).into();
     cfg.poll_interval = Duration::from_millis(5);
     cfg.lease_ttl = a.reclaim_ttl;
     cfg.heartbeat_interval = a.reclaim_ttl / 5;

@@ -274,7 +274,10 @@ async fn install_plugins(
 async fn import(store: &dyn Store, tenant: i64, batch: &DemoLeads) -> anyhow::Result<Vec<i64>> {
     let mut ids = Vec::with_capacity(batch.leads.len());
     for chunk in batch.leads.chunks(IMPORT_CHUNK) {
-        for (lead, r) in chunk.iter().zip(store.upsert_leads(tenant, chunk).await?) {
+        for (lead, r) in chunk
+            .iter()
+            .zip(store.upsert_leads(tenant.into(), chunk).await?)
+        {
             match r {
                 Ok(LeadUpsert::Created(id) | LeadUpsert::Updated(id)) => ids.push(id),
                 Err(e) => bail!("lead {}: {e}", lead.external_id),
@@ -282,7 +285,7 @@ async fn import(store: &dyn Store, tenant: i64, batch: &DemoLeads) -> anyhow::Re
         }
     }
     for phone in &batch.dnc {
-        store.dnc_add(tenant, phone).await?;
+        store.dnc_add(tenant.into(), phone).await?;
     }
     Ok(ids)
 }
@@ -309,7 +312,7 @@ async fn create(
 ) -> anyhow::Result<i64> {
     Ok(store
         .create_run(
-            tenant,
+            tenant.into(),
             &RunSpec {
                 lead_ids,
                 flow: "default-flow".into(),
@@ -318,7 +321,8 @@ async fn create(
                 settings,
             },
         )
-        .await?)
+        .await?
+        .0)
 }
 
 /// Run 1: every lead to its end. Leads in zones outside the calling window
@@ -339,7 +343,7 @@ async fn run_campaign(
     let mut progress = Progress::for_run("campaign", total as u64);
     let expect_left = deferred_expected as i64;
     loop {
-        let run = store.get_run(tenant, run_id).await?;
+        let run = store.get_run(tenant.into(), run_id.into()).await?;
         progress.update(run.cursor_position as u64, run.status.as_str());
         if is_terminal(run.status) {
             progress.finish(run.cursor_position as u64, run.status.as_str());
@@ -368,8 +372,8 @@ async fn run_campaign(
             );
             canceller::cancel_run(
                 store,
-                tenant,
-                run_id,
+                tenant.into(),
+                run_id.into(),
                 Some(CancelMode::Drain),
                 config::CANCEL_WAIT_DEFAULT,
             )
@@ -398,7 +402,7 @@ async fn run_cancelled(
     let t0 = Instant::now();
     let mut progress = Progress::for_run("cancelled", total as u64);
     loop {
-        let run = store.get_run(tenant, run_id).await?;
+        let run = store.get_run(tenant.into(), run_id.into()).await?;
         progress.update(run.cursor_position as u64, run.status.as_str());
         if is_terminal(run.status) {
             progress.finish(run.cursor_position as u64, run.status.as_str());
@@ -415,8 +419,8 @@ async fn run_cancelled(
     }
     let cancelled = canceller::cancel_run(
         store,
-        tenant,
-        run_id,
+        tenant.into(),
+        run_id.into(),
         Some(CancelMode::Hangup),
         config::CANCEL_WAIT_DEFAULT,
     )
@@ -464,7 +468,7 @@ async fn wait_terminal(
 ) -> anyhow::Result<store::RunView> {
     let t0 = Instant::now();
     loop {
-        let run = store.get_run(tenant, run_id).await?;
+        let run = store.get_run(tenant.into(), run_id.into()).await?;
         if is_terminal(run.status) {
             return Ok(run);
         }
@@ -490,8 +494,8 @@ async fn count_decisions(store: &dyn Store, tenant: i64, run_id: i64) -> anyhow:
     loop {
         let page = store
             .list_attempts(
-                tenant,
-                run_id,
+                tenant.into(),
+                run_id.into(),
                 Page {
                     after,
                     limit: store::PAGE_LIMIT_MAX,
@@ -532,7 +536,7 @@ async fn report(
     elapsed: Duration,
     cancel_acknowledged_ms: Option<i64>,
 ) -> anyhow::Result<RunReport> {
-    let run = store.get_run(tenant, run_id).await?;
+    let run = store.get_run(tenant.into(), run_id.into()).await?;
     let d = count_decisions(store, tenant, run_id).await?;
     let placements = sim_ledger::placements_of_run(store, tenant, run_id).await?;
     let jobs: BTreeMap<String, u64> = run

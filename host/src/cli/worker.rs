@@ -55,7 +55,7 @@ impl WorkerArgs {
     pub fn worker_config(&self) -> WorkerConfig {
         let mut cfg = WorkerConfig::new();
         if let Some(id) = &self.worker_id {
-            cfg.worker_id = id.clone();
+            cfg.worker_id = id.clone().into();
         }
         if let Some(d) = self.heartbeat_interval {
             cfg.heartbeat_interval = d;

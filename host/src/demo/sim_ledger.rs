@@ -33,7 +33,7 @@ pub async fn placements_of_run(
     loop {
         let page = store
             .kv_list(
-                business_id,
+                business_id.into(),
                 Some(&ns),
                 after.as_ref().map(|(n, k)| (n.as_str(), k.as_str())),
                 Page::first(crate::store::PAGE_LIMIT_MAX),

@@ -5,14 +5,15 @@
 //! Duplicates and out-of-order events are ignored. The run's owner picks up
 //! ended calls on its next step and runs the flow's `on-result`.
 
+use crate::model::TenantId;
 use crate::runtime::CallEvent;
 use crate::store::{CallEventApplied, Store, StoreResult};
 
-/// Applies one decoded provider event for `business_id`'s call.
+/// Applies one decoded provider event for `tenant`'s call.
 pub async fn apply_call_event(
     store: &dyn Store,
-    business_id: i64,
+    tenant: TenantId,
     event: &CallEvent,
 ) -> StoreResult<CallEventApplied> {
-    store.apply_call_event(business_id, event).await
+    store.apply_call_event(tenant, event).await
 }

@@ -12,13 +12,14 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use super::context::WorkerCtx;
+use crate::model::RunId;
 
 /// Pause before listening again after the notice stream ended or failed.
 pub const RECONNECT_DELAY: Duration = Duration::from_millis(200);
 
 /// Applies a cancel notice for `run_id`: closes its dialing gate and
 /// acknowledges, if this worker drives it.
-pub async fn run_once(ctx: &Arc<WorkerCtx>, run_id: i64) {
+pub async fn run_once(ctx: &Arc<WorkerCtx>, run_id: RunId) {
     if let Some(ctl) = ctx.run_control(run_id) {
         ctl.cancel_seen(&*ctx.store).await;
     }

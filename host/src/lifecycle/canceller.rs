@@ -21,6 +21,7 @@
 use std::time::{Duration, Instant};
 
 use super::settings::CancelMode;
+use crate::model::{RunId, TenantId};
 use crate::store::{ApiStore, RunStatus, StoreError};
 
 /// First pause between two looks at whether the cancel settled; doubles up
@@ -46,30 +47,30 @@ pub struct Cancelled {
 /// and the owner's next heartbeat or the TTL settles it.
 pub async fn cancel_run(
     store: &dyn ApiStore,
-    business_id: i64,
-    run_id: i64,
+    tenant: TenantId,
+    run: RunId,
     mode: Option<CancelMode>,
     wait: Duration,
 ) -> Result<Cancelled, StoreError> {
     let t0 = Instant::now();
-    let req = store.request_cancel(business_id, run_id, mode).await?;
+    let req = store.request_cancel(tenant, run, mode).await?;
     let mut poll = SETTLED_FIRST_POLL;
     loop {
-        if store.cancel_settled(business_id, run_id).await? {
+        if store.cancel_settled(tenant, run).await? {
             break;
         }
         if t0.elapsed() > wait {
             return Err(StoreError::Unavailable {
                 url: store.redacted_url().to_string(),
                 cause: format!(
-                    "run {run_id}: the owner did not acknowledge the cancel within {wait:?}"
+                    "run {run}: the owner did not acknowledge the cancel within {wait:?}"
                 ),
             });
         }
         tokio::time::sleep(poll).await;
         poll = (poll * 2).min(SETTLED_MAX_POLL);
     }
-    let status = store.get_run(business_id, run_id).await?.status;
+    let status = store.get_run(tenant, run).await?.status;
     Ok(Cancelled {
         status,
         jobs_cancelled: req.jobs_cancelled,

@@ -77,8 +77,8 @@ pub async fn claim(ctx: &Arc<WorkerCtx>, limit: u32) -> anyhow::Result<(Instant,
         for r in &claimed {
             tracing::info!(
                 worker = %ctx.cfg.worker_id,
-                run_id = r.run_id,
-                generation = r.generation,
+                run_id = r.lease.run.0,
+                generation = r.lease.generation.0,
                 reclaimed = r.reclaimed,
                 "claimed run"
             );

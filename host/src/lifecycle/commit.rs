@@ -30,7 +30,7 @@ macro_rules! retry_fenced {
                 }
                 Err(e) if e.is_unavailable() && !$run.ctl.is_lost() => {
                     tracing::warn!(
-                        run_id = $run.claimed.run_id,
+                        run_id = $run.claimed.lease.run.0,
                         "database unavailable, retrying: {e}"
                     );
                     tokio::time::sleep(delay).await;
@@ -49,16 +49,11 @@ pub async fn commit_results(
     run: &RunState,
     results: &[JobResult],
 ) -> anyhow::Result<()> {
-    let run_id = run.claimed.run_id;
-    let generation = run.claimed.generation;
-    let worker = &ctx.cfg.worker_id;
     retry_fenced!(
         run,
         ctx.store
             .finish_jobs(
-                run_id,
-                generation,
-                worker,
+                &run.claimed.lease,
                 results,
                 ctx.clock.now().timestamp_millis()
             )
@@ -74,14 +69,9 @@ pub async fn record_pending(
     run: &RunState,
     calls: &[PendingCall],
 ) -> anyhow::Result<()> {
-    let run_id = run.claimed.run_id;
-    let generation = run.claimed.generation;
-    let worker = &ctx.cfg.worker_id;
     retry_fenced!(
         run,
-        ctx.store
-            .record_pending(run_id, generation, worker, calls)
-            .await
+        ctx.store.record_pending(&run.claimed.lease, calls).await
     );
     Ok(())
 }

@@ -19,6 +19,7 @@ use super::run_control::RunControl;
 use super::shares::FleetShare;
 use super::shutdown::Stop;
 use super::worker_config::WorkerConfig;
+use crate::model::RunId;
 use crate::process_metrics::Metrics;
 use crate::runtime::PluginHost;
 use crate::store::Store;
@@ -42,7 +43,7 @@ pub struct WorkerCtx {
     /// The active dialer adapters, hot-swapped by [`super::dialer_watcher`].
     pub dialers: DialerDirectory,
     pub stop: Stop,
-    runs: Mutex<HashMap<i64, Arc<RunControl>>>,
+    runs: Mutex<HashMap<RunId, Arc<RunControl>>>,
     tenant_calls: Mutex<HashMap<i64, Arc<CallSlots>>>,
     /// Woken when a run driver ends (a slot is free).
     pub slot_freed: Notify,
@@ -86,7 +87,7 @@ impl WorkerCtx {
             .collect()
     }
 
-    pub fn run_control(&self, run_id: i64) -> Option<Arc<RunControl>> {
+    pub fn run_control(&self, run_id: RunId) -> Option<Arc<RunControl>> {
         self.runs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -99,7 +100,7 @@ impl WorkerCtx {
             .runs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(ctl.run_id, ctl)
+            .insert(ctl.claim.run, ctl)
         {
             // We re-claimed our own expired lease: the old driver is fenced.
             old.lease_lost();
@@ -109,10 +110,10 @@ impl WorkerCtx {
     pub(crate) fn remove_run(&self, ctl: &RunControl) {
         let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
         if runs
-            .get(&ctl.run_id)
-            .is_some_and(|c| c.generation == ctl.generation)
+            .get(&ctl.claim.run)
+            .is_some_and(|c| c.claim.generation == ctl.claim.generation)
         {
-            runs.remove(&ctl.run_id);
+            runs.remove(&ctl.claim.run);
         }
         drop(runs);
         self.slot_freed.notify_waiters();

@@ -22,7 +22,7 @@ use super::context::WorkerCtx;
 /// call slots on this worker.
 pub async fn run_once(ctx: &Arc<WorkerCtx>) -> anyhow::Result<()> {
     let load = ctx.store.fleet_load().await?;
-    ctx.fleet.apply(&ctx.cfg.worker_id, &load);
+    ctx.fleet.apply(ctx.cfg.worker_id.as_str(), &load);
     ctx.resize_tenant_slots();
     Ok(())
 }

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::context::WorkerCtx;
 use super::fleet_share;
+use crate::model::RunId;
 
 /// One heartbeat: refresh, then apply what it says to the run drivers
 /// (cancel → close the dialing gate and acknowledge; missing → lease lost).
@@ -25,10 +26,10 @@ use super::fleet_share;
 pub async fn run_once(ctx: &Arc<WorkerCtx>) -> anyhow::Result<()> {
     let sent = Instant::now();
     let leases = ctx.store.heartbeat(&ctx.cfg.worker_id).await?;
-    let held: std::collections::HashMap<i64, _> = leases.iter().map(|l| (l.run_id, *l)).collect();
+    let held: std::collections::HashMap<RunId, _> = leases.iter().map(|l| (l.run, *l)).collect();
     for ctl in ctx.active_runs() {
-        match held.get(&ctl.run_id) {
-            Some(l) if l.generation == ctl.generation => {
+        match held.get(&ctl.claim.run) {
+            Some(l) if l.generation == ctl.claim.generation => {
                 if l.cancel_requested && !l.cancel_acked {
                     ctl.cancel_seen(&*ctx.store).await;
                 }

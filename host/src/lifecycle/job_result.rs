@@ -3,8 +3,9 @@
 //! `interrupted`, …) instead of spelling out every field. A leaf: no other
 //! lifecycle module.
 
+use crate::model::RunId;
 use crate::runtime::CallReport;
-use crate::store::{DialingJob, JobNext, JobResult, JobWork, idempotency_key};
+use crate::store::{DialingJob, JobNext, JobResult, JobStatus, JobWork, idempotency_key};
 
 /// Which attempt at which job a result is for, and that attempt's
 /// idempotency key.
@@ -17,19 +18,19 @@ pub struct JobAttempt {
 }
 
 impl JobAttempt {
-    /// Attempt `attempt` at `job_id` of run `run_id`, keyed `run-job-attempt`.
-    pub fn new(run_id: i64, job_id: i64, lead_id: i64, attempt: u32) -> JobAttempt {
+    /// Attempt `attempt` at `job_id` of `run`, keyed `run-job-attempt`.
+    pub fn new(run: RunId, job_id: i64, lead_id: i64, attempt: u32) -> JobAttempt {
         JobAttempt {
             job_id,
             lead_id,
             attempt,
-            idempotency_key: idempotency_key(run_id, job_id, attempt),
+            idempotency_key: idempotency_key(run, job_id, attempt),
         }
     }
 
     /// The attempt a fetched job is about to make.
-    pub fn next_of(run_id: i64, job: &JobWork) -> JobAttempt {
-        JobAttempt::new(run_id, job.job_id, job.lead_id, job.attempt + 1)
+    pub fn next_of(run: RunId, job: &JobWork) -> JobAttempt {
+        JobAttempt::new(run, job.job_id, job.lead_id, job.attempt + 1)
     }
 
     /// The attempt a job left `dialing` was making, under the key it was
@@ -65,7 +66,7 @@ impl JobResult {
     /// `interrupted`) with `outcome`.
     pub fn finished(
         at: JobAttempt,
-        status: &'static str,
+        status: JobStatus,
         outcome: impl Into<String>,
         reason: Option<String>,
     ) -> JobResult {
@@ -83,14 +84,14 @@ impl JobResult {
     /// The job ends `interrupted` with outcome `unknown`: a call may exist,
     /// so it is never dialed again.
     pub fn interrupted(at: JobAttempt, reason: String) -> JobResult {
-        JobResult::finished(at, "interrupted", "unknown", Some(reason))
+        JobResult::finished(at, JobStatus::Interrupted, "unknown", Some(reason))
     }
 
     /// The job ends `cancelled` and its call was never placed.
     pub fn cancelled_before_placing(at: JobAttempt) -> JobResult {
         JobResult::finished(
             at,
-            "cancelled",
+            JobStatus::Cancelled,
             "not-dialed",
             Some("run cancelled before the call was placed".into()),
         )
@@ -141,9 +142,9 @@ mod tests {
 
     #[test]
     fn a_requeue_keeps_the_attempt_and_its_key() {
-        let r = JobResult::requeue(JobAttempt::new(7, 3, 9, 2), 1_000);
+        let r = JobResult::requeue(JobAttempt::new(RunId(7), 3, 9, 2), 1_000);
         assert_eq!((r.job_id, r.lead_id, r.attempt), (3, 9, 2));
-        assert_eq!(r.idempotency_key, idempotency_key(7, 3, 2));
+        assert_eq!(r.idempotency_key, idempotency_key(RunId(7), 3, 2));
         assert_eq!(
             r.next,
             JobNext::Requeue {
@@ -155,12 +156,12 @@ mod tests {
 
     #[test]
     fn interrupted_is_final_with_an_unknown_outcome() {
-        let r = JobResult::interrupted(JobAttempt::new(1, 1, 1, 1), "why".into())
+        let r = JobResult::interrupted(JobAttempt::new(RunId(1), 1, 1, 1), "why".into())
             .with_note(Some("note".into()));
         assert_eq!(
             r.next,
             JobNext::Finish {
-                status: "interrupted",
+                status: JobStatus::Interrupted,
                 outcome: "unknown".into(),
                 reason: Some("why".into()),
             }

@@ -27,6 +27,7 @@ use super::job_result::JobAttempt;
 use super::run_state::RunState;
 use super::steps::place::{Placed, place_one};
 use super::steps::plan::plan_one;
+use crate::model::RunId;
 use crate::runtime::CallRequest;
 use crate::store::{JobResult, JobWork, MarkResult};
 
@@ -161,25 +162,26 @@ async fn look_ahead(ctx: &Arc<WorkerCtx>, run: &RunState) -> Option<Marked> {
     let now_ms = ctx.clock.now().timestamp_millis();
     let r = ctx
         .store
-        .next_jobs(
-            run.claimed.run_id,
-            run.claimed.generation,
-            now_ms,
-            ctx.cfg.batch_size,
-        )
+        .next_jobs(&run.claimed.lease, now_ms, ctx.cfg.batch_size)
         .await;
     let jobs = match r {
         Ok(jobs) if !jobs.is_empty() => jobs,
         Ok(_) => return None,
         Err(e) => {
-            tracing::debug!(run_id = run.claimed.run_id, "look-ahead fetch failed: {e}");
+            tracing::debug!(
+                run_id = run.claimed.lease.run.0,
+                "look-ahead fetch failed: {e}"
+            );
             return None;
         }
     };
     match plan_mark(ctx, run, jobs, claimed_at).await {
         Ok(marked) => marked,
         Err(e) => {
-            tracing::debug!(run_id = run.claimed.run_id, "look-ahead mark failed: {e}");
+            tracing::debug!(
+                run_id = run.claimed.lease.run.0,
+                "look-ahead mark failed: {e}"
+            );
             run.ctl.needs_reconcile();
             None
         }
@@ -236,8 +238,8 @@ pub async fn run_batch(
 
 /// A marked job that was not handed to the adapter, back to the queue with
 /// the same attempt (so the same idempotency key) from `now_ms`.
-fn unplaced(run_id: i64, job: &JobWork, now_ms: i64) -> JobResult {
-    JobResult::requeue(JobAttempt::next_of(run_id, job), now_ms)
+fn unplaced(run: RunId, job: &JobWork, now_ms: i64) -> JobResult {
+    JobResult::requeue(JobAttempt::next_of(run, job), now_ms)
 }
 
 /// Puts the calls of a batch marked ahead but not placed back in the queue
@@ -255,7 +257,7 @@ pub async fn unmark(
     let results: Vec<JobResult> = marked
         .calls
         .iter()
-        .map(|(i, _)| unplaced(run.claimed.run_id, &marked.jobs[*i], now))
+        .map(|(i, _)| unplaced(run.claimed.lease.run, &marked.jobs[*i], now))
         .collect();
     if results.is_empty() {
         return Ok(());
@@ -271,8 +273,7 @@ async fn plan_mark(
     jobs: Vec<JobWork>,
     claimed_at: Instant,
 ) -> anyhow::Result<Option<Marked>> {
-    let run_id = run.claimed.run_id;
-    let generation = run.claimed.generation;
+    let run_id = run.claimed.lease.run.0;
     let t_plan = Instant::now();
     let mut decisions = Vec::with_capacity(jobs.len());
     let mut requests: HashMap<i64, (usize, CallRequest)> = HashMap::new();
@@ -287,7 +288,7 @@ async fn plan_mark(
     let t_mark = Instant::now();
     let marked = match ctx
         .store
-        .mark_dialing(run_id, generation, &ctx.cfg.worker_id, &decisions, now_ms)
+        .mark_dialing(&run.claimed.lease, &decisions, now_ms)
         .await?
     {
         MarkResult::Marked(ids) => ids,
@@ -323,7 +324,7 @@ async fn place_batch(
     marked: Marked,
     next: &mut Option<Marked>,
 ) -> anyhow::Result<PlacedBatch> {
-    let run_id = run.claimed.run_id;
+    let run_id = run.claimed.lease.run.0;
     let Marked {
         jobs,
         calls,
@@ -360,7 +361,7 @@ async fn place_batch(
     // the queue unplaced, same attempt, to be fetched once calls end.
     let now = ctx.clock.now().timestamp_millis();
     for (job, _) in queue {
-        placed.push(Placed::Done(unplaced(run_id, job, now)));
+        placed.push(Placed::Done(unplaced(run.claimed.lease.run, job, now)));
     }
     let t_record = Instant::now();
     let mut batch = PlacedBatch {

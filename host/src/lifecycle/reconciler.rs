@@ -81,10 +81,7 @@ pub async fn lookup(run: &RunState, key: &str) -> Reconciled {
 /// Settles the run's `dialing` jobs that have no recorded pending call
 /// (at takeover, and after this worker abandoned placements).
 pub async fn reconcile(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<()> {
-    let dialing = ctx
-        .store
-        .dialing_jobs(run.claimed.run_id, run.claimed.generation)
-        .await?;
+    let dialing = ctx.store.dialing_jobs(&run.claimed.lease).await?;
     let mut results = Vec::new();
     let mut pending = 0;
     for j in dialing {
@@ -124,7 +121,7 @@ pub async fn reconcile(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<(
     run.ctl.add_pending(pending);
     if !results.is_empty() {
         tracing::info!(
-            run_id = run.claimed.run_id,
+            run_id = run.claimed.lease.run.0,
             settled = results.len(),
             "reconciled jobs left dialing"
         );

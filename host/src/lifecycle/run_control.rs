@@ -9,13 +9,14 @@ use std::time::Duration;
 use tokio::sync::{Notify, RwLock, RwLockReadGuard};
 
 use super::lease::LeaseClock;
+use crate::model::{Lease, TenantId};
 use crate::store::{ClaimedRun, Fenced, Store};
 
 /// What the worker's other loops (heartbeat, cancel listener) tell a driver.
 pub struct RunControl {
-    pub run_id: i64,
-    pub business_id: i64,
-    pub generation: i64,
+    /// The lease the run was claimed under; every fenced write presents it.
+    pub claim: Lease,
+    pub tenant: TenantId,
     /// This run's lease, as far as this worker can tell locally.
     pub lease: LeaseClock,
     /// `true` once cancel is seen. Placements hold the read side while
@@ -37,9 +38,8 @@ pub struct RunControl {
 impl RunControl {
     pub fn new(run: &ClaimedRun, ttl: Duration) -> Self {
         RunControl {
-            run_id: run.run_id,
-            business_id: run.business_id,
-            generation: run.generation,
+            claim: run.lease.clone(),
+            tenant: run.tenant,
             lease: LeaseClock::new(ttl),
             gate: RwLock::new(run.cancel_requested),
             cancelled: AtomicBool::new(run.cancel_requested),
@@ -59,11 +59,11 @@ impl RunControl {
             *g = true;
         }
         self.cancelled.store(true, Ordering::SeqCst);
-        match store.ack_cancel(self.run_id, self.generation).await {
+        match store.ack_cancel(&self.claim).await {
             Ok(Fenced::Done) => {}
             Ok(Fenced::LeaseLost) => self.lease_lost(),
             // The next heartbeat sees the unacknowledged cancel and retries.
-            Err(e) => tracing::warn!(run_id = self.run_id, "cancel ack failed: {e}"),
+            Err(e) => tracing::warn!(run_id = self.claim.run.0, "cancel ack failed: {e}"),
         }
         self.wake.notify_waiters();
     }

@@ -24,7 +24,7 @@ use super::run_state::RunState;
 use super::settings::CancelMode;
 use super::steps::after_call::{CallOf, after_call};
 use crate::runtime::{CallReport, Outcome};
-use crate::store::{ClaimedRun, JobResult, RunStatus};
+use crate::store::{ClaimedRun, JobResult, JobStatus, RunStatus};
 
 /// A driver heartbeats before a batch when the last beat is older than the
 /// heartbeat interval divided by this, and re-checks a stalled lease as
@@ -37,14 +37,14 @@ const STEP_RETRY_MAX_DELAY: Duration = Duration::from_secs(2);
 
 /// Drives one run until it ends, the lease is lost, or the worker stops.
 pub async fn drive(ctx: Arc<WorkerCtx>, claimed: ClaimedRun, ctl: Arc<RunControl>) {
-    let run_id = claimed.run_id;
+    let run_id = claimed.lease.run.0;
     // Every log line of this run (and its jobs and plugin calls) carries the
     // tenant and run. Error level: one span per run, present at any filter.
     let span = tracing::error_span!(
         "run",
-        tenant = claimed.business_id,
+        tenant = claimed.tenant.0,
         run = run_id,
-        generation = claimed.generation
+        generation = claimed.lease.generation.0
     );
     let inner = tracing::Instrument::instrument(drive_inner(&ctx, claimed, &ctl), span);
     if let Err(e) = inner.await {
@@ -67,11 +67,7 @@ async fn drive_inner(
                 return Err(e); // try again on the next claim
             }
             ctx.store
-                .fail_run(
-                    claimed.run_id,
-                    claimed.generation,
-                    &format!("cannot load plugins: {e:#}"),
-                )
+                .fail_run(&claimed.lease, &format!("cannot load plugins: {e:#}"))
                 .await?;
             return Ok(());
         }
@@ -107,7 +103,7 @@ async fn drive_inner(
             Err(e) => {
                 // Database outage and the like: the lease protects us while
                 // we retry; if it runs out another worker resumes the run.
-                tracing::warn!(run_id = run.claimed.run_id, "run step failed: {e:#}");
+                tracing::warn!(run_id = run.claimed.lease.run.0, "run step failed: {e:#}");
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = ctx.stop.wait() => {}
@@ -131,8 +127,8 @@ async fn step(
     next: &mut Option<Marked>,
 ) -> anyhow::Result<Step> {
     let ctl = &run.ctl;
-    let run_id = run.claimed.run_id;
-    let generation = run.claimed.generation;
+    let lease = &run.claimed.lease;
+    let run_id = lease.run.0;
     // Heartbeat before each batch (at most every quarter interval).
     heartbeater::beat_if_older(ctx, ctx.cfg.heartbeat_interval / BATCH_HEARTBEAT_DIVISOR).await?;
     if ctl.is_lost() {
@@ -183,10 +179,7 @@ async fn step(
         return Ok(Step::Continue);
     }
     let claimed_at = std::time::Instant::now();
-    let jobs = ctx
-        .store
-        .next_jobs(run_id, generation, now_ms, limit)
-        .await?;
+    let jobs = ctx.store.next_jobs(lease, now_ms, limit).await?;
     tracing::debug!(
         run_id,
         fetch_us = claimed_at.elapsed().as_micros() as u64,
@@ -202,7 +195,7 @@ async fn step(
         pipeline::flush(ctx, run, pending).await?;
         return Ok(Step::Continue);
     }
-    match ctx.store.finish_run_if_done(run_id, generation).await? {
+    match ctx.store.finish_run_if_done(lease).await? {
         RunStatus::Running => {}
         status => {
             tracing::info!(run_id, status = status.as_str(), "run finished");
@@ -211,7 +204,7 @@ async fn step(
     }
     // Nothing due: sleep until the next not_before (injectable clock) or a
     // poll interval, whichever is sooner.
-    let wait = match ctx.store.next_due(run_id).await? {
+    let wait = match ctx.store.next_due(lease.run).await? {
         Some(due) if due > now_ms => Duration::from_millis((due - now_ms) as u64),
         _ => ctx.cfg.poll_interval,
     };
@@ -224,10 +217,7 @@ async fn settle_pending(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<
     if run.ctl.pending() == 0 {
         return Ok(());
     }
-    let dialing = ctx
-        .store
-        .dialing_jobs(run.claimed.run_id, run.claimed.generation)
-        .await?;
+    let dialing = ctx.store.dialing_jobs(&run.claimed.lease).await?;
     let now = Utc::now().timestamp_millis();
     let mut results = Vec::new();
     let mut still = 0;
@@ -287,14 +277,13 @@ fn unknown_report(provider_call_id: &Option<String>) -> CallReport {
 /// in flight through the adapter; `drain` waits for them. Then the run
 /// ends `cancelled`.
 async fn finish_cancelled(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<Step> {
-    let run_id = run.claimed.run_id;
-    let generation = run.claimed.generation;
+    let lease = &run.claimed.lease;
     let mode = run
         .claimed
         .cancel_mode
         .or(fresh_cancel_mode(ctx, run).await)
         .unwrap_or(run.claimed.settings.cancel_mode);
-    let dialing = ctx.store.dialing_jobs(run_id, generation).await?;
+    let dialing = ctx.store.dialing_jobs(lease).await?;
     let mut results = Vec::new();
     let mut in_flight = 0;
     for j in &dialing {
@@ -306,8 +295,12 @@ async fn finish_cancelled(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Resul
                     Err(e) => format!("hang-up failed: {e}"),
                 };
                 let reason = Some("run cancelled (hangup)".into());
-                let r =
-                    JobResult::finished(JobAttempt::dialing(j), "cancelled", "canceled", reason);
+                let r = JobResult::finished(
+                    JobAttempt::dialing(j),
+                    JobStatus::Cancelled,
+                    "canceled",
+                    reason,
+                );
                 results.push(r.with_note(Some(detail)));
             }
             (Some(_), _) => in_flight += 1,
@@ -325,7 +318,7 @@ async fn finish_cancelled(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Resul
         settle_pending(ctx, run).await?;
         return Ok(Step::Idle(ctx.cfg.poll_interval));
     }
-    match ctx.store.finish_run_if_done(run_id, generation).await? {
+    match ctx.store.finish_run_if_done(lease).await? {
         RunStatus::Running => Ok(Step::Idle(ctx.cfg.poll_interval)),
         _ => Ok(Step::Done),
     }
@@ -333,7 +326,7 @@ async fn finish_cancelled(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Resul
 
 async fn fresh_cancel_mode(ctx: &Arc<WorkerCtx>, run: &RunState) -> Option<CancelMode> {
     ctx.store
-        .get_run(run.claimed.business_id, run.claimed.run_id)
+        .get_run(run.claimed.tenant, run.claimed.lease.run)
         .await
         .ok()
         .and_then(|r| r.cancel_mode)

@@ -52,11 +52,12 @@ pub struct RunPlugins {
 impl RunPlugins {
     /// Loads and prepares (cached by sha256) the run's flow and dialer.
     pub async fn load(ctx: &Arc<WorkerCtx>, run: &ClaimedRun) -> anyhow::Result<RunPlugins> {
-        let (flow_name, flow_version, flow_bytes) = ctx.store.run_flow_plugin(run.run_id).await?;
+        let (flow_name, flow_version, flow_bytes) =
+            ctx.store.run_flow_plugin(run.lease.run).await?;
         let dialer = ctx.dialers.get(&run.dialer).await?;
         let dialer_config = ctx
             .store
-            .dialer_config_for_worker(run.business_id, &run.dialer)
+            .dialer_config_for_worker(run.tenant, &run.dialer)
             .await?
             .unwrap_or_default();
         let flow = ctx.plugins.prepare(
@@ -68,7 +69,7 @@ impl RunPlugins {
             &flow_bytes,
         )?;
         let kv = Arc::new(StoreKv(ctx.store.clone()));
-        let log_fields = vec![("run_id".to_string(), run.run_id.to_string())];
+        let log_fields = vec![("run_id".to_string(), run.lease.run.to_string())];
         Ok(RunPlugins {
             ctx: ctx.clone(),
             host: ctx.plugins.clone(),
@@ -76,14 +77,14 @@ impl RunPlugins {
             dialer_name: run.dialer.clone(),
             dialer: Mutex::new(DialerSlot::new(dialer)),
             flow_scope: Scope {
-                business_id: run.business_id,
+                business_id: run.tenant.0,
                 kv_namespace: format!("flow:{flow_name}"),
                 kv: kv.clone(),
                 http_allow: Vec::new(),
                 log_fields: log_fields.clone(),
             },
             dialer_scope: Scope {
-                business_id: run.business_id,
+                business_id: run.tenant.0,
                 kv_namespace: format!("dialer:{}", run.dialer),
                 kv,
                 http_allow: Vec::new(),

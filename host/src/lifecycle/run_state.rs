@@ -18,7 +18,7 @@ pub struct RunState {
 impl RunState {
     pub fn context(&self, attempt: u32) -> RunContext {
         RunContext {
-            run_id: self.claimed.run_id.to_string(),
+            run_id: self.claimed.lease.run.to_string(),
             attempt,
             max_attempts: self.claimed.settings.max_attempts,
             settings: self.claimed.settings.flow.clone(),

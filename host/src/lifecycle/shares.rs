@@ -29,7 +29,7 @@ impl FleetShare {
         let mut account: HashMap<String, (i64, i64)> = HashMap::new();
         for l in load {
             let mine = if l.owner_worker == me { l.runs } else { 0 };
-            let t = tenant.entry(l.business_id).or_default();
+            let t = tenant.entry(l.tenant.0).or_default();
             t.0 += mine;
             t.1 += l.runs;
             let a = account.entry(l.dialer.clone()).or_default();
@@ -80,7 +80,7 @@ mod tests {
 
     fn load(b: i64, dialer: &str, owner: &str, runs: i64) -> RunLoad {
         RunLoad {
-            business_id: b,
+            tenant: crate::model::TenantId(b),
             dialer: dialer.into(),
             owner_worker: owner.into(),
             runs,

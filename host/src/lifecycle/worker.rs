@@ -55,7 +55,7 @@ impl Worker {
         cfg.validate()?;
         store
             .register_worker(&WorkerInfo {
-                id: cfg.worker_id.clone(),
+                id: cfg.worker_id.to_string(),
                 hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
                     .map(|s| s.trim().to_string())
                     .unwrap_or_default(),
@@ -69,7 +69,7 @@ impl Worker {
     }
 
     pub fn id(&self) -> &str {
-        &self.ctx.cfg.worker_id
+        self.ctx.cfg.worker_id.as_str()
     }
 
     /// Claims as many runs as there are free slots and spawns a driver for

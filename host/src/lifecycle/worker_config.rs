@@ -4,12 +4,13 @@
 use std::time::Duration;
 
 use crate::config;
+use crate::model::WorkerId;
 
 /// Everything tunable about a worker (CLI flags / env in `dialplane worker`).
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     /// Unique per process; also the lease owner's name.
-    pub worker_id: String,
+    pub worker_id: WorkerId,
     pub heartbeat_interval: Duration,
     pub lease_ttl: Duration,
     /// Runs driven at once.
@@ -33,7 +34,7 @@ impl WorkerConfig {
     /// Defaults from [`crate::config`], with a fresh worker id.
     pub fn new() -> Self {
         WorkerConfig {
-            worker_id: new_worker_id(),
+            worker_id: new_worker_id().into(),
             heartbeat_interval: config::HEARTBEAT_INTERVAL_DEFAULT,
             lease_ttl: config::LEASE_TTL_DEFAULT,
             max_runs: config::WORKER_MAX_RUNS_DEFAULT,

@@ -9,6 +9,7 @@
 use async_trait::async_trait;
 
 use super::StoreResult;
+use crate::model::TenantId;
 use crate::runtime::Properties;
 
 /// What a callback token stands for.
@@ -23,20 +24,20 @@ pub trait DialerConfigStore {
     /// Creates or replaces the configuration of `dialer` for the tenant.
     async fn set_dialer_config(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         dialer: &str,
         config: &Properties,
     ) -> StoreResult<()>;
     /// Names of the configured dialers (no values).
-    async fn list_dialer_configs(&self, business_id: i64) -> StoreResult<Vec<String>>;
+    async fn list_dialer_configs(&self, tenant: TenantId) -> StoreResult<Vec<String>>;
     /// WORKER PATH ONLY: the values, to pass to the adapter. None if unset.
     async fn dialer_config_for_worker(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         dialer: &str,
     ) -> StoreResult<Option<Properties>>;
     /// A new unguessable token (plaintext returned once; sha256 stored).
-    async fn create_callback_token(&self, business_id: i64, dialer: &str) -> StoreResult<String>;
+    async fn create_callback_token(&self, tenant: TenantId, dialer: &str) -> StoreResult<String>;
     /// Unknown token → NotFound.
     async fn resolve_callback_token(&self, token: &str) -> StoreResult<CallbackTarget>;
 }

@@ -3,18 +3,19 @@
 use async_trait::async_trait;
 
 use super::StoreResult;
+use crate::model::TenantId;
 
 #[async_trait]
 pub trait DncStore {
     /// Idempotent; returns true if the phone was not listed before.
-    async fn dnc_add(&self, business_id: i64, phone: &str) -> StoreResult<bool>;
+    async fn dnc_add(&self, tenant: TenantId, phone: &str) -> StoreResult<bool>;
     /// Returns true if the phone was listed.
-    async fn dnc_remove(&self, business_id: i64, phone: &str) -> StoreResult<bool>;
-    async fn dnc_contains(&self, business_id: i64, phone: &str) -> StoreResult<bool>;
+    async fn dnc_remove(&self, tenant: TenantId, phone: &str) -> StoreResult<bool>;
+    async fn dnc_contains(&self, tenant: TenantId, phone: &str) -> StoreResult<bool>;
     /// Phones in order, after `after` (keyset paging), at most `limit`.
     async fn dnc_list(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<String>>;

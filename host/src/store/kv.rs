@@ -1,4 +1,4 @@
-//! [`KvStore`]: the plugins' `tenant-store`, keyed by (business_id, namespace,
+//! [`KvStore`]: the plugins' `tenant-store`, keyed by (tenant, namespace,
 //! key); and [`StoreKv`], the adapter that backs the runtime's
 //! [`crate::runtime::TenantKv`] with it so plugin state persists.
 
@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{Page, StoreResult};
+use crate::model::TenantId;
 
 /// One entry, for read-only inspection through the API.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -20,24 +21,24 @@ pub struct KvEntry {
 pub trait KvStore {
     async fn kv_get(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         namespace: &str,
         key: &str,
     ) -> StoreResult<Option<Vec<u8>>>;
     async fn kv_set(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         namespace: &str,
         key: &str,
         value: &[u8],
     ) -> StoreResult<()>;
     /// Deleting a missing key is not an error.
-    async fn kv_delete(&self, business_id: i64, namespace: &str, key: &str) -> StoreResult<()>;
+    async fn kv_delete(&self, tenant: TenantId, namespace: &str, key: &str) -> StoreResult<()>;
     /// Entries ordered by (namespace, key); `after` is not used (offset-free
     /// listing by key: pass the last key seen in `after_key`).
     async fn kv_list(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         namespace: Option<&str>,
         after_key: Option<(&str, &str)>,
         page: Page,
@@ -58,7 +59,7 @@ impl crate::runtime::TenantKv for StoreKv {
         namespace: &str,
         key: &str,
     ) -> anyhow::Result<Option<Vec<u8>>> {
-        Ok(self.0.kv_get(business_id, namespace, key).await?)
+        Ok(self.0.kv_get(TenantId(business_id), namespace, key).await?)
     }
     async fn set(
         &self,
@@ -67,9 +68,15 @@ impl crate::runtime::TenantKv for StoreKv {
         key: &str,
         value: &[u8],
     ) -> anyhow::Result<()> {
-        Ok(self.0.kv_set(business_id, namespace, key, value).await?)
+        Ok(self
+            .0
+            .kv_set(TenantId(business_id), namespace, key, value)
+            .await?)
     }
     async fn delete(&self, business_id: i64, namespace: &str, key: &str) -> anyhow::Result<()> {
-        Ok(self.0.kv_delete(business_id, namespace, key).await?)
+        Ok(self
+            .0
+            .kv_delete(TenantId(business_id), namespace, key)
+            .await?)
     }
 }

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{Page, StoreError, StoreResult};
+use crate::model::{LeadId, TenantId};
 
 /// Status of a lead nobody has touched yet.
 pub const LEAD_STATUS_NEW: &str = "new";
@@ -110,34 +111,34 @@ pub fn check_lead_input(l: &LeadInput) -> Result<(), StoreError> {
 
 #[async_trait]
 pub trait LeadStore {
-    /// Creates or updates each lead by `(business_id, external_id)`, in one
+    /// Creates or updates each lead by `(tenant, external_id)`, in one
     /// transaction. Rows failing [`check_lead_input`] get their own error and
     /// are skipped; the others are stored. The outer error is a database failure
     /// (nothing stored).
     async fn upsert_leads(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         leads: &[LeadInput],
     ) -> StoreResult<Vec<Result<LeadUpsert, StoreError>>>;
     /// Another tenant's lead → NotFound.
-    async fn get_lead(&self, business_id: i64, lead_id: i64) -> StoreResult<LeadRecord>;
+    async fn get_lead(&self, tenant: TenantId, lead: LeadId) -> StoreResult<LeadRecord>;
     async fn get_lead_by_external_id(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         external_id: &str,
     ) -> StoreResult<LeadRecord>;
     /// Leads in id order, keyset-paged.
     async fn list_leads(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         filter: &LeadFilter,
         page: Page,
     ) -> StoreResult<Vec<LeadRecord>>;
     /// A flow's follow-up: set the status (if given) and add tags (kept unique).
     async fn update_lead_outcome(
         &self,
-        business_id: i64,
-        lead_id: i64,
+        tenant: TenantId,
+        lead: LeadId,
         status: Option<&str>,
         add_tags: &[String],
     ) -> StoreResult<()>;

@@ -18,9 +18,18 @@
 //!   [`conformance`] and [`conformance_runs`] suites.
 //! - Queries are built at run time (`sqlx::query` + `bind`), never with the
 //!   compile-time-checked macros: no database is needed to build.
-//! - **Every tenant query takes `business_id` and filters by it.** A row of
+//! - **Every tenant query takes the tenant and filters by it.** A row of
 //!   another tenant is [`StoreError::NotFound`], exactly like a missing row, so
 //!   the API answers 404 and existence does not leak.
+//! - Ids are typed ([`crate::model::ids`]): a tenant is a
+//!   [`TenantId`](crate::model::TenantId), a run a
+//!   [`RunId`](crate::model::RunId), and a worker's fenced write presents its
+//!   [`Lease`](crate::model::Lease), so they cannot be swapped silently.
+//!
+//! **`business_id` is the schema's name for the tenant id**, kept from the
+//! original system's schema: every tenant table's `business_id` column (and
+//! the RLS setting `dialplane.business_id`) holds a `TenantId`. The code and
+//! the docs say "tenant"; only SQL text says `business_id`.
 //! - Secrets (API keys, callback tokens) are stored as sha256 only; dialer
 //!   configurations are write-only except on the worker path.
 //! - [`connect`] picks the driver from the URL scheme and applies the

@@ -2,15 +2,15 @@
 //! audience the way the database roles are:
 //!
 //! - [`ApiRunStore`]: the API, acting for one tenant. Every method takes
-//!   `business_id` and filters by it; on PostgreSQL its connections run as
+//!   the [`TenantId`] and filters by it; on PostgreSQL its connections run as
 //!   the Row-Level Security role `dialplane_tenant`
 //!   ([`super::tenant_scope`]). It can create, read and cancel, but never
 //!   claim a run or write under a lease.
 //! - [`WorkerRunStore`]: workers, connected as the schema owner. They drive
-//!   whichever run they claimed, so methods take run ids, not tenants; every
-//!   write carries the run's lease generation (`AND lease_generation = $g`)
-//!   and reports [`Fenced::LeaseLost`] instead of writing when the lease
-//!   moved on.
+//!   whichever run they claimed, so methods take the claim's [`Lease`]
+//!   (run, generation, worker), not tenants; every write is fenced on it
+//!   (`AND lease_generation = $g`) and reports [`Fenced::LeaseLost`] instead
+//!   of writing when the lease moved on.
 //!
 //! Both drivers implement them in `*/runs/`; the conformance cases are in
 //! [`super::conformance_runs`]. Times are epoch milliseconds. Lease times
@@ -22,7 +22,10 @@ use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
 use super::{Page, StoreResult};
-use crate::model::{CallEvent, CallReport, CancelMode, Lead, RunSettings};
+use crate::model::{
+    CallEvent, CallReport, CancelMode, JobId, Lead, LeadId, Lease, LeaseGeneration, RunId,
+    RunSettings, TenantId, WorkerId,
+};
 
 /// The statuses are defined once in [`crate::model::status`]; re-exported
 /// so `store::runs::RunStatus` paths keep working.
@@ -57,8 +60,9 @@ pub struct JobCounts {
 /// A run as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunView {
-    pub id: i64,
-    pub business_id: i64,
+    pub id: RunId,
+    #[serde(rename = "business_id")]
+    pub tenant: TenantId,
     pub status: RunStatus,
     pub flow_plugin_id: i64,
     pub dialer: String,
@@ -68,7 +72,7 @@ pub struct RunView {
     pub cancel_requested: bool,
     pub cancel_mode: Option<CancelMode>,
     pub owner_worker: Option<String>,
-    pub lease_generation: i64,
+    pub lease_generation: LeaseGeneration,
     pub last_call_placed_at: Option<i64>,
     pub failure: Option<String>,
     pub created_at: i64,
@@ -81,9 +85,9 @@ pub struct RunView {
 /// One job (a lead in a run).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobView {
-    pub id: i64,
-    pub run_id: i64,
-    pub lead_id: i64,
+    pub id: JobId,
+    pub run_id: RunId,
+    pub lead_id: LeadId,
     pub position: i64,
     pub status: String,
     pub attempt: i64,
@@ -96,9 +100,9 @@ pub struct JobView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttemptView {
     pub id: i64,
-    pub run_id: i64,
-    pub job_id: i64,
-    pub lead_id: i64,
+    pub run_id: RunId,
+    pub job_id: JobId,
+    pub lead_id: LeadId,
     pub attempt: i64,
     pub placed: bool,
     pub idempotency_key: Option<String>,
@@ -106,7 +110,7 @@ pub struct AttemptView {
     /// The compliance record (rule, time zone, local time, DNC check) as JSON.
     pub compliance: String,
     pub worker_id: String,
-    pub lease_generation: i64,
+    pub lease_generation: LeaseGeneration,
     pub provider_call_id: Option<String>,
     pub call_state: Option<String>,
     pub outcome: Option<String>,
@@ -126,7 +130,7 @@ pub struct CancelRequested {
     /// Queued jobs cancelled by the request.
     pub jobs_cancelled: u64,
     /// The lease generation whose owner must acknowledge.
-    pub generation: i64,
+    pub generation: LeaseGeneration,
 }
 
 /// What became of a callback event.
@@ -151,9 +155,9 @@ pub struct WorkerInfo {
 /// A run a worker now holds the lease of.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedRun {
-    pub run_id: i64,
-    pub business_id: i64,
-    pub generation: i64,
+    /// The lease every write for this run presents.
+    pub lease: Lease,
+    pub tenant: TenantId,
     /// True when the run was `running` under another owner whose lease expired.
     pub reclaimed: bool,
     pub flow_plugin_id: i64,
@@ -166,8 +170,8 @@ pub struct ClaimedRun {
 /// The state of one lease as seen by a heartbeat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeaseState {
-    pub run_id: i64,
-    pub generation: i64,
+    pub run: RunId,
+    pub generation: LeaseGeneration,
     pub cancel_requested: bool,
     pub cancel_acked: bool,
 }
@@ -177,7 +181,7 @@ pub struct LeaseState {
 /// account limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunLoad {
-    pub business_id: i64,
+    pub tenant: TenantId,
     pub dialer: String,
     pub owner_worker: String,
     pub runs: i64,
@@ -235,7 +239,7 @@ pub enum JobDecision {
         job_id: i64,
         lead_id: i64,
         attempt: u32,
-        status: &'static str,
+        status: JobStatus,
         reason: String,
         compliance: String,
     },
@@ -281,7 +285,7 @@ pub struct JobResult {
 pub enum JobNext {
     /// Terminal: `completed`, `failed`, `cancelled`, `interrupted`.
     Finish {
-        status: &'static str,
+        status: JobStatus,
         outcome: String,
         reason: Option<String>,
     },
@@ -309,8 +313,8 @@ pub struct PendingCall {
 }
 
 /// The idempotency key of one placement: `run-job-attempt`.
-pub fn idempotency_key(run_id: i64, job_id: i64, attempt: u32) -> String {
-    format!("{run_id}-{job_id}-{attempt}")
+pub fn idempotency_key(run: RunId, job_id: i64, attempt: u32) -> String {
+    format!("{run}-{job_id}-{attempt}")
 }
 
 /// The API's side of runs: what a tenant may do to its own runs.
@@ -327,27 +331,27 @@ pub trait ApiRunStore {
     /// transaction. A lead id that is not the tenant's → `Invalid` naming
     /// `lead_ids[i]`; a repeated lead id is rejected by the database's
     /// `UNIQUE (run_id, lead_id)` (`Conflict`) and nothing is written.
-    async fn create_run(&self, business_id: i64, spec: &RunSpec) -> StoreResult<i64>;
+    async fn create_run(&self, tenant: TenantId, spec: &RunSpec) -> StoreResult<RunId>;
 
     /// The run with its job counts; another tenant's run is `NotFound`.
-    async fn get_run(&self, business_id: i64, run_id: i64) -> StoreResult<RunView>;
+    async fn get_run(&self, tenant: TenantId, run: RunId) -> StoreResult<RunView>;
 
     /// The tenant's runs, newest id last, keyset-paged by id.
-    async fn list_runs(&self, business_id: i64, page: Page) -> StoreResult<Vec<RunView>>;
+    async fn list_runs(&self, tenant: TenantId, page: Page) -> StoreResult<Vec<RunView>>;
 
     /// A run's jobs in id order.
     async fn list_jobs(
         &self,
-        business_id: i64,
-        run_id: i64,
+        tenant: TenantId,
+        run: RunId,
         page: Page,
     ) -> StoreResult<Vec<JobView>>;
 
     /// A run's attempts (placed calls and compliance decisions) in id order.
     async fn list_attempts(
         &self,
-        business_id: i64,
-        run_id: i64,
+        tenant: TenantId,
+        run: RunId,
         page: Page,
     ) -> StoreResult<Vec<AttemptView>>;
 
@@ -357,8 +361,8 @@ pub trait ApiRunStore {
     /// [`crate::lifecycle::canceller::cancel_run`].
     async fn request_cancel(
         &self,
-        business_id: i64,
-        run_id: i64,
+        tenant: TenantId,
+        run: RunId,
         mode: Option<CancelMode>,
     ) -> StoreResult<CancelRequested>;
 
@@ -367,17 +371,17 @@ pub trait ApiRunStore {
     /// the lease has expired (its owner will not dial: it checks its own
     /// lease, and learns of the cancel with its next heartbeat). A run that
     /// is not the tenant's has nothing to settle: true.
-    async fn cancel_settled(&self, business_id: i64, run_id: i64) -> StoreResult<bool>;
+    async fn cancel_settled(&self, tenant: TenantId, run: RunId) -> StoreResult<bool>;
 
     /// Cancels one queued job (counted by the cursor). A job that is not
     /// queued → `Invalid { field: "status" }`; another tenant's → `NotFound`.
-    async fn cancel_job(&self, business_id: i64, job_id: i64) -> StoreResult<JobView>;
+    async fn cancel_job(&self, tenant: TenantId, job: JobId) -> StoreResult<JobView>;
 
     /// Applies a provider event to the call with that provider call id,
     /// through the monotonic state machine queued < ringing < answered < ended.
     async fn apply_call_event(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         event: &CallEvent,
     ) -> StoreResult<CallEventApplied>;
 }
@@ -385,11 +389,12 @@ pub trait ApiRunStore {
 /// The workers' side of runs: leases and the writes made under them.
 ///
 /// Only workers call this (the owner's connection; RLS does not apply). A
-/// worker claims runs of any tenant, so methods take run ids; the tenant
-/// comes from the claimed row, never from a caller. Every write names the
-/// lease generation it was made under and is refused ([`Fenced::LeaseLost`],
-/// [`MarkResult::LeaseLost`]) once another worker took the run over, so a
-/// stalled owner can never write over its successor.
+/// worker claims runs of any tenant, so methods take a [`Lease`] (or a
+/// [`RunId`] for plain reads); the tenant comes from the claimed row, never
+/// from a caller. Every write presents the [`Lease`] it was made under and
+/// is refused ([`Fenced::LeaseLost`], [`MarkResult::LeaseLost`]) once
+/// another worker took the run over, so a stalled owner can never write over
+/// its successor.
 #[async_trait]
 pub trait WorkerRunStore {
     /// Records (or refreshes) a worker row.
@@ -397,70 +402,56 @@ pub trait WorkerRunStore {
 
     /// Marks a worker stopped and gives up its leases so another worker can
     /// take them over at once (status stays `running`).
-    async fn release_worker(&self, worker_id: &str) -> StoreResult<()>;
+    async fn release_worker(&self, worker: &WorkerId) -> StoreResult<()>;
 
     /// Claims up to `limit` runs in one statement: `queued` ones, or
     /// `running` ones whose lease expired. Each claim bumps the generation.
     async fn claim_runs(
         &self,
-        worker_id: &str,
+        worker: &WorkerId,
         limit: u32,
         lease_ttl_ms: i64,
     ) -> StoreResult<Vec<ClaimedRun>>;
 
     /// Refreshes `lock_ts` of every run this worker owns, in one statement,
     /// and says which leases it still holds.
-    async fn heartbeat(&self, worker_id: &str) -> StoreResult<Vec<LeaseState>>;
+    async fn heartbeat(&self, worker: &WorkerId) -> StoreResult<Vec<LeaseState>>;
 
     /// Live runs (running, lease not expired) by tenant, adapter and owner,
     /// across the whole fleet. One small grouped read of the runs table.
     async fn fleet_load(&self) -> StoreResult<Vec<RunLoad>>;
 
-    /// The owner of `generation` has stopped dialing for a cancelled run.
-    async fn ack_cancel(&self, run_id: i64, generation: i64) -> StoreResult<Fenced>;
+    /// The owner of `lease` has stopped dialing for a cancelled run.
+    async fn ack_cancel(&self, lease: &Lease) -> StoreResult<Fenced>;
 
     /// Run ids whose cancel was requested, as they happen
     /// (PostgreSQL `LISTEN`, an in-process channel on SQLite). Best effort:
     /// the heartbeat also reports `cancel_requested`.
-    async fn cancel_notices(&self) -> StoreResult<BoxStream<'static, i64>>;
+    async fn cancel_notices(&self) -> StoreResult<BoxStream<'static, RunId>>;
 
     /// Jobs of the run in `dialing` (with their pending-call state).
-    async fn dialing_jobs(&self, run_id: i64, generation: i64) -> StoreResult<Vec<DialingJob>>;
+    async fn dialing_jobs(&self, lease: &Lease) -> StoreResult<Vec<DialingJob>>;
 
     /// Up to `limit` queued jobs due at `now_ms`, in position order.
-    async fn next_jobs(
-        &self,
-        run_id: i64,
-        generation: i64,
-        now_ms: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<JobWork>>;
+    async fn next_jobs(&self, lease: &Lease, now_ms: i64, limit: u32) -> StoreResult<Vec<JobWork>>;
 
     /// Earliest `not_before` of the run's queued jobs (to sleep until).
-    async fn next_due(&self, run_id: i64) -> StoreResult<Option<i64>>;
+    async fn next_due(&self, run: RunId) -> StoreResult<Option<i64>>;
 
     /// Applies the decisions in **one committed transaction**, guarded by
-    /// `NOT cancel_requested AND lease_generation = generation`. Deferrals and
+    /// `NOT cancel_requested AND lease_generation = lease.generation`. Deferrals and
     /// skips get an attempt row with their compliance record; skips count
     /// toward the cursor.
     async fn mark_dialing(
         &self,
-        run_id: i64,
-        generation: i64,
-        worker_id: &str,
+        lease: &Lease,
         decisions: &[JobDecision],
         now_ms: i64,
     ) -> StoreResult<MarkResult>;
 
     /// Records calls placed in `pending` mode (attempt rows in call state
     /// `queued`) so callbacks can find them.
-    async fn record_pending(
-        &self,
-        run_id: i64,
-        generation: i64,
-        worker_id: &str,
-        calls: &[PendingCall],
-    ) -> StoreResult<Fenced>;
+    async fn record_pending(&self, lease: &Lease, calls: &[PendingCall]) -> StoreResult<Fenced>;
 
     /// Finishes (or requeues) dialing jobs, writes their attempt rows,
     /// advances `cursor_position` by the jobs that became terminal and
@@ -473,9 +464,7 @@ pub trait WorkerRunStore {
     /// on).
     async fn finish_jobs(
         &self,
-        run_id: i64,
-        generation: i64,
-        worker_id: &str,
+        lease: &Lease,
         results: &[JobResult],
         now_ms: i64,
     ) -> StoreResult<Fenced>;
@@ -483,14 +472,14 @@ pub trait WorkerRunStore {
     /// Ends the run if nothing is left: `cancelled` when cancel was requested
     /// and no job is dialing, `completed` when no job is queued or dialing.
     /// Returns the status after the call (`running` = not finished yet).
-    async fn finish_run_if_done(&self, run_id: i64, generation: i64) -> StoreResult<RunStatus>;
+    async fn finish_run_if_done(&self, lease: &Lease) -> StoreResult<RunStatus>;
 
     /// The run's pinned flow version: (name, version, component bytes).
-    async fn run_flow_plugin(&self, run_id: i64) -> StoreResult<(String, i64, Vec<u8>)>;
+    async fn run_flow_plugin(&self, run: RunId) -> StoreResult<(String, i64, Vec<u8>)>;
 
     /// Ends the run `failed` with a reason (its flow cannot be loaded, …);
     /// queued jobs are cancelled.
-    async fn fail_run(&self, run_id: i64, generation: i64, reason: &str) -> StoreResult<Fenced>;
+    async fn fail_run(&self, lease: &Lease, reason: &str) -> StoreResult<Fenced>;
 }
 
 // ---- helpers shared by both drivers ----

@@ -7,7 +7,7 @@ use crate::lifecycle::context::WorkerCtx;
 use crate::lifecycle::job_result::JobAttempt;
 use crate::lifecycle::run_state::RunState;
 use crate::runtime::CallReport;
-use crate::store::JobResult;
+use crate::store::{JobResult, JobStatus};
 
 /// Which attempt at which lead a call belongs to.
 pub struct CallOf<'a> {
@@ -45,13 +45,13 @@ pub async fn after_call(
         Ok(f) => (f.note, f.retry_after_secs),
         Err(e) => (Some(format!("on-result failed: {e}")), None),
     };
-    let at = JobAttempt::new(run.claimed.run_id, job_id, lead_id, attempt);
+    let at = JobAttempt::new(run.claimed.lease.run, job_id, lead_id, attempt);
     let result = match retry {
         Some(secs) if attempt < run.claimed.settings.max_attempts && !run.ctl.is_cancelled() => {
             let not_before_ms = ctx.clock.now().timestamp_millis() + i64::from(secs) * 1000;
             JobResult::retry(at, outcome, not_before_ms)
         }
-        _ => JobResult::finished(at, "completed", outcome, None),
+        _ => JobResult::finished(at, JobStatus::Completed, outcome, None),
     };
     result
         .with_call(report, placed_at, dialer_version)

@@ -14,7 +14,7 @@ use crate::lifecycle::job_result::JobAttempt;
 use crate::lifecycle::reconciler::{self, Reconciled};
 use crate::lifecycle::run_state::RunState;
 use crate::runtime::{CallRequest, DialError, Placement};
-use crate::store::{JobResult, JobWork, PendingCall};
+use crate::store::{JobResult, JobStatus, JobWork, PendingCall};
 
 /// Seconds before a placement that failed transiently (nothing placed) is
 /// tried again.
@@ -39,10 +39,10 @@ pub async fn place_one(
     mut req: CallRequest,
 ) -> Placed {
     let attempt = job.attempt + 1;
-    let run_id = run.claimed.run_id;
-    let at = JobAttempt::next_of(run_id, job);
+    let run_id = run.claimed.lease.run.0;
+    let at = JobAttempt::next_of(run.claimed.lease.run, job);
     let key = at.idempotency_key.clone();
-    let _slot = ctx.tenant_slots(run.claimed.business_id).acquire().await;
+    let _slot = ctx.tenant_slots(run.claimed.tenant.0).acquire().await;
     ctx.rate
         .acquire(&[
             (
@@ -52,10 +52,10 @@ pub async fn place_one(
                     .map(|r| r * ctx.fleet.account(&run.claimed.dialer)),
             ),
             (
-                Level::Tenant(run.claimed.business_id),
+                Level::Tenant(run.claimed.tenant.0),
                 ctx.cfg
                     .tenant_calls_per_second
-                    .map(|r| r * ctx.fleet.tenant(run.claimed.business_id)),
+                    .map(|r| r * ctx.fleet.tenant(run.claimed.tenant.0)),
             ),
             (Level::Run(run_id), run.claimed.settings.calls_per_second),
         ])
@@ -114,7 +114,7 @@ pub async fn place_one(
         }
         Ok(Err(e)) => Placed::Done(JobResult::finished(
             at,
-            "failed",
+            JobStatus::Failed,
             "not-placed",
             Some(format!("dialer refused the call: {e}")),
         )),

@@ -9,7 +9,7 @@ use crate::lifecycle::compliance::{self, ComplianceRecord, LeadFacts, Verdict};
 use crate::lifecycle::context::WorkerCtx;
 use crate::lifecycle::run_state::RunState;
 use crate::runtime::{CallRequest, Decision};
-use crate::store::{JobDecision, JobWork};
+use crate::store::{JobDecision, JobStatus, JobWork};
 
 fn record_json(r: &ComplianceRecord) -> String {
     serde_json::to_string(r).unwrap_or_else(|_| "{}".into())
@@ -41,7 +41,7 @@ pub async fn plan_one(
     let attempt = job.attempt + 1;
     let s = &run.claimed.settings;
     let window = s.calling_window.to_string();
-    let skip = |status: &'static str, rule: &str, reason: String| JobDecision::Skip {
+    let skip = |status: JobStatus, rule: &str, reason: String| JobDecision::Skip {
         job_id: job.job_id,
         lead_id: job.lead_id,
         attempt,
@@ -53,13 +53,21 @@ pub async fn plan_one(
     let req = match decision {
         Err(e) => {
             return (
-                skip("failed", "flow-error", format!("flow plan failed: {e}")),
+                skip(
+                    JobStatus::Failed,
+                    "flow-error",
+                    format!("flow plan failed: {e}"),
+                ),
                 None,
             );
         }
         Ok(Decision::Skip(reason)) => {
             return (
-                skip("skipped", "flow", format!("flow skipped: {reason}")),
+                skip(
+                    JobStatus::Skipped,
+                    "flow",
+                    format!("flow skipped: {reason}"),
+                ),
                 None,
             );
         }
@@ -68,7 +76,7 @@ pub async fn plan_one(
     if req.to != job.lead.phone {
         return (
             skip(
-                "failed",
+                JobStatus::Failed,
                 "destination",
                 format!(
                     "flow asked to dial {}, which is not the lead's number",
@@ -112,7 +120,7 @@ pub async fn plan_one(
                 job_id: job.job_id,
                 lead_id: job.lead_id,
                 attempt,
-                status: "skipped",
+                status: JobStatus::Skipped,
                 reason,
                 compliance: record_json(&record),
             },

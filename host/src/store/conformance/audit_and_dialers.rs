@@ -68,47 +68,62 @@ pub async fn dialer_config_is_write_only_and_per_tenant(store: Arc<dyn Store>) {
         ("token".to_string(), "s3cret".to_string()),
     ];
     store
-        .set_dialer_config(a, "http-dialer", &cfg)
+        .set_dialer_config(a.into(), "http-dialer", &cfg)
         .await
         .unwrap();
-    assert_eq!(store.list_dialer_configs(a).await.unwrap(), ["http-dialer"]);
+    assert_eq!(
+        store.list_dialer_configs(a.into()).await.unwrap(),
+        ["http-dialer"]
+    );
     assert_eq!(
         store
-            .dialer_config_for_worker(a, "http-dialer")
+            .dialer_config_for_worker(a.into(), "http-dialer")
             .await
             .unwrap(),
         Some(cfg)
     );
     assert_eq!(
         store
-            .dialer_config_for_worker(b, "http-dialer")
+            .dialer_config_for_worker(b.into(), "http-dialer")
             .await
             .unwrap(),
         None
     );
-    assert!(store.list_dialer_configs(b).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_dialer_configs(b.into())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let cfg2 = vec![("account".to_string(), "AC2".to_string())];
     store
-        .set_dialer_config(a, "http-dialer", &cfg2)
+        .set_dialer_config(a.into(), "http-dialer", &cfg2)
         .await
         .unwrap();
     assert_eq!(
         store
-            .dialer_config_for_worker(a, "http-dialer")
+            .dialer_config_for_worker(a.into(), "http-dialer")
             .await
             .unwrap(),
         Some(cfg2)
     );
     assert!(matches!(
-        store.set_dialer_config(a, "../etc", &vec![]).await,
+        store.set_dialer_config(a.into(), "../etc", &vec![]).await,
         Err(StoreError::Invalid { ref field, .. }) if field == "dialer"
     ));
 }
 
 pub async fn callback_tokens_resolve_to_tenant_and_dialer(store: Arc<dyn Store>) {
     let a = tenant(&store).await;
-    let t1 = store.create_callback_token(a, "sim-dialer").await.unwrap();
-    let t2 = store.create_callback_token(a, "sim-dialer").await.unwrap();
+    let t1 = store
+        .create_callback_token(a.into(), "sim-dialer")
+        .await
+        .unwrap();
+    let t2 = store
+        .create_callback_token(a.into(), "sim-dialer")
+        .await
+        .unwrap();
     assert_ne!(t1, t2);
     assert!(t1.len() >= 64, "unguessable");
     let target = store.resolve_callback_token(&t1).await.unwrap();

@@ -5,15 +5,18 @@ use super::*;
 
 pub async fn run_cursor_counts_finished_jobs_and_retries_reuse_the_row(store: Arc<dyn Store>) {
     let (b, run_id, w, g) = claimed_run(&store, 3, "w").await;
-    let jobs = store.next_jobs(run_id, g, 10_000, 10).await.unwrap();
+    let jobs = store
+        .next_jobs(&lease(run_id, g, &w), 10_000, 10)
+        .await
+        .unwrap();
     let decisions: Vec<_> = jobs.iter().map(dial).collect();
     store
-        .mark_dialing(run_id, g, &w, &decisions, 10_000)
+        .mark_dialing(&lease(run_id, g, &w), &decisions, 10_000)
         .await
         .unwrap();
     assert!(
         store
-            .next_jobs(run_id, g, 10_000, 10)
+            .next_jobs(&lease(run_id, g, &w), 10_000, 10)
             .await
             .unwrap()
             .is_empty()
@@ -29,25 +32,33 @@ pub async fn run_cursor_counts_finished_jobs_and_retries_reuse_the_row(store: Ar
     );
     store
         .finish_jobs(
-            run_id,
-            g,
-            &w,
+            &lease(run_id, g, &w),
             &[fin(&jobs[0]), fin(&jobs[1]), retry],
             10_000,
         )
         .await
         .unwrap();
-    assert_eq!(store.get_run(b, run_id).await.unwrap().cursor_position, 2);
+    assert_eq!(
+        store
+            .get_run(b.into(), run_id)
+            .await
+            .unwrap()
+            .cursor_position,
+        2
+    );
     assert!(
         store
-            .next_jobs(run_id, g, 69_999, 10)
+            .next_jobs(&lease(run_id, g, &w), 69_999, 10)
             .await
             .unwrap()
             .is_empty(),
         "not before not_before"
     );
     assert_eq!(store.next_due(run_id).await.unwrap(), Some(70_000));
-    let again = store.next_jobs(run_id, g, 70_000, 10).await.unwrap();
+    let again = store
+        .next_jobs(&lease(run_id, g, &w), 70_000, 10)
+        .await
+        .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].job_id, jobs[2].job_id, "the same job row");
     assert_eq!(again[0].attempt, 1, "attempt + 1 on retry");
@@ -56,21 +67,24 @@ pub async fn run_cursor_counts_finished_jobs_and_retries_reuse_the_row(store: Ar
         "the first call counts toward the daily cap"
     );
     store
-        .mark_dialing(run_id, g, &w, &[dial(&again[0])], 70_000)
+        .mark_dialing(&lease(run_id, g, &w), &[dial(&again[0])], 70_000)
         .await
         .unwrap();
     store
-        .finish_jobs(run_id, g, &w, &[fin(&again[0])], 70_000)
+        .finish_jobs(&lease(run_id, g, &w), &[fin(&again[0])], 70_000)
         .await
         .unwrap();
     assert_eq!(
-        store.finish_run_if_done(run_id, g).await.unwrap(),
+        store
+            .finish_run_if_done(&lease(run_id, g, &w))
+            .await
+            .unwrap(),
         RunStatus::Completed
     );
-    let run = store.get_run(b, run_id).await.unwrap();
+    let run = store.get_run(b.into(), run_id).await.unwrap();
     assert_eq!(run.cursor_position, run.total_leads);
     let attempts = store
-        .list_attempts(b, run_id, Page::first(100))
+        .list_attempts(b.into(), run_id, Page::first(100))
         .await
         .unwrap();
     assert_eq!(attempts.len(), 4, "one attempt row per call placed");
@@ -90,9 +104,12 @@ pub async fn run_cursor_counts_finished_jobs_and_retries_reuse_the_row(store: Ar
 
 pub async fn run_call_events_are_monotonic_and_tenant_scoped(store: Arc<dyn Store>) {
     let (b, run_id, w, g) = claimed_run(&store, 1, "w").await;
-    let jobs = store.next_jobs(run_id, g, FAR_FUTURE, 10).await.unwrap();
+    let jobs = store
+        .next_jobs(&lease(run_id, g, &w), FAR_FUTURE, 10)
+        .await
+        .unwrap();
     store
-        .mark_dialing(run_id, g, &w, &[dial(&jobs[0])], 0)
+        .mark_dialing(&lease(run_id, g, &w), &[dial(&jobs[0])], 0)
         .await
         .unwrap();
     let (_, pcid) = record_first_call_pending(&store, run_id, g, &w, &jobs[0], 2_000).await;
@@ -103,7 +120,7 @@ pub async fn run_call_events_are_monotonic_and_tenant_scoped(store: Arc<dyn Stor
     };
     let apply = |e: CallEvent| {
         let store = store.clone();
-        async move { store.apply_call_event(b, &e).await.unwrap() }
+        async move { store.apply_call_event(b.into(), &e).await.unwrap() }
     };
     assert_eq!(
         apply(ev(CallState::Ringing, None)).await,
@@ -129,21 +146,21 @@ pub async fn run_call_events_are_monotonic_and_tenant_scoped(store: Arc<dyn Stor
     let other = store.create_tenant(&unique("other")).await.unwrap();
     assert_eq!(
         store
-            .apply_call_event(other, &ev(CallState::Ended, None))
+            .apply_call_event(other.into(), &ev(CallState::Ended, None))
             .await
             .unwrap(),
         CallEventApplied::UnknownCall,
         "another tenant cannot touch the call"
     );
-    let dialing = store.dialing_jobs(run_id, g).await.unwrap();
+    let dialing = store.dialing_jobs(&lease(run_id, g, &w)).await.unwrap();
     assert_eq!(dialing.len(), 1);
     assert_eq!(dialing[0].call_state.as_deref(), Some("ended"));
     assert_eq!(dialing[0].report.as_ref(), Some(&r));
     assert_eq!(dialing[0].provider_call_id.as_deref(), Some(pcid.as_str()));
-    let run = store.get_run(b, run_id).await.unwrap();
+    let run = store.get_run(b.into(), run_id).await.unwrap();
     assert_eq!(run.last_call_placed_at, Some(2_000));
     let attempts = store
-        .list_attempts(b, run_id, Page::first(10))
+        .list_attempts(b.into(), run_id, Page::first(10))
         .await
         .unwrap();
     assert_eq!(attempts.len(), 1);
@@ -159,14 +176,14 @@ pub async fn run_call_events_are_monotonic_and_tenant_scoped(store: Arc<dyn Stor
         &dialing[0],
         Some(r.clone()),
         JobNext::Finish {
-            status: "completed",
+            status: JobStatus::Completed,
             outcome: "answered-human".into(),
             reason: None,
         },
     );
     assert_eq!(
         store
-            .finish_jobs(run_id, g, &w, &[settled], 3_000)
+            .finish_jobs(&lease(run_id, g, &w), &[settled], 3_000)
             .await
             .unwrap(),
         Fenced::Done
@@ -177,7 +194,7 @@ pub async fn run_call_events_are_monotonic_and_tenant_scoped(store: Arc<dyn Stor
         "an older event after the job finished"
     );
     let attempts = store
-        .list_attempts(b, run_id, Page::first(10))
+        .list_attempts(b.into(), run_id, Page::first(10))
         .await
         .unwrap();
     assert_eq!(attempts.len(), 1);
@@ -192,10 +209,13 @@ pub async fn run_call_events_are_monotonic_and_tenant_scoped(store: Arc<dyn Stor
 /// repeated because its answer was lost writes nothing twice.
 pub async fn run_finish_upserts_recorded_calls_and_repeats_harmlessly(store: Arc<dyn Store>) {
     let (b, run_id, w, g) = claimed_run(&store, 2, "w").await;
-    let jobs = store.next_jobs(run_id, g, FAR_FUTURE, 10).await.unwrap();
+    let jobs = store
+        .next_jobs(&lease(run_id, g, &w), FAR_FUTURE, 10)
+        .await
+        .unwrap();
     let decisions: Vec<JobDecision> = jobs.iter().map(dial).collect();
     store
-        .mark_dialing(run_id, g, &w, &decisions, 0)
+        .mark_dialing(&lease(run_id, g, &w), &decisions, 0)
         .await
         .unwrap();
     let (key, _) = record_first_call_pending(&store, run_id, g, &w, &jobs[0], 500).await;
@@ -206,23 +226,23 @@ pub async fn run_finish_upserts_recorded_calls_and_repeats_harmlessly(store: Arc
     for _ in 0..2 {
         assert_eq!(
             store
-                .finish_jobs(run_id, g, &w, &results, 3_000)
+                .finish_jobs(&lease(run_id, g, &w), &results, 3_000)
                 .await
                 .unwrap(),
             Fenced::Done
         );
     }
-    let run = store.get_run(b, run_id).await.unwrap();
+    let run = store.get_run(b.into(), run_id).await.unwrap();
     assert_eq!(run.cursor_position, 2, "each job counted once");
     assert_eq!(run.counts.by_status.get("completed"), Some(&2));
     let attempts = store
-        .list_attempts(b, run_id, Page::first(10))
+        .list_attempts(b.into(), run_id, Page::first(10))
         .await
         .unwrap();
     assert_eq!(attempts.len(), 2, "one attempt row per call: {attempts:?}");
     let recorded = attempts
         .iter()
-        .find(|a| a.job_id == jobs[0].job_id)
+        .find(|a| a.job_id.0 == jobs[0].job_id)
         .unwrap();
     assert_eq!(recorded.idempotency_key.as_deref(), Some(key.as_str()));
     assert_eq!(recorded.outcome.as_deref(), Some("busy"));
@@ -235,7 +255,7 @@ pub async fn run_finish_upserts_recorded_calls_and_repeats_harmlessly(store: Arc
     );
     let fresh = attempts
         .iter()
-        .find(|a| a.job_id == jobs[1].job_id)
+        .find(|a| a.job_id.0 == jobs[1].job_id)
         .unwrap();
     assert_eq!(fresh.outcome.as_deref(), Some("busy"));
     assert_eq!(fresh.placed_at, Some(1_000));

@@ -5,10 +5,13 @@ use super::*;
 pub async fn run_create_snapshots_leads_and_pins_flow(store: Arc<dyn Store>) {
     let (b, ids, flow, dialer) = setup(&store, 5).await;
     let run_id = store
-        .create_run(b, &spec(&ids, &flow, &dialer, RunSettings::default()))
+        .create_run(
+            b.into(),
+            &spec(&ids, &flow, &dialer, RunSettings::default()),
+        )
         .await
         .unwrap();
-    let run = store.get_run(b, run_id).await.unwrap();
+    let run = store.get_run(b.into(), run_id).await.unwrap();
     assert_eq!(run.status, RunStatus::Queued);
     assert_eq!(run.total_leads, 5);
     assert_eq!(run.cursor_position, 0);
@@ -32,37 +35,50 @@ pub async fn run_create_snapshots_leads_and_pins_flow(store: Arc<dyn Store>) {
         .unwrap();
     let (_, version, bytes) = store.run_flow_plugin(run_id).await.unwrap();
     assert_eq!((version, bytes.as_slice()), (1, &b"flow-bytes"[..]));
-    let jobs = store.list_jobs(b, run_id, Page::first(100)).await.unwrap();
+    let jobs = store
+        .list_jobs(b.into(), run_id, Page::first(100))
+        .await
+        .unwrap();
     assert_eq!(
-        jobs.iter().map(|j| j.lead_id).collect::<Vec<_>>(),
+        jobs.iter().map(|j| j.lead_id.0).collect::<Vec<_>>(),
         ids,
         "jobs keep the lead order"
     );
     // Another tenant sees nothing.
     let other = store.create_tenant(&unique("other")).await.unwrap();
     assert!(matches!(
-        store.get_run(other, run_id).await,
+        store.get_run(other.into(), run_id).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.list_jobs(other, run_id, Page::first(10)).await,
+        store.list_jobs(other.into(), run_id, Page::first(10)).await,
         Err(StoreError::NotFound)
     ));
     assert!(
         store
-            .list_runs(other, Page::first(10))
+            .list_runs(other.into(), Page::first(10))
             .await
             .unwrap()
             .is_empty()
     );
-    assert_eq!(store.list_runs(b, Page::first(10)).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .list_runs(b.into(), Page::first(10))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 pub async fn run_duplicate_lead_is_rejected_by_the_database(store: Arc<dyn Store>) {
     let (b, ids, flow, dialer) = setup(&store, 2).await;
     let dup = vec![ids[0], ids[1], ids[0]];
     let err = store
-        .create_run(b, &spec(&dup, &flow, &dialer, RunSettings::default()))
+        .create_run(
+            b.into(),
+            &spec(&dup, &flow, &dialer, RunSettings::default()),
+        )
         .await
         .expect_err("duplicate (run_id, lead_id)");
     match &err {
@@ -75,7 +91,7 @@ pub async fn run_duplicate_lead_is_rejected_by_the_database(store: Arc<dyn Store
     }
     assert!(
         store
-            .list_runs(b, Page::first(10))
+            .list_runs(b.into(), Page::first(10))
             .await
             .unwrap()
             .is_empty(),
@@ -87,7 +103,7 @@ pub async fn run_create_names_the_bad_field(store: Arc<dyn Store>) {
     let (b, ids, flow, dialer) = setup(&store, 2).await;
     let (other, other_ids, _, _) = setup(&store, 1).await;
     let _ = other;
-    let field = |r: StoreResult<i64>| match r {
+    let field = |r: StoreResult<RunId>| match r {
         Err(StoreError::Invalid { field, .. }) => field,
         other => panic!("expected Invalid, got {other:?}"),
     };
@@ -95,7 +111,10 @@ pub async fn run_create_names_the_bad_field(store: Arc<dyn Store>) {
     assert_eq!(
         field(
             store
-                .create_run(b, &spec(&[ids[0], 999_999_999], &flow, &dialer, s.clone()))
+                .create_run(
+                    b.into(),
+                    &spec(&[ids[0], 999_999_999], &flow, &dialer, s.clone())
+                )
                 .await
         ),
         "lead_ids[1]"
@@ -104,7 +123,7 @@ pub async fn run_create_names_the_bad_field(store: Arc<dyn Store>) {
         field(
             store
                 .create_run(
-                    b,
+                    b.into(),
                     &spec(
                         &[ids[0], ids[1], 999_999_998, ids[0], 999_999_997],
                         &flow,
@@ -120,7 +139,10 @@ pub async fn run_create_names_the_bad_field(store: Arc<dyn Store>) {
     assert_eq!(
         field(
             store
-                .create_run(b, &spec(&[ids[0], other_ids[0]], &flow, &dialer, s.clone()))
+                .create_run(
+                    b.into(),
+                    &spec(&[ids[0], other_ids[0]], &flow, &dialer, s.clone())
+                )
                 .await
         ),
         "lead_ids[1]",
@@ -129,7 +151,7 @@ pub async fn run_create_names_the_bad_field(store: Arc<dyn Store>) {
     assert_eq!(
         field(
             store
-                .create_run(b, &spec(&[], &flow, &dialer, s.clone()))
+                .create_run(b.into(), &spec(&[], &flow, &dialer, s.clone()))
                 .await
         ),
         "lead_ids"
@@ -137,7 +159,7 @@ pub async fn run_create_names_the_bad_field(store: Arc<dyn Store>) {
     assert_eq!(
         field(
             store
-                .create_run(b, &spec(&ids, "nope", &dialer, s.clone()))
+                .create_run(b.into(), &spec(&ids, "nope", &dialer, s.clone()))
                 .await
         ),
         "flow"
@@ -145,7 +167,7 @@ pub async fn run_create_names_the_bad_field(store: Arc<dyn Store>) {
     assert_eq!(
         field(
             store
-                .create_run(b, &spec(&ids, &flow, "nope", s.clone()))
+                .create_run(b.into(), &spec(&ids, &flow, "nope", s.clone()))
                 .await
         ),
         "dialer"
@@ -155,12 +177,16 @@ pub async fn run_create_names_the_bad_field(store: Arc<dyn Store>) {
         ..RunSettings::default()
     };
     assert_eq!(
-        field(store.create_run(b, &spec(&ids, &flow, &dialer, bad)).await),
+        field(
+            store
+                .create_run(b.into(), &spec(&ids, &flow, &dialer, bad))
+                .await
+        ),
         "settings.concurrency"
     );
     assert!(
         store
-            .list_runs(b, Page::first(10))
+            .list_runs(b.into(), Page::first(10))
             .await
             .unwrap()
             .is_empty()

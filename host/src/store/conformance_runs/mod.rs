@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::model::{CancelMode, RunSettings};
+use crate::model::{CancelMode, Lease, RunId, RunSettings, WorkerId};
 use crate::runtime::{CallEvent, CallReport, CallState, Outcome, PluginKind};
 
 pub use calls::*;
@@ -95,7 +95,11 @@ pub async fn seed(
         .collect();
     let mut ids = Vec::with_capacity(leads.len());
     for chunk in leads.chunks(1000) {
-        for r in store.upsert_leads(b, chunk).await.expect("upsert leads") {
+        for r in store
+            .upsert_leads(b.into(), chunk)
+            .await
+            .expect("upsert leads")
+        {
             match r.expect("valid lead") {
                 LeadUpsert::Created(id) | LeadUpsert::Updated(id) => ids.push(id),
             }
@@ -159,25 +163,35 @@ async fn setup(store: &Arc<dyn Store>, n: usize) -> (i64, Vec<i64>, String, Stri
 
 /// A new worker named after `worker` claims `run_id`: (worker id, lease
 /// generation).
-async fn claim_as(store: &Arc<dyn Store>, worker: &str, run_id: i64) -> (String, i64) {
+async fn claim_as(store: &Arc<dyn Store>, worker: &str, run_id: RunId) -> (String, i64) {
     let w = unique(worker);
     let g = store
-        .claim_runs(&w, 100, 60_000)
+        .claim_runs(&WorkerId::from(w.as_str()), 100, 60_000)
         .await
         .unwrap()
         .into_iter()
-        .find(|c| c.run_id == run_id)
+        .find(|c| c.lease.run == run_id)
         .unwrap()
-        .generation;
+        .lease
+        .generation
+        .0;
     (w, g)
+}
+
+/// The lease `worker` holds (or held) on `run_id` at `generation`.
+fn lease(run: RunId, generation: i64, worker: &str) -> Lease {
+    Lease::new(run, generation, worker)
 }
 
 /// A run of `n` leads with default settings, claimed by a new worker named
 /// after `worker`: (tenant, run, worker id, lease generation).
-async fn claimed_run(store: &Arc<dyn Store>, n: usize, worker: &str) -> (i64, i64, String, i64) {
+async fn claimed_run(store: &Arc<dyn Store>, n: usize, worker: &str) -> (i64, RunId, String, i64) {
     let (b, ids, flow, dialer) = setup(store, n).await;
     let run_id = store
-        .create_run(b, &spec(&ids, &flow, &dialer, RunSettings::default()))
+        .create_run(
+            b.into(),
+            &spec(&ids, &flow, &dialer, RunSettings::default()),
+        )
         .await
         .unwrap();
     let (w, g) = claim_as(store, worker, run_id).await;
@@ -188,7 +202,7 @@ async fn claimed_run(store: &Arc<dyn Store>, n: usize, worker: &str) -> (i64, i6
 /// dialer version 7 (the provider call id is `prov-<key>`): (key, call id).
 async fn record_first_call_pending(
     store: &Arc<dyn Store>,
-    run_id: i64,
+    run_id: RunId,
     g: i64,
     w: &str,
     job: &JobWork,
@@ -198,9 +212,7 @@ async fn record_first_call_pending(
     let pcid = format!("prov-{key}");
     store
         .record_pending(
-            run_id,
-            g,
-            w,
+            &lease(run_id, g, w),
             &[PendingCall {
                 job_id: job.job_id,
                 lead_id: job.lead_id,
@@ -257,19 +269,19 @@ fn settle(job: &DialingJob, report: Option<CallReport>, next: JobNext) -> JobRes
 }
 
 /// [`done`], finished `completed` with outcome `busy`.
-fn completed_busy(run_id: i64, job: &JobWork) -> JobResult {
+fn completed_busy(run_id: RunId, job: &JobWork) -> JobResult {
     done(
         run_id,
         job,
         JobNext::Finish {
-            status: "completed",
+            status: JobStatus::Completed,
             outcome: "busy".into(),
             reason: None,
         },
     )
 }
 
-fn done(run_id: i64, job: &JobWork, next: JobNext) -> JobResult {
+fn done(run_id: RunId, job: &JobWork, next: JobNext) -> JobResult {
     let attempt = job.attempt + 1;
     JobResult {
         job_id: job.job_id,

@@ -11,6 +11,7 @@ macro_rules! impl_dialer_config_store {
             use chrono::Utc;
             use sqlx::Row;
 
+            use $crate::model::TenantId;
             use $crate::runtime::Properties;
             use $crate::store::portable::pg_cast;
             use $crate::store::secret;
@@ -22,7 +23,7 @@ macro_rules! impl_dialer_config_store {
             impl DialerConfigStore for $store {
                 async fn set_dialer_config(
                     &self,
-                    business_id: i64,
+                    tenant: TenantId,
                     dialer: &str,
                     config: &Properties,
                 ) -> StoreResult<()> {
@@ -37,7 +38,7 @@ macro_rules! impl_dialer_config_store {
                         ", $4) ON CONFLICT (business_id, dialer) DO UPDATE SET \
                              config = excluded.config, updated_at = excluded.updated_at"
                     ))
-                    .bind(business_id)
+                    .bind(tenant)
                     .bind(dialer)
                     .bind(json)
                     .bind(Utc::now())
@@ -47,11 +48,11 @@ macro_rules! impl_dialer_config_store {
                     Ok(())
                 }
 
-                async fn list_dialer_configs(&self, business_id: i64) -> StoreResult<Vec<String>> {
+                async fn list_dialer_configs(&self, tenant: TenantId) -> StoreResult<Vec<String>> {
                     let rows = sqlx::query(
                         "SELECT dialer FROM dialer_configs WHERE business_id = $1 ORDER BY dialer",
                     )
-                    .bind(business_id)
+                    .bind(tenant)
                     .fetch_all(&self.pool)
                     .await
                     .map_err(|e| self.err(e))?;
@@ -60,7 +61,7 @@ macro_rules! impl_dialer_config_store {
 
                 async fn dialer_config_for_worker(
                     &self,
-                    business_id: i64,
+                    tenant: TenantId,
                     dialer: &str,
                 ) -> StoreResult<Option<Properties>> {
                     let row = sqlx::query(concat!(
@@ -68,7 +69,7 @@ macro_rules! impl_dialer_config_store {
                         pg_cast!($engine, "::text"),
                         " FROM dialer_configs WHERE business_id = $1 AND dialer = $2"
                     ))
-                    .bind(business_id)
+                    .bind(tenant)
                     .bind(dialer)
                     .fetch_optional(&self.pool)
                     .await
@@ -82,7 +83,7 @@ macro_rules! impl_dialer_config_store {
 
                 async fn create_callback_token(
                     &self,
-                    business_id: i64,
+                    tenant: TenantId,
                     dialer: &str,
                 ) -> StoreResult<String> {
                     let s = secret::generate("cb");
@@ -91,7 +92,7 @@ macro_rules! impl_dialer_config_store {
                          VALUES ($1, $2, $3, $4)",
                     )
                     .bind(&s.hash)
-                    .bind(business_id)
+                    .bind(tenant)
                     .bind(dialer)
                     .bind(Utc::now())
                     .execute(&self.pool)

@@ -10,17 +10,18 @@ macro_rules! impl_dnc_store {
             use chrono::Utc;
             use sqlx::Row;
 
+            use $crate::model::TenantId;
             use $crate::store::portable::pg_cast;
             use $crate::store::{DncStore, PAGE_LIMIT_MAX, StoreResult};
 
             #[async_trait]
             impl DncStore for $store {
-                async fn dnc_add(&self, business_id: i64, phone: &str) -> StoreResult<bool> {
+                async fn dnc_add(&self, tenant: TenantId, phone: &str) -> StoreResult<bool> {
                     let r = sqlx::query(
                         "INSERT INTO dnc (business_id, phone, created_at) VALUES ($1, $2, $3) \
                          ON CONFLICT (business_id, phone) DO NOTHING",
                     )
-                    .bind(business_id)
+                    .bind(tenant)
                     .bind(phone)
                     .bind(Utc::now())
                     .execute(&self.pool)
@@ -29,9 +30,9 @@ macro_rules! impl_dnc_store {
                     Ok(r.rows_affected() == 1)
                 }
 
-                async fn dnc_remove(&self, business_id: i64, phone: &str) -> StoreResult<bool> {
+                async fn dnc_remove(&self, tenant: TenantId, phone: &str) -> StoreResult<bool> {
                     let r = sqlx::query("DELETE FROM dnc WHERE business_id = $1 AND phone = $2")
-                        .bind(business_id)
+                        .bind(tenant)
                         .bind(phone)
                         .execute(&self.pool)
                         .await
@@ -39,10 +40,10 @@ macro_rules! impl_dnc_store {
                     Ok(r.rows_affected() == 1)
                 }
 
-                async fn dnc_contains(&self, business_id: i64, phone: &str) -> StoreResult<bool> {
+                async fn dnc_contains(&self, tenant: TenantId, phone: &str) -> StoreResult<bool> {
                     let row =
                         sqlx::query("SELECT 1 FROM dnc WHERE business_id = $1 AND phone = $2")
-                            .bind(business_id)
+                            .bind(tenant)
                             .bind(phone)
                             .fetch_optional(&self.pool)
                             .await
@@ -52,7 +53,7 @@ macro_rules! impl_dnc_store {
 
                 async fn dnc_list(
                     &self,
-                    business_id: i64,
+                    tenant: TenantId,
                     after: Option<&str>,
                     limit: u32,
                 ) -> StoreResult<Vec<String>> {
@@ -61,7 +62,7 @@ macro_rules! impl_dnc_store {
                         pg_cast!($engine, "::text"),
                         " IS NULL OR phone > $2) ORDER BY phone LIMIT $3"
                     ))
-                    .bind(business_id)
+                    .bind(tenant)
                     .bind(after)
                     .bind(limit.clamp(1, PAGE_LIMIT_MAX) as i64)
                     .fetch_all(&self.pool)

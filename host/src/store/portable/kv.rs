@@ -11,6 +11,7 @@ macro_rules! impl_kv_store {
             use chrono::Utc;
             use sqlx::Row;
 
+            use $crate::model::TenantId;
             use $crate::store::portable::pg_cast;
             use $crate::store::{KvEntry, KvStore, Page, StoreResult};
 
@@ -18,7 +19,7 @@ macro_rules! impl_kv_store {
             impl KvStore for $store {
                 async fn kv_get(
                     &self,
-                    business_id: i64,
+                    tenant: TenantId,
                     namespace: &str,
                     key: &str,
                 ) -> StoreResult<Option<Vec<u8>>> {
@@ -26,7 +27,7 @@ macro_rules! impl_kv_store {
                         "SELECT value FROM tenant_store \
                          WHERE business_id = $1 AND namespace = $2 AND key = $3",
                     )
-                    .bind(business_id)
+                    .bind(tenant)
                     .bind(namespace)
                     .bind(key)
                     .fetch_optional(&self.pool)
@@ -37,7 +38,7 @@ macro_rules! impl_kv_store {
 
                 async fn kv_set(
                     &self,
-                    business_id: i64,
+                    tenant: TenantId,
                     namespace: &str,
                     key: &str,
                     value: &[u8],
@@ -48,7 +49,7 @@ macro_rules! impl_kv_store {
                          ON CONFLICT (business_id, namespace, key) DO UPDATE SET \
                              value = excluded.value, updated_at = excluded.updated_at",
                     )
-                    .bind(business_id)
+                    .bind(tenant)
                     .bind(namespace)
                     .bind(key)
                     .bind(value)
@@ -61,7 +62,7 @@ macro_rules! impl_kv_store {
 
                 async fn kv_delete(
                     &self,
-                    business_id: i64,
+                    tenant: TenantId,
                     namespace: &str,
                     key: &str,
                 ) -> StoreResult<()> {
@@ -69,7 +70,7 @@ macro_rules! impl_kv_store {
                         "DELETE FROM tenant_store \
                          WHERE business_id = $1 AND namespace = $2 AND key = $3",
                     )
-                    .bind(business_id)
+                    .bind(tenant)
                     .bind(namespace)
                     .bind(key)
                     .execute(&self.pool)
@@ -80,7 +81,7 @@ macro_rules! impl_kv_store {
 
                 async fn kv_list(
                     &self,
-                    business_id: i64,
+                    tenant: TenantId,
                     namespace: Option<&str>,
                     after_key: Option<(&str, &str)>,
                     page: Page,
@@ -94,7 +95,7 @@ macro_rules! impl_kv_store {
                         " IS NULL OR (namespace, key) > ($3, $4)) \
                              ORDER BY namespace, key LIMIT $5"
                     ))
-                    .bind(business_id)
+                    .bind(tenant)
                     .bind(namespace)
                     .bind(after_key.map(|a| a.0))
                     .bind(after_key.map(|a| a.1))

@@ -4,6 +4,7 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::PgStore;
+use crate::model::{LeadId, TenantId};
 use crate::store::{
     LEAD_STATUS_NEW, LeadFilter, LeadInput, LeadRecord, LeadStore, LeadUpsert, Page, StoreError,
     StoreResult, check_lead_input,
@@ -40,7 +41,7 @@ fn json(v: &impl serde::Serialize) -> StoreResult<String> {
 impl LeadStore for PgStore {
     async fn upsert_leads(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         leads: &[LeadInput],
     ) -> StoreResult<Vec<Result<LeadUpsert, StoreError>>> {
         let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
@@ -62,7 +63,7 @@ impl LeadStore for PgStore {
                      tags = excluded.tags, revision = leads.revision + 1, updated_at = $10 \
                  RETURNING id, revision",
             )
-            .bind(business_id)
+            .bind(tenant)
             .bind(&l.external_id)
             .bind(&l.phone)
             .bind(&l.name)
@@ -87,12 +88,12 @@ impl LeadStore for PgStore {
         Ok(out)
     }
 
-    async fn get_lead(&self, business_id: i64, lead_id: i64) -> StoreResult<LeadRecord> {
+    async fn get_lead(&self, tenant: TenantId, lead: LeadId) -> StoreResult<LeadRecord> {
         let row = sqlx::query(&format!(
             "SELECT {LEAD_COLUMNS} FROM leads WHERE business_id = $1 AND id = $2"
         ))
-        .bind(business_id)
-        .bind(lead_id)
+        .bind(tenant)
+        .bind(lead)
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| self.err(e))?
@@ -102,13 +103,13 @@ impl LeadStore for PgStore {
 
     async fn get_lead_by_external_id(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         external_id: &str,
     ) -> StoreResult<LeadRecord> {
         let row = sqlx::query(&format!(
             "SELECT {LEAD_COLUMNS} FROM leads WHERE business_id = $1 AND external_id = $2"
         ))
-        .bind(business_id)
+        .bind(tenant)
         .bind(external_id)
         .fetch_optional(&self.pool)
         .await
@@ -119,7 +120,7 @@ impl LeadStore for PgStore {
 
     async fn list_leads(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         filter: &LeadFilter,
         page: Page,
     ) -> StoreResult<Vec<LeadRecord>> {
@@ -129,7 +130,7 @@ impl LeadStore for PgStore {
              AND ($4::text IS NULL OR tags ? $4) \
              ORDER BY id LIMIT $5"
         ))
-        .bind(business_id)
+        .bind(tenant)
         .bind(page.sql_after())
         .bind(&filter.status)
         .bind(&filter.tag)
@@ -142,8 +143,8 @@ impl LeadStore for PgStore {
 
     async fn update_lead_outcome(
         &self,
-        business_id: i64,
-        lead_id: i64,
+        tenant: TenantId,
+        lead: LeadId,
         status: Option<&str>,
         add_tags: &[String],
     ) -> StoreResult<()> {
@@ -151,8 +152,8 @@ impl LeadStore for PgStore {
         let row = sqlx::query(
             "SELECT tags::text FROM leads WHERE business_id = $1 AND id = $2 FOR UPDATE",
         )
-        .bind(business_id)
-        .bind(lead_id)
+        .bind(tenant)
+        .bind(lead)
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| self.err(e))?
@@ -168,8 +169,8 @@ impl LeadStore for PgStore {
             "UPDATE leads SET status = COALESCE($3, status), tags = $4::jsonb, updated_at = $5 \
              WHERE business_id = $1 AND id = $2",
         )
-        .bind(business_id)
-        .bind(lead_id)
+        .bind(tenant)
+        .bind(lead)
         .bind(status)
         .bind(json(&tags)?)
         .bind(Utc::now())

@@ -4,6 +4,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::SqliteStore;
+use crate::model::{LeadId, TenantId};
 use crate::store::{
     LEAD_STATUS_NEW, LeadFilter, LeadInput, LeadRecord, LeadStore, LeadUpsert, Page, StoreError,
     StoreResult, check_lead_input,
@@ -40,7 +41,7 @@ fn json(v: &impl serde::Serialize) -> StoreResult<String> {
 impl LeadStore for SqliteStore {
     async fn upsert_leads(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         leads: &[LeadInput],
     ) -> StoreResult<Vec<Result<LeadUpsert, StoreError>>> {
         let mut tx = self
@@ -66,7 +67,7 @@ impl LeadStore for SqliteStore {
                      tags = excluded.tags, revision = leads.revision + 1, updated_at = $10 \
                  RETURNING id, revision",
             )
-            .bind(business_id)
+            .bind(tenant)
             .bind(&l.external_id)
             .bind(&l.phone)
             .bind(&l.name)
@@ -91,12 +92,12 @@ impl LeadStore for SqliteStore {
         Ok(out)
     }
 
-    async fn get_lead(&self, business_id: i64, lead_id: i64) -> StoreResult<LeadRecord> {
+    async fn get_lead(&self, tenant: TenantId, lead: LeadId) -> StoreResult<LeadRecord> {
         let row = sqlx::query(&format!(
             "SELECT {LEAD_COLUMNS} FROM leads WHERE business_id = $1 AND id = $2"
         ))
-        .bind(business_id)
-        .bind(lead_id)
+        .bind(tenant)
+        .bind(lead)
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| self.err(e))?
@@ -106,13 +107,13 @@ impl LeadStore for SqliteStore {
 
     async fn get_lead_by_external_id(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         external_id: &str,
     ) -> StoreResult<LeadRecord> {
         let row = sqlx::query(&format!(
             "SELECT {LEAD_COLUMNS} FROM leads WHERE business_id = $1 AND external_id = $2"
         ))
-        .bind(business_id)
+        .bind(tenant)
         .bind(external_id)
         .fetch_optional(&self.pool)
         .await
@@ -123,7 +124,7 @@ impl LeadStore for SqliteStore {
 
     async fn list_leads(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         filter: &LeadFilter,
         page: Page,
     ) -> StoreResult<Vec<LeadRecord>> {
@@ -133,7 +134,7 @@ impl LeadStore for SqliteStore {
              AND ($4 IS NULL OR EXISTS (SELECT 1 FROM json_each(tags) WHERE value = $4)) \
              ORDER BY id LIMIT $5"
         ))
-        .bind(business_id)
+        .bind(tenant)
         .bind(page.sql_after())
         .bind(&filter.status)
         .bind(&filter.tag)
@@ -146,8 +147,8 @@ impl LeadStore for SqliteStore {
 
     async fn update_lead_outcome(
         &self,
-        business_id: i64,
-        lead_id: i64,
+        tenant: TenantId,
+        lead: LeadId,
         status: Option<&str>,
         add_tags: &[String],
     ) -> StoreResult<()> {
@@ -157,8 +158,8 @@ impl LeadStore for SqliteStore {
             .await
             .map_err(|e| self.err(e))?;
         let row = sqlx::query("SELECT tags FROM leads WHERE business_id = $1 AND id = $2")
-            .bind(business_id)
-            .bind(lead_id)
+            .bind(tenant)
+            .bind(lead)
             .fetch_optional(&mut *tx)
             .await
             .map_err(|e| self.err(e))?
@@ -174,8 +175,8 @@ impl LeadStore for SqliteStore {
             "UPDATE leads SET status = COALESCE($3, status), tags = $4, updated_at = $5 \
              WHERE business_id = $1 AND id = $2",
         )
-        .bind(business_id)
-        .bind(lead_id)
+        .bind(tenant)
+        .bind(lead)
         .bind(status)
         .bind(json(&tags)?)
         .bind(Utc::now())

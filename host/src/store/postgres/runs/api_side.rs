@@ -8,7 +8,7 @@ use super::{
     CANCEL_CHANNEL, JOB_COLUMNS, NOW_MS, RUN_COLUMNS, job_from_row, run_from_row, state_rank,
     state_str,
 };
-use crate::model::CancelMode;
+use crate::model::{CancelMode, JobId, LeaseGeneration, RunId, TenantId};
 use crate::runtime::{CallEvent, CallState};
 use crate::store::postgres::PgStore;
 use crate::store::runs::{
@@ -19,7 +19,7 @@ use crate::store::{Page, StoreError, StoreResult};
 
 #[async_trait]
 impl ApiRunStore for PgStore {
-    async fn create_run(&self, business_id: i64, spec: &RunSpec) -> StoreResult<i64> {
+    async fn create_run(&self, tenant: TenantId, spec: &RunSpec) -> StoreResult<RunId> {
         validate_spec(spec)?;
         let settings =
             serde_json::to_string(&spec.settings).map_err(|e| StoreError::Other(e.to_string()))?;
@@ -30,7 +30,7 @@ impl ApiRunStore for PgStore {
                AND (($3::BIGINT IS NULL AND active) OR version = $3) \
              ORDER BY business_id NULLS LAST LIMIT 1",
         )
-        .bind(business_id)
+        .bind(tenant)
         .bind(&spec.flow)
         .bind(spec.flow_version)
         .fetch_optional(&mut *tx)
@@ -59,7 +59,7 @@ impl ApiRunStore for PgStore {
         // both lists (17 s for 20,000 leads). `id = ANY` is linear either way.
         let found: Vec<(i64,)> =
             sqlx::query_as("SELECT id FROM leads WHERE business_id = $1 AND id = ANY($2)")
-                .bind(business_id)
+                .bind(tenant)
                 .bind(&spec.lead_ids)
                 .fetch_all(&mut *tx)
                 .await
@@ -80,7 +80,7 @@ impl ApiRunStore for PgStore {
             "INSERT INTO runs (business_id, flow_plugin_id, dialer, settings, total_leads, created_at) \
              VALUES ($1, $2, $3, $4::jsonb, $5, {NOW_MS}) RETURNING id"
         ))
-        .bind(business_id)
+        .bind(tenant)
         .bind(flow_id)
         .bind(&spec.dialer)
         .bind(&settings)
@@ -93,45 +93,45 @@ impl ApiRunStore for PgStore {
              SELECT $1, $2, t.id, t.ord, {NOW_MS} \
              FROM UNNEST($3::BIGINT[]) WITH ORDINALITY AS t(id, ord)"
         ))
-        .bind(business_id)
+        .bind(tenant)
         .bind(run_id)
         .bind(&spec.lead_ids)
         .execute(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
         tx.commit().await.map_err(|e| self.err(e))?;
-        Ok(run_id)
+        Ok(RunId(run_id))
     }
 
-    async fn get_run(&self, business_id: i64, run_id: i64) -> StoreResult<RunView> {
+    async fn get_run(&self, tenant: TenantId, run: RunId) -> StoreResult<RunView> {
         let row = sqlx::query(&format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE business_id = $1 AND id = $2"
         ))
-        .bind(business_id)
-        .bind(run_id)
+        .bind(tenant)
+        .bind(run)
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| self.err(e))?
         .ok_or(StoreError::NotFound)?;
-        let mut run = run_from_row(&row)?;
+        let mut view = run_from_row(&row)?;
         let counts: Vec<(String, Option<String>, i64)> = sqlx::query_as(
             "SELECT status, outcome, COUNT(*) FROM jobs \
              WHERE business_id = $1 AND run_id = $2 GROUP BY status, outcome",
         )
-        .bind(business_id)
-        .bind(run_id)
+        .bind(tenant)
+        .bind(run)
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
-        run.counts = counts_from_rows(counts);
-        Ok(run)
+        view.counts = counts_from_rows(counts);
+        Ok(view)
     }
 
-    async fn list_runs(&self, business_id: i64, page: Page) -> StoreResult<Vec<RunView>> {
+    async fn list_runs(&self, tenant: TenantId, page: Page) -> StoreResult<Vec<RunView>> {
         let rows = sqlx::query(&format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE business_id = $1 AND id > $2 ORDER BY id LIMIT $3"
         ))
-        .bind(business_id)
+        .bind(tenant)
         .bind(page.sql_after())
         .bind(page.sql_limit())
         .fetch_all(&self.pool)
@@ -142,17 +142,17 @@ impl ApiRunStore for PgStore {
 
     async fn list_jobs(
         &self,
-        business_id: i64,
-        run_id: i64,
+        tenant: TenantId,
+        run: RunId,
         page: Page,
     ) -> StoreResult<Vec<JobView>> {
-        self.get_run_exists(business_id, run_id).await?;
+        self.get_run_exists(tenant, run).await?;
         let rows = sqlx::query(&format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE business_id = $1 AND run_id = $2 AND id > $3 \
              ORDER BY id LIMIT $4"
         ))
-        .bind(business_id)
-        .bind(run_id)
+        .bind(tenant)
+        .bind(run)
         .bind(page.sql_after())
         .bind(page.sql_limit())
         .fetch_all(&self.pool)
@@ -163,19 +163,19 @@ impl ApiRunStore for PgStore {
 
     async fn list_attempts(
         &self,
-        business_id: i64,
-        run_id: i64,
+        tenant: TenantId,
+        run: RunId,
         page: Page,
     ) -> StoreResult<Vec<AttemptView>> {
-        self.get_run_exists(business_id, run_id).await?;
+        self.get_run_exists(tenant, run).await?;
         let rows = sqlx::query(
             "SELECT id, run_id, job_id, lead_id, attempt, placed, idempotency_key, decision, \
                     compliance::text AS compliance, worker_id, lease_generation, provider_call_id, \
                     call_state, outcome, note, decided_at, placed_at, ended_at, dialer_version \
              FROM attempts WHERE business_id = $1 AND run_id = $2 AND id > $3 ORDER BY id LIMIT $4",
         )
-        .bind(business_id)
-        .bind(run_id)
+        .bind(tenant)
+        .bind(run)
         .bind(page.sql_after())
         .bind(page.sql_limit())
         .fetch_all(&self.pool)
@@ -209,8 +209,8 @@ impl ApiRunStore for PgStore {
 
     async fn request_cancel(
         &self,
-        business_id: i64,
-        run_id: i64,
+        tenant: TenantId,
+        run: RunId,
         mode: Option<CancelMode>,
     ) -> StoreResult<CancelRequested> {
         let mut tx = self.begin().await?;
@@ -220,8 +220,8 @@ impl ApiRunStore for PgStore {
                  cancel_requested_at = COALESCE(cancel_requested_at, {NOW_MS}) \
              WHERE business_id = $1 AND id = $2 RETURNING status, lease_generation"
         ))
-        .bind(business_id)
-        .bind(run_id)
+        .bind(tenant)
+        .bind(run)
         .bind(mode.map(CancelMode::as_str))
         .fetch_optional(&mut *tx)
         .await
@@ -236,8 +236,8 @@ impl ApiRunStore for PgStore {
                 "UPDATE jobs SET status = 'cancelled', reason = 'run cancelled', updated_at = {NOW_MS} \
                  WHERE business_id = $1 AND run_id = $2 AND open AND status = 'queued'"
             ))
-            .bind(business_id)
-            .bind(run_id)
+            .bind(tenant)
+            .bind(run)
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?
@@ -253,7 +253,7 @@ impl ApiRunStore for PgStore {
                               THEN 'cancelled' ELSE status END \
                  WHERE id = $1 RETURNING status"
             ))
-            .bind(run_id)
+            .bind(run)
             .bind(jobs_cancelled as i64)
             .fetch_optional(&mut *tx)
             .await
@@ -265,7 +265,7 @@ impl ApiRunStore for PgStore {
                     "UPDATE runs SET finished_at = {NOW_MS}, lease_generation = lease_generation + 1, \
                          owner_worker = NULL, lock_ts = NULL WHERE id = $1"
                 ))
-                .bind(run_id)
+                .bind(run)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| self.err(e))?;
@@ -273,7 +273,7 @@ impl ApiRunStore for PgStore {
             }
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(CANCEL_CHANNEL)
-                .bind(run_id.to_string())
+                .bind(run.to_string())
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| self.err(e))?;
@@ -282,11 +282,11 @@ impl ApiRunStore for PgStore {
         Ok(CancelRequested {
             status,
             jobs_cancelled,
-            generation,
+            generation: LeaseGeneration(generation),
         })
     }
 
-    async fn cancel_settled(&self, business_id: i64, run_id: i64) -> StoreResult<bool> {
+    async fn cancel_settled(&self, tenant: TenantId, run: RunId) -> StoreResult<bool> {
         let row: Option<(bool,)> = sqlx::query_as(&format!(
             "SELECT status NOT IN ('queued', 'running') OR status = 'queued' \
                  OR owner_worker IS NULL OR lock_ts IS NULL \
@@ -294,30 +294,30 @@ impl ApiRunStore for PgStore {
                  OR lock_ts < {NOW_MS} - lease_ttl_ms \
              FROM runs WHERE business_id = $1 AND id = $2"
         ))
-        .bind(business_id)
-        .bind(run_id)
+        .bind(tenant)
+        .bind(run)
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
         Ok(row.map(|r| r.0).unwrap_or(true))
     }
 
-    async fn cancel_job(&self, business_id: i64, job_id: i64) -> StoreResult<JobView> {
+    async fn cancel_job(&self, tenant: TenantId, job: JobId) -> StoreResult<JobView> {
         let mut tx = self.begin().await?;
         let row = sqlx::query(&format!(
             "UPDATE jobs SET status = 'cancelled', reason = 'job cancelled', updated_at = {NOW_MS} \
              WHERE business_id = $1 AND id = $2 AND status = 'queued' RETURNING {JOB_COLUMNS}"
         ))
-        .bind(business_id)
-        .bind(job_id)
+        .bind(tenant)
+        .bind(job)
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
         let Some(row) = row else {
             let st: Option<(String,)> =
                 sqlx::query_as("SELECT status FROM jobs WHERE business_id = $1 AND id = $2")
-                    .bind(business_id)
-                    .bind(job_id)
+                    .bind(tenant)
+                    .bind(job)
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(|e| self.err(e))?;
@@ -325,7 +325,7 @@ impl ApiRunStore for PgStore {
                 None => StoreError::NotFound,
                 Some((s,)) => StoreError::invalid(
                     "status",
-                    format!("job {job_id} is {s}; only a queued job can be cancelled"),
+                    format!("job {job} is {s}; only a queued job can be cancelled"),
                 ),
             });
         };
@@ -341,7 +341,7 @@ impl ApiRunStore for PgStore {
 
     async fn apply_call_event(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         event: &CallEvent,
     ) -> StoreResult<CallEventApplied> {
         let ended = event.state == CallState::Ended;
@@ -366,7 +366,7 @@ impl ApiRunStore for PgStore {
                AND (CASE call_state WHEN 'queued' THEN 0 WHEN 'ringing' THEN 1 \
                     WHEN 'answered' THEN 2 WHEN 'ended' THEN 3 ELSE -1 END) < $4"
         ))
-        .bind(business_id)
+        .bind(tenant)
         .bind(&event.provider_call_id)
         .bind(state_str(event.state))
         .bind(state_rank(event.state))
@@ -382,7 +382,7 @@ impl ApiRunStore for PgStore {
         let known: Option<(i32,)> = sqlx::query_as(
             "SELECT 1 FROM attempts WHERE business_id = $1 AND provider_call_id = $2 LIMIT 1",
         )
-        .bind(business_id)
+        .bind(tenant)
         .bind(&event.provider_call_id)
         .fetch_optional(&self.pool)
         .await

@@ -66,7 +66,7 @@ impl PgStore {
                     compliance,
                 } => {
                     s_ids.push(*job_id);
-                    s_status.push(*status);
+                    s_status.push(status.as_str());
                     s_reason.push(reason.clone());
                     a_job.push(*job_id);
                     a_lead.push(*lead_id);

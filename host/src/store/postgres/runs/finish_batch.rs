@@ -94,7 +94,7 @@ impl FinishBatch {
                     status,
                     outcome,
                     reason,
-                } => (*status, Some(outcome.clone()), reason.clone(), None),
+                } => (status.as_str(), Some(outcome.clone()), reason.clone(), None),
                 JobNext::Retry {
                     not_before_ms,
                     outcome,

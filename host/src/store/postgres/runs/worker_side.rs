@@ -14,7 +14,7 @@ use sqlx::postgres::PgListener;
 use super::finish_batch::{ATTEMPT_KEY_CONSTRAINT, FinishBatch};
 use super::{CANCEL_CHANNEL, NOW_MS, lead_from_row};
 use crate::config::POSTGRES_ANALYZE_AFTER_JOBS;
-use crate::model::CancelMode;
+use crate::model::{CancelMode, Lease, LeaseGeneration, RunId, TenantId, WorkerId};
 use crate::runtime::CallReport;
 use crate::store::postgres::PgStore;
 use crate::store::runs::{
@@ -40,7 +40,8 @@ impl WorkerRunStore for PgStore {
         Ok(())
     }
 
-    async fn release_worker(&self, worker_id: &str) -> StoreResult<()> {
+    async fn release_worker(&self, worker: &WorkerId) -> StoreResult<()> {
+        let worker_id = worker.as_str();
         let mut tx = self.begin().await?;
         sqlx::query(&format!(
             "UPDATE workers SET stopped_at = {NOW_MS}, last_seen = {NOW_MS} WHERE id = $1"
@@ -63,10 +64,11 @@ impl WorkerRunStore for PgStore {
 
     async fn claim_runs(
         &self,
-        worker_id: &str,
+        worker: &WorkerId,
         limit: u32,
         lease_ttl_ms: i64,
     ) -> StoreResult<Vec<ClaimedRun>> {
+        let worker_id = worker.as_str();
         let rows = sqlx::query(&format!(
             "WITH c AS ( \
                  SELECT id, status AS old_status FROM runs \
@@ -102,9 +104,12 @@ impl WorkerRunStore for PgStore {
             .map(|r| {
                 let settings: String = r.get("settings");
                 Ok(ClaimedRun {
-                    run_id: r.get("id"),
-                    business_id: r.get("business_id"),
-                    generation: r.get("lease_generation"),
+                    lease: Lease {
+                        run: r.get("id"),
+                        generation: r.get("lease_generation"),
+                        worker: worker.clone(),
+                    },
+                    tenant: r.get("business_id"),
                     reclaimed: r.get::<&str, _>("old_status") == "running",
                     flow_plugin_id: r.get("flow_plugin_id"),
                     dialer: r.get("dialer"),
@@ -120,7 +125,7 @@ impl WorkerRunStore for PgStore {
     }
 
     async fn fleet_load(&self) -> StoreResult<Vec<RunLoad>> {
-        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(&format!(
+        let rows: Vec<(TenantId, String, String, i64)> = sqlx::query_as(&format!(
             "SELECT business_id, dialer, owner_worker, COUNT(*) FROM runs \
              WHERE status = 'running' AND owner_worker IS NOT NULL \
                AND lock_ts >= {NOW_MS} - lease_ttl_ms \
@@ -131,8 +136,8 @@ impl WorkerRunStore for PgStore {
         .map_err(|e| self.err(e))?;
         Ok(rows
             .into_iter()
-            .map(|(business_id, dialer, owner_worker, runs)| RunLoad {
-                business_id,
+            .map(|(tenant, dialer, owner_worker, runs)| RunLoad {
+                tenant,
                 dialer,
                 owner_worker,
                 runs,
@@ -140,8 +145,9 @@ impl WorkerRunStore for PgStore {
             .collect())
     }
 
-    async fn heartbeat(&self, worker_id: &str) -> StoreResult<Vec<LeaseState>> {
-        let rows: Vec<(i64, i64, bool, bool)> = sqlx::query_as(&format!(
+    async fn heartbeat(&self, worker: &WorkerId) -> StoreResult<Vec<LeaseState>> {
+        let worker_id = worker.as_str();
+        let rows: Vec<(RunId, LeaseGeneration, bool, bool)> = sqlx::query_as(&format!(
             "WITH w AS (UPDATE workers SET last_seen = {NOW_MS} WHERE id = $1) \
              UPDATE runs SET lock_ts = {NOW_MS} WHERE owner_worker = $1 AND status = 'running' \
              RETURNING id, lease_generation, cancel_requested, \
@@ -154,8 +160,8 @@ impl WorkerRunStore for PgStore {
         Ok(rows
             .into_iter()
             .map(
-                |(run_id, generation, cancel_requested, cancel_acked)| LeaseState {
-                    run_id,
+                |(run, generation, cancel_requested, cancel_acked)| LeaseState {
+                    run,
                     generation,
                     cancel_requested,
                     cancel_acked,
@@ -164,7 +170,8 @@ impl WorkerRunStore for PgStore {
             .collect())
     }
 
-    async fn ack_cancel(&self, run_id: i64, generation: i64) -> StoreResult<Fenced> {
+    async fn ack_cancel(&self, lease: &Lease) -> StoreResult<Fenced> {
+        let (run_id, generation) = (lease.run.0, lease.generation.0);
         let n = sqlx::query(
             "UPDATE runs SET cancel_acked_generation = lease_generation \
              WHERE id = $1 AND lease_generation = $2 AND cancel_requested",
@@ -182,7 +189,7 @@ impl WorkerRunStore for PgStore {
         })
     }
 
-    async fn cancel_notices(&self) -> StoreResult<BoxStream<'static, i64>> {
+    async fn cancel_notices(&self) -> StoreResult<BoxStream<'static, RunId>> {
         let mut listener = PgListener::connect_with(&self.pool)
             .await
             .map_err(|e| self.err(e))?;
@@ -197,7 +204,7 @@ impl WorkerRunStore for PgStore {
                 match l.recv().await {
                     Ok(n) => {
                         if let Ok(id) = n.payload().parse::<i64>() {
-                            return Some((id, l));
+                            return Some((RunId(id), l));
                         }
                     }
                     Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
@@ -207,7 +214,8 @@ impl WorkerRunStore for PgStore {
         Ok(stream.boxed())
     }
 
-    async fn dialing_jobs(&self, run_id: i64, generation: i64) -> StoreResult<Vec<DialingJob>> {
+    async fn dialing_jobs(&self, lease: &Lease) -> StoreResult<Vec<DialingJob>> {
+        let (run_id, generation) = (lease.run.0, lease.generation.0);
         let rows = sqlx::query(
             "SELECT j.id, j.lead_id, j.attempt, j.provider_call_id, j.call_deadline, \
                     a.call_state, a.report::text AS report, \
@@ -232,7 +240,7 @@ impl WorkerRunStore for PgStore {
                     job_id,
                     lead_id: r.get("lead_id"),
                     attempt,
-                    idempotency_key: idempotency_key(run_id, job_id, attempt),
+                    idempotency_key: idempotency_key(lease.run, job_id, attempt),
                     provider_call_id: r.get("provider_call_id"),
                     call_deadline: r.get("call_deadline"),
                     call_state: r.get("call_state"),
@@ -245,13 +253,8 @@ impl WorkerRunStore for PgStore {
             .collect())
     }
 
-    async fn next_jobs(
-        &self,
-        run_id: i64,
-        _generation: i64,
-        now_ms: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<JobWork>> {
+    async fn next_jobs(&self, lease: &Lease, now_ms: i64, limit: u32) -> StoreResult<Vec<JobWork>> {
+        let run_id = lease.run.0;
         let rows = sqlx::query(
             "SELECT j.id, j.lead_id, j.attempt, \
                     l.external_id, l.phone, l.name, l.timezone, l.attributes::text AS attributes, \
@@ -281,7 +284,8 @@ impl WorkerRunStore for PgStore {
             .collect())
     }
 
-    async fn next_due(&self, run_id: i64) -> StoreResult<Option<i64>> {
+    async fn next_due(&self, run: RunId) -> StoreResult<Option<i64>> {
+        let run_id = run.0;
         let (v,): (Option<i64>,) = sqlx::query_as(
             "SELECT MIN(not_before) FROM jobs WHERE run_id = $1 AND open AND status = 'queued'",
         )
@@ -295,35 +299,31 @@ impl WorkerRunStore for PgStore {
     // The batch writes are long: their bodies are in `batch_writes.rs`.
     async fn mark_dialing(
         &self,
-        run_id: i64,
-        generation: i64,
-        worker_id: &str,
+        lease: &Lease,
         decisions: &[JobDecision],
         now_ms: i64,
     ) -> StoreResult<MarkResult> {
+        let (run_id, generation, worker_id) =
+            (lease.run.0, lease.generation.0, lease.worker.as_str());
         self.mark_batch(run_id, generation, worker_id, decisions, now_ms)
             .await
     }
 
-    async fn record_pending(
-        &self,
-        run_id: i64,
-        generation: i64,
-        worker_id: &str,
-        calls: &[PendingCall],
-    ) -> StoreResult<Fenced> {
+    async fn record_pending(&self, lease: &Lease, calls: &[PendingCall]) -> StoreResult<Fenced> {
+        let (run_id, generation, worker_id) =
+            (lease.run.0, lease.generation.0, lease.worker.as_str());
         self.record_pending_batch(run_id, generation, worker_id, calls)
             .await
     }
 
     async fn finish_jobs(
         &self,
-        run_id: i64,
-        generation: i64,
-        worker_id: &str,
+        lease: &Lease,
         results: &[JobResult],
         now_ms: i64,
     ) -> StoreResult<Fenced> {
+        let (run_id, generation, worker_id) =
+            (lease.run.0, lease.generation.0, lease.worker.as_str());
         let batch = FinishBatch::new(results);
         match self
             .finish_batch(run_id, generation, worker_id, &batch, now_ms, false)
@@ -340,7 +340,8 @@ impl WorkerRunStore for PgStore {
         }
     }
 
-    async fn finish_run_if_done(&self, run_id: i64, generation: i64) -> StoreResult<RunStatus> {
+    async fn finish_run_if_done(&self, lease: &Lease) -> StoreResult<RunStatus> {
+        let (run_id, generation) = (lease.run.0, lease.generation.0);
         let mut tx = self.begin().await?;
         let Some(cancel) = self.fence(&mut tx, run_id, generation).await? else {
             let (s,): (String,) = sqlx::query_as("SELECT status FROM runs WHERE id = $1")
@@ -385,7 +386,8 @@ impl WorkerRunStore for PgStore {
         }
     }
 
-    async fn run_flow_plugin(&self, run_id: i64) -> StoreResult<(String, i64, Vec<u8>)> {
+    async fn run_flow_plugin(&self, run: RunId) -> StoreResult<(String, i64, Vec<u8>)> {
+        let run_id = run.0;
         sqlx::query_as(
             "SELECT p.name, p.version, p.bytes FROM runs r JOIN plugins p ON p.id = r.flow_plugin_id \
              WHERE r.id = $1",
@@ -397,7 +399,8 @@ impl WorkerRunStore for PgStore {
         .ok_or(StoreError::NotFound)
     }
 
-    async fn fail_run(&self, run_id: i64, generation: i64, reason: &str) -> StoreResult<Fenced> {
+    async fn fail_run(&self, lease: &Lease, reason: &str) -> StoreResult<Fenced> {
+        let (run_id, generation) = (lease.run.0, lease.generation.0);
         let mut tx = self.begin().await?;
         if self.fence(&mut tx, run_id, generation).await?.is_none() {
             return Ok(Fenced::LeaseLost);

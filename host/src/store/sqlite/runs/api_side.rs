@@ -8,7 +8,7 @@ use super::{
     JOB_COLUMNS, NOW_MS, RUN_COLUMNS, cancel_channel, job_from_row, run_from_row, state_rank,
     state_str,
 };
-use crate::model::CancelMode;
+use crate::model::{CancelMode, JobId, LeaseGeneration, RunId, TenantId};
 use crate::runtime::{CallEvent, CallState};
 use crate::store::runs::{
     ApiRunStore, AttemptView, CallEventApplied, CancelRequested, JobView, RunSpec, RunStatus,
@@ -19,7 +19,7 @@ use crate::store::{Page, StoreError, StoreResult};
 
 #[async_trait]
 impl ApiRunStore for SqliteStore {
-    async fn create_run(&self, business_id: i64, spec: &RunSpec) -> StoreResult<i64> {
+    async fn create_run(&self, tenant: TenantId, spec: &RunSpec) -> StoreResult<RunId> {
         validate_spec(spec)?;
         let settings =
             serde_json::to_string(&spec.settings).map_err(|e| StoreError::Other(e.to_string()))?;
@@ -30,7 +30,7 @@ impl ApiRunStore for SqliteStore {
                AND (($3 IS NULL AND active) OR version = $3) \
              ORDER BY business_id IS NULL, business_id LIMIT 1",
         )
-        .bind(business_id)
+        .bind(tenant)
         .bind(&spec.flow)
         .bind(spec.flow_version)
         .fetch_optional(&mut *tx)
@@ -57,7 +57,7 @@ impl ApiRunStore for SqliteStore {
             "INSERT INTO runs (business_id, flow_plugin_id, dialer, settings, total_leads, created_at) \
              VALUES ($1, $2, $3, $4, $5, {NOW_MS}) RETURNING id"
         ))
-        .bind(business_id)
+        .bind(tenant)
         .bind(flow_id)
         .bind(&spec.dialer)
         .bind(&settings)
@@ -70,7 +70,7 @@ impl ApiRunStore for SqliteStore {
                 "INSERT INTO jobs (business_id, run_id, lead_id, position, updated_at) \
                  SELECT $1, $2, id, $4, {NOW_MS} FROM leads WHERE business_id = $1 AND id = $3"
             ))
-            .bind(business_id)
+            .bind(tenant)
             .bind(run_id)
             .bind(lead_id)
             .bind(i as i64 + 1)
@@ -86,38 +86,38 @@ impl ApiRunStore for SqliteStore {
             }
         }
         tx.commit().await.map_err(|e| self.err(e))?;
-        Ok(run_id)
+        Ok(RunId(run_id))
     }
 
-    async fn get_run(&self, business_id: i64, run_id: i64) -> StoreResult<RunView> {
+    async fn get_run(&self, tenant: TenantId, run: RunId) -> StoreResult<RunView> {
         let row = sqlx::query(&format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE business_id = $1 AND id = $2"
         ))
-        .bind(business_id)
-        .bind(run_id)
+        .bind(tenant)
+        .bind(run)
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| self.err(e))?
         .ok_or(StoreError::NotFound)?;
-        let mut run = run_from_row(&row)?;
+        let mut view = run_from_row(&row)?;
         let counts: Vec<(String, Option<String>, i64)> = sqlx::query_as(
             "SELECT status, outcome, COUNT(*) FROM jobs \
              WHERE business_id = $1 AND run_id = $2 GROUP BY status, outcome",
         )
-        .bind(business_id)
-        .bind(run_id)
+        .bind(tenant)
+        .bind(run)
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
-        run.counts = counts_from_rows(counts);
-        Ok(run)
+        view.counts = counts_from_rows(counts);
+        Ok(view)
     }
 
-    async fn list_runs(&self, business_id: i64, page: Page) -> StoreResult<Vec<RunView>> {
+    async fn list_runs(&self, tenant: TenantId, page: Page) -> StoreResult<Vec<RunView>> {
         let rows = sqlx::query(&format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE business_id = $1 AND id > $2 ORDER BY id LIMIT $3"
         ))
-        .bind(business_id)
+        .bind(tenant)
         .bind(page.sql_after())
         .bind(page.sql_limit())
         .fetch_all(&self.pool)
@@ -128,17 +128,17 @@ impl ApiRunStore for SqliteStore {
 
     async fn list_jobs(
         &self,
-        business_id: i64,
-        run_id: i64,
+        tenant: TenantId,
+        run: RunId,
         page: Page,
     ) -> StoreResult<Vec<JobView>> {
-        self.run_exists(business_id, run_id).await?;
+        self.run_exists(tenant, run).await?;
         let rows = sqlx::query(&format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE business_id = $1 AND run_id = $2 AND id > $3 \
              ORDER BY id LIMIT $4"
         ))
-        .bind(business_id)
-        .bind(run_id)
+        .bind(tenant)
+        .bind(run)
         .bind(page.sql_after())
         .bind(page.sql_limit())
         .fetch_all(&self.pool)
@@ -149,19 +149,19 @@ impl ApiRunStore for SqliteStore {
 
     async fn list_attempts(
         &self,
-        business_id: i64,
-        run_id: i64,
+        tenant: TenantId,
+        run: RunId,
         page: Page,
     ) -> StoreResult<Vec<AttemptView>> {
-        self.run_exists(business_id, run_id).await?;
+        self.run_exists(tenant, run).await?;
         let rows = sqlx::query(
             "SELECT id, run_id, job_id, lead_id, attempt, placed, idempotency_key, decision, \
                     compliance, worker_id, lease_generation, provider_call_id, \
                     call_state, outcome, note, decided_at, placed_at, ended_at, dialer_version \
              FROM attempts WHERE business_id = $1 AND run_id = $2 AND id > $3 ORDER BY id LIMIT $4",
         )
-        .bind(business_id)
-        .bind(run_id)
+        .bind(tenant)
+        .bind(run)
         .bind(page.sql_after())
         .bind(page.sql_limit())
         .fetch_all(&self.pool)
@@ -195,8 +195,8 @@ impl ApiRunStore for SqliteStore {
 
     async fn request_cancel(
         &self,
-        business_id: i64,
-        run_id: i64,
+        tenant: TenantId,
+        run: RunId,
         mode: Option<CancelMode>,
     ) -> StoreResult<CancelRequested> {
         let mut tx = self.write_tx().await?;
@@ -206,8 +206,8 @@ impl ApiRunStore for SqliteStore {
                  cancel_requested_at = COALESCE(cancel_requested_at, {NOW_MS}) \
              WHERE business_id = $1 AND id = $2 RETURNING status, lease_generation"
         ))
-        .bind(business_id)
-        .bind(run_id)
+        .bind(tenant)
+        .bind(run)
         .bind(mode.map(CancelMode::as_str))
         .fetch_optional(&mut *tx)
         .await
@@ -222,13 +222,13 @@ impl ApiRunStore for SqliteStore {
                 "UPDATE jobs SET status = 'cancelled', reason = 'run cancelled', updated_at = {NOW_MS} \
                  WHERE business_id = $1 AND run_id = $2 AND status = 'queued'"
             ))
-            .bind(business_id)
-            .bind(run_id)
+            .bind(tenant)
+            .bind(run)
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?
             .rows_affected();
-            self.add_cursor(&mut tx, run_id, jobs_cancelled).await?;
+            self.add_cursor(&mut tx, run.0, jobs_cancelled).await?;
             let ended = sqlx::query(&format!(
                 "UPDATE runs SET status = 'cancelled', finished_at = {NOW_MS}, \
                      lease_generation = lease_generation + 1, owner_worker = NULL, lock_ts = NULL \
@@ -236,7 +236,7 @@ impl ApiRunStore for SqliteStore {
                        OR lock_ts < {NOW_MS} - lease_ttl_ms) \
                        AND NOT EXISTS (SELECT 1 FROM jobs WHERE run_id = $1 AND status = 'dialing')))"
             ))
-            .bind(run_id)
+            .bind(run)
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?
@@ -246,15 +246,15 @@ impl ApiRunStore for SqliteStore {
             }
         }
         tx.commit().await.map_err(|e| self.err(e))?;
-        let _ = cancel_channel().send((self.url.clone(), run_id));
+        let _ = cancel_channel().send((self.url.clone(), run.0));
         Ok(CancelRequested {
             status,
             jobs_cancelled,
-            generation,
+            generation: LeaseGeneration(generation),
         })
     }
 
-    async fn cancel_settled(&self, business_id: i64, run_id: i64) -> StoreResult<bool> {
+    async fn cancel_settled(&self, tenant: TenantId, run: RunId) -> StoreResult<bool> {
         let row: Option<(bool,)> = sqlx::query_as(&format!(
             "SELECT status NOT IN ('queued', 'running') OR status = 'queued' \
                  OR owner_worker IS NULL OR lock_ts IS NULL \
@@ -262,30 +262,30 @@ impl ApiRunStore for SqliteStore {
                  OR lock_ts < {NOW_MS} - lease_ttl_ms \
              FROM runs WHERE business_id = $1 AND id = $2"
         ))
-        .bind(business_id)
-        .bind(run_id)
+        .bind(tenant)
+        .bind(run)
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
         Ok(row.map(|r| r.0).unwrap_or(true))
     }
 
-    async fn cancel_job(&self, business_id: i64, job_id: i64) -> StoreResult<JobView> {
+    async fn cancel_job(&self, tenant: TenantId, job: JobId) -> StoreResult<JobView> {
         let mut tx = self.write_tx().await?;
         let row = sqlx::query(&format!(
             "UPDATE jobs SET status = 'cancelled', reason = 'job cancelled', updated_at = {NOW_MS} \
              WHERE business_id = $1 AND id = $2 AND status = 'queued' RETURNING {JOB_COLUMNS}"
         ))
-        .bind(business_id)
-        .bind(job_id)
+        .bind(tenant)
+        .bind(job)
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
         let Some(row) = row else {
             let st: Option<(String,)> =
                 sqlx::query_as("SELECT status FROM jobs WHERE business_id = $1 AND id = $2")
-                    .bind(business_id)
-                    .bind(job_id)
+                    .bind(tenant)
+                    .bind(job)
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(|e| self.err(e))?;
@@ -293,19 +293,19 @@ impl ApiRunStore for SqliteStore {
                 None => StoreError::NotFound,
                 Some((s,)) => StoreError::invalid(
                     "status",
-                    format!("job {job_id} is {s}; only a queued job can be cancelled"),
+                    format!("job {job} is {s}; only a queued job can be cancelled"),
                 ),
             });
         };
         let job = job_from_row(&row);
-        self.add_cursor(&mut tx, job.run_id, 1).await?;
+        self.add_cursor(&mut tx, job.run_id.0, 1).await?;
         tx.commit().await.map_err(|e| self.err(e))?;
         Ok(job)
     }
 
     async fn apply_call_event(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         event: &CallEvent,
     ) -> StoreResult<CallEventApplied> {
         let ended = event.state == CallState::Ended;
@@ -330,7 +330,7 @@ impl ApiRunStore for SqliteStore {
                AND (CASE call_state WHEN 'queued' THEN 0 WHEN 'ringing' THEN 1 \
                     WHEN 'answered' THEN 2 WHEN 'ended' THEN 3 ELSE -1 END) < $4"
         ))
-        .bind(business_id)
+        .bind(tenant)
         .bind(&event.provider_call_id)
         .bind(state_str(event.state))
         .bind(state_rank(event.state))
@@ -346,7 +346,7 @@ impl ApiRunStore for SqliteStore {
         let known: Option<(i32,)> = sqlx::query_as(
             "SELECT 1 FROM attempts WHERE business_id = $1 AND provider_call_id = $2 LIMIT 1",
         )
-        .bind(business_id)
+        .bind(tenant)
         .bind(&event.provider_call_id)
         .fetch_optional(&self.pool)
         .await

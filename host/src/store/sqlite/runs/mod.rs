@@ -22,7 +22,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use tokio::sync::broadcast;
 
 use super::SqliteStore;
-use crate::model::CancelMode;
+use crate::model::{CancelMode, RunId, TenantId};
 use crate::runtime::{CallState, Lead};
 use crate::store::runs::{JobCounts, JobView, RunStatus, RunView, attributes_from_json};
 use crate::store::{StoreError, StoreResult};
@@ -47,7 +47,7 @@ fn run_from_row(row: &SqliteRow) -> StoreResult<RunView> {
     let settings: String = row.get("settings");
     Ok(RunView {
         id: row.get("id"),
-        business_id: row.get("business_id"),
+        tenant: row.get("business_id"),
         status: RunStatus::parse(row.get::<&str, _>("status"))?,
         flow_plugin_id: row.get("flow_plugin_id"),
         dialer: row.get("dialer"),
@@ -140,11 +140,11 @@ impl SqliteStore {
         Ok(row.map(|r| r.0))
     }
 
-    async fn run_exists(&self, business_id: i64, run_id: i64) -> StoreResult<()> {
+    async fn run_exists(&self, tenant: TenantId, run: RunId) -> StoreResult<()> {
         let r: Option<(i64,)> =
             sqlx::query_as("SELECT id FROM runs WHERE business_id = $1 AND id = $2")
-                .bind(business_id)
-                .bind(run_id)
+                .bind(tenant)
+                .bind(run)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(|e| self.err(e))?;

@@ -10,7 +10,7 @@ use sqlx::Row;
 use tokio::sync::broadcast;
 
 use super::{NOW_MS, cancel_channel, lead_from_row};
-use crate::model::CancelMode;
+use crate::model::{CancelMode, Lease, LeaseGeneration, RunId, TenantId, WorkerId};
 use crate::runtime::CallReport;
 use crate::store::runs::{
     ClaimedRun, DialingJob, Fenced, JobDecision, JobResult, JobWork, LeaseState, MarkResult,
@@ -36,7 +36,8 @@ impl WorkerRunStore for SqliteStore {
         Ok(())
     }
 
-    async fn release_worker(&self, worker_id: &str) -> StoreResult<()> {
+    async fn release_worker(&self, worker: &WorkerId) -> StoreResult<()> {
+        let worker_id = worker.as_str();
         let mut tx = self.write_tx().await?;
         sqlx::query(&format!(
             "UPDATE workers SET stopped_at = {NOW_MS}, last_seen = {NOW_MS} WHERE id = $1"
@@ -59,10 +60,11 @@ impl WorkerRunStore for SqliteStore {
 
     async fn claim_runs(
         &self,
-        worker_id: &str,
+        worker: &WorkerId,
         limit: u32,
         lease_ttl_ms: i64,
     ) -> StoreResult<Vec<ClaimedRun>> {
+        let worker_id = worker.as_str();
         // One statement in one write transaction: no other writer in between.
         let mut tx = self.write_tx().await?;
         let rows = sqlx::query(&format!(
@@ -91,9 +93,12 @@ impl WorkerRunStore for SqliteStore {
                 let settings: String = r.get("settings");
                 let generation: i64 = r.get("lease_generation");
                 Ok(ClaimedRun {
-                    run_id: r.get("id"),
-                    business_id: r.get("business_id"),
-                    generation,
+                    lease: Lease {
+                        run: r.get("id"),
+                        generation: LeaseGeneration(generation),
+                        worker: worker.clone(),
+                    },
+                    tenant: r.get("business_id"),
                     // Generation 1 is the first claim; anything later took
                     // the run over from an earlier owner.
                     reclaimed: generation > 1,
@@ -111,7 +116,7 @@ impl WorkerRunStore for SqliteStore {
     }
 
     async fn fleet_load(&self) -> StoreResult<Vec<RunLoad>> {
-        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(&format!(
+        let rows: Vec<(TenantId, String, String, i64)> = sqlx::query_as(&format!(
             "SELECT business_id, dialer, owner_worker, COUNT(*) FROM runs \
              WHERE status = 'running' AND owner_worker IS NOT NULL \
                AND lock_ts >= {NOW_MS} - lease_ttl_ms \
@@ -122,8 +127,8 @@ impl WorkerRunStore for SqliteStore {
         .map_err(|e| self.err(e))?;
         Ok(rows
             .into_iter()
-            .map(|(business_id, dialer, owner_worker, runs)| RunLoad {
-                business_id,
+            .map(|(tenant, dialer, owner_worker, runs)| RunLoad {
+                tenant,
                 dialer,
                 owner_worker,
                 runs,
@@ -131,7 +136,8 @@ impl WorkerRunStore for SqliteStore {
             .collect())
     }
 
-    async fn heartbeat(&self, worker_id: &str) -> StoreResult<Vec<LeaseState>> {
+    async fn heartbeat(&self, worker: &WorkerId) -> StoreResult<Vec<LeaseState>> {
+        let worker_id = worker.as_str();
         let mut tx = self.write_tx().await?;
         sqlx::query(&format!(
             "UPDATE workers SET last_seen = {NOW_MS} WHERE id = $1"
@@ -140,7 +146,7 @@ impl WorkerRunStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
-        let rows: Vec<(i64, i64, bool, bool)> = sqlx::query_as(&format!(
+        let rows: Vec<(RunId, LeaseGeneration, bool, bool)> = sqlx::query_as(&format!(
             "UPDATE runs SET lock_ts = {NOW_MS} WHERE owner_worker = $1 AND status = 'running' \
              RETURNING id, lease_generation, cancel_requested, \
                  COALESCE(cancel_acked_generation = lease_generation, 0)"
@@ -153,8 +159,8 @@ impl WorkerRunStore for SqliteStore {
         Ok(rows
             .into_iter()
             .map(
-                |(run_id, generation, cancel_requested, cancel_acked)| LeaseState {
-                    run_id,
+                |(run, generation, cancel_requested, cancel_acked)| LeaseState {
+                    run,
                     generation,
                     cancel_requested,
                     cancel_acked,
@@ -163,7 +169,8 @@ impl WorkerRunStore for SqliteStore {
             .collect())
     }
 
-    async fn ack_cancel(&self, run_id: i64, generation: i64) -> StoreResult<Fenced> {
+    async fn ack_cancel(&self, lease: &Lease) -> StoreResult<Fenced> {
+        let (run_id, generation) = (lease.run.0, lease.generation.0);
         let n = sqlx::query(
             "UPDATE runs SET cancel_acked_generation = lease_generation \
              WHERE id = $1 AND lease_generation = $2 AND cancel_requested",
@@ -181,7 +188,7 @@ impl WorkerRunStore for SqliteStore {
         })
     }
 
-    async fn cancel_notices(&self) -> StoreResult<BoxStream<'static, i64>> {
+    async fn cancel_notices(&self) -> StoreResult<BoxStream<'static, RunId>> {
         let url = self.url.clone();
         let rx = cancel_channel().subscribe();
         let stream = futures::stream::unfold(rx, move |mut rx| {
@@ -189,7 +196,7 @@ impl WorkerRunStore for SqliteStore {
             async move {
                 loop {
                     match rx.recv().await {
-                        Ok((u, id)) if u == url => return Some((id, rx)),
+                        Ok((u, id)) if u == url => return Some((RunId(id), rx)),
                         Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
                         Err(broadcast::error::RecvError::Closed) => return None,
                     }
@@ -199,7 +206,8 @@ impl WorkerRunStore for SqliteStore {
         Ok(stream.boxed())
     }
 
-    async fn dialing_jobs(&self, run_id: i64, generation: i64) -> StoreResult<Vec<DialingJob>> {
+    async fn dialing_jobs(&self, lease: &Lease) -> StoreResult<Vec<DialingJob>> {
+        let (run_id, generation) = (lease.run.0, lease.generation.0);
         let rows = sqlx::query(
             "SELECT j.id, j.lead_id, j.attempt, j.provider_call_id, j.call_deadline, \
                     a.call_state, a.report, \
@@ -224,7 +232,7 @@ impl WorkerRunStore for SqliteStore {
                     job_id,
                     lead_id: r.get("lead_id"),
                     attempt,
-                    idempotency_key: idempotency_key(run_id, job_id, attempt),
+                    idempotency_key: idempotency_key(lease.run, job_id, attempt),
                     provider_call_id: r.get("provider_call_id"),
                     call_deadline: r.get("call_deadline"),
                     call_state: r.get("call_state"),
@@ -237,13 +245,8 @@ impl WorkerRunStore for SqliteStore {
             .collect())
     }
 
-    async fn next_jobs(
-        &self,
-        run_id: i64,
-        _generation: i64,
-        now_ms: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<JobWork>> {
+    async fn next_jobs(&self, lease: &Lease, now_ms: i64, limit: u32) -> StoreResult<Vec<JobWork>> {
+        let run_id = lease.run.0;
         let rows = sqlx::query(
             "SELECT j.id, j.lead_id, j.attempt, \
                     l.external_id, l.phone, l.name, l.timezone, l.attributes, \
@@ -273,7 +276,8 @@ impl WorkerRunStore for SqliteStore {
             .collect())
     }
 
-    async fn next_due(&self, run_id: i64) -> StoreResult<Option<i64>> {
+    async fn next_due(&self, run: RunId) -> StoreResult<Option<i64>> {
+        let run_id = run.0;
         let (v,): (Option<i64>,) = sqlx::query_as(
             "SELECT MIN(not_before) FROM jobs WHERE run_id = $1 AND status = 'queued'",
         )
@@ -287,40 +291,37 @@ impl WorkerRunStore for SqliteStore {
     // The batch writes are long: their bodies are in `batch_writes.rs`.
     async fn mark_dialing(
         &self,
-        run_id: i64,
-        generation: i64,
-        worker_id: &str,
+        lease: &Lease,
         decisions: &[JobDecision],
         now_ms: i64,
     ) -> StoreResult<MarkResult> {
+        let (run_id, generation, worker_id) =
+            (lease.run.0, lease.generation.0, lease.worker.as_str());
         self.mark_batch(run_id, generation, worker_id, decisions, now_ms)
             .await
     }
 
-    async fn record_pending(
-        &self,
-        run_id: i64,
-        generation: i64,
-        worker_id: &str,
-        calls: &[PendingCall],
-    ) -> StoreResult<Fenced> {
+    async fn record_pending(&self, lease: &Lease, calls: &[PendingCall]) -> StoreResult<Fenced> {
+        let (run_id, generation, worker_id) =
+            (lease.run.0, lease.generation.0, lease.worker.as_str());
         self.record_pending_batch(run_id, generation, worker_id, calls)
             .await
     }
 
     async fn finish_jobs(
         &self,
-        run_id: i64,
-        generation: i64,
-        worker_id: &str,
+        lease: &Lease,
         results: &[JobResult],
         now_ms: i64,
     ) -> StoreResult<Fenced> {
+        let (run_id, generation, worker_id) =
+            (lease.run.0, lease.generation.0, lease.worker.as_str());
         self.finish_batch(run_id, generation, worker_id, results, now_ms)
             .await
     }
 
-    async fn finish_run_if_done(&self, run_id: i64, generation: i64) -> StoreResult<RunStatus> {
+    async fn finish_run_if_done(&self, lease: &Lease) -> StoreResult<RunStatus> {
+        let (run_id, generation) = (lease.run.0, lease.generation.0);
         let mut tx = self.write_tx().await?;
         let Some(cancel) = self.fence(&mut tx, run_id, generation).await? else {
             let (s,): (String,) = sqlx::query_as("SELECT status FROM runs WHERE id = $1")
@@ -359,7 +360,8 @@ impl WorkerRunStore for SqliteStore {
         }
     }
 
-    async fn run_flow_plugin(&self, run_id: i64) -> StoreResult<(String, i64, Vec<u8>)> {
+    async fn run_flow_plugin(&self, run: RunId) -> StoreResult<(String, i64, Vec<u8>)> {
+        let run_id = run.0;
         sqlx::query_as(
             "SELECT p.name, p.version, p.bytes FROM runs r JOIN plugins p ON p.id = r.flow_plugin_id \
              WHERE r.id = $1",
@@ -371,7 +373,8 @@ impl WorkerRunStore for SqliteStore {
         .ok_or(StoreError::NotFound)
     }
 
-    async fn fail_run(&self, run_id: i64, generation: i64, reason: &str) -> StoreResult<Fenced> {
+    async fn fail_run(&self, lease: &Lease, reason: &str) -> StoreResult<Fenced> {
+        let (run_id, generation) = (lease.run.0, lease.generation.0);
         let mut tx = self.write_tx().await?;
         if self.fence(&mut tx, run_id, generation).await?.is_none() {
             return Ok(Fenced::LeaseLost);
