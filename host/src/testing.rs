@@ -38,8 +38,8 @@ use serde::Serialize;
 
 use crate::runtime::{
     CallReport, CallRequest, Decision, DialerInstance, FlowInstance, FollowUp, HostOptions, Lead,
-    Limits, LogLine, MemoryKv, Placement, PluginHost, PluginKind, PluginMeta, Prepared, Properties,
-    RunContext, Scope, TenantKv,
+    Limits, LogLine, MemoryKv, Placement, PluginHost, PluginKind, PluginMeta, PluginScope,
+    Prepared, Properties, RunContext, TenantKv,
 };
 
 /// Run id every transcript uses.
@@ -225,7 +225,7 @@ struct Instances<'a> {
 impl Instances<'_> {
     async fn flow(&mut self) -> Result<&mut FlowInstance, crate::runtime::PluginError> {
         if self.flow.as_ref().is_none_or(|f| f.is_poisoned()) {
-            let scope = Scope::new(TRANSCRIPT_TENANT, &self.flow_p.meta, self.kv.clone())
+            let scope = PluginScope::new(TRANSCRIPT_TENANT, &self.flow_p.meta, self.kv.clone())
                 .with_log_field("run_id", TRANSCRIPT_RUN_ID);
             self.flow = Some(self.host.flow(&self.flow_p, scope).await?);
         }
@@ -234,7 +234,7 @@ impl Instances<'_> {
 
     async fn dialer(&mut self) -> Result<&mut DialerInstance, crate::runtime::PluginError> {
         if self.dialer.as_ref().is_none_or(|d| d.is_poisoned()) {
-            let scope = Scope::new(TRANSCRIPT_TENANT, &self.dialer_p.meta, self.kv.clone())
+            let scope = PluginScope::new(TRANSCRIPT_TENANT, &self.dialer_p.meta, self.kv.clone())
                 .with_log_field("run_id", TRANSCRIPT_RUN_ID);
             self.dialer = Some(self.host.dialer(&self.dialer_p, scope).await?);
         }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dialplane::runtime::{
-    Lead, Limits, MemoryKv, PluginHost, PluginKind, PluginMeta, Prepared, RunContext, Scope,
+    Lead, Limits, MemoryKv, PluginHost, PluginKind, PluginMeta, PluginScope, Prepared, RunContext,
     TenantKv,
 };
 
@@ -59,8 +59,8 @@ pub fn prepare(host: &PluginHost, kind: PluginKind, name: &str, wasm: &[u8]) -> 
 }
 
 /// A scope for `tenant` with a fresh or shared in-memory tenant store.
-pub fn scope(tenant: i64, p: &Prepared, kv: Arc<dyn TenantKv>) -> Scope {
-    Scope::new(tenant, &p.meta, kv)
+pub fn scope(tenant: i64, p: &Prepared, kv: Arc<dyn TenantKv>) -> PluginScope {
+    PluginScope::new(tenant, &p.meta, kv)
 }
 
 pub fn memory_kv() -> Arc<MemoryKv> {

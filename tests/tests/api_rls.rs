@@ -4,7 +4,8 @@
 //! scope at all nothing is visible (fail closed).
 
 use crate::api_common::Api;
-use dialplane::store::tenant_scope::{Scope, api_pool, scoped};
+use dialplane::model::TenantId;
+use dialplane::store::tenant_scope::{DbScope, api_pool, scoped};
 use serde_json::json;
 
 /// Every tenant table and its tenant column.
@@ -88,7 +89,11 @@ async fn a_query_without_the_tenant_filter_cannot_read_another_tenant() {
             "{table}: fixture missing"
         );
 
-        let seen = scoped(Scope::Tenant(b), tenants_visible(&pool, table, col)).await;
+        let seen = scoped(
+            DbScope::Tenant(TenantId(b)),
+            tenants_visible(&pool, table, col),
+        )
+        .await;
         let expected: Vec<Option<i64>> = if *table == "plugins" {
             vec![Some(b), None]
         } else {
@@ -113,7 +118,7 @@ async fn a_query_without_the_tenant_filter_cannot_read_another_tenant() {
     }
 
     // A write into another tenant is refused by the policy.
-    let err = scoped(Scope::Tenant(b), async {
+    let err = scoped(DbScope::Tenant(TenantId(b)), async {
         sqlx::query(
             "INSERT INTO leads (business_id, external_id, phone) VALUES ($1, 'x', '+14155550000')",
         )
@@ -125,7 +130,7 @@ async fn a_query_without_the_tenant_filter_cannot_read_another_tenant() {
     .expect_err("RLS must refuse");
     assert!(err.to_string().contains("row-level security"), "{err}");
     // And an UPDATE without the filter touches only the tenant's own rows.
-    let n = scoped(Scope::Tenant(b), async {
+    let n = scoped(DbScope::Tenant(TenantId(b)), async {
         sqlx::query("UPDATE leads SET status = 'touched'")
             .execute(&pool)
             .await

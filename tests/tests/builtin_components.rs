@@ -8,7 +8,7 @@ use std::sync::Arc;
 use dialplane::builtin;
 use dialplane::runtime::{
     AnsweredBy, CallRequest, CallState, Decision, DialError, Lead, Limits, MemoryKv, Outcome,
-    Placement, PluginHost, PluginKind, PluginMeta, Properties, RunContext, Scope, TenantKv,
+    Placement, PluginHost, PluginKind, PluginMeta, PluginScope, Properties, RunContext, TenantKv,
 };
 
 fn meta(kind: PluginKind, name: &str) -> PluginMeta {
@@ -65,7 +65,7 @@ async fn default_flow_dials_and_retries_busy_until_max_attempts() {
     let m = meta(PluginKind::Flow, "default-flow");
     let p = host.prepare(m.clone(), builtin::DEFAULT_FLOW).unwrap();
     let kv: Arc<dyn TenantKv> = Arc::new(MemoryKv::new());
-    let mut flow = host.flow(&p, Scope::new(1, &m, kv)).await.unwrap();
+    let mut flow = host.flow(&p, PluginScope::new(1, &m, kv)).await.unwrap();
     let l = lead("l1", "+14155550120", &[]);
     let Decision::Dial(req) = flow
         .plan(&ctx(1, &[("timeout_secs", "20")]), &l)
@@ -108,7 +108,10 @@ async fn business_rules_flow_skips_and_caps_per_day() {
         .prepare(m.clone(), builtin::BUSINESS_RULES_FLOW)
         .unwrap();
     let kv = Arc::new(MemoryKv::new());
-    let mut flow = host.flow(&p, Scope::new(7, &m, kv.clone())).await.unwrap();
+    let mut flow = host
+        .flow(&p, PluginScope::new(7, &m, kv.clone()))
+        .await
+        .unwrap();
     let settings = [("skip_segments", "gold,silver"), ("daily_cap", "2")];
     let c = ctx(1, &settings);
     assert_eq!(
@@ -154,7 +157,7 @@ async fn sim_dialer_follows_its_table_and_keeps_an_exact_ledger() {
     let p = host.prepare(m.clone(), builtin::SIM_DIALER).unwrap();
     let kv = Arc::new(MemoryKv::new());
     let mut d = host
-        .dialer(&p, Scope::new(3, &m, kv.clone()))
+        .dialer(&p, PluginScope::new(3, &m, kv.clone()))
         .await
         .unwrap();
     let cfg = props(&[]);
@@ -261,7 +264,7 @@ async fn hostile_sandbox_is_denied_everything() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
     let mut flow = host
-        .flow(&p, Scope::new(1, &m, Arc::new(MemoryKv::new())))
+        .flow(&p, PluginScope::new(1, &m, Arc::new(MemoryKv::new())))
         .await
         .unwrap();
     let d = flow
@@ -373,7 +376,10 @@ async fn http_dialer_speaks_the_twilio_calls_api() {
     let p = host.prepare(m.clone(), builtin::HTTP_DIALER).unwrap();
     let kv = Arc::new(MemoryKv::new());
     let mut d = host
-        .dialer(&p, Scope::new(5, &m, kv.clone()).allow_http(addr.clone()))
+        .dialer(
+            &p,
+            PluginScope::new(5, &m, kv.clone()).allow_http(addr.clone()),
+        )
         .await
         .unwrap();
     let base = format!("http://{addr}");
@@ -451,7 +457,7 @@ async fn http_dialer_outside_its_allow_list_places_nothing() {
     let p = host.prepare(m.clone(), builtin::HTTP_DIALER).unwrap();
     // No allow_http: every destination is refused by the host.
     let mut d = host
-        .dialer(&p, Scope::new(5, &m, Arc::new(MemoryKv::new())))
+        .dialer(&p, PluginScope::new(5, &m, Arc::new(MemoryKv::new())))
         .await
         .unwrap();
     let cfg = props(&[
@@ -489,7 +495,7 @@ async fn hostile_flows_fail_with_the_intended_typed_error() {
         let m = meta(PluginKind::Flow, name);
         let p = host.prepare(m.clone(), wasm).unwrap();
         let mut flow = host
-            .flow(&p, Scope::new(1, &m, Arc::new(MemoryKv::new())))
+            .flow(&p, PluginScope::new(1, &m, Arc::new(MemoryKv::new())))
             .await
             .unwrap();
         let err = flow

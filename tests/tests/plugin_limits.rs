@@ -495,7 +495,7 @@ async fn a_hung_host_call_is_stopped_by_the_deadline() {
     let mut f = host
         .flow(
             &p,
-            dialplane::runtime::Scope::new(7, &p.meta, Arc::new(BrokenKv { hang: true })),
+            dialplane::runtime::PluginScope::new(7, &p.meta, Arc::new(BrokenKv { hang: true })),
         )
         .await
         .unwrap();
@@ -525,7 +525,7 @@ async fn a_failing_tenant_store_is_a_host_error() {
     let mut f = host
         .flow(
             &p,
-            dialplane::runtime::Scope::new(7, &p.meta, Arc::new(BrokenKv { hang: false })),
+            dialplane::runtime::PluginScope::new(7, &p.meta, Arc::new(BrokenKv { hang: false })),
         )
         .await
         .unwrap();

@@ -1,4 +1,4 @@
-//! `tenant-store` is bound to the tenant of the instance's Scope: two tenants
+//! `tenant-store` is bound to the tenant of the instance's PluginScope: two tenants
 //! using the same plugin and the same key names never see each other's data.
 
 use dialplane::builtin;

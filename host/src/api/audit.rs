@@ -17,7 +17,7 @@ use super::error::{ApiError, ApiResult};
 use super::paging::{PageQuery, Paged, paged};
 use super::views::rfc3339_dt;
 use crate::store::platform_reads::Resource;
-use crate::store::tenant_scope::{Scope, scoped};
+use crate::store::tenant_scope::{DbScope, scoped};
 use crate::store::{AuditEntry, AuditRecord, Page};
 
 pub fn router() -> Router<AppState> {
@@ -137,7 +137,7 @@ pub async fn security_event(
     s.metrics
         .security_events
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    scoped(Scope::Platform, async {
+    scoped(DbScope::Platform, async {
         for business_id in [Some(owner), None] {
             s.store
                 .append_audit(&AuditEntry {

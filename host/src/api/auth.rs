@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::error::ApiError;
 use crate::model::TenantId;
-use crate::store::tenant_scope::{Scope, scoped};
+use crate::store::tenant_scope::{DbScope, scoped};
 use crate::store::{Principal, StoreError};
 
 /// The tenant a request acts for, and the key that made it.
@@ -45,7 +45,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     let Some(key) = bearer(&req).map(str::to_string) else {
         return ApiError::Unauthorized.into_response();
     };
-    let principal = match scoped(Scope::Platform, state.store.resolve_api_key(&key)).await {
+    let principal = match scoped(DbScope::Platform, state.store.resolve_api_key(&key)).await {
         Ok(p) => p,
         Err(StoreError::NotFound) => return ApiError::Unauthorized.into_response(),
         Err(e) => return ApiError::from(e).into_response(),
@@ -54,7 +54,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     match (principal, admin_route) {
         (Principal::Admin { key_id }, true) => {
             req.extensions_mut().insert(AdminAuth { key_id });
-            scoped(Scope::Platform, next.run(req)).await
+            scoped(DbScope::Platform, next.run(req)).await
         }
         (
             Principal::Tenant {
@@ -67,7 +67,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                 tenant: TenantId(business_id),
                 key_id,
             });
-            scoped(Scope::Tenant(business_id), next.run(req)).await
+            scoped(DbScope::Tenant(TenantId(business_id)), next.run(req)).await
         }
         (Principal::Tenant { .. }, true) => ApiError::Forbidden.into_response(),
         (Principal::Admin { .. }, false) => ApiError::bad_request(

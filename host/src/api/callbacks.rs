@@ -22,8 +22,8 @@ use super::AppState;
 use super::body::RawBody;
 use super::error::{ApiError, ApiResult};
 use crate::model::TenantId;
-use crate::runtime::{PluginKind, PluginMeta, Prepared, Scope as PluginScope};
-use crate::store::tenant_scope::{Scope, scoped};
+use crate::runtime::{PluginKind, PluginMeta, PluginScope, Prepared};
+use crate::store::tenant_scope::{DbScope, scoped};
 use crate::store::{CallEventApplied, StoreError, StoreKv};
 
 pub fn router() -> Router<AppState> {
@@ -80,14 +80,14 @@ async fn callback(
     headers: HeaderMap,
     body: RawBody,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let target = scoped(Scope::Platform, s.store.resolve_callback_token(&token))
+    let target = scoped(DbScope::Platform, s.store.resolve_callback_token(&token))
         .await
         .map_err(|e| match e {
             StoreError::NotFound => ApiError::NotFound("callback token"),
             other => other.into(),
         })?;
     let bid = target.business_id;
-    scoped(Scope::Tenant(bid), async {
+    scoped(DbScope::Tenant(TenantId(bid)), async {
         let prepared = s.adapters.get(&s, &target.dialer).await?;
         let config = s
             .store

@@ -18,7 +18,7 @@ use super::auth::TenantAuth;
 use super::error::ApiResult;
 use super::runs::run_for;
 use super::views::{RunJson, parse_id};
-use crate::store::tenant_scope::{Scope, scoped};
+use crate::store::tenant_scope::{DbScope, scoped};
 
 struct Cursor {
     s: AppState,
@@ -61,7 +61,7 @@ pub async fn stream(
                 None => {
                     tokio::time::sleep(c.s.config.events_interval).await;
                     let (s, t, id) = (c.s.clone(), c.t, c.id);
-                    let r = scoped(Scope::Tenant(t.tenant.0), async move {
+                    let r = scoped(DbScope::Tenant(t.tenant), async move {
                         run_for(&s, &t, id, "GET /api/outbound/runs/{id}/events").await
                     })
                     .await;

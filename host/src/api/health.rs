@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use crate::store::migrate::latest_version;
-use crate::store::tenant_scope::{Scope, scoped};
+use crate::store::tenant_scope::{DbScope, scoped};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -21,7 +21,7 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn readyz(State(s): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
-    scoped(Scope::Platform, async {
+    scoped(DbScope::Platform, async {
         s.store.ping().await?;
         let have = s.store.schema_version().await?;
         let want = latest_version();

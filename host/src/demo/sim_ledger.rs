@@ -8,7 +8,7 @@ use crate::runtime::PluginKind;
 use crate::store::{KvStore, Page, StoreResult};
 
 /// Namespace of the sim dialer's tenant-store (the runtime's convention
-/// `kind:name`, see [`crate::runtime::Scope::new`]).
+/// `kind:name`, see [`crate::runtime::PluginScope::new`]).
 pub fn namespace() -> String {
     format!("{}:{}", PluginKind::Dialer.as_str(), "sim-dialer")
 }

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::runtime::{
     CallReport, CallRequest, Decision, DialError, DialerInstance, FlowInstance, FollowUp, Lead,
-    Placement, PluginError, PluginHost, PluginKind, PluginMeta, Prepared, Properties, RunContext,
-    Scope,
+    Placement, PluginError, PluginHost, PluginKind, PluginMeta, PluginScope, Prepared, Properties,
+    RunContext,
 };
 use crate::store::{ClaimedRun, StoreKv};
 
@@ -42,8 +42,8 @@ pub struct RunPlugins {
     dialer_name: String,
     /// std Mutex: held only to read or replace the Arc, never across an await.
     dialer: Mutex<Arc<DialerSlot>>,
-    flow_scope: Scope,
-    dialer_scope: Scope,
+    flow_scope: PluginScope,
+    dialer_scope: PluginScope,
     /// The tenant's configuration of this dialer (write-only elsewhere).
     pub dialer_config: Properties,
     flows: Mutex<Vec<FlowInstance>>,
@@ -76,14 +76,14 @@ impl RunPlugins {
             flow,
             dialer_name: run.dialer.clone(),
             dialer: Mutex::new(DialerSlot::new(dialer)),
-            flow_scope: Scope {
+            flow_scope: PluginScope {
                 business_id: run.tenant.0,
                 kv_namespace: format!("flow:{flow_name}"),
                 kv: kv.clone(),
                 http_allow: Vec::new(),
                 log_fields: log_fields.clone(),
             },
-            dialer_scope: Scope {
+            dialer_scope: PluginScope {
                 business_id: run.tenant.0,
                 kv_namespace: format!("dialer:{}", run.dialer),
                 kv,

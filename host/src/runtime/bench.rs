@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::{
-    Decision, Lead, Limits, MemoryKv, Placement, PluginHost, PluginKind, PluginMeta, Prepared,
-    RunContext, Scope, TenantKv,
+    Decision, Lead, Limits, MemoryKv, Placement, PluginHost, PluginKind, PluginMeta, PluginScope,
+    Prepared, RunContext, TenantKv,
 };
 
 /// Leads measured when not told otherwise.
@@ -164,10 +164,13 @@ async fn run_batches(
         let tenant = tenant_base * 1_000_000 + b as i64;
         let t0 = Instant::now();
         let mut flow = host
-            .flow(&p.flow, Scope::new(tenant, &p.flow.meta, kv.clone()))
+            .flow(&p.flow, PluginScope::new(tenant, &p.flow.meta, kv.clone()))
             .await?;
         let mut dialer = host
-            .dialer(&p.dialer, Scope::new(tenant, &p.dialer.meta, kv.clone()))
+            .dialer(
+                &p.dialer,
+                PluginScope::new(tenant, &p.dialer.meta, kv.clone()),
+            )
             .await?;
         let inst = t0.elapsed();
         inst_times.push(inst);

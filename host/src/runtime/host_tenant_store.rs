@@ -1,5 +1,5 @@
 //! The `tenant-store` host import. The tenant and namespace come from the
-//! store's [`Scope`](super::Scope); the guest only names a key, so the same key
+//! store's [`PluginScope`](super::PluginScope); the guest only names a key, so the same key
 //! names used by two tenants are two different entries.
 
 use super::bindings::v0_1_0::wit_tenant_store;

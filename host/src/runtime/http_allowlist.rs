@@ -1,6 +1,6 @@
 //! Outbound HTTP for dialer adapters: `wasi:http` with a `send_request` hook
 //! that lets a request through only when its `host:port` is in the adapter's
-//! [`Scope::http_allow`](super::Scope) (taken from its configuration by the
+//! [`PluginScope::http_allow`](super::PluginScope) (taken from its configuration by the
 //! host). Anything else is refused with `HTTP-request-denied` and logged.
 //!
 //! Call flows never get here: their linker has no `wasi:http` at all.

@@ -9,7 +9,7 @@
 //!   kind on the real linker and cache it. A mismatch is a
 //!   [`PluginFailure::WrongWorld`] naming the import/export.
 //! - [`PluginHost::flow`] / [`PluginHost::dialer`]: a fresh instance in its own
-//!   store, bound to one tenant ([`Scope`]). An instance may be reused for
+//!   store, bound to one tenant ([`PluginScope`]). An instance may be reused for
 //!   many calls of the same tenant and plugin, never across tenants; after any
 //!   error it is poisoned and every further call fails with
 //!   [`PluginFailure::Poisoned`].
@@ -23,6 +23,9 @@
 //! - [`types`]: the host-side mirror of the WIT types.
 //! - `instance`, `store_data`: what every instance holds (its store, its
 //!   tenant scope, its limits).
+//! - `plugin_scope`: [`PluginMeta`] and [`PluginScope`], what an instance is
+//!   bound to.
+//! - `plugin_error`: [`PluginError`] and [`PluginFailure`].
 //! - `limits`, `output_check`, `failure`: the memory cap, bounds on what a
 //!   plugin returns, and what a failed call becomes.
 //! - `host_log`, `log_sink`, `stdio_capture`: a plugin's log lines and stdio.
@@ -48,6 +51,8 @@ mod limits;
 mod log_sink;
 pub mod memory_kv;
 mod output_check;
+mod plugin_error;
+mod plugin_scope;
 mod stdio_capture;
 mod store_data;
 pub mod types;
@@ -62,6 +67,8 @@ use wasmtime::component::{HasSelf, Linker};
 pub use cache::sha256_hex;
 pub use http_allowlist::HttpAllowlist;
 pub use memory_kv::MemoryKv;
+pub use plugin_error::{PluginError, PluginFailure};
+pub use plugin_scope::{PluginMeta, PluginScope};
 pub use types::*;
 pub use validate::{ComponentInfo, world_name};
 
@@ -127,7 +134,7 @@ impl Default for HostOptions {
 }
 
 /// Backing storage of the `tenant-store` import. The runtime passes the tenant
-/// from the [`Scope`], never from the guest.
+/// from the [`PluginScope`], never from the guest.
 #[async_trait::async_trait]
 pub trait TenantKv: Send + Sync + 'static {
     async fn get(
@@ -146,116 +153,11 @@ pub trait TenantKv: Send + Sync + 'static {
     async fn delete(&self, business_id: i64, namespace: &str, key: &str) -> anyhow::Result<()>;
 }
 
-/// Who a component is, for error messages, logs and metrics.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct PluginMeta {
-    pub kind: PluginKind,
-    pub name: String,
-    pub version: i64,
-}
-
-/// Everything an instance is bound to. Fixed for the instance's life.
-#[derive(Clone)]
-pub struct Scope {
-    pub business_id: i64,
-    /// Namespace in `tenant-store` (e.g. `flow:default-flow`, `dialer:sim-dialer`).
-    pub kv_namespace: String,
-    pub kv: Arc<dyn TenantKv>,
-    /// `host:port` pairs a dialer may reach through `wasi:http`; empty for flows.
-    pub http_allow: Vec<String>,
-    /// Extra fields attached to every log line (e.g. `run_id`).
-    pub log_fields: Vec<(String, String)>,
-}
-
-impl Scope {
-    /// A scope for `business_id` with the conventional namespace
-    /// `{kind}:{plugin name}`, no HTTP destinations and no extra log fields.
-    pub fn new(business_id: i64, meta: &PluginMeta, kv: Arc<dyn TenantKv>) -> Self {
-        Scope {
-            business_id,
-            kv_namespace: format!("{}:{}", meta.kind.as_str(), meta.name),
-            kv,
-            http_allow: Vec::new(),
-            log_fields: Vec::new(),
-        }
-    }
-
-    /// Lets a dialer reach `host:port` (e.g. from its `base_url` setting).
-    pub fn allow_http(mut self, host_port: impl Into<String>) -> Self {
-        self.http_allow.push(host_port.into());
-        self
-    }
-
-    /// Lets a dialer reach the `host:port` of the `base_url` entry of its
-    /// configuration, if it has a valid one (what http-dialer talks to).
-    pub fn allow_base_url_of(self, config: &Properties) -> Self {
-        match config
-            .iter()
-            .find(|(k, _)| k == "base_url")
-            .and_then(|(_, v)| HttpAllowlist::from_base_url(v))
-        {
-            Some(dest) => self.allow_http(dest),
-            None => self,
-        }
-    }
-
-    /// Attaches `key=value` to every log line of the instance.
-    pub fn with_log_field(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.log_fields.push((key.into(), value.into()));
-        self
-    }
-}
-
 /// A line a plugin logged (or wrote to stdout/stderr) during a call.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogLine {
     pub level: String,
     pub message: String,
-}
-
-/// Why a plugin call failed. Always names the plugin and tenant.
-#[derive(Debug, thiserror::Error)]
-#[error("plugin {}@{} ({}) for tenant {}: {cause}", .plugin.name, .plugin.version, .plugin.kind.as_str(), .tenant.map(|t| t.to_string()).unwrap_or_else(|| "-".into()))]
-pub struct PluginError {
-    pub plugin: PluginMeta,
-    pub tenant: Option<i64>,
-    pub cause: PluginFailure,
-}
-
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum PluginFailure {
-    #[error("not a WebAssembly component: {0}")]
-    NotAComponent(String),
-    #[error("does not implement the {world} world: {detail}")]
-    WrongWorld { world: String, detail: String },
-    #[error("deadline of {0:?} exceeded")]
-    DeadlineExceeded(Duration),
-    #[error("memory limit of {0} bytes exceeded")]
-    MemoryLimit(usize),
-    #[error("trapped: {0}")]
-    Trap(String),
-    #[error("invalid output: {0}")]
-    InvalidOutput(String),
-    #[error("instance is poisoned by an earlier failure and cannot be reused")]
-    Poisoned,
-    #[error("host error: {0}")]
-    Host(String),
-}
-
-impl PluginFailure {
-    /// Stable label for metrics (`deadline`, `memory`, `trap`, …).
-    pub fn label(&self) -> &'static str {
-        match self {
-            PluginFailure::NotAComponent(_) => "not-a-component",
-            PluginFailure::WrongWorld { .. } => "wrong-world",
-            PluginFailure::DeadlineExceeded(_) => "deadline",
-            PluginFailure::MemoryLimit(_) => "memory",
-            PluginFailure::Trap(_) => "trap",
-            PluginFailure::InvalidOutput(_) => "invalid-output",
-            PluginFailure::Poisoned => "poisoned",
-            PluginFailure::Host(_) => "host",
-        }
-    }
 }
 
 /// A validated, compiled component, ready to instantiate cheaply.
@@ -407,7 +309,7 @@ impl PluginHost {
         self.cache.compiled_count()
     }
 
-    fn core(&self, p: &Prepared, scope: Scope) -> Core {
+    fn core(&self, p: &Prepared, scope: PluginScope) -> Core {
         let data = StoreData::new(scope, p.meta.clone(), self.limits.memory_bytes, &self.opts);
         Core::new(
             Store::new(&self.engine, data),
@@ -431,7 +333,11 @@ impl PluginHost {
     }
 
     /// A fresh call-flow instance in its own store, bound to `scope`'s tenant.
-    pub async fn flow(&self, p: &Arc<Prepared>, scope: Scope) -> Result<FlowInstance, PluginError> {
+    pub async fn flow(
+        &self,
+        p: &Arc<Prepared>,
+        scope: PluginScope,
+    ) -> Result<FlowInstance, PluginError> {
         let Pre::Flow(pre) = &p.pre else {
             return Err(wrong_kind(p, PluginKind::Flow, scope.business_id));
         };
@@ -447,7 +353,7 @@ impl PluginHost {
     pub async fn dialer(
         &self,
         p: &Arc<Prepared>,
-        scope: Scope,
+        scope: PluginScope,
     ) -> Result<DialerInstance, PluginError> {
         let Pre::Dialer(pre) = &p.pre else {
             return Err(wrong_kind(p, PluginKind::Dialer, scope.business_id));

@@ -1,4 +1,4 @@
-//! The data inside every plugin `Store`: the [`Scope`] (tenant) the instance is
+//! The data inside every plugin `Store`: the [`PluginScope`] (tenant) the instance is
 //! bound to, its WASI and wasi:http contexts, its memory limiter and its log.
 //!
 //! Host imports read the tenant from here, never from guest arguments.
@@ -11,10 +11,10 @@ use super::http_allowlist::HttpAllowlist;
 use super::limits::MemoryLimiter;
 use super::log_sink::LogSink;
 use super::stdio_capture::StdioCapture;
-use super::{HostOptions, PluginMeta, Scope};
+use super::{HostOptions, PluginMeta, PluginScope};
 
 pub struct StoreData {
-    pub scope: Scope,
+    pub scope: PluginScope,
     pub meta: PluginMeta,
     wasi: WasiCtx,
     table: ResourceTable,
@@ -32,7 +32,12 @@ pub struct StoreData {
 }
 
 impl StoreData {
-    pub fn new(scope: Scope, meta: PluginMeta, memory_bytes: usize, opts: &HostOptions) -> Self {
+    pub fn new(
+        scope: PluginScope,
+        meta: PluginMeta,
+        memory_bytes: usize,
+        opts: &HostOptions,
+    ) -> Self {
         let logs = LogSink::new(scope.business_id, &meta, &scope.log_fields);
         let stdout = StdioCapture::new("info", logs.clone());
         let stderr = StdioCapture::new("warn", logs.clone());

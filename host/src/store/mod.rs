@@ -43,7 +43,8 @@
 //! whenever a connection is handed out. Workers connect as the owner.
 //!
 //! Module map:
-//! - [`tenants`]: [`TenantStore`], tenants and API keys.
+//! - [`accounts`]: [`AccountStore`], tenants (accounts) and API keys; not the
+//!   plugins' `tenant-store`, which is [`KvStore`].
 //! - [`leads`]: [`LeadStore`], a tenant's leads (the people to call).
 //! - [`plugins`]: [`PluginStore`], plugin versions, activation, notices.
 //! - [`kv`]: [`KvStore`], the plugins' tenant key-value store, and [`StoreKv`].
@@ -62,6 +63,7 @@
 //! - [`conformance`]: the cases every driver must pass.
 //! - [`conformance_runs`]: the run store's cases.
 
+pub mod accounts;
 pub mod audit;
 #[cfg(feature = "test-support")]
 pub mod conformance;
@@ -81,10 +83,10 @@ pub mod runs;
 pub mod secret;
 pub mod sqlite;
 pub mod tenant_scope;
-pub mod tenants;
 
 use std::sync::Arc;
 
+pub use accounts::*;
 pub use audit::*;
 pub use dialer_config::*;
 pub use dnc::*;
@@ -95,7 +97,6 @@ pub use migrate::MigrationReport;
 pub use platform_reads::PlatformReads;
 pub use plugins::*;
 pub use runs::*;
-pub use tenants::*;
 
 /// Result of a store method.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -127,7 +128,7 @@ pub trait StoreInfo {
 /// ```
 pub trait ApiStore:
     StoreInfo
-    + TenantStore
+    + AccountStore
     + LeadStore
     + PluginStore
     + KvStore
@@ -142,7 +143,7 @@ pub trait ApiStore:
 
 impl<T> ApiStore for T where
     T: StoreInfo
-        + TenantStore
+        + AccountStore
         + LeadStore
         + PluginStore
         + KvStore

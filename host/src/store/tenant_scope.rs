@@ -28,6 +28,7 @@ use sqlx::{Executor, PgConnection};
 use super::postgres::PgStore;
 use super::{ApiStore, Engine, StoreError, StoreResult, redact_url};
 use crate::config::{DATABASE_ACQUIRE_TIMEOUT_DEFAULT, DATABASE_MAX_CONNECTIONS_DEFAULT};
+use crate::model::TenantId;
 
 /// The role API connections take (see migration 0003).
 pub const TENANT_ROLE: &str = "dialplane_tenant";
@@ -36,31 +37,33 @@ pub const TENANT_SETTING: &str = "dialplane.business_id";
 /// Value of [`TENANT_SETTING`] for the API's platform work.
 pub const PLATFORM_SCOPE: &str = "platform";
 
-/// Whose data the current task may touch.
+/// Whose data the current task may touch in the database (the RLS setting).
+/// Not to be confused with [`crate::runtime::PluginScope`], the tenant a
+/// plugin instance is bound to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    Tenant(i64),
+pub enum DbScope {
+    Tenant(TenantId),
     Platform,
 }
 
 tokio::task_local! {
-    static SCOPE: Scope;
+    static SCOPE: DbScope;
 }
 
 /// Runs `f` with `scope` as the current task's scope.
-pub async fn scoped<F: Future>(scope: Scope, f: F) -> F::Output {
+pub async fn scoped<F: Future>(scope: DbScope, f: F) -> F::Output {
     SCOPE.scope(scope, f).await
 }
 
 /// The current task's scope, if any.
-pub fn current() -> Option<Scope> {
+pub fn current() -> Option<DbScope> {
     SCOPE.try_with(|s| *s).ok()
 }
 
 fn setting_value() -> String {
     match current() {
-        Some(Scope::Tenant(id)) => id.to_string(),
-        Some(Scope::Platform) => PLATFORM_SCOPE.to_string(),
+        Some(DbScope::Tenant(id)) => id.to_string(),
+        Some(DbScope::Platform) => PLATFORM_SCOPE.to_string(),
         None => String::new(),
     }
 }
@@ -93,7 +96,7 @@ pub async fn connect_api(url: &str) -> StoreResult<Arc<dyn ApiStore>> {
 }
 
 /// The API's PostgreSQL pool: `SET ROLE` [`TENANT_ROLE`] at connect, and the
-/// current task's [`Scope`] written to [`TENANT_SETTING`] whenever a
+/// current task's [`DbScope`] written to [`TENANT_SETTING`] whenever a
 /// connection is handed out (fresh or idle). Public so tests can show that
 /// raw SQL through it cannot cross tenants.
 pub async fn api_pool(url: &str) -> StoreResult<sqlx::PgPool> {

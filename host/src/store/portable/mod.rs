@@ -3,7 +3,7 @@
 //! `macro_rules!` that implements a store trait for a driver type, and each
 //! driver instantiates them all with [`impl_portable_stores!`].
 //!
-//! - [`tenants`]: [`super::TenantStore`], tenants and API keys.
+//! - `accounts`: [`super::AccountStore`], tenants and API keys.
 //! - [`kv`]: [`super::KvStore`], the plugins' tenant key-value store.
 //! - [`dnc`]: [`super::DncStore`], the do-not-call list.
 //! - [`audit`]: [`super::AuditStore`], the audit log.
@@ -21,12 +21,12 @@
 //! SQLite. Connections are the driver's own, so the API's PostgreSQL store
 //! still runs these queries as the RLS role ([`super::tenant_scope`]).
 
+pub mod accounts;
 pub mod audit;
 pub mod dialer_config;
 pub mod dnc;
 pub mod kv;
 pub mod platform_reads;
-pub mod tenants;
 
 /// A PostgreSQL cast in SQL text shared by both engines: the cast itself on
 /// `postgres`, nothing on `sqlite` (its columns are dynamically typed).
@@ -44,7 +44,7 @@ pub(crate) use pg_cast;
 /// `pool` and `err`, `$engine` is `postgres` or `sqlite`.
 macro_rules! impl_portable_stores {
     ($store:ty, $engine:ident) => {
-        $crate::store::portable::tenants::impl_tenant_store!($store, $engine);
+        $crate::store::portable::accounts::impl_account_store!($store, $engine);
         $crate::store::portable::kv::impl_kv_store!($store, $engine);
         $crate::store::portable::dnc::impl_dnc_store!($store, $engine);
         $crate::store::portable::audit::impl_audit_store!($store, $engine);

@@ -1,10 +1,10 @@
-//! [`crate::store::TenantStore`] for both drivers: tenants and their API keys,
+//! [`crate::store::AccountStore`] for both drivers: tenants and their API keys,
 //! in SQL that is the same on both engines but for PostgreSQL's casts (see
 //! [`super`]).
 
-/// Implements [`crate::store::TenantStore`] for a driver type with `pool` and
+/// Implements [`crate::store::AccountStore`] for a driver type with `pool` and
 /// `err`; `$engine` is `postgres` or `sqlite`.
-macro_rules! impl_tenant_store {
+macro_rules! impl_account_store {
     ($store:ty, $engine:ident) => {
         const _: () = {
             use async_trait::async_trait;
@@ -14,11 +14,11 @@ macro_rules! impl_tenant_store {
             use $crate::store::portable::pg_cast;
             use $crate::store::secret;
             use $crate::store::{
-                ApiKeyInfo, CreatedKey, Principal, StoreError, StoreResult, Tenant, TenantStore,
+                AccountStore, ApiKeyInfo, CreatedKey, Principal, StoreError, StoreResult, Tenant,
             };
 
             #[async_trait]
-            impl TenantStore for $store {
+            impl AccountStore for $store {
                 async fn create_tenant(&self, name: &str) -> StoreResult<i64> {
                     let name = name.trim();
                     if name.is_empty() || name.chars().count() > 200 {
@@ -159,4 +159,4 @@ macro_rules! impl_tenant_store {
         };
     };
 }
-pub(crate) use impl_tenant_store;
+pub(crate) use impl_account_store;

@@ -1,4 +1,4 @@
-//! [`TenantStore`]: tenants (businesses) and their API keys.
+//! [`AccountStore`]: tenants and their API keys (the accounts the API authenticates; not the plugins' `tenant-store`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -48,7 +48,7 @@ pub struct ApiKeyInfo {
 }
 
 #[async_trait]
-pub trait TenantStore {
+pub trait AccountStore {
     /// Creates a tenant; returns its id.
     async fn create_tenant(&self, name: &str) -> StoreResult<i64>;
     async fn get_tenant(&self, business_id: i64) -> StoreResult<Tenant>;

@@ -1,0 +1,68 @@
+//! [`PluginMeta`] (who a component is) and [`PluginScope`] (what one
+//! instance is bound to: its tenant, its `tenant-store` namespace, the hosts
+//! it may reach, its log fields). Every host import acts for the scope,
+//! never for anything the guest names.
+
+use std::sync::Arc;
+
+use super::{HttpAllowlist, PluginKind, Properties, TenantKv};
+
+/// Who a component is, for error messages, logs and metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PluginMeta {
+    pub kind: PluginKind,
+    pub name: String,
+    pub version: i64,
+}
+
+/// Everything an instance is bound to. Fixed for the instance's life.
+#[derive(Clone)]
+pub struct PluginScope {
+    pub business_id: i64,
+    /// Namespace in `tenant-store` (e.g. `flow:default-flow`, `dialer:sim-dialer`).
+    pub kv_namespace: String,
+    pub kv: Arc<dyn TenantKv>,
+    /// `host:port` pairs a dialer may reach through `wasi:http`; empty for flows.
+    pub http_allow: Vec<String>,
+    /// Extra fields attached to every log line (e.g. `run_id`).
+    pub log_fields: Vec<(String, String)>,
+}
+
+impl PluginScope {
+    /// A scope for `business_id` with the conventional namespace
+    /// `{kind}:{plugin name}`, no HTTP destinations and no extra log fields.
+    pub fn new(business_id: i64, meta: &PluginMeta, kv: Arc<dyn TenantKv>) -> Self {
+        PluginScope {
+            business_id,
+            kv_namespace: format!("{}:{}", meta.kind.as_str(), meta.name),
+            kv,
+            http_allow: Vec::new(),
+            log_fields: Vec::new(),
+        }
+    }
+
+    /// Lets a dialer reach `host:port` (e.g. from its `base_url` setting).
+    pub fn allow_http(mut self, host_port: impl Into<String>) -> Self {
+        self.http_allow.push(host_port.into());
+        self
+    }
+
+    /// Lets a dialer reach the `host:port` of the `base_url` entry of its
+    /// configuration, if it has a valid one (what http-dialer talks to).
+    pub fn allow_base_url_of(self, config: &Properties) -> Self {
+        match config
+            .iter()
+            .find(|(k, _)| k == "base_url")
+            .and_then(|(_, v)| HttpAllowlist::from_base_url(v))
+        {
+            Some(dest) => self.allow_http(dest),
+            None => self,
+        }
+    }
+
+    /// Attaches `key=value` to every log line of the instance.
+    pub fn with_log_field(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.log_fields.push((key.into(), value.into()));
+        self
+    }
+}
