@@ -561,7 +561,7 @@ async fn pending_calls_count_toward_concurrency(engine: Db) {
     w.await.unwrap().unwrap();
 }
 
-/// The executor marks the next batch while it places one (look-ahead). A
+/// The pipeline marks the next batch while it places one (look-ahead). A
 /// worker that stops puts that batch back in the queue: nothing stays
 /// `dialing` for a next owner to reconcile, and a new worker finishes the
 /// run with every lead called exactly once.
@@ -599,7 +599,7 @@ async fn stop_mid_run_leaves_no_job_dialing(engine: Db) {
 }
 
 /// Batches at the production size and above: on PostgreSQL their results
-/// commit as two transactions at once (`executor::flush`). Every result
+/// commit as two transactions at once (`pipeline::flush`). Every result
 /// lands once: one placed attempt per lead, the cursor at the total.
 async fn large_batches_land_every_result_once(engine: Db) {
     let db = open(engine).await;

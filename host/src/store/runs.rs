@@ -215,7 +215,7 @@ pub struct DialingJob {
     pub lead: Lead,
 }
 
-/// What the executor decided for one job before any call.
+/// What the lifecycle's plan step decided for one job before any call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobDecision {
     /// Mark `dialing` for attempt `attempt` (= previous + 1).

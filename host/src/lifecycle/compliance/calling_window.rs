@@ -1,5 +1,5 @@
 //! The calling window, judged in the lead's local time. A plugin cannot
-//! widen it: the executor asks this module after the flow's `plan`.
+//! widen it: the plan step (`lifecycle::steps::plan`) asks this module after the flow's `plan`.
 //!
 //! A lead whose time zone is unknown is dialed only if its phone number's
 //! country code maps to exactly one time zone; otherwise it is not dialed
