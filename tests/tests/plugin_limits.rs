@@ -55,7 +55,7 @@ async fn loop_is_stopped_at_its_deadline() {
             .starts_with("plugin hostile-loop@1 (flow) for tenant 7: deadline"),
         "{err}"
     );
-    assert_eq!(err.tenant, Some(7));
+    assert_eq!(err.tenant, Some(7.into()));
     assert!(f.is_poisoned());
 }
 
@@ -467,16 +467,27 @@ struct BrokenKv {
 
 #[async_trait::async_trait]
 impl dialplane::runtime::TenantKv for BrokenKv {
-    async fn get(&self, _: i64, _: &str, _: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    async fn get(
+        &self,
+        _: dialplane::model::TenantId,
+        _: &str,
+        _: &str,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
         if self.hang {
             std::future::pending::<()>().await;
         }
         anyhow::bail!("connection refused")
     }
-    async fn set(&self, _: i64, _: &str, _: &str, _: &[u8]) -> anyhow::Result<()> {
+    async fn set(
+        &self,
+        _: dialplane::model::TenantId,
+        _: &str,
+        _: &str,
+        _: &[u8],
+    ) -> anyhow::Result<()> {
         anyhow::bail!("connection refused")
     }
-    async fn delete(&self, _: i64, _: &str, _: &str) -> anyhow::Result<()> {
+    async fn delete(&self, _: dialplane::model::TenantId, _: &str, _: &str) -> anyhow::Result<()> {
         anyhow::bail!("connection refused")
     }
 }

@@ -89,7 +89,11 @@ async fn ledger_makes_place_call_idempotent() {
     let again = finished(&mut d, &cfg, "+14155550127", "run-1-job-9-1").await;
     assert_eq!(first, again);
     // One placement in the ledger, one refused repeat.
-    let entry = kv.get(7, NS, "call/run-1-job-9-1").await.unwrap().unwrap();
+    let entry = kv
+        .get(7.into(), NS, "call/run-1-job-9-1")
+        .await
+        .unwrap()
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&entry).unwrap();
     assert_eq!(v["repeats"], 1);
     let placements = kv

@@ -92,8 +92,16 @@ async fn dialer_ledger_is_per_tenant() {
     // And B placing the same key is a new call for B, not a repeat of A's.
     db.place_call(&vec![], &req).await.unwrap().unwrap();
     let key = format!("call/{}", req.idempotency_key);
-    let a_entry = kv.get(1, "dialer:sim-dialer", &key).await.unwrap().unwrap();
-    let b_entry = kv.get(2, "dialer:sim-dialer", &key).await.unwrap().unwrap();
+    let a_entry = kv
+        .get(1.into(), "dialer:sim-dialer", &key)
+        .await
+        .unwrap()
+        .unwrap();
+    let b_entry = kv
+        .get(2.into(), "dialer:sim-dialer", &key)
+        .await
+        .unwrap()
+        .unwrap();
     let repeats =
         |v: &[u8]| serde_json::from_slice::<serde_json::Value>(v).unwrap()["repeats"].clone();
     assert_eq!(repeats(&a_entry), 0);

@@ -77,14 +77,14 @@ impl RunPlugins {
             dialer_name: run.dialer.clone(),
             dialer: Mutex::new(DialerSlot::new(dialer)),
             flow_scope: PluginScope {
-                business_id: run.tenant.0,
+                tenant: run.tenant,
                 kv_namespace: format!("flow:{flow_name}"),
                 kv: kv.clone(),
                 http_allow: Vec::new(),
                 log_fields: log_fields.clone(),
             },
             dialer_scope: PluginScope {
-                business_id: run.tenant.0,
+                tenant: run.tenant,
                 kv_namespace: format!("dialer:{}", run.dialer),
                 kv,
                 http_allow: Vec::new(),

@@ -26,7 +26,7 @@ impl wit_tenant_store::Host for StoreData {
             return Ok(None);
         }
         let s = &self.scope;
-        match s.kv.get(s.business_id, &s.kv_namespace, &key).await {
+        match s.kv.get(s.tenant, &s.kv_namespace, &key).await {
             Ok(v) => Ok(v),
             Err(e) => Err(self.kv_failed("get", e)),
         }
@@ -46,7 +46,7 @@ impl wit_tenant_store::Host for StoreData {
             )));
         }
         let s = &self.scope;
-        match s.kv.set(s.business_id, &s.kv_namespace, &key, &value).await {
+        match s.kv.set(s.tenant, &s.kv_namespace, &key, &value).await {
             Ok(()) => Ok(Ok(())),
             Err(e) => Err(self.kv_failed("set", e)),
         }
@@ -57,7 +57,7 @@ impl wit_tenant_store::Host for StoreData {
             return Ok(());
         }
         let s = &self.scope;
-        match s.kv.delete(s.business_id, &s.kv_namespace, &key).await {
+        match s.kv.delete(s.tenant, &s.kv_namespace, &key).await {
             Ok(()) => Ok(()),
             Err(e) => Err(self.kv_failed("delete", e)),
         }

@@ -15,6 +15,7 @@ use wasmtime::{Store, UpdateDeadline};
 use super::failure::classify;
 use super::store_data::StoreData;
 use super::{LogLine, PluginError, PluginFailure, PluginMeta};
+use crate::model::TenantId;
 
 pub struct Core {
     pub store: Store<StoreData>,
@@ -60,8 +61,8 @@ impl Core {
         &self.store.data().meta
     }
 
-    pub fn tenant(&self) -> i64 {
-        self.store.data().scope.business_id
+    pub fn tenant(&self) -> TenantId {
+        self.store.data().scope.tenant
     }
 
     pub fn max_output_bytes(&self) -> usize {
@@ -123,7 +124,7 @@ impl Core {
     pub fn fail(&mut self, cause: PluginFailure) -> PluginError {
         self.poisoned = true;
         let err = self.error(cause);
-        tracing::warn!(tenant = self.tenant(), plugin = %self.meta().name, failure = err.cause.label(), "{err}");
+        tracing::warn!(tenant = self.tenant().0, plugin = %self.meta().name, failure = err.cause.label(), "{err}");
         err
     }
 

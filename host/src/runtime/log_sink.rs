@@ -8,6 +8,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::{LogLine, PluginMeta};
+use crate::model::TenantId;
 
 /// Longest single line kept; longer lines are cut (the WIT promises this).
 pub const MAX_LINE_BYTES: usize = 4 << 10;
@@ -26,13 +27,13 @@ struct Buffer {
 #[derive(Clone)]
 pub struct LogSink {
     inner: Arc<Mutex<Buffer>>,
-    tenant: i64,
+    tenant: TenantId,
     plugin: Arc<str>,
     fields: Arc<str>,
 }
 
 impl LogSink {
-    pub fn new(tenant: i64, meta: &PluginMeta, fields: &[(String, String)]) -> Self {
+    pub fn new(tenant: TenantId, meta: &PluginMeta, fields: &[(String, String)]) -> Self {
         let fields = fields
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -51,19 +52,19 @@ impl LogSink {
         let message = truncate(message, MAX_LINE_BYTES);
         match level {
             "error" => {
-                tracing::error!(tenant = self.tenant, plugin = %self.plugin, fields = %self.fields, "{message}")
+                tracing::error!(tenant = self.tenant.0, plugin = %self.plugin, fields = %self.fields, "{message}")
             }
             "warn" => {
-                tracing::warn!(tenant = self.tenant, plugin = %self.plugin, fields = %self.fields, "{message}")
+                tracing::warn!(tenant = self.tenant.0, plugin = %self.plugin, fields = %self.fields, "{message}")
             }
             "info" => {
-                tracing::info!(tenant = self.tenant, plugin = %self.plugin, fields = %self.fields, "{message}")
+                tracing::info!(tenant = self.tenant.0, plugin = %self.plugin, fields = %self.fields, "{message}")
             }
             "debug" => {
-                tracing::debug!(tenant = self.tenant, plugin = %self.plugin, fields = %self.fields, "{message}")
+                tracing::debug!(tenant = self.tenant.0, plugin = %self.plugin, fields = %self.fields, "{message}")
             }
             _ => {
-                tracing::trace!(tenant = self.tenant, plugin = %self.plugin, fields = %self.fields, "{message}")
+                tracing::trace!(tenant = self.tenant.0, plugin = %self.plugin, fields = %self.fields, "{message}")
             }
         }
         let mut b = self.inner.lock().unwrap_or_else(|e| e.into_inner());

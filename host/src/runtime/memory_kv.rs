@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::TenantKv;
+use crate::model::TenantId;
 
 type Key = (i64, String, String);
 
@@ -34,7 +35,7 @@ impl MemoryKv {
 impl TenantKv for MemoryKv {
     async fn get(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         namespace: &str,
         key: &str,
     ) -> anyhow::Result<Option<Vec<u8>>> {
@@ -42,13 +43,13 @@ impl TenantKv for MemoryKv {
             .entries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&(business_id, namespace.to_string(), key.to_string()))
+            .get(&(tenant.0, namespace.to_string(), key.to_string()))
             .cloned())
     }
 
     async fn set(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         namespace: &str,
         key: &str,
         value: &[u8],
@@ -57,17 +58,17 @@ impl TenantKv for MemoryKv {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(
-                (business_id, namespace.to_string(), key.to_string()),
+                (tenant.0, namespace.to_string(), key.to_string()),
                 value.to_vec(),
             );
         Ok(())
     }
 
-    async fn delete(&self, business_id: i64, namespace: &str, key: &str) -> anyhow::Result<()> {
+    async fn delete(&self, tenant: TenantId, namespace: &str, key: &str) -> anyhow::Result<()> {
         self.entries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&(business_id, namespace.to_string(), key.to_string()));
+            .remove(&(tenant.0, namespace.to_string(), key.to_string()));
         Ok(())
     }
 }

@@ -78,6 +78,8 @@ use output_check::OutputCheck;
 use store_data::StoreData;
 use validate::Pre;
 
+use crate::model::TenantId;
+
 /// Per-call limits.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -139,18 +141,18 @@ impl Default for HostOptions {
 pub trait TenantKv: Send + Sync + 'static {
     async fn get(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         namespace: &str,
         key: &str,
     ) -> anyhow::Result<Option<Vec<u8>>>;
     async fn set(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         namespace: &str,
         key: &str,
         value: &[u8],
     ) -> anyhow::Result<()>;
-    async fn delete(&self, business_id: i64, namespace: &str, key: &str) -> anyhow::Result<()>;
+    async fn delete(&self, tenant: TenantId, namespace: &str, key: &str) -> anyhow::Result<()>;
 }
 
 /// A line a plugin logged (or wrote to stdout/stderr) during a call.
@@ -339,7 +341,7 @@ impl PluginHost {
         scope: PluginScope,
     ) -> Result<FlowInstance, PluginError> {
         let Pre::Flow(pre) = &p.pre else {
-            return Err(wrong_kind(p, PluginKind::Flow, scope.business_id));
+            return Err(wrong_kind(p, PluginKind::Flow, scope.tenant));
         };
         let mut core = self.core(p, scope);
         let bindings = self
@@ -356,7 +358,7 @@ impl PluginHost {
         scope: PluginScope,
     ) -> Result<DialerInstance, PluginError> {
         let Pre::Dialer(pre) = &p.pre else {
-            return Err(wrong_kind(p, PluginKind::Dialer, scope.business_id));
+            return Err(wrong_kind(p, PluginKind::Dialer, scope.tenant));
         };
         let mut core = self.core(p, scope);
         let bindings = self
@@ -366,7 +368,7 @@ impl PluginHost {
     }
 }
 
-fn wrong_kind(p: &Prepared, wanted: PluginKind, tenant: i64) -> PluginError {
+fn wrong_kind(p: &Prepared, wanted: PluginKind, tenant: TenantId) -> PluginError {
     PluginError {
         plugin: p.meta.clone(),
         tenant: Some(tenant),

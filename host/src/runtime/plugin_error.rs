@@ -4,13 +4,14 @@
 use std::time::Duration;
 
 use super::PluginMeta;
+use crate::model::TenantId;
 
 /// Why a plugin call failed. Always names the plugin and tenant.
 #[derive(Debug, thiserror::Error)]
 #[error("plugin {}@{} ({}) for tenant {}: {cause}", .plugin.name, .plugin.version, .plugin.kind.as_str(), .tenant.map(|t| t.to_string()).unwrap_or_else(|| "-".into()))]
 pub struct PluginError {
     pub plugin: PluginMeta,
-    pub tenant: Option<i64>,
+    pub tenant: Option<TenantId>,
     pub cause: PluginFailure,
 }
 

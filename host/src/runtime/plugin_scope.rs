@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use crate::model::TenantId;
+
 use super::{HttpAllowlist, PluginKind, Properties, TenantKv};
 
 /// Who a component is, for error messages, logs and metrics.
@@ -18,7 +20,7 @@ pub struct PluginMeta {
 /// Everything an instance is bound to. Fixed for the instance's life.
 #[derive(Clone)]
 pub struct PluginScope {
-    pub business_id: i64,
+    pub tenant: TenantId,
     /// Namespace in `tenant-store` (e.g. `flow:default-flow`, `dialer:sim-dialer`).
     pub kv_namespace: String,
     pub kv: Arc<dyn TenantKv>,
@@ -31,9 +33,9 @@ pub struct PluginScope {
 impl PluginScope {
     /// A scope for `business_id` with the conventional namespace
     /// `{kind}:{plugin name}`, no HTTP destinations and no extra log fields.
-    pub fn new(business_id: i64, meta: &PluginMeta, kv: Arc<dyn TenantKv>) -> Self {
+    pub fn new(tenant: impl Into<TenantId>, meta: &PluginMeta, kv: Arc<dyn TenantKv>) -> Self {
         PluginScope {
-            business_id,
+            tenant: tenant.into(),
             kv_namespace: format!("{}:{}", meta.kind.as_str(), meta.name),
             kv,
             http_allow: Vec::new(),

@@ -55,28 +55,22 @@ pub struct StoreKv(pub Arc<dyn KvStore + Send + Sync>);
 impl crate::runtime::TenantKv for StoreKv {
     async fn get(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         namespace: &str,
         key: &str,
     ) -> anyhow::Result<Option<Vec<u8>>> {
-        Ok(self.0.kv_get(TenantId(business_id), namespace, key).await?)
+        Ok(self.0.kv_get(tenant, namespace, key).await?)
     }
     async fn set(
         &self,
-        business_id: i64,
+        tenant: TenantId,
         namespace: &str,
         key: &str,
         value: &[u8],
     ) -> anyhow::Result<()> {
-        Ok(self
-            .0
-            .kv_set(TenantId(business_id), namespace, key, value)
-            .await?)
+        Ok(self.0.kv_set(tenant, namespace, key, value).await?)
     }
-    async fn delete(&self, business_id: i64, namespace: &str, key: &str) -> anyhow::Result<()> {
-        Ok(self
-            .0
-            .kv_delete(TenantId(business_id), namespace, key)
-            .await?)
+    async fn delete(&self, tenant: TenantId, namespace: &str, key: &str) -> anyhow::Result<()> {
+        Ok(self.0.kv_delete(tenant, namespace, key).await?)
     }
 }

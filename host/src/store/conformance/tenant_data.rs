@@ -103,7 +103,7 @@ pub async fn kv_is_isolated_between_tenants(store: Arc<dyn Store>) {
 pub async fn store_kv_backs_the_runtime_tenant_kv(store: Arc<dyn Store>) {
     let a = tenant(&store).await;
     let kv = StoreKv(store.clone());
-    kv.set(a, "flow:f", "visits", b"3").await.unwrap();
+    kv.set(a.into(), "flow:f", "visits", b"3").await.unwrap();
     assert_eq!(
         store
             .kv_get(a.into(), "flow:f", "visits")
@@ -113,11 +113,14 @@ pub async fn store_kv_backs_the_runtime_tenant_kv(store: Arc<dyn Store>) {
         Some(&b"3"[..])
     );
     assert_eq!(
-        kv.get(a, "flow:f", "visits").await.unwrap().as_deref(),
+        kv.get(a.into(), "flow:f", "visits")
+            .await
+            .unwrap()
+            .as_deref(),
         Some(&b"3"[..])
     );
-    kv.delete(a, "flow:f", "visits").await.unwrap();
-    assert_eq!(kv.get(a, "flow:f", "visits").await.unwrap(), None);
+    kv.delete(a.into(), "flow:f", "visits").await.unwrap();
+    assert_eq!(kv.get(a.into(), "flow:f", "visits").await.unwrap(), None);
 }
 
 pub async fn dnc_add_remove_contains_list(store: Arc<dyn Store>) {
