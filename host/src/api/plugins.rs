@@ -179,7 +179,9 @@ pub async fn rollback_version(
 async fn flow_not_found(s: &AppState, t: &TenantAuth, name: &str, endpoint: &str) -> ApiError {
     if let Ok(owners) = s.platform.flow_owners(name, t.tenant.0).await {
         for owner in owners {
-            if let Err(e) = security_event(s, t, owner, "flow", name, endpoint).await {
+            if let Err(e) =
+                security_event(s, t, TenantId::from(owner), "flow", name, endpoint).await
+            {
                 tracing::error!(error = %e, "cannot record a security event");
             }
         }
