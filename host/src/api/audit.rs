@@ -164,7 +164,7 @@ pub async fn not_found(
     endpoint: &str,
 ) -> ApiError {
     match s.platform.owner_of(resource, id).await {
-        Ok(Some(owner)) if owner != t.tenant.0 => {
+        Ok(Some(owner)) if owner != t.tenant => {
             if let Err(e) = security_event(
                 s,
                 t,

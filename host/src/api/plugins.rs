@@ -177,11 +177,9 @@ pub async fn rollback_version(
 /// A tenant asked for a flow name it does not have: 404, and a security
 /// event if the name is another tenant's.
 async fn flow_not_found(s: &AppState, t: &TenantAuth, name: &str, endpoint: &str) -> ApiError {
-    if let Ok(owners) = s.platform.flow_owners(name, t.tenant.0).await {
+    if let Ok(owners) = s.platform.flow_owners(name, t.tenant).await {
         for owner in owners {
-            if let Err(e) =
-                security_event(s, t, TenantId::from(owner), "flow", name, endpoint).await
-            {
+            if let Err(e) = security_event(s, t, owner, "flow", name, endpoint).await {
                 tracing::error!(error = %e, "cannot record a security event");
             }
         }
