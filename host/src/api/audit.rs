@@ -165,15 +165,8 @@ pub async fn not_found(
 ) -> ApiError {
     match s.platform.owner_of(resource, id).await {
         Ok(Some(owner)) if owner != t.tenant => {
-            if let Err(e) = security_event(
-                s,
-                t,
-                TenantId::from(owner),
-                resource.as_str(),
-                &id.to_string(),
-                endpoint,
-            )
-            .await
+            if let Err(e) =
+                security_event(s, t, owner, resource.as_str(), &id.to_string(), endpoint).await
             {
                 tracing::error!(error = %e, "cannot record a security event");
             }
