@@ -16,6 +16,7 @@ use super::auth::TenantAuth;
 use super::error::{ApiError, ApiResult};
 use super::paging::{PageQuery, Paged, paged};
 use super::views::rfc3339_dt;
+use crate::model::TenantId;
 use crate::store::platform_reads::Resource;
 use crate::store::tenant_scope::{DbScope, scoped};
 use crate::store::{AuditEntry, AuditRecord, Page};
@@ -65,10 +66,7 @@ async fn list(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<Paged<AuditJson>>> {
     let req = q.parse()?;
-    let rows = s
-        .store
-        .list_audit(Some(t.tenant.0), req.store_page())
-        .await?;
+    let rows = s.store.list_audit(Some(t.tenant), req.store_page()).await?;
     Ok(Json(paged(req, rows, |r| r.id, AuditJson::from)))
 }
 
@@ -81,7 +79,7 @@ pub async fn record(
 ) -> ApiResult<()> {
     s.store
         .append_audit(&AuditEntry {
-            business_id: Some(t.tenant.0),
+            business_id: Some(t.tenant),
             actor_key_id: Some(t.key_id),
             action: action.to_string(),
             detail,
@@ -114,7 +112,7 @@ pub async fn record_platform(
 pub async fn security_event(
     s: &AppState,
     t: &TenantAuth,
-    owner: i64,
+    owner: TenantId,
     resource: &str,
     id: &str,
     endpoint: &str,
@@ -129,7 +127,7 @@ pub async fn security_event(
     });
     tracing::warn!(
         by = t.tenant.0,
-        owner,
+        owner = owner.get(),
         resource,
         id,
         "cross-tenant access refused"
@@ -166,7 +164,7 @@ pub async fn not_found(
     endpoint: &str,
 ) -> ApiError {
     match s.platform.owner_of(resource, id).await {
-        Ok(Some(owner)) if owner != t.tenant.0 => {
+        Ok(Some(owner)) if owner != t.tenant => {
             if let Err(e) =
                 security_event(s, t, owner, resource.as_str(), &id.to_string(), endpoint).await
             {

@@ -24,6 +24,7 @@ use super::auth::TenantAuth;
 use super::body::{ApiJson, RawBody};
 use super::error::{ApiError, ApiResult};
 use super::views::PluginVersionJson;
+use crate::model::TenantId;
 use crate::runtime::{PluginFailure, PluginKind, PluginMeta};
 use crate::store::{PluginVersion, StoreError, check_plugin_name};
 
@@ -57,7 +58,7 @@ fn check_name(name: &str) -> ApiResult<()> {
 pub async fn store_upload(
     s: &AppState,
     kind: PluginKind,
-    owner: Option<i64>,
+    owner: Option<TenantId>,
     name: &str,
     body: RawBody,
 ) -> ApiResult<PluginVersion> {
@@ -113,7 +114,7 @@ pub async fn store_upload(
 pub async fn list_versions(
     s: &AppState,
     kind: PluginKind,
-    owner: Option<i64>,
+    owner: Option<TenantId>,
     name: &str,
 ) -> ApiResult<Vec<PluginVersion>> {
     check_name(name)?;
@@ -128,7 +129,7 @@ pub async fn list_versions(
 pub async fn activate_version(
     s: &AppState,
     kind: PluginKind,
-    owner: Option<i64>,
+    owner: Option<TenantId>,
     name: &str,
     version: i64,
 ) -> ApiResult<PluginVersion> {
@@ -148,7 +149,7 @@ pub async fn activate_version(
 pub async fn rollback_version(
     s: &AppState,
     kind: PluginKind,
-    owner: Option<i64>,
+    owner: Option<TenantId>,
     name: &str,
 ) -> ApiResult<PluginVersion> {
     let versions = list_versions(s, kind, owner, name).await?;
@@ -176,7 +177,7 @@ pub async fn rollback_version(
 /// A tenant asked for a flow name it does not have: 404, and a security
 /// event if the name is another tenant's.
 async fn flow_not_found(s: &AppState, t: &TenantAuth, name: &str, endpoint: &str) -> ApiError {
-    if let Ok(owners) = s.platform.flow_owners(name, t.tenant.0).await {
+    if let Ok(owners) = s.platform.flow_owners(name, t.tenant).await {
         for owner in owners {
             if let Err(e) = security_event(s, t, owner, "flow", name, endpoint).await {
                 tracing::error!(error = %e, "cannot record a security event");
@@ -205,7 +206,7 @@ async fn upload(
     Path(name): Path<String>,
     body: RawBody,
 ) -> ApiResult<(StatusCode, Json<PluginVersionJson>)> {
-    let v = store_upload(&s, PluginKind::Flow, Some(t.tenant.0), &name, body).await?;
+    let v = store_upload(&s, PluginKind::Flow, Some(t.tenant), &name, body).await?;
     record(
         &s,
         &t,
@@ -219,7 +220,7 @@ async fn upload(
 async fn list(State(s): State<AppState>, t: TenantAuth) -> ApiResult<Json<serde_json::Value>> {
     let v = s
         .store
-        .list_plugins(PluginKind::Flow, Some(t.tenant.0))
+        .list_plugins(PluginKind::Flow, Some(t.tenant))
         .await?;
     let items: Vec<PluginVersionJson> = v.into_iter().map(Into::into).collect();
     Ok(Json(
@@ -232,7 +233,7 @@ async fn versions(
     t: TenantAuth,
     Path(name): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let r = list_versions(&s, PluginKind::Flow, Some(t.tenant.0), &name).await;
+    let r = list_versions(&s, PluginKind::Flow, Some(t.tenant), &name).await;
     let v = or_flow_not_found(&s, &t, &name, "GET /api/plugins/flows/{name}", r).await?;
     let items: Vec<PluginVersionJson> = v.into_iter().map(Into::into).collect();
     Ok(Json(
@@ -246,7 +247,7 @@ async fn activate(
     Path(name): Path<String>,
     ApiJson(req): ApiJson<ActivateReq>,
 ) -> ApiResult<Json<PluginVersionJson>> {
-    let r = activate_version(&s, PluginKind::Flow, Some(t.tenant.0), &name, req.version).await;
+    let r = activate_version(&s, PluginKind::Flow, Some(t.tenant), &name, req.version).await;
     let v = or_flow_not_found(&s, &t, &name, "POST /api/plugins/flows/{name}/activate", r).await?;
     record(
         &s,
@@ -263,7 +264,7 @@ async fn rollback(
     t: TenantAuth,
     Path(name): Path<String>,
 ) -> ApiResult<Json<PluginVersionJson>> {
-    let r = rollback_version(&s, PluginKind::Flow, Some(t.tenant.0), &name).await;
+    let r = rollback_version(&s, PluginKind::Flow, Some(t.tenant), &name).await;
     let v = or_flow_not_found(&s, &t, &name, "POST /api/plugins/flows/{name}/rollback", r).await?;
     record(
         &s,

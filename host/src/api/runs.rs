@@ -20,7 +20,7 @@ use super::paging::{PageQuery, Paged, paged};
 use super::views::{RunJson, parse_id, rfc3339};
 use crate::lifecycle::compliance::CallingWindow;
 use crate::lifecycle::settings::{CancelMode, RunSettings};
-use crate::model::RunId;
+use crate::model::{JobId, RunId};
 use crate::store::platform_reads::Resource;
 use crate::store::{LeadFilter, PAGE_LIMIT_MAX, Page, RunSpec};
 
@@ -280,9 +280,12 @@ async fn jobs(
         .list_jobs(t.tenant, RunId(id), req.store_page())
         .await?;
     let page = paged(req, rows, |j| j.id.0, |j| j);
-    let job_ids: Vec<i64> = page.items.iter().map(|j| j.id.0).collect();
-    let (leads, attempts) = s.platform.job_details(t.tenant.0, id, &job_ids).await?;
-    let mut by_job: BTreeMap<i64, Vec<AttemptJson>> = BTreeMap::new();
+    let job_ids: Vec<JobId> = page.items.iter().map(|j| j.id).collect();
+    let (leads, attempts) = s
+        .platform
+        .job_details(t.tenant, RunId(id), &job_ids)
+        .await?;
+    let mut by_job: BTreeMap<JobId, Vec<AttemptJson>> = BTreeMap::new();
     for a in attempts {
         by_job.entry(a.job_id).or_default().push(AttemptJson {
             attempt: a.attempt,
@@ -299,8 +302,8 @@ async fn jobs(
         .items
         .into_iter()
         .map(|j| JobWithAttempts {
-            lead_external_id: leads.get(&j.id.0).cloned(),
-            attempts: by_job.remove(&j.id.0).unwrap_or_default(),
+            lead_external_id: leads.get(&j.id).cloned(),
+            attempts: by_job.remove(&j.id).unwrap_or_default(),
             id: j.id.0,
             lead_id: j.lead_id.0,
             state: j.status,

@@ -20,6 +20,7 @@ use hyper::Request;
 
 use crate::api::{ApiConfig, AppState};
 use crate::lifecycle::RunSettings;
+use crate::model::TenantId;
 use crate::runtime::{Limits, PluginHost, PluginKind};
 use crate::store::{LeadInput, RunSpec};
 
@@ -123,13 +124,18 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
         .await?;
     db.insert_plugin_version(
         PluginKind::Flow,
-        Some(bid),
+        Some(TenantId::from(bid)),
         "default-flow",
         crate::builtin::DEFAULT_FLOW,
     )
     .await?;
-    db.activate_plugin_version(PluginKind::Flow, Some(bid), "default-flow", 1)
-        .await?;
+    db.activate_plugin_version(
+        PluginKind::Flow,
+        Some(TenantId::from(bid)),
+        "default-flow",
+        1,
+    )
+    .await?;
     let leads: Vec<LeadInput> = (0..100)
         .map(|i| LeadInput {
             external_id: format!("L-{i}"),

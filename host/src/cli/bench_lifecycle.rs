@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use crate::builtin;
 use crate::lifecycle::compliance::CallingWindow;
 use crate::lifecycle::{RunSettings, Worker, WorkerConfig, cancel_run, stop_pair};
+use crate::model::TenantId;
 use crate::runtime::{Limits, PluginHost, PluginKind};
 use crate::store::{self, LeadInput, LeadUpsert, Page, RunSpec, Store};
 
@@ -93,7 +94,7 @@ async fn seed(db: &Arc<dyn Store>, n: usize, ledger: bool) -> anyhow::Result<(i6
     for (kind, owner, name, bytes) in [
         (
             PluginKind::Flow,
-            Some(b),
+            Some(TenantId::from(b)),
             "default-flow",
             builtin::DEFAULT_FLOW,
         ),

@@ -26,6 +26,7 @@ use crate::lifecycle::canceller;
 use crate::lifecycle::settings::{CancelMode, RunSettings};
 use crate::lifecycle::shutdown::stop_pair;
 use crate::lifecycle::{Worker, WorkerConfig};
+use crate::model::TenantId;
 use crate::runtime::{Limits, PluginHost, PluginKind, PluginMeta};
 use crate::store::{self, LeadUpsert, Page, RunSpec, RunStatus, Store};
 
@@ -243,7 +244,7 @@ async fn install_plugins(
             PluginKind::Flow,
             "default-flow",
             builtin::DEFAULT_FLOW,
-            Some(tenant),
+            Some(TenantId::from(tenant)),
         ),
     ] {
         plugins

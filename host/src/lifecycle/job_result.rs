@@ -3,7 +3,7 @@
 //! `interrupted`, …) instead of spelling out every field. A leaf: no other
 //! lifecycle module.
 
-use crate::model::RunId;
+use crate::model::{JobId, LeadId, RunId};
 use crate::runtime::CallReport;
 use crate::store::{DialingJob, JobNext, JobResult, JobStatus, JobWork, idempotency_key};
 
@@ -11,15 +11,15 @@ use crate::store::{DialingJob, JobNext, JobResult, JobStatus, JobWork, idempoten
 /// idempotency key.
 #[derive(Debug, Clone)]
 pub struct JobAttempt {
-    pub job_id: i64,
-    pub lead_id: i64,
+    pub job_id: JobId,
+    pub lead_id: LeadId,
     pub attempt: u32,
     pub idempotency_key: String,
 }
 
 impl JobAttempt {
     /// Attempt `attempt` at `job_id` of `run`, keyed `run-job-attempt`.
-    pub fn new(run: RunId, job_id: i64, lead_id: i64, attempt: u32) -> JobAttempt {
+    pub fn new(run: RunId, job_id: JobId, lead_id: LeadId, attempt: u32) -> JobAttempt {
         JobAttempt {
             job_id,
             lead_id,
@@ -142,9 +142,9 @@ mod tests {
 
     #[test]
     fn a_requeue_keeps_the_attempt_and_its_key() {
-        let r = JobResult::requeue(JobAttempt::new(RunId(7), 3, 9, 2), 1_000);
-        assert_eq!((r.job_id, r.lead_id, r.attempt), (3, 9, 2));
-        assert_eq!(r.idempotency_key, idempotency_key(RunId(7), 3, 2));
+        let r = JobResult::requeue(JobAttempt::new(RunId(7), JobId(3), LeadId(9), 2), 1_000);
+        assert_eq!((r.job_id, r.lead_id, r.attempt), (JobId(3), LeadId(9), 2));
+        assert_eq!(r.idempotency_key, idempotency_key(RunId(7), JobId(3), 2));
         assert_eq!(
             r.next,
             JobNext::Requeue {
@@ -156,8 +156,11 @@ mod tests {
 
     #[test]
     fn interrupted_is_final_with_an_unknown_outcome() {
-        let r = JobResult::interrupted(JobAttempt::new(RunId(1), 1, 1, 1), "why".into())
-            .with_note(Some("note".into()));
+        let r = JobResult::interrupted(
+            JobAttempt::new(RunId(1), JobId(1), LeadId(1), 1),
+            "why".into(),
+        )
+        .with_note(Some("note".into()));
         assert_eq!(
             r.next,
             JobNext::Finish {

@@ -27,7 +27,7 @@ use super::job_result::JobAttempt;
 use super::run_state::RunState;
 use super::steps::place::{Placed, place_one};
 use super::steps::plan::plan_one;
-use crate::model::RunId;
+use crate::model::{JobId, RunId};
 use crate::runtime::CallRequest;
 use crate::store::{JobResult, JobWork, MarkResult};
 
@@ -276,7 +276,7 @@ async fn plan_mark(
     let run_id = run.claimed.lease.run.0;
     let t_plan = Instant::now();
     let mut decisions = Vec::with_capacity(jobs.len());
-    let mut requests: HashMap<i64, (usize, CallRequest)> = HashMap::new();
+    let mut requests: HashMap<JobId, (usize, CallRequest)> = HashMap::new();
     for (i, job) in jobs.iter().enumerate() {
         let (d, req) = plan_one(ctx, run, job).await;
         if let Some(req) = req {

@@ -9,12 +9,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{Page, StoreResult};
+use crate::model::TenantId;
 
 /// A row to append.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEntry {
     /// `None` = the platform's log.
-    pub business_id: Option<i64>,
+    pub business_id: Option<TenantId>,
     pub actor_key_id: Option<i64>,
     pub action: String,
     pub detail: serde_json::Value,
@@ -25,7 +26,7 @@ pub struct AuditEntry {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AuditRecord {
     pub id: i64,
-    pub business_id: Option<i64>,
+    pub business_id: Option<TenantId>,
     pub actor_key_id: Option<i64>,
     pub action: String,
     pub detail: serde_json::Value,
@@ -39,7 +40,7 @@ pub trait AuditStore {
     /// One log (`None` = the platform's), oldest first, keyset-paged by id.
     async fn list_audit(
         &self,
-        business_id: Option<i64>,
+        business_id: Option<TenantId>,
         page: Page,
     ) -> StoreResult<Vec<AuditRecord>>;
 }

@@ -21,6 +21,7 @@ use async_trait::async_trait;
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use super::{Engine, StoreError, StoreResult, redact_url};
+use crate::model::{JobId, RunId, TenantId};
 
 /// A resource type the API addresses by id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +59,7 @@ pub struct Aggregates {
 /// One attempt of a job, for `GET /api/outbound/runs/{id}/jobs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptDetail {
-    pub job_id: i64,
+    pub job_id: JobId,
     pub attempt: i64,
     pub placed: bool,
     pub decision: String,
@@ -73,10 +74,10 @@ pub struct AttemptDetail {
 #[async_trait]
 pub trait PlatformReads: Send + Sync {
     /// The tenant owning `resource` `id`, if it exists at all.
-    async fn owner_of(&self, resource: Resource, id: i64) -> StoreResult<Option<i64>>;
+    async fn owner_of(&self, resource: Resource, id: i64) -> StoreResult<Option<TenantId>>;
 
     /// The tenants owning a flow plugin named `name` (other than `except`).
-    async fn flow_owners(&self, name: &str, except: i64) -> StoreResult<Vec<i64>>;
+    async fn flow_owners(&self, name: &str, except: TenantId) -> StoreResult<Vec<TenantId>>;
 
     /// Calls by outcome and runs by state, over all tenants.
     async fn aggregates(&self) -> StoreResult<Aggregates>;
@@ -88,10 +89,10 @@ pub trait PlatformReads: Send + Sync {
     /// their attempts in order, for tenant `business_id` only.
     async fn job_details(
         &self,
-        business_id: i64,
-        run_id: i64,
-        job_ids: &[i64],
-    ) -> StoreResult<(BTreeMap<i64, String>, Vec<AttemptDetail>)>;
+        business_id: TenantId,
+        run_id: RunId,
+        job_ids: &[JobId],
+    ) -> StoreResult<(BTreeMap<JobId, String>, Vec<AttemptDetail>)>;
 }
 
 /// Connections of the platform-reads pool: few, it serves rare requests.

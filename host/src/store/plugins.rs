@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 
 use super::StoreResult;
+use crate::model::TenantId;
 use crate::runtime::PluginKind;
 
 /// Channel on which PostgreSQL announces an activation (payload
@@ -28,7 +29,7 @@ pub const PLUGIN_NAME_MAX: usize = 64;
 pub struct PluginVersion {
     pub id: i64,
     pub kind: PluginKind,
-    pub business_id: Option<i64>,
+    pub business_id: Option<TenantId>,
     pub name: String,
     pub version: i64,
     pub sha256: String,
@@ -68,7 +69,7 @@ pub trait PluginStore {
     async fn insert_plugin_version(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
         name: &str,
         bytes: &[u8],
     ) -> StoreResult<PluginVersion>;
@@ -76,19 +77,19 @@ pub trait PluginStore {
     async fn list_plugin_versions(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
         name: &str,
     ) -> StoreResult<Vec<PluginVersion>>;
     /// One row per name: its newest version (for listings).
     async fn list_plugins(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
     ) -> StoreResult<Vec<PluginVersion>>;
     async fn get_plugin_version(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
         name: &str,
         version: i64,
     ) -> StoreResult<PluginBlob>;
@@ -96,7 +97,7 @@ pub trait PluginStore {
     async fn get_active_plugin(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
         name: &str,
     ) -> StoreResult<PluginBlob>;
     /// The active version of every plugin of this kind and owner, without
@@ -104,7 +105,7 @@ pub trait PluginStore {
     async fn active_plugin_versions(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
     ) -> StoreResult<Vec<PluginVersion>>;
     /// A notice after each activation committed: from every host on
     /// PostgreSQL (`LISTEN`), from this process on SQLite. Notices can be
@@ -114,7 +115,7 @@ pub trait PluginStore {
     async fn activate_plugin_version(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
         name: &str,
         version: i64,
     ) -> StoreResult<PluginVersion>;

@@ -190,8 +190,8 @@ pub struct RunLoad {
 /// A job ready to be worked on, with the facts compliance needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobWork {
-    pub job_id: i64,
-    pub lead_id: i64,
+    pub job_id: JobId,
+    pub lead_id: LeadId,
     /// Attempts already started; this one will be `attempt + 1`.
     pub attempt: u32,
     pub lead: Lead,
@@ -203,8 +203,8 @@ pub struct JobWork {
 /// A job left `dialing` (by this owner or a dead one).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DialingJob {
-    pub job_id: i64,
-    pub lead_id: i64,
+    pub job_id: JobId,
+    pub lead_id: LeadId,
     pub attempt: u32,
     pub idempotency_key: String,
     pub provider_call_id: Option<String>,
@@ -220,15 +220,15 @@ pub struct DialingJob {
 pub enum JobDecision {
     /// Mark `dialing` for attempt `attempt` (= previous + 1).
     Dial {
-        job_id: i64,
-        lead_id: i64,
+        job_id: JobId,
+        lead_id: LeadId,
         attempt: u32,
         compliance: String,
     },
     /// Outside the calling window: not before `until_ms`; attempt not used.
     Defer {
-        job_id: i64,
-        lead_id: i64,
+        job_id: JobId,
+        lead_id: LeadId,
         attempt: u32,
         until_ms: i64,
         compliance: String,
@@ -236,8 +236,8 @@ pub enum JobDecision {
     /// Never dialed (DNC, cap, unknown time zone, the flow said skip, bad
     /// request from the flow): job ends `skipped` (or `failed`) with the reason.
     Skip {
-        job_id: i64,
-        lead_id: i64,
+        job_id: JobId,
+        lead_id: LeadId,
         attempt: u32,
         status: JobStatus,
         reason: String,
@@ -249,7 +249,7 @@ pub enum JobDecision {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MarkResult {
     /// These jobs are now `dialing` (a job cancelled meanwhile is left out).
-    Marked(Vec<i64>),
+    Marked(Vec<JobId>),
     /// `cancel_requested` was set first: nothing was written.
     Cancelled,
     /// The lease moved on: nothing was written.
@@ -266,8 +266,8 @@ pub enum Fenced {
 /// How one dialing job ends (or goes back to the queue).
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobResult {
-    pub job_id: i64,
-    pub lead_id: i64,
+    pub job_id: JobId,
+    pub lead_id: LeadId,
     pub attempt: u32,
     pub idempotency_key: String,
     /// `None` when no call was placed (e.g. the adapter refused it).
@@ -301,8 +301,8 @@ pub enum JobNext {
 /// A call placed in `pending` mode, recorded before waiting for its end.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingCall {
-    pub job_id: i64,
-    pub lead_id: i64,
+    pub job_id: JobId,
+    pub lead_id: LeadId,
     pub attempt: u32,
     pub idempotency_key: String,
     pub provider_call_id: String,
@@ -313,7 +313,7 @@ pub struct PendingCall {
 }
 
 /// The idempotency key of one placement: `run-job-attempt`.
-pub fn idempotency_key(run: RunId, job_id: i64, attempt: u32) -> String {
+pub fn idempotency_key(run: RunId, job_id: JobId, attempt: u32) -> String {
     format!("{run}-{job_id}-{attempt}")
 }
 

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use crate::lifecycle::context::WorkerCtx;
 use crate::lifecycle::job_result::JobAttempt;
 use crate::lifecycle::run_state::RunState;
+use crate::model::{JobId, LeadId};
 use crate::runtime::CallReport;
 use crate::store::{JobResult, JobStatus};
 
 /// Which attempt at which lead a call belongs to.
 pub struct CallOf<'a> {
-    pub job_id: i64,
-    pub lead_id: i64,
+    pub job_id: JobId,
+    pub lead_id: LeadId,
     pub lead: &'a crate::runtime::Lead,
     pub attempt: u32,
     pub placed_at: Option<i64>,
@@ -21,7 +22,7 @@ pub struct CallOf<'a> {
 }
 
 /// Step 5 for a call that ended: ask the flow what next.
-#[tracing::instrument(level = "info", name = "job", skip_all, fields(job = call.job_id, lead = call.lead_id, attempt = call.attempt))]
+#[tracing::instrument(level = "info", name = "job", skip_all, fields(job = call.job_id.get(), lead = call.lead_id.get(), attempt = call.attempt))]
 pub async fn after_call(
     ctx: &Arc<WorkerCtx>,
     run: &RunState,

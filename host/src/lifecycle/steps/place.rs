@@ -31,7 +31,7 @@ pub enum Placed {
 }
 
 /// Step 4 (and 5) for one marked job.
-#[tracing::instrument(level = "info", name = "job", skip_all, fields(job = job.job_id, lead = job.lead_id, attempt = job.attempt + 1))]
+#[tracing::instrument(level = "info", name = "job", skip_all, fields(job = job.job_id.get(), lead = job.lead_id.get(), attempt = job.attempt + 1))]
 pub async fn place_one(
     ctx: &Arc<WorkerCtx>,
     run: &RunState,

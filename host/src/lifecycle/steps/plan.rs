@@ -32,7 +32,7 @@ fn flow_record(rule: &str, reason: &str, window: &str) -> String {
 }
 
 /// Steps 1–2 for one job.
-#[tracing::instrument(level = "info", name = "job", skip_all, fields(job = job.job_id, lead = job.lead_id, attempt = job.attempt + 1))]
+#[tracing::instrument(level = "info", name = "job", skip_all, fields(job = job.job_id.get(), lead = job.lead_id.get(), attempt = job.attempt + 1))]
 pub async fn plan_one(
     ctx: &Arc<WorkerCtx>,
     run: &RunState,

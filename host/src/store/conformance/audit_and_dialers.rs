@@ -1,11 +1,13 @@
 //! The audit log, dialer configurations and callback tokens.
 
 use super::*;
+use crate::model::TenantId;
 
 pub async fn audit_logs_are_per_tenant_and_platform(store: Arc<dyn Store>) {
     let a = tenant(&store).await;
     let b = tenant(&store).await;
     let key = store.create_api_key(Some(a)).await.unwrap();
+    let (a, b) = (TenantId::from(a), TenantId::from(b));
     let entry = |business_id, action: &str, security| AuditEntry {
         business_id,
         actor_key_id: Some(key.id),

@@ -1,9 +1,10 @@
 //! Plugins: versions, activation, isolation between owners.
 
 use super::*;
+use crate::model::TenantId;
 
 pub async fn plugin_versions_and_single_active(store: Arc<dyn Store>) {
-    let b = tenant(&store).await;
+    let b = TenantId::from(tenant(&store).await);
     let name = unique("flow");
     let k = PluginKind::Flow;
     let mut versions = Vec::new();
@@ -111,7 +112,7 @@ pub async fn plugin_activation_is_announced_and_listed(store: Arc<dyn Store>) {
     use futures::StreamExt;
     let k = PluginKind::Dialer;
     let name = unique("dialer");
-    let b = tenant(&store).await;
+    let b = TenantId::from(tenant(&store).await);
     let tenant_flow = unique("flow");
     store
         .insert_plugin_version(PluginKind::Flow, Some(b), &tenant_flow, b"f")
@@ -157,8 +158,8 @@ pub async fn plugin_activation_is_announced_and_listed(store: Arc<dyn Store>) {
 }
 
 pub async fn plugins_are_isolated_between_owners(store: Arc<dyn Store>) {
-    let a = tenant(&store).await;
-    let b = tenant(&store).await;
+    let a = TenantId::from(tenant(&store).await);
+    let b = TenantId::from(tenant(&store).await);
     let name = unique("shared-name");
     store
         .insert_plugin_version(PluginKind::Flow, Some(a), &name, b"a1")

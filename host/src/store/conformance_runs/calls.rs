@@ -242,7 +242,7 @@ pub async fn run_finish_upserts_recorded_calls_and_repeats_harmlessly(store: Arc
     assert_eq!(attempts.len(), 2, "one attempt row per call: {attempts:?}");
     let recorded = attempts
         .iter()
-        .find(|a| a.job_id.0 == jobs[0].job_id)
+        .find(|a| a.job_id == jobs[0].job_id)
         .unwrap();
     assert_eq!(recorded.idempotency_key.as_deref(), Some(key.as_str()));
     assert_eq!(recorded.outcome.as_deref(), Some("busy"));
@@ -255,7 +255,7 @@ pub async fn run_finish_upserts_recorded_calls_and_repeats_harmlessly(store: Arc
     );
     let fresh = attempts
         .iter()
-        .find(|a| a.job_id.0 == jobs[1].job_id)
+        .find(|a| a.job_id == jobs[1].job_id)
         .unwrap();
     assert_eq!(fresh.outcome.as_deref(), Some("busy"));
     assert_eq!(fresh.placed_at, Some(1_000));

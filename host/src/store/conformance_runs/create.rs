@@ -17,7 +17,7 @@ pub async fn run_create_snapshots_leads_and_pins_flow(store: Arc<dyn Store>) {
     assert_eq!(run.cursor_position, 0);
     assert_eq!(run.counts.by_status.get("queued"), Some(&5));
     let pinned = store
-        .get_active_plugin(PluginKind::Flow, Some(b), &flow)
+        .get_active_plugin(PluginKind::Flow, Some(TenantId::from(b)), &flow)
         .await
         .unwrap();
     assert_eq!(
@@ -26,11 +26,11 @@ pub async fn run_create_snapshots_leads_and_pins_flow(store: Arc<dyn Store>) {
     );
     // A later activation does not change what the run uses.
     let v2 = store
-        .insert_plugin_version(PluginKind::Flow, Some(b), &flow, b"v2")
+        .insert_plugin_version(PluginKind::Flow, Some(TenantId::from(b)), &flow, b"v2")
         .await
         .unwrap();
     store
-        .activate_plugin_version(PluginKind::Flow, Some(b), &flow, v2.version)
+        .activate_plugin_version(PluginKind::Flow, Some(TenantId::from(b)), &flow, v2.version)
         .await
         .unwrap();
     let (_, version, bytes) = store.run_flow_plugin(run_id).await.unwrap();

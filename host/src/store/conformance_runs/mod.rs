@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::model::{CancelMode, Lease, RunId, RunSettings, WorkerId};
+use crate::model::{CancelMode, Lease, RunId, RunSettings, TenantId, WorkerId};
 use crate::runtime::{CallEvent, CallReport, CallState, Outcome, PluginKind};
 
 pub use calls::*;
@@ -105,7 +105,14 @@ pub async fn seed(
             }
         }
     }
-    ensure_plugin(store, PluginKind::Flow, Some(b), flow.0, flow.1).await;
+    ensure_plugin(
+        store,
+        PluginKind::Flow,
+        Some(TenantId::from(b)),
+        flow.0,
+        flow.1,
+    )
+    .await;
     ensure_plugin(store, PluginKind::Dialer, None, dialer.0, dialer.1).await;
     (b, ids)
 }
@@ -115,7 +122,7 @@ pub async fn seed(
 pub async fn ensure_plugin(
     store: &Arc<dyn Store>,
     kind: PluginKind,
-    owner: Option<i64>,
+    owner: Option<TenantId>,
     name: &str,
     bytes: &[u8],
 ) {

@@ -39,7 +39,7 @@ macro_rules! impl_audit_store {
 
                 async fn list_audit(
                     &self,
-                    business_id: Option<i64>,
+                    business_id: Option<$crate::model::TenantId>,
                     page: Page,
                 ) -> StoreResult<Vec<AuditRecord>> {
                     let rows = sqlx::query(concat!(

@@ -11,6 +11,7 @@ macro_rules! impl_platform_reads {
             use async_trait::async_trait;
             use sqlx::Row;
 
+            use $crate::model::{JobId, RunId, TenantId};
             use $crate::store::StoreResult;
             use $crate::store::platform_reads::{
                 Aggregates, AttemptDetail, PlatformReads, Resource,
@@ -18,9 +19,13 @@ macro_rules! impl_platform_reads {
 
             #[async_trait]
             impl PlatformReads for $store {
-                async fn owner_of(&self, resource: Resource, id: i64) -> StoreResult<Option<i64>> {
+                async fn owner_of(
+                    &self,
+                    resource: Resource,
+                    id: i64,
+                ) -> StoreResult<Option<TenantId>> {
                     let sql = format!("SELECT business_id FROM {} WHERE id = $1", resource.table());
-                    let row: Option<(i64,)> = sqlx::query_as(&sql)
+                    let row: Option<(TenantId,)> = sqlx::query_as(&sql)
                         .bind(id)
                         .fetch_optional(&self.pool)
                         .await
@@ -28,8 +33,12 @@ macro_rules! impl_platform_reads {
                     Ok(row.map(|r| r.0))
                 }
 
-                async fn flow_owners(&self, name: &str, except: i64) -> StoreResult<Vec<i64>> {
-                    let rows: Vec<(i64,)> = sqlx::query_as(
+                async fn flow_owners(
+                    &self,
+                    name: &str,
+                    except: TenantId,
+                ) -> StoreResult<Vec<TenantId>> {
+                    let rows: Vec<(TenantId,)> = sqlx::query_as(
                         "SELECT DISTINCT business_id FROM plugins \
                          WHERE kind = 'flow' AND name = $1 \
                          AND business_id IS NOT NULL AND business_id <> $2",
@@ -77,10 +86,10 @@ macro_rules! impl_platform_reads {
 
                 async fn job_details(
                     &self,
-                    business_id: i64,
-                    run_id: i64,
-                    job_ids: &[i64],
-                ) -> StoreResult<(BTreeMap<i64, String>, Vec<AttemptDetail>)> {
+                    business_id: TenantId,
+                    run_id: RunId,
+                    job_ids: &[JobId],
+                ) -> StoreResult<(BTreeMap<JobId, String>, Vec<AttemptDetail>)> {
                     if job_ids.is_empty() {
                         return Ok(Default::default());
                     }
@@ -108,7 +117,7 @@ macro_rules! impl_platform_reads {
                         .await
                         .map_err(|e| self.err(e))?
                     {
-                        leads.insert(r.get::<i64, _>(0), r.get::<String, _>(1));
+                        leads.insert(r.get::<JobId, _>(0), r.get::<String, _>(1));
                     }
                     let mut attempts = Vec::new();
                     for r in sqlx::query(&attempts_sql)

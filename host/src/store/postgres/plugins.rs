@@ -8,6 +8,7 @@ use sqlx::Row;
 use sqlx::postgres::{PgListener, PgRow};
 
 use super::PgStore;
+use crate::model::TenantId;
 use crate::runtime::PluginKind;
 use crate::store::secret::sha256_hex;
 use crate::store::{
@@ -50,7 +51,7 @@ impl PluginStore for PgStore {
     async fn insert_plugin_version(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
         name: &str,
         bytes: &[u8],
     ) -> StoreResult<PluginVersion> {
@@ -86,7 +87,7 @@ impl PluginStore for PgStore {
     async fn list_plugin_versions(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
         name: &str,
     ) -> StoreResult<Vec<PluginVersion>> {
         let rows = sqlx::query(&format!(
@@ -104,7 +105,7 @@ impl PluginStore for PgStore {
     async fn list_plugins(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
     ) -> StoreResult<Vec<PluginVersion>> {
         let rows = sqlx::query(&format!(
             "SELECT {VERSION_COLUMNS} FROM plugins p \
@@ -124,7 +125,7 @@ impl PluginStore for PgStore {
     async fn active_plugin_versions(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
     ) -> StoreResult<Vec<PluginVersion>> {
         let rows = sqlx::query(&format!(
             "SELECT {VERSION_COLUMNS} FROM plugins \
@@ -163,7 +164,7 @@ impl PluginStore for PgStore {
     async fn get_plugin_version(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
         name: &str,
         version: i64,
     ) -> StoreResult<PluginBlob> {
@@ -184,7 +185,7 @@ impl PluginStore for PgStore {
     async fn get_active_plugin(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
         name: &str,
     ) -> StoreResult<PluginBlob> {
         let row = sqlx::query(&format!(
@@ -203,7 +204,7 @@ impl PluginStore for PgStore {
     async fn activate_plugin_version(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
         name: &str,
         version: i64,
     ) -> StoreResult<PluginVersion> {
@@ -248,7 +249,7 @@ impl PluginStore for PgStore {
             .bind(format!(
                 "{}:{}:{name}:{version}",
                 kind.as_str(),
-                owner.unwrap_or(0)
+                owner.map_or(0, TenantId::get)
             ))
             .execute(&mut *tx)
             .await

@@ -9,6 +9,7 @@ use sqlx::sqlite::SqliteRow;
 use tokio::sync::broadcast;
 
 use super::SqliteStore;
+use crate::model::TenantId;
 use crate::runtime::PluginKind;
 use crate::store::secret::sha256_hex;
 use crate::store::{
@@ -55,7 +56,7 @@ impl PluginStore for SqliteStore {
     async fn insert_plugin_version(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
         name: &str,
         bytes: &[u8],
     ) -> StoreResult<PluginVersion> {
@@ -91,7 +92,7 @@ impl PluginStore for SqliteStore {
     async fn list_plugin_versions(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
         name: &str,
     ) -> StoreResult<Vec<PluginVersion>> {
         let rows = sqlx::query(&format!(
@@ -109,7 +110,7 @@ impl PluginStore for SqliteStore {
     async fn list_plugins(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
     ) -> StoreResult<Vec<PluginVersion>> {
         let rows = sqlx::query(&format!(
             "SELECT {VERSION_COLUMNS} FROM plugins p \
@@ -129,7 +130,7 @@ impl PluginStore for SqliteStore {
     async fn active_plugin_versions(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
     ) -> StoreResult<Vec<PluginVersion>> {
         let rows = sqlx::query(&format!(
             "SELECT {VERSION_COLUMNS} FROM plugins \
@@ -167,7 +168,7 @@ impl PluginStore for SqliteStore {
     async fn get_plugin_version(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
         name: &str,
         version: i64,
     ) -> StoreResult<PluginBlob> {
@@ -188,7 +189,7 @@ impl PluginStore for SqliteStore {
     async fn get_active_plugin(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
         name: &str,
     ) -> StoreResult<PluginBlob> {
         let row = sqlx::query(&format!(
@@ -207,7 +208,7 @@ impl PluginStore for SqliteStore {
     async fn activate_plugin_version(
         &self,
         kind: PluginKind,
-        owner: Option<i64>,
+        owner: Option<TenantId>,
         name: &str,
         version: i64,
     ) -> StoreResult<PluginVersion> {

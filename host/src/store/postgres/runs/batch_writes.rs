@@ -155,7 +155,10 @@ impl PgStore {
         }
         tx.commit().await.map_err(|e| self.err(e))?;
         Ok(MarkResult::Marked(
-            marked.into_iter().map(|r| r.0).collect(),
+            marked
+                .into_iter()
+                .map(|r| crate::model::JobId(r.0))
+                .collect(),
         ))
     }
 
@@ -171,7 +174,7 @@ impl PgStore {
         if self.fence(&mut tx, run_id, generation).await?.is_none() {
             return Ok(Fenced::LeaseLost);
         }
-        let ids: Vec<i64> = calls.iter().map(|c| c.job_id).collect();
+        let ids: Vec<i64> = calls.iter().map(|c| c.job_id.get()).collect();
         let atts: Vec<i32> = calls.iter().map(|c| c.attempt as i32).collect();
         let keys: Vec<&str> = calls.iter().map(|c| c.idempotency_key.as_str()).collect();
         let pcids: Vec<&str> = calls.iter().map(|c| c.provider_call_id.as_str()).collect();

@@ -102,7 +102,7 @@ impl FinishBatch {
                 JobNext::Requeue { not_before_ms } => ("queued", None, None, Some(*not_before_ms)),
             };
             let record = !matches!(r.next, JobNext::Requeue { .. });
-            b.id.push(r.job_id);
+            b.id.push(r.job_id.get());
             b.status.push(status);
             b.a_outcome.push(match &r.report {
                 Some(report) => Some(report.outcome.label()),

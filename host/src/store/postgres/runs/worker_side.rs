@@ -14,7 +14,7 @@ use sqlx::postgres::PgListener;
 use super::finish_batch::{ATTEMPT_KEY_CONSTRAINT, FinishBatch};
 use super::{CANCEL_CHANNEL, NOW_MS, lead_from_row};
 use crate::config::POSTGRES_ANALYZE_AFTER_JOBS;
-use crate::model::{CancelMode, Lease, LeaseGeneration, RunId, TenantId, WorkerId};
+use crate::model::{CancelMode, JobId, Lease, LeaseGeneration, RunId, TenantId, WorkerId};
 use crate::runtime::CallReport;
 use crate::store::postgres::PgStore;
 use crate::store::runs::{
@@ -234,7 +234,7 @@ impl WorkerRunStore for PgStore {
         Ok(rows
             .iter()
             .map(|r| {
-                let job_id: i64 = r.get("id");
+                let job_id: JobId = r.get("id");
                 let attempt = r.get::<i32, _>("attempt") as u32;
                 DialingJob {
                     job_id,

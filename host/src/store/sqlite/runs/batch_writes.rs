@@ -4,6 +4,7 @@
 
 use sqlx::{Sqlite, Transaction};
 
+use crate::model::{JobId, LeadId};
 use crate::store::StoreResult;
 use crate::store::runs::{Fenced, JobDecision, JobNext, JobResult, MarkResult, PendingCall};
 use crate::store::sqlite::SqliteStore;
@@ -296,8 +297,8 @@ impl SqliteStore {
         &self,
         tx: &mut Transaction<'_, Sqlite>,
         run_id: i64,
-        job_id: i64,
-        lead_id: i64,
+        job_id: JobId,
+        lead_id: LeadId,
         attempt: u32,
         decision: &str,
         compliance: &str,

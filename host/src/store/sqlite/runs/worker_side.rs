@@ -10,7 +10,7 @@ use sqlx::Row;
 use tokio::sync::broadcast;
 
 use super::{NOW_MS, cancel_channel, lead_from_row};
-use crate::model::{CancelMode, Lease, LeaseGeneration, RunId, TenantId, WorkerId};
+use crate::model::{CancelMode, JobId, Lease, LeaseGeneration, RunId, TenantId, WorkerId};
 use crate::runtime::CallReport;
 use crate::store::runs::{
     ClaimedRun, DialingJob, Fenced, JobDecision, JobResult, JobWork, LeaseState, MarkResult,
@@ -226,7 +226,7 @@ impl WorkerRunStore for SqliteStore {
         Ok(rows
             .iter()
             .map(|r| {
-                let job_id: i64 = r.get("id");
+                let job_id: JobId = r.get("id");
                 let attempt = r.get::<i64, _>("attempt") as u32;
                 DialingJob {
                     job_id,
