@@ -76,6 +76,11 @@ pub const POSTGRES: &[Migration] = &[
         description: "lifecycle throughput",
         sql: include_str!("../../../migrations/postgres/0005_lifecycle_throughput.sql"),
     },
+    Migration {
+        version: 6,
+        description: "early call events",
+        sql: include_str!("../../../migrations/postgres/0006_early_call_events.sql"),
+    },
 ];
 
 /// SQLite migrations, in order; same versions as [`POSTGRES`].
@@ -104,6 +109,11 @@ pub const SQLITE: &[Migration] = &[
         version: 5,
         description: "lifecycle throughput",
         sql: include_str!("../../../migrations/sqlite/0005_lifecycle_throughput.sql"),
+    },
+    Migration {
+        version: 6,
+        description: "early call events",
+        sql: include_str!("../../../migrations/sqlite/0006_early_call_events.sql"),
     },
 ];
 

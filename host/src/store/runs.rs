@@ -140,8 +140,10 @@ pub enum CallEventApplied {
     Applied,
     /// Duplicate or out of order: the call is already at or past this state.
     Ignored,
-    /// No call of this tenant has that provider call id.
-    UnknownCall,
+    /// No call of this tenant has that provider call id *yet*: the event is
+    /// kept and applied when the worker records the call (a provider may
+    /// post the final callback before its create answer returns).
+    Held,
 }
 
 /// A worker row.
@@ -450,7 +452,9 @@ pub trait WorkerRunStore {
     ) -> StoreResult<MarkResult>;
 
     /// Records calls placed in `pending` mode (attempt rows in call state
-    /// `queued`) so callbacks can find them.
+    /// `queued`) so callbacks can find them, then applies the events that
+    /// arrived for them before they were recorded
+    /// ([`CallEventApplied::Held`]).
     async fn record_pending(&self, lease: &Lease, calls: &[PendingCall]) -> StoreResult<Fenced>;
 
     /// Finishes (or requeues) dialing jobs, writes their attempt rows,

@@ -149,8 +149,8 @@ pub async fn run_call_events_are_monotonic_and_tenant_scoped(store: Arc<dyn Stor
             .apply_call_event(other.into(), &ev(CallState::Ended, None))
             .await
             .unwrap(),
-        CallEventApplied::UnknownCall,
-        "another tenant cannot touch the call"
+        CallEventApplied::Held,
+        "another tenant cannot touch the call (its event waits in its own inbox)"
     );
     let dialing = store.dialing_jobs(&lease(run_id, g, &w)).await.unwrap();
     assert_eq!(dialing.len(), 1);
@@ -260,4 +260,67 @@ pub async fn run_finish_upserts_recorded_calls_and_repeats_harmlessly(store: Arc
     assert_eq!(fresh.outcome.as_deref(), Some("busy"));
     assert_eq!(fresh.placed_at, Some(1_000));
     assert_eq!(fresh.dialer_version, Some(DONE_DIALER_VERSION));
+}
+
+/// A provider may post a call's final event before the worker has recorded
+/// the call (even before `place-call` returns): the event is held and
+/// applied when the call is recorded; a later, older event stays ignored.
+pub async fn run_early_call_event_is_held_then_applied(store: Arc<dyn Store>) {
+    let (b, run_id, w, g) = claimed_run(&store, 2, "w").await;
+    let jobs = store
+        .next_jobs(&lease(run_id, g, &w), FAR_FUTURE, 10)
+        .await
+        .unwrap();
+    store
+        .mark_dialing(&lease(run_id, g, &w), &[dial(&jobs[0]), dial(&jobs[1])], 0)
+        .await
+        .unwrap();
+    let key = idempotency_key(run_id, jobs[0].job_id, 1);
+    let pcid = format!("prov-{key}");
+    let r = report(Outcome::Busy, &pcid);
+    let early = |state, report| CallEvent {
+        provider_call_id: pcid.clone(),
+        state,
+        report,
+    };
+    assert_eq!(
+        store
+            .apply_call_event(b.into(), &early(CallState::Ringing, None))
+            .await
+            .unwrap(),
+        CallEventApplied::Held
+    );
+    assert_eq!(
+        store
+            .apply_call_event(b.into(), &early(CallState::Ended, Some(r.clone())))
+            .await
+            .unwrap(),
+        CallEventApplied::Held,
+        "a later event replaces the held one"
+    );
+    assert_eq!(
+        store
+            .apply_call_event(b.into(), &early(CallState::Answered, None))
+            .await
+            .unwrap(),
+        CallEventApplied::Held,
+        "an older one does not"
+    );
+    let (_, recorded) = record_first_call_pending(&store, run_id, g, &w, &jobs[0], 3_000).await;
+    assert_eq!(recorded, pcid);
+    let dialing = store.dialing_jobs(&lease(run_id, g, &w)).await.unwrap();
+    let call = dialing
+        .iter()
+        .find(|j| j.job_id == jobs[0].job_id)
+        .expect("the call is dialing");
+    assert_eq!(call.call_state.as_deref(), Some("ended"), "{call:?}");
+    assert_eq!(call.report.as_ref(), Some(&r));
+    assert_eq!(
+        store
+            .apply_call_event(b.into(), &early(CallState::Ringing, None))
+            .await
+            .unwrap(),
+        CallEventApplied::Ignored,
+        "once recorded, the call is known and past ringing"
+    );
 }

@@ -43,6 +43,7 @@ macro_rules! run_store_conformance_tests {
             run_cancel_of_unowned_run_is_immediate,
             run_cursor_counts_finished_jobs_and_retries_reuse_the_row,
             run_call_events_are_monotonic_and_tenant_scoped,
+            run_early_call_event_is_held_then_applied,
             run_cancel_job_only_when_queued,
             run_dialing_jobs_after_takeover,
             run_fleet_load_counts_live_runs_by_owner,

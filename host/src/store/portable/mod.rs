@@ -7,6 +7,8 @@
 //! - [`kv`]: [`super::KvStore`], the plugins' tenant key-value store.
 //! - [`dnc`]: [`super::DncStore`], the do-not-call list.
 //! - [`audit`]: [`super::AuditStore`], the audit log.
+//! - [`call_events`]: the per-call state machine and the inbox of provider
+//!   events that arrive before their call is recorded.
 //! - [`dialer_config`]: [`super::DialerConfigStore`], dialer configurations
 //!   and callback tokens.
 //! - [`platform_reads`]: [`super::PlatformReads`], the API's cross-tenant
@@ -23,6 +25,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod call_events;
 pub mod dialer_config;
 pub mod dnc;
 pub mod kv;
@@ -48,6 +51,7 @@ macro_rules! impl_portable_stores {
         $crate::store::portable::kv::impl_kv_store!($store, $engine);
         $crate::store::portable::dnc::impl_dnc_store!($store, $engine);
         $crate::store::portable::audit::impl_audit_store!($store, $engine);
+        $crate::store::portable::call_events::impl_call_events!($store, $engine);
         $crate::store::portable::dialer_config::impl_dialer_config_store!($store, $engine);
         $crate::store::portable::platform_reads::impl_platform_reads!($store, $engine);
     };

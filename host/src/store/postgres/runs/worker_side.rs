@@ -312,8 +312,14 @@ impl WorkerRunStore for PgStore {
     async fn record_pending(&self, lease: &Lease, calls: &[PendingCall]) -> StoreResult<Fenced> {
         let (run_id, generation, worker_id) =
             (lease.run.0, lease.generation.0, lease.worker.as_str());
-        self.record_pending_batch(run_id, generation, worker_id, calls)
-            .await
+        let fenced = self
+            .record_pending_batch(run_id, generation, worker_id, calls)
+            .await?;
+        if fenced == Fenced::Done {
+            // After the commit, never inside it: see `portable::call_events`.
+            self.apply_early_call_events(run_id).await?;
+        }
+        Ok(fenced)
     }
 
     async fn finish_jobs(

@@ -4,12 +4,9 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{
-    JOB_COLUMNS, NOW_MS, RUN_COLUMNS, cancel_channel, job_from_row, run_from_row, state_rank,
-    state_str,
-};
+use super::{JOB_COLUMNS, NOW_MS, RUN_COLUMNS, cancel_channel, job_from_row, run_from_row};
 use crate::model::{CancelMode, JobId, LeaseGeneration, RunId, TenantId};
-use crate::runtime::{CallEvent, CallState};
+use crate::runtime::CallEvent;
 use crate::store::runs::{
     ApiRunStore, AttemptView, CallEventApplied, CancelRequested, JobView, RunSpec, RunStatus,
     RunView, counts_from_rows, no_flow, validate_spec,
@@ -308,53 +305,6 @@ impl ApiRunStore for SqliteStore {
         tenant: TenantId,
         event: &CallEvent,
     ) -> StoreResult<CallEventApplied> {
-        let ended = event.state == CallState::Ended;
-        let report = match (&event.report, ended) {
-            (Some(r), true) => {
-                Some(serde_json::to_string(r).map_err(|e| StoreError::Other(e.to_string()))?)
-            }
-            _ => None,
-        };
-        let outcome = ended.then(|| {
-            event
-                .report
-                .as_ref()
-                .map(|r| r.outcome.label())
-                .unwrap_or_else(|| "unknown".into())
-        });
-        let done = sqlx::query(&format!(
-            "UPDATE attempts SET call_state = $3, \
-                 outcome = COALESCE($5, outcome), report = COALESCE($6, report), \
-                 ended_at = CASE WHEN $3 = 'ended' THEN {NOW_MS} ELSE ended_at END \
-             WHERE business_id = $1 AND provider_call_id = $2 AND placed \
-               AND (CASE call_state WHEN 'queued' THEN 0 WHEN 'ringing' THEN 1 \
-                    WHEN 'answered' THEN 2 WHEN 'ended' THEN 3 ELSE -1 END) < $4"
-        ))
-        .bind(tenant)
-        .bind(&event.provider_call_id)
-        .bind(state_str(event.state))
-        .bind(state_rank(event.state))
-        .bind(outcome)
-        .bind(report)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.err(e))?
-        .rows_affected();
-        if done > 0 {
-            return Ok(CallEventApplied::Applied);
-        }
-        let known: Option<(i32,)> = sqlx::query_as(
-            "SELECT 1 FROM attempts WHERE business_id = $1 AND provider_call_id = $2 LIMIT 1",
-        )
-        .bind(tenant)
-        .bind(&event.provider_call_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| self.err(e))?;
-        Ok(if known.is_some() {
-            CallEventApplied::Ignored
-        } else {
-            CallEventApplied::UnknownCall
-        })
+        self.apply_call_event_once(tenant, event).await
     }
 }

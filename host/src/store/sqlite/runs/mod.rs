@@ -23,7 +23,7 @@ use tokio::sync::broadcast;
 
 use super::SqliteStore;
 use crate::model::{CancelMode, RunId, TenantId};
-use crate::runtime::{CallState, Lead};
+use crate::runtime::Lead;
 use crate::store::runs::{JobCounts, JobView, RunStatus, RunView, attributes_from_json};
 use crate::store::{StoreError, StoreResult};
 
@@ -92,24 +92,6 @@ fn lead_from_row(row: &SqliteRow) -> Lead {
         name: row.get("name"),
         timezone: row.get("timezone"),
         attributes: attributes_from_json(&attrs),
-    }
-}
-
-fn state_rank(s: CallState) -> i32 {
-    match s {
-        CallState::Queued => 0,
-        CallState::Ringing => 1,
-        CallState::Answered => 2,
-        CallState::Ended => 3,
-    }
-}
-
-fn state_str(s: CallState) -> &'static str {
-    match s {
-        CallState::Queued => "queued",
-        CallState::Ringing => "ringing",
-        CallState::Answered => "answered",
-        CallState::Ended => "ended",
     }
 }
 
