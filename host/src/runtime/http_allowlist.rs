@@ -10,16 +10,22 @@ use std::future::Future;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::log_sink::LogSink;
+use super::plugin_scope::HttpRefusals;
 
 pub struct HttpAllowlist {
     allow: Vec<String>,
+    refused: HttpRefusals,
     logs: LogSink,
 }
 
 impl HttpAllowlist {
-    pub fn new(allow: Vec<String>, logs: LogSink) -> Self {
+    pub fn new(allow: Vec<String>, refused: HttpRefusals, logs: LogSink) -> Self {
         let allow = allow.into_iter().map(|a| a.to_ascii_lowercase()).collect();
-        HttpAllowlist { allow, logs }
+        HttpAllowlist {
+            allow,
+            refused,
+            logs,
+        }
     }
 
     /// `host:port` of a request URI, with the scheme's default port filled in.
@@ -75,7 +81,10 @@ impl WasiHttpHooks for HttpAllowlist {
                     self.allow.join(", ")
                 ),
             );
-            tracing::warn!(destination = %dest, "plugin HTTP request refused by allowlist");
+            // Logged once per run by the worker, which halts the run; a
+            // line per request here would repeat it for every lead.
+            tracing::debug!(destination = %dest, "plugin HTTP request refused by allowlist");
+            self.refused.record(&dest);
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
         Box::new(async move {

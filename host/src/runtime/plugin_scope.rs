@@ -3,7 +3,7 @@
 //! it may reach, its log fields). Every host import acts for the scope,
 //! never for anything the guest names.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::model::TenantId;
 
@@ -26,6 +26,11 @@ pub struct PluginScope {
     pub kv: Arc<dyn TenantKv>,
     /// `host:port` pairs a dialer may reach through `wasi:http`; empty for flows.
     pub http_allow: Vec<String>,
+    /// Where an instance of this scope last tried to go and was refused.
+    /// Shared by every instance made from the scope (clones share it), so
+    /// the caller learns that the adapter cannot reach what it wants, which
+    /// retrying never fixes, whatever error the adapter makes of it.
+    pub http_refused: HttpRefusals,
     /// Extra fields attached to every log line (e.g. `run_id`).
     pub log_fields: Vec<(String, String)>,
 }
@@ -39,6 +44,7 @@ impl PluginScope {
             kv_namespace: format!("{}:{}", meta.kind.as_str(), meta.name),
             kv,
             http_allow: Vec::new(),
+            http_refused: HttpRefusals::default(),
             log_fields: Vec::new(),
         }
     }
@@ -66,5 +72,22 @@ impl PluginScope {
     pub fn with_log_field(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.log_fields.push((key.into(), value.into()));
         self
+    }
+}
+
+/// The last destination the HTTP allowlist refused to a scope's instances.
+/// std Mutex, not tokio's: nothing awaits while it is held.
+#[derive(Clone, Default)]
+pub struct HttpRefusals(Arc<Mutex<Option<String>>>);
+
+impl HttpRefusals {
+    /// Records a refused `host:port`.
+    pub fn record(&self, destination: &str) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(destination.to_string());
+    }
+
+    /// The refused destination since the last call, if any, and forgets it.
+    pub fn take(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }

@@ -62,7 +62,11 @@ impl StoreData {
                 ))
                 .insecure_random_seed(3);
         }
-        let hooks = HttpAllowlist::new(scope.http_allow.clone(), logs.clone());
+        let hooks = HttpAllowlist::new(
+            scope.http_allow.clone(),
+            scope.http_refused.clone(),
+            logs.clone(),
+        );
         StoreData {
             scope,
             meta,
