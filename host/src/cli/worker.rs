@@ -46,6 +46,15 @@ pub struct WorkerArgs {
     /// top of activation notices (default 250ms).
     #[arg(long, env = "DIALPLANE_DIALER_WATCH_INTERVAL", value_parser = parse_duration)]
     pub dialer_watch_interval: Option<Duration>,
+    /// A `host:port` dialers may be configured to reach (repeat, or
+    /// comma-separate in the variable). Unset: the `base_url` each tenant
+    /// configured, whatever it is.
+    #[arg(
+        long = "provider-host",
+        env = "DIALPLANE_PROVIDER_HOSTS",
+        value_delimiter = ','
+    )]
+    pub provider_hosts: Vec<String>,
     /// Worker id (default: hostname-pid-random).
     #[arg(long)]
     pub worker_id: Option<String>,
@@ -74,6 +83,7 @@ impl WorkerArgs {
         cfg.tenant_max_concurrent_calls = self.tenant_max_calls;
         cfg.account_calls_per_second = self.account_cps;
         cfg.tenant_calls_per_second = self.tenant_cps;
+        cfg.provider_hosts = self.provider_hosts.clone();
         cfg
     }
 }

@@ -25,16 +25,18 @@
 //! - [`run_state`]: a claimed run with its control and plugins, as the steps see it.
 //! - [`run_plugins`]: the run's flow and current dialer instances, pooled per tenant.
 //! - [`job_result`]: named ways an attempt ends (`requeue`, `interrupted`, …).
+//! - [`dialer_health`]: dialer failures no retry fixes (config, refused destination): halt the run.
 //!
 //! Leaf state the services share (no service imports):
 //!
 //! - [`context`]: the worker context every service takes (store, config, limits, runs).
 //! - [`worker_config`]: everything tunable about a worker, with its defaults.
-//! - [`run_control`]: what the worker's loops tell a driver: cancel gate, lease lost, pending.
+//! - [`run_control`]: what the worker's loops tell a driver: cancel gate, lease lost, pending, halt.
 //! - [`lease`]: the local lease deadline that keeps a stalled worker from dialing.
 //! - [`shares`]: this worker's fractions of fleet-wide tenant and account limits.
 //! - [`dialer_directory`]: the active version of each dialer adapter, prepared.
 //! - [`compliance`]: calling window, DNC, attempt cap, call slots, rate limits.
+//! - [`log_limiter`]: one log line per interval for a repeating condition, with a count.
 //! - [`clock`]: injectable "now" for compliance and `not_before`.
 //! - [`shutdown`]: the injectable stop signal.
 //! - [`metrics`]: claim-to-finish latency and leads finished, in process.
@@ -54,6 +56,7 @@ pub mod commit;
 pub mod compliance;
 pub mod context;
 pub mod dialer_directory;
+pub mod dialer_health;
 pub mod dialer_watcher;
 pub mod fleet_share;
 pub mod heartbeater;
@@ -61,6 +64,7 @@ pub mod heartbeater;
 mod import_graph;
 pub mod job_result;
 pub mod lease;
+pub mod log_limiter;
 pub mod metrics;
 pub mod pipeline;
 pub mod reconciler;

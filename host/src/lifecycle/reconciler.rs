@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use super::commit;
 use super::context::WorkerCtx;
+use super::dialer_health;
 use super::job_result::JobAttempt;
 use super::run_state::RunState;
 use super::steps::after_call::{CallOf, after_call};
@@ -54,6 +55,9 @@ pub enum Reconciled {
     /// The adapter could not tell (still in flight, or lookup kept
     /// failing): why, as "could not tell: …" or "failed: …".
     CannotTell(String),
+    /// The dialer cannot work at all ([`dialer_health`]): the run is halted
+    /// and the job's fate stays unknown, so it is left `dialing`.
+    DialerUnusable,
 }
 
 /// Asks the adapter, with bounded retries, what became of `key`: a lost
@@ -63,7 +67,12 @@ pub async fn lookup(run: &RunState, key: &str) -> Reconciled {
     let mut delay = LOOKUP_FIRST_DELAY;
     let mut last = String::from("not tried");
     for _ in 0..LOOKUP_TRIES {
-        match run.plugins.lookup(key).await {
+        let r = run.plugins.lookup(key).await;
+        if let Some(why) = dialer_health::unusable(run, &r) {
+            run.ctl.halt(why);
+            return Reconciled::DialerUnusable;
+        }
+        match r {
             Ok(Ok(None)) => return Reconciled::NeverPlaced,
             Ok(Ok(Some(report))) => return Reconciled::Ended(report),
             Ok(Err(e @ (DialError::Config(_) | DialError::Rejected(_)))) => {
@@ -115,6 +124,8 @@ pub async fn reconcile(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<(
             }
             Reconciled::NeverPlaced => JobResult::requeue(JobAttempt::dialing(&j), 0),
             Reconciled::CannotTell(why) => interrupted(&j, format!("lookup {why}")),
+            // Halted: left `dialing`, and the driver fails the run.
+            Reconciled::DialerUnusable => break,
         };
         results.push(result);
     }

@@ -1,14 +1,17 @@
 //! What the worker's other loops tell one run's driver: cancel seen (the
-//! dialing gate), lease lost, reconcile needed, calls still pending. State
-//! only, shared between the driver and the worker's loops through the
-//! worker context.
+//! dialing gate), lease lost, reconcile needed, calls still pending, and
+//! what a placement tells it: the dialer cannot work (halt). State only,
+//! shared between the driver and the worker's loops through the worker
+//! context.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, RwLock, RwLockReadGuard};
 
 use super::lease::LeaseClock;
+use super::log_limiter::LogLimiter;
 use crate::model::{Lease, TenantId};
 use crate::store::{ClaimedRun, Fenced, Store};
 
@@ -32,6 +35,12 @@ pub struct RunControl {
     /// The adapter has answered `pending` at least once: fetch only as
     /// many jobs as there is room for, instead of whole batches.
     async_adapter: AtomicBool,
+    /// Why the run must stop placing calls: its dialer cannot work (a
+    /// config error, a refused destination), which no retry fixes. The
+    /// first reason wins. std Mutex: nothing awaits while it is held.
+    halt: Mutex<Option<String>>,
+    /// Throttles the run's log lines about transient dialer errors.
+    pub transient_log: LogLimiter,
     pub wake: Notify,
 }
 
@@ -48,6 +57,8 @@ impl RunControl {
             reconcile: AtomicBool::new(true),
             pending: AtomicUsize::new(0),
             async_adapter: AtomicBool::new(false),
+            halt: Mutex::new(None),
+            transient_log: LogLimiter::default(),
             wake: Notify::new(),
         }
     }
@@ -95,6 +106,22 @@ impl RunControl {
         self.reconcile.store(false, Ordering::SeqCst);
     }
 
+    /// Stops placements (the gate refuses from now on) and tells the
+    /// driver why, once; later reasons are dropped.
+    pub fn halt(&self, reason: String) {
+        let mut h = self.halt.lock().unwrap_or_else(|p| p.into_inner());
+        if h.is_none() {
+            *h = Some(reason);
+        }
+        drop(h);
+        self.wake.notify_waiters();
+    }
+
+    /// Why the run was halted, if it was.
+    pub fn halted(&self) -> Option<String> {
+        self.halt.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub fn add_pending(&self, n: usize) {
         if n > 0 {
             self.async_adapter.store(true, Ordering::SeqCst);
@@ -118,11 +145,12 @@ impl RunControl {
         self.pending.store(n, Ordering::SeqCst);
     }
 
-    /// Permission to call the adapter now: the gate is open, the lease is
-    /// ours and not (locally) expired. Hold the guard across `place-call`.
+    /// Permission to call the adapter now: the gate is open, the run is not
+    /// halted, the lease is ours and not (locally) expired. Hold the guard
+    /// across `place-call`.
     pub async fn dial_guard(&self) -> Option<RwLockReadGuard<'_, bool>> {
         let g = self.gate.read().await;
-        if *g || self.is_lost() || !self.lease.valid() {
+        if *g || self.is_lost() || !self.lease.valid() || self.halted().is_some() {
             return None;
         }
         Some(g)

@@ -5,7 +5,8 @@
 //! due, finish the run if nothing is left, else sleep until the next
 //! `not_before` or a wake-up (cancel, lease loss, stop). A cancelled run
 //! stops placing calls at once (the gate), hangs up or drains calls in
-//! flight, and ends `cancelled`.
+//! flight, and ends `cancelled`. A run whose dialer cannot work (see
+//! [`super::dialer_health`]) stops placing calls and ends `failed`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +25,7 @@ use super::run_state::RunState;
 use super::settings::CancelMode;
 use super::steps::after_call::{CallOf, after_call};
 use crate::runtime::{CallReport, Outcome};
-use crate::store::{ClaimedRun, JobResult, JobStatus, RunStatus};
+use crate::store::{ClaimedRun, Fenced, JobResult, JobStatus, RunStatus};
 
 /// A driver heartbeats before a batch when the last beat is older than the
 /// heartbeat interval divided by this, and re-checks a stalled lease as
@@ -141,6 +142,11 @@ async fn step(
             ctx.cfg.heartbeat_interval / BATCH_HEARTBEAT_DIVISOR,
         ));
     }
+    if !ctl.is_cancelled()
+        && let Some(reason) = ctl.halted()
+    {
+        return fail_halted(ctx, run, pending, next, &reason).await;
+    }
     if ctl.reconcile_due() {
         // Our own placed-but-uncommitted jobs are `dialing` too: commit them
         // first so reconcile sees only jobs nobody handed to the adapter.
@@ -209,6 +215,31 @@ async fn step(
         _ => ctx.cfg.poll_interval,
     };
     Ok(Step::Idle(wait.min(ctx.cfg.poll_interval)))
+}
+
+/// A halted run ([`super::dialer_health`]): what was placed is committed,
+/// what was marked ahead goes back to the queue, and the run ends `failed`
+/// with the reason, in one log line for the run rather than one per lead.
+async fn fail_halted(
+    ctx: &Arc<WorkerCtx>,
+    run: &RunState,
+    pending: &mut Uncommitted,
+    next: &mut Option<Marked>,
+    reason: &str,
+) -> anyhow::Result<Step> {
+    pipeline::flush(ctx, run, pending).await?;
+    pipeline::unmark(ctx, run, next.take()).await?;
+    let lease = &run.claimed.lease;
+    match ctx.store.fail_run(lease, reason).await? {
+        Fenced::Done => tracing::error!(
+            run_id = lease.run.0,
+            dialer = %run.claimed.dialer,
+            reason,
+            "run failed: its dialer cannot place calls"
+        ),
+        Fenced::LeaseLost => run.ctl.lease_lost(),
+    }
+    Ok(Step::Done)
 }
 
 /// Completes pending calls whose end arrived (callbacks through

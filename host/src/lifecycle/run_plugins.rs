@@ -11,14 +11,27 @@
 use std::sync::{Arc, Mutex};
 
 use crate::runtime::{
-    CallReport, CallRequest, Decision, DialError, DialerInstance, FlowInstance, FollowUp, Lead,
-    Placement, PluginError, PluginHost, PluginKind, PluginMeta, PluginScope, Prepared, Properties,
-    RunContext,
+    CallReport, CallRequest, Decision, DialError, DialerInstance, FlowInstance, FollowUp,
+    HttpAllowlist, HttpRefusals, Lead, Placement, PluginError, PluginHost, PluginKind, PluginMeta,
+    PluginScope, Prepared, Properties, RunContext,
 };
 use crate::store::{ClaimedRun, StoreKv};
 
 use super::context::WorkerCtx;
 use super::dialer_directory::ActiveDialer;
+
+/// The value of `key` in a dialer configuration.
+fn config_value<'a>(config: &'a Properties, key: &str) -> Option<&'a str> {
+    config
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Whether the worker's provider hosts admit `host:port` (none set: any).
+fn permitted(provider_hosts: &[String], dest: &str) -> bool {
+    provider_hosts.is_empty() || provider_hosts.iter().any(|h| h.eq_ignore_ascii_case(dest))
+}
 
 /// One adapter version and its idle instances.
 struct DialerSlot {
@@ -46,6 +59,8 @@ pub struct RunPlugins {
     dialer_scope: PluginScope,
     /// The tenant's configuration of this dialer (write-only elsewhere).
     pub dialer_config: Properties,
+    /// Why the dialer may reach nothing, when its allowlist is empty.
+    http_denied_because: String,
     flows: Mutex<Vec<FlowInstance>>,
 }
 
@@ -68,6 +83,21 @@ impl RunPlugins {
             },
             &flow_bytes,
         )?;
+        // The dialer reaches exactly the host:port of the base_url its
+        // tenant configured, in every call (place, hang up, look up), if the
+        // worker's provider hosts admit it; nothing otherwise.
+        let base = config_value(&dialer_config, "base_url").and_then(HttpAllowlist::from_base_url);
+        let (allowed, http_denied_because) = match base {
+            None => (None, "its configuration has no valid base_url".to_string()),
+            Some(d) if permitted(&ctx.cfg.provider_hosts, &d) => (Some(d), String::new()),
+            Some(d) => {
+                let why = format!(
+                    "{d} (its base_url) is not among the worker's provider hosts [{}]",
+                    ctx.cfg.provider_hosts.join(", ")
+                );
+                (None, why)
+            }
+        };
         let kv = Arc::new(StoreKv(ctx.store.clone()));
         let log_fields = vec![("run_id".to_string(), run.lease.run.to_string())];
         Ok(RunPlugins {
@@ -81,18 +111,42 @@ impl RunPlugins {
                 kv_namespace: format!("flow:{flow_name}"),
                 kv: kv.clone(),
                 http_allow: Vec::new(),
+                http_refused: HttpRefusals::default(),
                 log_fields: log_fields.clone(),
             },
             dialer_scope: PluginScope {
                 tenant: run.tenant,
                 kv_namespace: format!("dialer:{}", run.dialer),
                 kv,
-                http_allow: Vec::new(),
+                http_allow: allowed.into_iter().collect(),
+                http_refused: HttpRefusals::default(),
                 log_fields,
             },
+            http_denied_because,
             dialer_config,
             flows: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The dialer's name (as runs and configs name it).
+    pub fn dialer_name(&self) -> &str {
+        &self.dialer_name
+    }
+
+    /// The destination the allowlist refused to this run's dialer since
+    /// the last call to this, if any: the adapter wants to reach something
+    /// other than its configured `base_url` (or has none).
+    pub fn take_http_refusal(&self) -> Option<String> {
+        self.dialer_scope.http_refused.take()
+    }
+
+    /// What the dialer may reach (`host:port`s), or why nothing, for
+    /// error messages.
+    pub fn http_allowed(&self) -> String {
+        match self.dialer_scope.http_allow.as_slice() {
+            [] => format!("nothing: {}", self.http_denied_because),
+            a => a.join(", "),
+        }
     }
 
     /// Counts a failure by cause for `/metrics`, and passes it on.

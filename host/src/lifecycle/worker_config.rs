@@ -28,6 +28,10 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// How often the worker re-reads the active dialer versions (hot swap).
     pub dialer_watch_interval: Duration,
+    /// The `host:port`s a dialer may be configured to reach (its `base_url`).
+    /// Empty: whatever `base_url` the tenant configured. Set it so a tenant
+    /// cannot point an adapter at the platform's own network.
+    pub provider_hosts: Vec<String>,
 }
 
 impl WorkerConfig {
@@ -44,6 +48,7 @@ impl WorkerConfig {
             tenant_calls_per_second: None,
             poll_interval: config::WORKER_POLL_INTERVAL_DEFAULT,
             dialer_watch_interval: config::DIALER_WATCH_INTERVAL_DEFAULT,
+            provider_hosts: Vec::new(),
         }
     }
 

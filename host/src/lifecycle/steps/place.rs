@@ -10,6 +10,7 @@ use chrono::Utc;
 use super::after_call::{CallOf, after_call};
 use crate::lifecycle::compliance::rate_limit::Level;
 use crate::lifecycle::context::WorkerCtx;
+use crate::lifecycle::dialer_health;
 use crate::lifecycle::job_result::JobAttempt;
 use crate::lifecycle::reconciler::{self, Reconciled};
 use crate::lifecycle::run_state::RunState;
@@ -66,12 +67,23 @@ pub async fn place_one(
         if run.ctl.is_cancelled() {
             return Placed::Done(JobResult::cancelled_before_placing(at));
         }
+        if run.ctl.halted().is_some() {
+            // Nothing placed: back to the queue, same attempt and key.
+            return Placed::Done(JobResult::requeue(at, ctx.clock.now().timestamp_millis()));
+        }
         return Placed::Abandoned;
     };
     req.idempotency_key = key.clone();
     req.to = job.lead.phone.clone();
     let (dialer_version, r) = run.plugins.place_call(&req).await;
     drop(gate);
+    if let Some(why) = dialer_health::unusable(run, &r) {
+        run.ctl.halt(why);
+        if matches!(r, Ok(Err(_))) {
+            // The adapter says it placed nothing: same attempt, same key.
+            return Placed::Done(JobResult::requeue(at, ctx.clock.now().timestamp_millis()));
+        }
+    }
     // "Placed" = the provider has it: stamped when place-call returned.
     let placed_at = Utc::now().timestamp_millis();
     match r {
@@ -109,6 +121,13 @@ pub async fn place_one(
                 DialError::RateLimited(s) => s.max(1),
                 _ => TRANSIENT_RETRY_SECS,
             };
+            if let Some(skipped) = run.ctl.transient_log.admit() {
+                tracing::warn!(
+                    dialer = %run.claimed.dialer,
+                    similar_lines_skipped = skipped,
+                    "placement not made, retrying in {secs}s: {e}"
+                );
+            }
             let not_before_ms = ctx.clock.now().timestamp_millis() + i64::from(secs) * 1000;
             Placed::Done(JobResult::requeue(at, not_before_ms))
         }
@@ -138,6 +157,9 @@ pub async fn place_one(
                     at,
                     format!("dialer failed during place-call: {e}; lookup {why}; not re-dialed"),
                 )),
+                // The run is halted; the job stays `dialing` for whoever
+                // can ask the adapter again.
+                Reconciled::DialerUnusable => Placed::Abandoned,
             }
         }
     }
