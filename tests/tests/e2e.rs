@@ -29,6 +29,7 @@
 //! - [`pg_harness_urls`]: the PostgreSQL harness's URL helper.
 //! - [`plugin_cli`]: `plugin check` / `plugin test` via the real binary.
 //! - [`plugin_limits`]: every limit of the plugin runtime, via hostile components.
+//! - [`provider_health`]: a run whose dialer cannot work fails at once, with the reason.
 //! - [`sim_dialer`]: the built-in sim-dialer's outcome table and ledger.
 //! - [`store_cli`]: `tenant create` / `admin-key create`.
 //! - [`store_conformance`]: the store conformance suite on both engines.
@@ -58,6 +59,7 @@ mod migrations;
 mod pg_harness_urls;
 mod plugin_cli;
 mod plugin_limits;
+mod provider_health;
 mod sim_dialer;
 mod store_cli;
 mod store_conformance;
