@@ -5,9 +5,11 @@
 //! machine ([`crate::store::ApiRunStore::apply_call_event`]), which ignores
 //! duplicates and out-of-order events.
 //!
-//! Answers 200 `{"result": "applied" | "ignored" | "unknown_call" | "no_event"}`
-//! so providers do not retry events that were understood; an unknown token
-//! is 404; a body the adapter rejects is 400.
+//! Answers 200 `{"result": "applied" | "ignored" | "held" | "no_event"}`
+//! so providers do not retry events that were understood. `held`: no call of
+//! the tenant has that provider id yet (the provider was faster than the
+//! worker recording the call); the event is kept and applied once it is. An
+//! unknown token is 404; a body the adapter rejects is 400.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -125,7 +127,7 @@ async fn callback(
         let result = match s.store.apply_call_event(TenantId(bid), &event).await? {
             CallEventApplied::Applied => "applied",
             CallEventApplied::Ignored => "ignored",
-            CallEventApplied::UnknownCall => "unknown_call",
+            CallEventApplied::Held => "held",
         };
         s.metrics.callback(result);
         Ok(Json(serde_json::json!({"result": result})))
