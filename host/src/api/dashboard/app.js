@@ -221,6 +221,7 @@
     cell(tr, "#" + run.id, "run-id");
     const st = cell(tr, run.status + (run.cancel_requested && !isTerminal(run) ? " (cancelling)" : ""), "status");
     st.dataset.status = run.status;
+    if (run.failure) st.title = run.failure;
 
     const td = document.createElement("td");
     td.className = "progress";
@@ -434,6 +435,7 @@
     if (run.cancel_requested) parts.push("cancel requested (" + (run.cancel_mode || "hangup") + ")");
     if (run.last_call_placed_at) parts.push("last call placed " + fmtTime(run.last_call_placed_at));
     if (run.finished_at) parts.push("finished " + fmtTime(run.finished_at));
+    if (run.failure) parts.push("failed: " + run.failure);
     $("detail-summary").textContent = parts.join(" · ");
     $("detail").dataset.status = run.status;
     renderCounts($("detail-outcomes"), run.counts);
