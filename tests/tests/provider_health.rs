@@ -70,7 +70,8 @@ async fn start_run(api: &Api, t: &Tenant, leads: &[i64]) -> i64 {
     v["id"].as_i64().unwrap()
 }
 
-/// Nothing was placed: every job is still queued, no attempt placed a call.
+/// Nothing was placed: every job ended with the run (`cancelled`, the
+/// run's failure as its reason) and no attempt placed a call.
 async fn assert_nothing_placed(api: &Api, t: &Tenant, run: i64, leads: usize) {
     let (st, v) = api
         .get(&format!("/api/outbound/runs/{run}/jobs?limit=500"), &t.key)
@@ -79,7 +80,10 @@ async fn assert_nothing_placed(api: &Api, t: &Tenant, run: i64, leads: usize) {
     let jobs = v["items"].as_array().expect("jobs page");
     assert_eq!(jobs.len(), leads, "{v}");
     assert!(
-        jobs.iter().all(|j| j["state"] == "queued"
+        jobs.iter().all(|j| j["state"] == "cancelled"
+            && j["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("run failed: dialer http-dialer"))
             && j["attempts"]
                 .as_array()
                 .is_some_and(|a| a.iter().all(|a| a["placed"] == false))),
