@@ -8,7 +8,7 @@ use super::{
     CANCEL_CHANNEL, JOB_COLUMNS, NOW_MS, RUN_COLUMNS, job_from_row, run_from_row, state_rank,
     state_str,
 };
-use crate::model::{CancelMode, JobId, LeaseGeneration, RunId, TenantId};
+use crate::model::{CancelMode, JobId, LeadId, LeaseGeneration, RunId, TenantId};
 use crate::runtime::{CallEvent, CallState};
 use crate::store::postgres::PgStore;
 use crate::store::runs::{
@@ -57,14 +57,14 @@ impl ApiRunStore for PgStore {
         // in SQL is planned from statistics, and right after a large import
         // they say the tenant has no leads, which made it a nested loop over
         // both lists (17 s for 20,000 leads). `id = ANY` is linear either way.
-        let found: Vec<(i64,)> =
+        let found: Vec<(LeadId,)> =
             sqlx::query_as("SELECT id FROM leads WHERE business_id = $1 AND id = ANY($2)")
                 .bind(tenant)
                 .bind(&spec.lead_ids)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(|e| self.err(e))?;
-        let found: std::collections::HashSet<i64> = found.into_iter().map(|r| r.0).collect();
+        let found: std::collections::HashSet<LeadId> = found.into_iter().map(|r| r.0).collect();
         if let Some((i, id)) = spec
             .lead_ids
             .iter()
