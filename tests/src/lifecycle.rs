@@ -12,6 +12,7 @@ use dialplane::builtin;
 use dialplane::lifecycle::{
     Clock, RunSettings, StopHandle, Worker, WorkerConfig, compliance::CallingWindow, stop_pair,
 };
+use dialplane::model::LeadId;
 use dialplane::runtime::PluginHost;
 use dialplane::store::{self, Page, RunView, Store, conformance_runs};
 
@@ -83,7 +84,7 @@ pub async fn seed_run(
     tz: Option<&str>,
     settings: RunSettings,
     dialer_config: &[(&str, &str)],
-) -> (i64, i64, Vec<i64>) {
+) -> (i64, i64, Vec<LeadId>) {
     let phones: Vec<&str> = phones.iter().map(String::as_str).collect();
     let (b, leads) = conformance_runs::seed(
         store,
@@ -97,19 +98,13 @@ pub async fn seed_run(
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    store
-        .set_dialer_config(b.into(), DIALER, &config)
-        .await
-        .unwrap();
+    store.set_dialer_config(b, DIALER, &config).await.unwrap();
     let run_id = store
-        .create_run(
-            b.into(),
-            &conformance_runs::spec(&leads, FLOW, DIALER, settings),
-        )
+        .create_run(b, &conformance_runs::spec(&leads, FLOW, DIALER, settings))
         .await
         .unwrap()
         .0;
-    (b, run_id, leads)
+    (b.get(), run_id, leads)
 }
 
 /// One placement in the sim dialer's ledger.

@@ -33,9 +33,12 @@ async fn auth_401_403_and_health() {
     assert_eq!(st, StatusCode::OK);
 
     // Revoked key → 401.
-    let k2 = api.db.create_api_key(Some(t.id)).await.unwrap();
+    let k2 = api.db.create_api_key(Some(t.id.into())).await.unwrap();
     assert_eq!(api.get("/api/leads", &k2.plaintext).await.0, StatusCode::OK);
-    api.db.revoke_api_key(Some(t.id), k2.id).await.unwrap();
+    api.db
+        .revoke_api_key(Some(t.id.into()), k2.id)
+        .await
+        .unwrap();
     assert_eq!(
         api.get("/api/leads", &k2.plaintext).await.0,
         StatusCode::UNAUTHORIZED

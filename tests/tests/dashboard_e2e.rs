@@ -401,9 +401,10 @@ async fn dashboard_logs_in_streams_progress_and_cancels() {
 
     // The run stopped: no call placed by the sim dialer after the page saw
     // it cancelled, and far fewer calls than leads.
-    let placements = dialplane::demo::sim_ledger::placements_of_run(api.db.as_ref(), t.id, run2)
-        .await
-        .unwrap();
+    let placements =
+        dialplane::demo::sim_ledger::placements_of_run(api.db.as_ref(), t.id.into(), run2)
+            .await
+            .unwrap();
     assert_eq!(
         dialplane::demo::sim_ledger::placed_after(&placements, cancelled_at),
         0

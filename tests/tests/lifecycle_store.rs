@@ -66,7 +66,7 @@ async fn postgres_stalled_transaction_cannot_block_reclaim() {
         "sim-dialer",
         dialplane::lifecycle::RunSettings::default(),
     );
-    let run_id = store.create_run(b.into(), &spec).await.unwrap();
+    let run_id = store.create_run(b, &spec).await.unwrap();
     for id in ["stalled", "heir"] {
         let info = WorkerInfo {
             id: id.into(),

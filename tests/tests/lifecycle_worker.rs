@@ -152,7 +152,7 @@ async fn calling_window_and_dnc_are_enforced_even_when_the_flow_dials(engine: Db
     assert_eq!(c["rule"], "calling-window");
     assert_eq!(c["timezone"], "America/New_York");
     assert_eq!(c["local_time"], "2026-01-15 03:00 EST");
-    let dnc = attempts.iter().find(|a| a.lead_id.0 == leads[1]).unwrap();
+    let dnc = attempts.iter().find(|a| a.lead_id == leads[1]).unwrap();
     let c: serde_json::Value = serde_json::from_str(&dnc.compliance).unwrap();
     assert_eq!(
         (c["rule"].as_str(), c["dnc_listed"].as_bool()),
@@ -429,6 +429,7 @@ async fn cancel_hangs_up_pending_calls(engine: Db) {
 /// the other gets it all back.
 async fn tenant_cap_is_shared_across_workers(engine: Db) {
     use dialplane::lifecycle::{Worker, stop_pair};
+    use dialplane::model::TenantId;
     use dialplane::store::conformance_runs;
 
     let db = open(engine).await;
@@ -471,7 +472,7 @@ async fn tenant_cap_is_shared_across_workers(engine: Db) {
         || async {
             let limits: Vec<usize> = workers
                 .iter()
-                .map(|(_, c, _)| c.tenant_slots(b).limit())
+                .map(|(_, c, _)| c.tenant_slots(TenantId(b)).limit())
                 .collect();
             (limits == [2, 2]).then_some(())
         },
@@ -484,7 +485,7 @@ async fn tenant_cap_is_shared_across_workers(engine: Db) {
     wait_for(
         WAIT,
         "the remaining worker to get the whole cap back",
-        || async { (survivor.tenant_slots(b).limit() == 4).then_some(()) },
+        || async { (survivor.tenant_slots(TenantId(b)).limit() == 4).then_some(()) },
     )
     .await;
 }

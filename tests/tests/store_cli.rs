@@ -2,6 +2,7 @@
 //! the printed tenant (or the platform); bad input exits non-zero with a
 //! precise message.
 
+use dialplane::model::TenantId;
 use dialplane::store::{self, Principal};
 use dialplane_tests::{dialplane_bin, pg, sqlite_url};
 
@@ -29,13 +30,13 @@ async fn tenant_and_admin_keys(url: &str) {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let id: i64 = field(&stdout, "tenant_id").parse().unwrap();
+    let id = TenantId(field(&stdout, "tenant_id").parse().unwrap());
     let key = field(&stdout, "api_key");
     let db = store::connect(url).await.unwrap();
     assert_eq!(db.get_tenant(id).await.unwrap().name, "Acme Ltd");
     assert!(matches!(
         db.resolve_api_key(key).await.unwrap(),
-        Principal::Tenant { business_id, .. } if business_id == id
+        Principal::Tenant { tenant, .. } if tenant == id
     ));
 
     let out = dialplane(&["admin-key", "create", "--database-url", url]).await;

@@ -16,7 +16,7 @@ use super::auth::TenantAuth;
 use super::error::{ApiError, ApiResult};
 use super::paging::{PageQuery, Paged, paged};
 use super::views::rfc3339_dt;
-use crate::model::TenantId;
+use crate::model::{ApiKeyId, TenantId};
 use crate::store::platform_reads::Resource;
 use crate::store::tenant_scope::{DbScope, scoped};
 use crate::store::{AuditEntry, AuditRecord, Page};
@@ -41,7 +41,7 @@ async fn list_platform(
 pub struct AuditJson {
     pub id: i64,
     pub action: String,
-    pub actor_key_id: Option<i64>,
+    pub actor_key_id: Option<ApiKeyId>,
     pub security: bool,
     pub detail: serde_json::Value,
     pub at: String,
@@ -79,7 +79,7 @@ pub async fn record(
 ) -> ApiResult<()> {
     s.store
         .append_audit(&AuditEntry {
-            business_id: Some(t.tenant),
+            tenant: Some(t.tenant),
             actor_key_id: Some(t.key_id),
             action: action.to_string(),
             detail,
@@ -92,13 +92,13 @@ pub async fn record(
 /// Appends a platform action (admin key) to the platform's log.
 pub async fn record_platform(
     s: &AppState,
-    key_id: i64,
+    key_id: ApiKeyId,
     action: &str,
     detail: serde_json::Value,
 ) -> ApiResult<()> {
     s.store
         .append_audit(&AuditEntry {
-            business_id: None,
+            tenant: None,
             actor_key_id: Some(key_id),
             action: action.to_string(),
             detail,
@@ -136,10 +136,10 @@ pub async fn security_event(
         .security_events
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     scoped(DbScope::Platform, async {
-        for business_id in [Some(owner), None] {
+        for log in [Some(owner), None] {
             s.store
                 .append_audit(&AuditEntry {
-                    business_id,
+                    tenant: log,
                     // The key belongs to the intruder's tenant; it is named in
                     // `detail`, not as the actor of the owner's log.
                     actor_key_id: None,

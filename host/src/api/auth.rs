@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::model::TenantId;
+use crate::model::{ApiKeyId, TenantId};
 use crate::store::tenant_scope::{DbScope, scoped};
 use crate::store::{Principal, StoreError};
 
@@ -23,13 +23,13 @@ use crate::store::{Principal, StoreError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TenantAuth {
     pub tenant: TenantId,
-    pub key_id: i64,
+    pub key_id: ApiKeyId,
 }
 
 /// A platform (admin) request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AdminAuth {
-    pub key_id: i64,
+    pub key_id: ApiKeyId,
 }
 
 fn bearer(req: &Request) -> Option<&str> {
@@ -56,18 +56,9 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             req.extensions_mut().insert(AdminAuth { key_id });
             scoped(DbScope::Platform, next.run(req)).await
         }
-        (
-            Principal::Tenant {
-                business_id,
-                key_id,
-            },
-            false,
-        ) => {
-            req.extensions_mut().insert(TenantAuth {
-                tenant: TenantId(business_id),
-                key_id,
-            });
-            scoped(DbScope::Tenant(TenantId(business_id)), next.run(req)).await
+        (Principal::Tenant { tenant, key_id }, false) => {
+            req.extensions_mut().insert(TenantAuth { tenant, key_id });
+            scoped(DbScope::Tenant(tenant), next.run(req)).await
         }
         (Principal::Tenant { .. }, true) => ApiError::Forbidden.into_response(),
         (Principal::Admin { .. }, false) => ApiError::bad_request(

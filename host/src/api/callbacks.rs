@@ -23,7 +23,6 @@ use axum::{Json, Router};
 use super::AppState;
 use super::body::RawBody;
 use super::error::{ApiError, ApiResult};
-use crate::model::TenantId;
 use crate::runtime::{PluginKind, PluginMeta, PluginScope, Prepared};
 use crate::store::tenant_scope::{DbScope, scoped};
 use crate::store::{CallEventApplied, StoreError, StoreKv};
@@ -88,12 +87,12 @@ async fn callback(
             StoreError::NotFound => ApiError::NotFound("callback token"),
             other => other.into(),
         })?;
-    let bid = target.business_id;
-    scoped(DbScope::Tenant(TenantId(bid)), async {
+    let tenant = target.tenant;
+    scoped(DbScope::Tenant(tenant), async {
         let prepared = s.adapters.get(&s, &target.dialer).await?;
         let config = s
             .store
-            .dialer_config_for_worker(TenantId(bid), &target.dialer)
+            .dialer_config_for_worker(tenant, &target.dialer)
             .await?
             .unwrap_or_default();
         let headers: Vec<(String, String)> = headers
@@ -101,7 +100,7 @@ async fn callback(
             .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
             .collect();
         let kv = Arc::new(StoreKv(s.store.clone()));
-        let scope = PluginScope::new(bid, &prepared.meta, kv);
+        let scope = PluginScope::new(tenant, &prepared.meta, kv);
         let mut inst = s.plugins.dialer(&prepared, scope).await.map_err(|e| {
             s.metrics.plugin_error(e.cause.label());
             ApiError::Internal(e.to_string())
@@ -124,7 +123,7 @@ async fn callback(
             Ok(None) => return Ok(Json(serde_json::json!({"result": "no_event"}))),
             Ok(Some(e)) => e,
         };
-        let result = match s.store.apply_call_event(TenantId(bid), &event).await? {
+        let result = match s.store.apply_call_event(tenant, &event).await? {
             CallEventApplied::Applied => "applied",
             CallEventApplied::Ignored => "ignored",
             CallEventApplied::Held => "held",

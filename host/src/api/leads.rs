@@ -281,7 +281,7 @@ async fn import(
                 created += 1;
                 stored.push(RowStored {
                     row,
-                    id,
+                    id: id.get(),
                     external_id: input.external_id,
                     result: "created",
                 });
@@ -290,7 +290,7 @@ async fn import(
                 updated += 1;
                 stored.push(RowStored {
                     row,
-                    id,
+                    id: id.get(),
                     external_id: input.external_id,
                     result: "updated",
                 });
@@ -347,7 +347,7 @@ async fn list(
         .store
         .list_leads(t.tenant, &filter, req.store_page())
         .await?;
-    Ok(Json(paged(req, rows, |l| l.id, LeadJson::from)))
+    Ok(Json(paged(req, rows, |l| l.id.get(), LeadJson::from)))
 }
 
 async fn get_one(

@@ -20,7 +20,7 @@ use super::paging::{PageQuery, Paged, paged};
 use super::views::{RunJson, parse_id, rfc3339};
 use crate::lifecycle::compliance::CallingWindow;
 use crate::lifecycle::settings::{CancelMode, RunSettings};
-use crate::model::{JobId, RunId};
+use crate::model::{JobId, LeadId, RunId};
 use crate::store::platform_reads::Resource;
 use crate::store::{LeadFilter, PAGE_LIMIT_MAX, Page, RunSpec};
 
@@ -39,7 +39,8 @@ pub const RUN_LEADS_MAX: usize = 1_000_000;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRun {
-    pub lead_ids: Option<Vec<i64>>,
+    /// Plain JSON numbers ([`LeadId`] is transparent).
+    pub lead_ids: Option<Vec<LeadId>>,
     pub filter: Option<FilterReq>,
     pub flow: String,
     pub flow_version: Option<i64>,
@@ -111,7 +112,7 @@ impl SettingsReq {
     }
 }
 
-async fn select_leads(s: &AppState, t: &TenantAuth, f: FilterReq) -> ApiResult<Vec<i64>> {
+async fn select_leads(s: &AppState, t: &TenantAuth, f: FilterReq) -> ApiResult<Vec<LeadId>> {
     let filter = LeadFilter {
         tag: f.tag,
         status: f.status,
@@ -121,7 +122,7 @@ async fn select_leads(s: &AppState, t: &TenantAuth, f: FilterReq) -> ApiResult<V
     loop {
         let rows = s.store.list_leads(t.tenant, &filter, page).await?;
         let Some(last) = rows.last() else { break };
-        page.after = Some(last.id);
+        page.after = Some(last.id.get());
         let n = rows.len();
         ids.extend(rows.into_iter().map(|l| l.id));
         if ids.len() > RUN_LEADS_MAX {

@@ -123,7 +123,7 @@ pub struct LeadJson {
 impl From<LeadRecord> for LeadJson {
     fn from(l: LeadRecord) -> Self {
         LeadJson {
-            id: l.id,
+            id: l.id.get(),
             external_id: l.external_id,
             phone: l.phone,
             name: l.name,

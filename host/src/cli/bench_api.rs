@@ -20,7 +20,7 @@ use hyper::Request;
 
 use crate::api::{ApiConfig, AppState};
 use crate::lifecycle::RunSettings;
-use crate::model::TenantId;
+use crate::model::LeadId;
 use crate::runtime::{Limits, PluginHost, PluginKind};
 use crate::store::{LeadInput, RunSpec};
 
@@ -124,18 +124,13 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
         .await?;
     db.insert_plugin_version(
         PluginKind::Flow,
-        Some(TenantId::from(bid)),
+        Some(bid),
         "default-flow",
         crate::builtin::DEFAULT_FLOW,
     )
     .await?;
-    db.activate_plugin_version(
-        PluginKind::Flow,
-        Some(TenantId::from(bid)),
-        "default-flow",
-        1,
-    )
-    .await?;
+    db.activate_plugin_version(PluginKind::Flow, Some(bid), "default-flow", 1)
+        .await?;
     let leads: Vec<LeadInput> = (0..100)
         .map(|i| LeadInput {
             external_id: format!("L-{i}"),
@@ -144,8 +139,8 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
             ..LeadInput::default()
         })
         .collect();
-    let ids: Vec<i64> = db
-        .upsert_leads(bid.into(), &leads)
+    let ids: Vec<LeadId> = db
+        .upsert_leads(bid, &leads)
         .await?
         .into_iter()
         .map(|r| match r? {
@@ -154,7 +149,7 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
         .collect::<Result<_, crate::store::StoreError>>()?;
     let run_id = db
         .create_run(
-            bid.into(),
+            bid,
             &RunSpec {
                 lead_ids: ids,
                 flow: "default-flow".into(),
@@ -164,7 +159,7 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
             },
         )
         .await?;
-    let token = db.create_callback_token(bid.into(), "sim-dialer").await?;
+    let token = db.create_callback_token(bid, "sim-dialer").await?;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

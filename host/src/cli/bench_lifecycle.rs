@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use crate::builtin;
 use crate::lifecycle::compliance::CallingWindow;
 use crate::lifecycle::{RunSettings, Worker, WorkerConfig, cancel_run, stop_pair};
-use crate::model::TenantId;
+use crate::model::{LeadId, TenantId};
 use crate::runtime::{Limits, PluginHost, PluginKind};
 use crate::store::{self, LeadInput, LeadUpsert, Page, RunSpec, Store};
 
@@ -67,8 +67,12 @@ fn settings(concurrency: u32) -> RunSettings {
 }
 
 /// A tenant with `n` leads, the built-in flow and sim dialer; returns
-/// (business_id, lead ids).
-async fn seed(db: &Arc<dyn Store>, n: usize, ledger: bool) -> anyhow::Result<(i64, Vec<i64>)> {
+/// (tenant, lead ids).
+async fn seed(
+    db: &Arc<dyn Store>,
+    n: usize,
+    ledger: bool,
+) -> anyhow::Result<(TenantId, Vec<LeadId>)> {
     let b = db
         .create_tenant(&format!("bench-{:08x}", rand::random::<u32>()))
         .await?;
@@ -85,7 +89,7 @@ async fn seed(db: &Arc<dyn Store>, n: usize, ledger: bool) -> anyhow::Result<(i6
         })
         .collect();
     for chunk in leads.chunks(1000) {
-        for r in db.upsert_leads(b.into(), chunk).await? {
+        for r in db.upsert_leads(b, chunk).await? {
             match r? {
                 LeadUpsert::Created(id) | LeadUpsert::Updated(id) => ids.push(id),
             }
@@ -94,7 +98,7 @@ async fn seed(db: &Arc<dyn Store>, n: usize, ledger: bool) -> anyhow::Result<(i6
     for (kind, owner, name, bytes) in [
         (
             PluginKind::Flow,
-            Some(TenantId::from(b)),
+            Some(b),
             "default-flow",
             builtin::DEFAULT_FLOW,
         ),
@@ -108,7 +112,7 @@ async fn seed(db: &Arc<dyn Store>, n: usize, ledger: bool) -> anyhow::Result<(i6
         }
     }
     db.set_dialer_config(
-        b.into(),
+        b,
         "sim-dialer",
         &vec![(
             "ledger".to_string(),
@@ -121,13 +125,13 @@ async fn seed(db: &Arc<dyn Store>, n: usize, ledger: bool) -> anyhow::Result<(i6
 
 async fn create_run(
     db: &Arc<dyn Store>,
-    b: i64,
-    leads: &[i64],
+    b: TenantId,
+    leads: &[LeadId],
     concurrency: u32,
 ) -> anyhow::Result<i64> {
     Ok(db
         .create_run(
-            b.into(),
+            b,
             &RunSpec {
                 lead_ids: leads.to_vec(),
                 flow: "default-flow".into(),
@@ -144,12 +148,12 @@ async fn create_run(
 /// few milliseconds: `get_run` also counts the run's jobs by status (a scan
 /// of all of them), and polling that would compete with the worker for the
 /// database and measure the observer rather than the lifecycle.
-async fn run_row(db: &Arc<dyn Store>, b: i64, run_id: i64) -> anyhow::Result<store::RunView> {
+async fn run_row(db: &Arc<dyn Store>, b: TenantId, run_id: i64) -> anyhow::Result<store::RunView> {
     let page = Page {
         after: Some(run_id - 1),
         limit: 1,
     };
-    db.list_runs(b.into(), page)
+    db.list_runs(b, page)
         .await?
         .into_iter()
         .find(|r| r.id.0 == run_id)
@@ -224,7 +228,7 @@ async fn measure(a: &LifecycleBenchArgs, url: &str) -> anyhow::Result<serde_json
     })
     .await?;
     let elapsed = t0.elapsed();
-    let run = db.get_run(b.into(), run_id.into()).await?;
+    let run = db.get_run(b, run_id.into()).await?;
     anyhow::ensure!(
         run.cursor_position == run.total_leads,
         "run ended {} with cursor {} of {}",
@@ -245,7 +249,7 @@ async fn measure(a: &LifecycleBenchArgs, url: &str) -> anyhow::Result<serde_json
     })
     .await?;
     let hot_swap = measure_hot_swap(&db, &metrics_ctx).await?;
-    let cancelled = cancel_run(&*db, cb.into(), crun.into(), None, Duration::from_secs(30)).await?;
+    let cancelled = cancel_run(&*db, cb, crun.into(), None, Duration::from_secs(30)).await?;
     stop.stop();
     w.await??;
 

@@ -26,7 +26,7 @@ use crate::lifecycle::canceller;
 use crate::lifecycle::settings::{CancelMode, RunSettings};
 use crate::lifecycle::shutdown::stop_pair;
 use crate::lifecycle::{Worker, WorkerConfig};
-use crate::model::TenantId;
+use crate::model::{LeadId, TenantId};
 use crate::runtime::{Limits, PluginHost, PluginKind, PluginMeta};
 use crate::store::{self, LeadUpsert, Page, RunSpec, RunStatus, Store};
 
@@ -236,7 +236,7 @@ fn database_url(
 async fn install_plugins(
     store: &dyn Store,
     plugins: &PluginHost,
-    tenant: i64,
+    tenant: TenantId,
 ) -> anyhow::Result<()> {
     for (kind, name, wasm, owner) in [
         (PluginKind::Dialer, "sim-dialer", builtin::SIM_DIALER, None),
@@ -244,7 +244,7 @@ async fn install_plugins(
             PluginKind::Flow,
             "default-flow",
             builtin::DEFAULT_FLOW,
-            Some(TenantId::from(tenant)),
+            Some(tenant),
         ),
     ] {
         plugins
@@ -272,13 +272,14 @@ async fn install_plugins(
 }
 
 /// Imports a batch and its DNC numbers; returns the lead ids in order.
-async fn import(store: &dyn Store, tenant: i64, batch: &DemoLeads) -> anyhow::Result<Vec<i64>> {
+async fn import(
+    store: &dyn Store,
+    tenant: TenantId,
+    batch: &DemoLeads,
+) -> anyhow::Result<Vec<LeadId>> {
     let mut ids = Vec::with_capacity(batch.leads.len());
     for chunk in batch.leads.chunks(IMPORT_CHUNK) {
-        for (lead, r) in chunk
-            .iter()
-            .zip(store.upsert_leads(tenant.into(), chunk).await?)
-        {
+        for (lead, r) in chunk.iter().zip(store.upsert_leads(tenant, chunk).await?) {
             match r {
                 Ok(LeadUpsert::Created(id) | LeadUpsert::Updated(id)) => ids.push(id),
                 Err(e) => bail!("lead {}: {e}", lead.external_id),
@@ -286,7 +287,7 @@ async fn import(store: &dyn Store, tenant: i64, batch: &DemoLeads) -> anyhow::Re
         }
     }
     for phone in &batch.dnc {
-        store.dnc_add(tenant.into(), phone).await?;
+        store.dnc_add(tenant, phone).await?;
     }
     Ok(ids)
 }
@@ -307,13 +308,13 @@ fn settings(concurrency: u32, calls_per_second: Option<f64>) -> RunSettings {
 
 async fn create(
     store: &dyn Store,
-    tenant: i64,
-    lead_ids: Vec<i64>,
+    tenant: TenantId,
+    lead_ids: Vec<LeadId>,
     settings: RunSettings,
 ) -> anyhow::Result<i64> {
     Ok(store
         .create_run(
-            tenant.into(),
+            tenant,
             &RunSpec {
                 lead_ids,
                 flow: "default-flow".into(),
@@ -332,8 +333,8 @@ async fn create(
 /// run with a `drain` cancel instead of waiting hours, and says so.
 async fn run_campaign(
     store: &dyn Store,
-    tenant: i64,
-    lead_ids: Vec<i64>,
+    tenant: TenantId,
+    lead_ids: Vec<LeadId>,
     deferred_expected: usize,
     concurrency: u32,
 ) -> anyhow::Result<RunReport> {
@@ -344,7 +345,7 @@ async fn run_campaign(
     let mut progress = Progress::for_run("campaign", total as u64);
     let expect_left = deferred_expected as i64;
     loop {
-        let run = store.get_run(tenant.into(), run_id.into()).await?;
+        let run = store.get_run(tenant, run_id.into()).await?;
         progress.update(run.cursor_position as u64, run.status.as_str());
         if is_terminal(run.status) {
             progress.finish(run.cursor_position as u64, run.status.as_str());
@@ -373,7 +374,7 @@ async fn run_campaign(
             );
             canceller::cancel_run(
                 store,
-                tenant.into(),
+                tenant,
                 run_id.into(),
                 Some(CancelMode::Drain),
                 config::CANCEL_WAIT_DEFAULT,
@@ -392,8 +393,8 @@ async fn run_campaign(
 /// Run 2: paced, cancelled once half of it is done.
 async fn run_cancelled(
     store: &dyn Store,
-    tenant: i64,
-    lead_ids: Vec<i64>,
+    tenant: TenantId,
+    lead_ids: Vec<LeadId>,
     concurrency: u32,
 ) -> anyhow::Result<RunReport> {
     let total = lead_ids.len() as i64;
@@ -403,7 +404,7 @@ async fn run_cancelled(
     let t0 = Instant::now();
     let mut progress = Progress::for_run("cancelled", total as u64);
     loop {
-        let run = store.get_run(tenant.into(), run_id.into()).await?;
+        let run = store.get_run(tenant, run_id.into()).await?;
         progress.update(run.cursor_position as u64, run.status.as_str());
         if is_terminal(run.status) {
             progress.finish(run.cursor_position as u64, run.status.as_str());
@@ -420,7 +421,7 @@ async fn run_cancelled(
     }
     let cancelled = canceller::cancel_run(
         store,
-        tenant.into(),
+        tenant,
         run_id.into(),
         Some(CancelMode::Hangup),
         config::CANCEL_WAIT_DEFAULT,
@@ -464,12 +465,12 @@ fn check_deadline(t0: Instant, run_id: i64) -> anyhow::Result<()> {
 
 async fn wait_terminal(
     store: &dyn Store,
-    tenant: i64,
+    tenant: TenantId,
     run_id: i64,
 ) -> anyhow::Result<store::RunView> {
     let t0 = Instant::now();
     loop {
-        let run = store.get_run(tenant.into(), run_id.into()).await?;
+        let run = store.get_run(tenant, run_id.into()).await?;
         if is_terminal(run.status) {
             return Ok(run);
         }
@@ -487,7 +488,11 @@ struct Decisions {
     retries: u64,
 }
 
-async fn count_decisions(store: &dyn Store, tenant: i64, run_id: i64) -> anyhow::Result<Decisions> {
+async fn count_decisions(
+    store: &dyn Store,
+    tenant: TenantId,
+    run_id: i64,
+) -> anyhow::Result<Decisions> {
     let mut d = Decisions::default();
     let mut deferred = std::collections::BTreeSet::new();
     let mut dnc = std::collections::BTreeSet::new();
@@ -495,7 +500,7 @@ async fn count_decisions(store: &dyn Store, tenant: i64, run_id: i64) -> anyhow:
     loop {
         let page = store
             .list_attempts(
-                tenant.into(),
+                tenant,
                 run_id.into(),
                 Page {
                     after,
@@ -531,13 +536,13 @@ async fn count_decisions(store: &dyn Store, tenant: i64, run_id: i64) -> anyhow:
 
 async fn report(
     store: &dyn Store,
-    tenant: i64,
+    tenant: TenantId,
     run_id: i64,
     label: &str,
     elapsed: Duration,
     cancel_acknowledged_ms: Option<i64>,
 ) -> anyhow::Result<RunReport> {
-    let run = store.get_run(tenant.into(), run_id.into()).await?;
+    let run = store.get_run(tenant, run_id.into()).await?;
     let d = count_decisions(store, tenant, run_id).await?;
     let placements = sim_ledger::placements_of_run(store, tenant, run_id).await?;
     let jobs: BTreeMap<String, u64> = run

@@ -4,6 +4,7 @@
 //! from the host's job rows, so a bug in the host's bookkeeping cannot hide a
 //! call that was really placed.
 
+use crate::model::TenantId;
 use crate::runtime::PluginKind;
 use crate::store::{KvStore, Page, StoreResult};
 
@@ -23,7 +24,7 @@ pub struct Placement {
 /// Every placement of `run_id` (idempotency keys are `run-job-attempt`).
 pub async fn placements_of_run(
     store: &dyn KvStore,
-    business_id: i64,
+    tenant: TenantId,
     run_id: i64,
 ) -> StoreResult<Vec<Placement>> {
     let ns = namespace();
@@ -33,7 +34,7 @@ pub async fn placements_of_run(
     loop {
         let page = store
             .kv_list(
-                business_id.into(),
+                tenant,
                 Some(&ns),
                 after.as_ref().map(|(n, k)| (n.as_str(), k.as_str())),
                 Page::first(crate::store::PAGE_LIMIT_MAX),

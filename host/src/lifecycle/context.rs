@@ -19,7 +19,7 @@ use super::run_control::RunControl;
 use super::shares::FleetShare;
 use super::shutdown::Stop;
 use super::worker_config::WorkerConfig;
-use crate::model::RunId;
+use crate::model::{RunId, TenantId};
 use crate::process_metrics::Metrics;
 use crate::runtime::PluginHost;
 use crate::store::Store;
@@ -44,7 +44,7 @@ pub struct WorkerCtx {
     pub dialers: DialerDirectory,
     pub stop: Stop,
     runs: Mutex<HashMap<RunId, Arc<RunControl>>>,
-    tenant_calls: Mutex<HashMap<i64, Arc<CallSlots>>>,
+    tenant_calls: Mutex<HashMap<TenantId, Arc<CallSlots>>>,
     /// Woken when a run driver ends (a slot is free).
     pub slot_freed: Notify,
 }
@@ -121,15 +121,15 @@ impl WorkerCtx {
 
     /// The tenant's calls in flight on this worker, limited to this
     /// worker's share of the tenant's fleet-wide cap.
-    pub fn tenant_slots(&self, business_id: i64) -> Arc<CallSlots> {
+    pub fn tenant_slots(&self, tenant: TenantId) -> Arc<CallSlots> {
         self.tenant_calls
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .entry(business_id)
+            .entry(tenant)
             .or_insert_with(|| {
                 CallSlots::new(
                     self.fleet
-                        .tenant_calls(business_id, self.cfg.tenant_max_concurrent_calls),
+                        .tenant_calls(tenant, self.cfg.tenant_max_concurrent_calls),
                 )
             })
             .clone()

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::model::TenantId;
 use crate::store::RunLoad;
 
 /// This worker's shares, by tenant and by adapter account.
@@ -18,18 +19,18 @@ pub struct FleetShare {
 
 #[derive(Debug, Default, Clone, PartialEq)]
 struct Shares {
-    tenant: HashMap<i64, f64>,
+    tenant: HashMap<TenantId, f64>,
     account: HashMap<String, f64>,
 }
 
 impl FleetShare {
     /// Recomputes the shares of worker `me` from the fleet's load.
     pub fn apply(&self, me: &str, load: &[RunLoad]) {
-        let mut tenant: HashMap<i64, (i64, i64)> = HashMap::new();
+        let mut tenant: HashMap<TenantId, (i64, i64)> = HashMap::new();
         let mut account: HashMap<String, (i64, i64)> = HashMap::new();
         for l in load {
             let mine = if l.owner_worker == me { l.runs } else { 0 };
-            let t = tenant.entry(l.tenant.0).or_default();
+            let t = tenant.entry(l.tenant).or_default();
             t.0 += mine;
             t.1 += l.runs;
             let a = account.entry(l.dialer.clone()).or_default();
@@ -47,12 +48,12 @@ impl FleetShare {
         *self.shares.lock().unwrap_or_else(|p| p.into_inner()) = next;
     }
 
-    /// This worker's fraction of tenant `business_id`'s limits (1 when the
-    /// fleet shows no other owner, e.g. right after a claim).
-    pub fn tenant(&self, business_id: i64) -> f64 {
+    /// This worker's fraction of `tenant`'s limits (1 when the fleet shows
+    /// no other owner, e.g. right after a claim).
+    pub fn tenant(&self, tenant: TenantId) -> f64 {
         let s = self.shares.lock().unwrap_or_else(|p| p.into_inner());
         s.tenant
-            .get(&business_id)
+            .get(&tenant)
             .copied()
             .filter(|f| *f > 0.0)
             .unwrap_or(1.0)
@@ -69,8 +70,8 @@ impl FleetShare {
     }
 
     /// `cap` scaled to this worker's share, at least 1.
-    pub fn tenant_calls(&self, business_id: i64, cap: u32) -> usize {
-        ((f64::from(cap) * self.tenant(business_id)).floor() as usize).max(1)
+    pub fn tenant_calls(&self, tenant: TenantId, cap: u32) -> usize {
+        ((f64::from(cap) * self.tenant(tenant)).floor() as usize).max(1)
     }
 }
 
@@ -80,7 +81,7 @@ mod tests {
 
     fn load(b: i64, dialer: &str, owner: &str, runs: i64) -> RunLoad {
         RunLoad {
-            tenant: crate::model::TenantId(b),
+            tenant: TenantId(b),
             dialer: dialer.into(),
             owner_worker: owner.into(),
             runs,
@@ -90,7 +91,7 @@ mod tests {
     #[test]
     fn shares_follow_the_runs_each_worker_drives() {
         let f = FleetShare::default();
-        assert_eq!(f.tenant(1), 1.0, "unknown: the whole limit");
+        assert_eq!(f.tenant(TenantId(1)), 1.0, "unknown: the whole limit");
         f.apply(
             "me",
             &[
@@ -100,14 +101,14 @@ mod tests {
                 load(2, "http", "me", 2),
             ],
         );
-        assert_eq!(f.tenant(1), 0.75);
-        assert_eq!(f.tenant(2), 0.5);
+        assert_eq!(f.tenant(TenantId(1)), 0.75);
+        assert_eq!(f.tenant(TenantId(2)), 0.5);
         assert_eq!(f.account("sim"), 0.5);
         assert_eq!(f.account("http"), 1.0);
-        assert_eq!(f.tenant_calls(1, 10), 7);
-        assert_eq!(f.tenant_calls(2, 1), 1, "never below one slot");
+        assert_eq!(f.tenant_calls(TenantId(1), 10), 7);
+        assert_eq!(f.tenant_calls(TenantId(2), 1), 1, "never below one slot");
         // The other worker of tenant 1 died (its lease no longer counts).
         f.apply("me", &[load(1, "sim", "me", 3)]);
-        assert_eq!(f.tenant_calls(1, 10), 10);
+        assert_eq!(f.tenant_calls(TenantId(1), 10), 10);
     }
 }

@@ -1,5 +1,5 @@
-//! Typed ids, so a run id, a lease generation and a tenant id can no longer
-//! be swapped silently where all three were bare `i64`.
+//! Typed ids, so a run id, a lease generation, a tenant id and a key id can
+//! no longer be swapped silently where all were bare `i64`.
 //!
 //! Each is `#[serde(transparent)]` (the API's JSON keeps plain numbers) and
 //! `#[sqlx(transparent)]` (binds and decodes as `i64`/`BIGINT` on both
@@ -49,8 +49,12 @@ macro_rules! i64_id {
 }
 
 i64_id!(
-    /// A tenant (`businesses.id`; `business_id` in rows and the API).
+    /// A tenant (`businesses.id`; the schema's `business_id` columns).
     TenantId
+);
+i64_id!(
+    /// An API key, a tenant's or the platform's (`api_keys.id`).
+    ApiKeyId
 );
 i64_id!(
     /// A run (`runs.id`).
@@ -123,12 +127,14 @@ mod tests {
     #[test]
     fn ids_are_sql_types_on_both_engines() {
         binds_on::<Postgres, TenantId>();
+        binds_on::<Postgres, ApiKeyId>();
         binds_on::<Postgres, RunId>();
         binds_on::<Postgres, JobId>();
         binds_on::<Postgres, LeadId>();
         binds_on::<Postgres, LeaseGeneration>();
         binds_on::<Postgres, WorkerId>();
         binds_on::<Sqlite, TenantId>();
+        binds_on::<Sqlite, ApiKeyId>();
         binds_on::<Sqlite, RunId>();
         binds_on::<Sqlite, JobId>();
         binds_on::<Sqlite, LeadId>();

@@ -6,8 +6,8 @@
 //!
 //! Module map:
 //!
-//! - [`ids`]: `TenantId`, `RunId`, `JobId`, `LeadId`, `LeaseGeneration` and
-//!   `WorkerId` newtypes; plain numbers/strings in JSON and SQL.
+//! - [`ids`]: `TenantId`, `ApiKeyId`, `RunId`, `JobId`, `LeadId`,
+//!   `LeaseGeneration` and `WorkerId` newtypes; plain numbers/strings in JSON and SQL.
 //! - [`lease`]: [`Lease`], the run + generation + worker a fenced write presents.
 //! - [`status`]: [`RunStatus`], [`JobStatus`] and [`CallState`], each with
 //!   its stored names defined once.
@@ -33,7 +33,7 @@ pub mod status;
 pub use call_event::CallEvent;
 pub use call_report::{AnsweredBy, CallReport, Outcome};
 pub use calling_window::CallingWindow;
-pub use ids::{JobId, LeadId, LeaseGeneration, RunId, TenantId, WorkerId};
+pub use ids::{ApiKeyId, JobId, LeadId, LeaseGeneration, RunId, TenantId, WorkerId};
 pub use lead::{Lead, Properties};
 pub use lease::Lease;
 pub use settings::{CancelMode, RunSettings};

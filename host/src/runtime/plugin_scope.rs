@@ -36,7 +36,7 @@ pub struct PluginScope {
 }
 
 impl PluginScope {
-    /// A scope for `business_id` with the conventional namespace
+    /// A scope for `tenant` with the conventional namespace
     /// `{kind}:{plugin name}`, no HTTP destinations and no extra log fields.
     pub fn new(tenant: impl Into<TenantId>, meta: &PluginMeta, kv: Arc<dyn TenantKv>) -> Self {
         PluginScope {

@@ -4,11 +4,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::StoreResult;
+use crate::model::{ApiKeyId, TenantId};
 
 /// A business on the platform.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Tenant {
-    pub id: i64,
+    pub id: TenantId,
     pub name: String,
     pub created_at: DateTime<Utc>,
 }
@@ -17,12 +18,12 @@ pub struct Tenant {
 /// the URL or the body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Principal {
-    Tenant { business_id: i64, key_id: i64 },
-    Admin { key_id: i64 },
+    Tenant { tenant: TenantId, key_id: ApiKeyId },
+    Admin { key_id: ApiKeyId },
 }
 
 impl Principal {
-    pub fn key_id(&self) -> i64 {
+    pub fn key_id(&self) -> ApiKeyId {
         match *self {
             Principal::Tenant { key_id, .. } | Principal::Admin { key_id } => key_id,
         }
@@ -32,7 +33,7 @@ impl Principal {
 /// A key just created: the plaintext exists only in this value.
 #[derive(Debug, Clone)]
 pub struct CreatedKey {
-    pub id: i64,
+    pub id: ApiKeyId,
     pub plaintext: String,
     pub prefix: String,
 }
@@ -40,8 +41,10 @@ pub struct CreatedKey {
 /// A key as listed (never the secret).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ApiKeyInfo {
-    pub id: i64,
-    pub business_id: Option<i64>,
+    pub id: ApiKeyId,
+    /// `None` = a platform (admin) key.
+    #[serde(rename = "business_id")]
+    pub tenant: Option<TenantId>,
     pub prefix: String,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -50,14 +53,14 @@ pub struct ApiKeyInfo {
 #[async_trait]
 pub trait AccountStore {
     /// Creates a tenant; returns its id.
-    async fn create_tenant(&self, name: &str) -> StoreResult<i64>;
-    async fn get_tenant(&self, business_id: i64) -> StoreResult<Tenant>;
+    async fn create_tenant(&self, name: &str) -> StoreResult<TenantId>;
+    async fn get_tenant(&self, tenant: TenantId) -> StoreResult<Tenant>;
     /// Creates a key for a tenant (`Some`) or the platform (`None`: admin key).
     /// Only sha256 of the plaintext is stored.
-    async fn create_api_key(&self, business_id: Option<i64>) -> StoreResult<CreatedKey>;
+    async fn create_api_key(&self, tenant: Option<TenantId>) -> StoreResult<CreatedKey>;
     /// Unknown or revoked key → NotFound (the API answers 401).
     async fn resolve_api_key(&self, plaintext: &str) -> StoreResult<Principal>;
     /// Revokes a key of that owner (`None` = platform). Another owner's key → NotFound.
-    async fn revoke_api_key(&self, business_id: Option<i64>, key_id: i64) -> StoreResult<()>;
-    async fn list_api_keys(&self, business_id: Option<i64>) -> StoreResult<Vec<ApiKeyInfo>>;
+    async fn revoke_api_key(&self, tenant: Option<TenantId>, key_id: ApiKeyId) -> StoreResult<()>;
+    async fn list_api_keys(&self, tenant: Option<TenantId>) -> StoreResult<Vec<ApiKeyInfo>>;
 }

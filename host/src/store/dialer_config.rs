@@ -15,7 +15,7 @@ use crate::runtime::Properties;
 /// What a callback token stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallbackTarget {
-    pub business_id: i64,
+    pub tenant: TenantId,
     pub dialer: String,
 }
 

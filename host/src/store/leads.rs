@@ -30,8 +30,9 @@ pub struct LeadInput {
 /// A stored lead.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LeadRecord {
-    pub id: i64,
-    pub business_id: i64,
+    pub id: LeadId,
+    #[serde(rename = "business_id")]
+    pub tenant: TenantId,
     pub external_id: String,
     pub phone: String,
     pub name: Option<String>,
@@ -64,8 +65,8 @@ impl LeadRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "result", content = "id", rename_all = "snake_case")]
 pub enum LeadUpsert {
-    Created(i64),
-    Updated(i64),
+    Created(LeadId),
+    Updated(LeadId),
 }
 
 /// Filters of [`LeadStore::list_leads`]; `None` = any.

@@ -14,7 +14,8 @@
 //!   (embedded default, demo, single node), one file per concern where the
 //!   engines truly differ (plugins' notify, leads' JSON, the run store's
 //!   claims and batch writes). The concerns whose SQL differs only by casts
-//!   are written once for both in `portable`. Both drivers pass the same
+//!   are written once for both in `portable`, and so are the run store's
+//!   row mappers. Both drivers pass the same
 //!   [`conformance`] and [`conformance_runs`] suites.
 //! - Queries are built at run time (`sqlx::query` + `bind`), never with the
 //!   compile-time-checked macros: no database is needed to build.
@@ -22,14 +23,17 @@
 //!   another tenant is [`StoreError::NotFound`], exactly like a missing row, so
 //!   the API answers 404 and existence does not leak.
 //! - Ids are typed ([`crate::model::ids`]): a tenant is a
-//!   [`TenantId`](crate::model::TenantId), a run a
-//!   [`RunId`](crate::model::RunId), and a worker's fenced write presents its
-//!   [`Lease`](crate::model::Lease), so they cannot be swapped silently.
-//!
-//! **`business_id` is the schema's name for the tenant id**, kept from the
-//! original system's schema: every tenant table's `business_id` column (and
-//! the RLS setting `dialplane.business_id`) holds a `TenantId`. The code and
-//! the docs say "tenant"; only SQL text says `business_id`.
+//!   [`TenantId`](crate::model::TenantId), an API key an
+//!   [`ApiKeyId`](crate::model::ApiKeyId), a run, job and lead a
+//!   [`RunId`](crate::model::RunId), [`JobId`](crate::model::JobId) and
+//!   [`LeadId`](crate::model::LeadId), and a worker's fenced write presents
+//!   its [`Lease`](crate::model::Lease), so they cannot be swapped silently.
+//! - **`business_id` is the schema's name for the tenant id**, kept from the
+//!   original system's schema: every tenant table's `business_id` column (and
+//!   the RLS setting `dialplane.business_id`) holds a `TenantId`. The Rust
+//!   code and the docs say "tenant" (fields and parameters `tenant`); only
+//!   SQL text says `business_id`, and `#[serde(rename = "business_id")]`
+//!   where a serialized row keeps its JSON name.
 //! - Secrets (API keys, callback tokens) are stored as sha256 only; dialer
 //!   configurations are write-only except on the worker path.
 //! - [`connect`] picks the driver from the URL scheme and applies the
@@ -53,7 +57,8 @@
 //! - [`dialer_config`]: [`DialerConfigStore`], dialer configs, callback tokens.
 //! - [`runs`]: [`ApiRunStore`] and [`WorkerRunStore`], the run lifecycle.
 //! - [`platform_reads`]: [`PlatformReads`], the API's cross-tenant reads.
-//! - `portable`: the stores written once for both engines (macros).
+//! - `portable`: the stores and run-row mappers written once for both
+//!   engines (macros).
 //! - [`postgres`]: the PostgreSQL driver.
 //! - [`sqlite`]: the SQLite driver.
 //! - [`tenant_scope`]: the API's RLS role and per-task tenant scope.

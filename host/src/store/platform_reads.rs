@@ -6,11 +6,11 @@
 //!   security event land in the owner's audit log);
 //! - [`PlatformReads::aggregates`]: counts for `/metrics`;
 //! - [`PlatformReads::job_details`]: a page of jobs' leads and attempts in
-//!   two queries (filtered by `business_id` like every tenant query).
+//!   two queries (filtered by the tenant like every tenant query).
 //!
 //! Runs on its own small pool with the owner's rights (RLS does not apply:
 //! these reads cross tenants on purpose), so every tenant query here filters
-//! by `business_id` itself. Both drivers implement it with one body,
+//! by the tenant (`business_id`) itself. Both drivers implement it with one body,
 //! `super::portable::platform_reads`.
 
 use std::collections::BTreeMap;
@@ -86,10 +86,10 @@ pub trait PlatformReads: Send + Sync {
     async fn plugin_name_version(&self, plugin_id: i64) -> StoreResult<Option<(String, i64)>>;
 
     /// External ids of the leads of `job_ids` (job id → external id) and
-    /// their attempts in order, for tenant `business_id` only.
+    /// their attempts in order, for `tenant` only.
     async fn job_details(
         &self,
-        business_id: TenantId,
+        tenant: TenantId,
         run_id: RunId,
         job_ids: &[JobId],
     ) -> StoreResult<(BTreeMap<JobId, String>, Vec<AttemptDetail>)>;

@@ -29,7 +29,9 @@ pub const PLUGIN_NAME_MAX: usize = 64;
 pub struct PluginVersion {
     pub id: i64,
     pub kind: PluginKind,
-    pub business_id: Option<TenantId>,
+    /// `None` = the platform's (dialer adapters).
+    #[serde(rename = "business_id")]
+    pub tenant: Option<TenantId>,
     pub name: String,
     pub version: i64,
     pub sha256: String,

@@ -43,7 +43,7 @@ impl RunStatus {
 /// is pinned (`flow_version: None` = the version active now).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSpec {
-    pub lead_ids: Vec<i64>,
+    pub lead_ids: Vec<LeadId>,
     pub flow: String,
     pub flow_version: Option<i64>,
     pub dialer: String,

@@ -110,7 +110,7 @@ impl Api {
     pub async fn tenant(&self, name: &str) -> Tenant {
         let id = self.db.create_tenant(name).await.unwrap();
         let key = self.db.create_api_key(Some(id)).await.unwrap().plaintext;
-        Tenant { id, key }
+        Tenant { id: id.get(), key }
     }
 
     pub async fn admin_key(&self) -> String {

@@ -43,7 +43,7 @@ pub async fn place_one(
     let run_id = run.claimed.lease.run.0;
     let at = JobAttempt::next_of(run.claimed.lease.run, job);
     let key = at.idempotency_key.clone();
-    let _slot = ctx.tenant_slots(run.claimed.tenant.0).acquire().await;
+    let _slot = ctx.tenant_slots(run.claimed.tenant).acquire().await;
     ctx.rate
         .acquire(&[
             (
@@ -56,7 +56,7 @@ pub async fn place_one(
                 Level::Tenant(run.claimed.tenant.0),
                 ctx.cfg
                     .tenant_calls_per_second
-                    .map(|r| r * ctx.fleet.tenant(run.claimed.tenant.0)),
+                    .map(|r| r * ctx.fleet.tenant(run.claimed.tenant)),
             ),
             (Level::Run(run_id), run.claimed.settings.calls_per_second),
         ])

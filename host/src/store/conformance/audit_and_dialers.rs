@@ -1,15 +1,13 @@
 //! The audit log, dialer configurations and callback tokens.
 
 use super::*;
-use crate::model::TenantId;
 
 pub async fn audit_logs_are_per_tenant_and_platform(store: Arc<dyn Store>) {
     let a = tenant(&store).await;
     let b = tenant(&store).await;
     let key = store.create_api_key(Some(a)).await.unwrap();
-    let (a, b) = (TenantId::from(a), TenantId::from(b));
-    let entry = |business_id, action: &str, security| AuditEntry {
-        business_id,
+    let entry = |tenant, action: &str, security| AuditEntry {
+        tenant,
         actor_key_id: Some(key.id),
         action: action.into(),
         detail: serde_json::json!({"run_id": 7, "note": "é ' ; --"}),
@@ -43,12 +41,8 @@ pub async fn audit_logs_are_per_tenant_and_platform(store: Arc<dyn Store>) {
             .is_empty()
     );
     let platform = store.list_audit(None, Page::first(1000)).await.unwrap();
-    assert!(
-        platform
-            .iter()
-            .any(|r| r.id == pid && r.business_id.is_none())
-    );
-    assert!(platform.iter().all(|r| r.business_id.is_none()));
+    assert!(platform.iter().any(|r| r.id == pid && r.tenant.is_none()));
+    assert!(platform.iter().all(|r| r.tenant.is_none()));
     let after = store
         .list_audit(
             Some(a),
@@ -70,69 +64,54 @@ pub async fn dialer_config_is_write_only_and_per_tenant(store: Arc<dyn Store>) {
         ("token".to_string(), "s3cret".to_string()),
     ];
     store
-        .set_dialer_config(a.into(), "http-dialer", &cfg)
+        .set_dialer_config(a, "http-dialer", &cfg)
         .await
         .unwrap();
-    assert_eq!(
-        store.list_dialer_configs(a.into()).await.unwrap(),
-        ["http-dialer"]
-    );
+    assert_eq!(store.list_dialer_configs(a).await.unwrap(), ["http-dialer"]);
     assert_eq!(
         store
-            .dialer_config_for_worker(a.into(), "http-dialer")
+            .dialer_config_for_worker(a, "http-dialer")
             .await
             .unwrap(),
         Some(cfg)
     );
     assert_eq!(
         store
-            .dialer_config_for_worker(b.into(), "http-dialer")
+            .dialer_config_for_worker(b, "http-dialer")
             .await
             .unwrap(),
         None
     );
-    assert!(
-        store
-            .list_dialer_configs(b.into())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.list_dialer_configs(b).await.unwrap().is_empty());
     let cfg2 = vec![("account".to_string(), "AC2".to_string())];
     store
-        .set_dialer_config(a.into(), "http-dialer", &cfg2)
+        .set_dialer_config(a, "http-dialer", &cfg2)
         .await
         .unwrap();
     assert_eq!(
         store
-            .dialer_config_for_worker(a.into(), "http-dialer")
+            .dialer_config_for_worker(a, "http-dialer")
             .await
             .unwrap(),
         Some(cfg2)
     );
     assert!(matches!(
-        store.set_dialer_config(a.into(), "../etc", &vec![]).await,
+        store.set_dialer_config(a, "../etc", &vec![]).await,
         Err(StoreError::Invalid { ref field, .. }) if field == "dialer"
     ));
 }
 
 pub async fn callback_tokens_resolve_to_tenant_and_dialer(store: Arc<dyn Store>) {
     let a = tenant(&store).await;
-    let t1 = store
-        .create_callback_token(a.into(), "sim-dialer")
-        .await
-        .unwrap();
-    let t2 = store
-        .create_callback_token(a.into(), "sim-dialer")
-        .await
-        .unwrap();
+    let t1 = store.create_callback_token(a, "sim-dialer").await.unwrap();
+    let t2 = store.create_callback_token(a, "sim-dialer").await.unwrap();
     assert_ne!(t1, t2);
     assert!(t1.len() >= 64, "unguessable");
     let target = store.resolve_callback_token(&t1).await.unwrap();
     assert_eq!(
         target,
         CallbackTarget {
-            business_id: a,
+            tenant: a,
             dialer: "sim-dialer".into()
         }
     );

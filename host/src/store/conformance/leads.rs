@@ -5,10 +5,7 @@ use super::*;
 pub async fn leads_upsert_updates_rather_than_duplicates(store: Arc<dyn Store>) {
     let b = tenant(&store).await;
     let first = store
-        .upsert_leads(
-            b.into(),
-            &[lead("x1", "+33100000001"), lead("x2", "+33100000002")],
-        )
+        .upsert_leads(b, &[lead("x1", "+33100000001"), lead("x2", "+33100000002")])
         .await
         .unwrap();
     let id1 = match first[0] {
@@ -22,7 +19,7 @@ pub async fn leads_upsert_updates_rather_than_duplicates(store: Arc<dyn Store>) 
     changed.tags = vec!["autumn".into()];
     changed.attributes = BTreeMap::from([("plan".to_string(), "silver".to_string())]);
     let second = store
-        .upsert_leads(b.into(), &[changed, lead("x3", "+33100000003")])
+        .upsert_leads(b, &[changed, lead("x3", "+33100000003")])
         .await
         .unwrap();
     assert!(
@@ -32,7 +29,7 @@ pub async fn leads_upsert_updates_rather_than_duplicates(store: Arc<dyn Store>) 
     assert!(matches!(second[1], Ok(LeadUpsert::Created(_))));
 
     let all = store
-        .list_leads(b.into(), &LeadFilter::default(), Page::first(100))
+        .list_leads(b, &LeadFilter::default(), Page::first(100))
         .await
         .unwrap();
     assert_eq!(
@@ -40,7 +37,7 @@ pub async fn leads_upsert_updates_rather_than_duplicates(store: Arc<dyn Store>) 
         3,
         "a duplicate external id must update, not add a row"
     );
-    let x1 = store.get_lead(b.into(), id1.into()).await.unwrap();
+    let x1 = store.get_lead(b, id1).await.unwrap();
     assert_eq!(x1.phone, "+33100000009");
     assert_eq!(x1.name, None);
     assert_eq!(x1.tags, vec!["autumn".to_string()]);
@@ -53,21 +50,14 @@ pub async fn leads_upsert_updates_rather_than_duplicates(store: Arc<dyn Store>) 
         "status kept when the input has none"
     );
     assert_eq!(
-        store
-            .get_lead_by_external_id(b.into(), "x1")
-            .await
-            .unwrap()
-            .id,
+        store.get_lead_by_external_id(b, "x1").await.unwrap().id,
         id1
     );
 
     let mut with_status = lead("x1", "+33100000009");
     with_status.status = Some("contacted".into());
-    store.upsert_leads(b.into(), &[with_status]).await.unwrap();
-    assert_eq!(
-        store.get_lead(b.into(), id1.into()).await.unwrap().status,
-        "contacted"
-    );
+    store.upsert_leads(b, &[with_status]).await.unwrap();
+    assert_eq!(store.get_lead(b, id1).await.unwrap().status, "contacted");
 }
 
 pub async fn leads_bad_rows_are_reported_and_good_rows_stored(store: Arc<dyn Store>) {
@@ -78,10 +68,7 @@ pub async fn leads_bad_rows_are_reported_and_good_rows_stored(store: Arc<dyn Sto
     let mut long_tag = lead("y3", "+33100000003");
     long_tag.tags = vec!["t".repeat(LEAD_TEXT_MAX + 1)];
     let results = store
-        .upsert_leads(
-            b.into(),
-            &[no_id, lead("ok", "+33100000004"), no_phone, long_tag],
-        )
+        .upsert_leads(b, &[no_id, lead("ok", "+33100000004"), no_phone, long_tag])
         .await
         .unwrap();
     assert_eq!(results.len(), 4);
@@ -94,7 +81,7 @@ pub async fn leads_bad_rows_are_reported_and_good_rows_stored(store: Arc<dyn Sto
     assert_eq!(field(&results[2]), "phone");
     assert_eq!(field(&results[3]), "tags");
     let all = store
-        .list_leads(b.into(), &LeadFilter::default(), Page::first(10))
+        .list_leads(b, &LeadFilter::default(), Page::first(10))
         .await
         .unwrap();
     assert_eq!(
@@ -109,34 +96,26 @@ pub async fn leads_are_isolated_between_tenants(store: Arc<dyn Store>) {
     let a = tenant(&store).await;
     let b = tenant(&store).await;
     let ra = store
-        .upsert_leads(a.into(), &[lead("same", "+33100000001")])
+        .upsert_leads(a, &[lead("same", "+33100000001")])
         .await
         .unwrap();
     let rb = store
-        .upsert_leads(b.into(), &[lead("same", "+44100000001")])
+        .upsert_leads(b, &[lead("same", "+44100000001")])
         .await
         .unwrap();
     let (Ok(LeadUpsert::Created(ia)), Ok(LeadUpsert::Created(ib))) = (&ra[0], &rb[0]) else {
         panic!("the same external id in two tenants is two leads: {ra:?} {rb:?}");
     };
     assert_ne!(ia, ib);
+    assert_not_found(store.get_lead(b, *ia).await, "B reading A's lead");
     assert_not_found(
-        store.get_lead(b.into(), (*ia).into()).await,
-        "B reading A's lead",
-    );
-    assert_not_found(
-        store
-            .update_lead_outcome(b.into(), (*ia).into(), Some("x"), &[])
-            .await,
+        store.update_lead_outcome(b, *ia, Some("x"), &[]).await,
         "B updating A's lead",
     );
-    assert_eq!(
-        store.get_lead(a.into(), (*ia).into()).await.unwrap().phone,
-        "+33100000001"
-    );
+    assert_eq!(store.get_lead(a, *ia).await.unwrap().phone, "+33100000001");
     assert_eq!(
         store
-            .get_lead_by_external_id(b.into(), "same")
+            .get_lead_by_external_id(b, "same")
             .await
             .unwrap()
             .phone,
@@ -145,13 +124,13 @@ pub async fn leads_are_isolated_between_tenants(store: Arc<dyn Store>) {
     let c = tenant(&store).await;
     assert!(
         store
-            .list_leads(c.into(), &LeadFilter::default(), Page::first(100))
+            .list_leads(c, &LeadFilter::default(), Page::first(100))
             .await
             .unwrap()
             .is_empty()
     );
     assert_not_found(
-        store.get_lead_by_external_id(c.into(), "same").await,
+        store.get_lead_by_external_id(c, "same").await,
         "C by external id",
     );
 }
@@ -170,7 +149,7 @@ pub async fn leads_list_filters_and_pages(store: Arc<dyn Store>) {
             l
         })
         .collect();
-    store.upsert_leads(b.into(), &rows).await.unwrap();
+    store.upsert_leads(b, &rows).await.unwrap();
     let f = |tag: Option<&str>, status: Option<&str>| LeadFilter {
         tag: tag.map(Into::into),
         status: status.map(Into::into),
@@ -178,21 +157,21 @@ pub async fn leads_list_filters_and_pages(store: Arc<dyn Store>) {
     let ext = |v: Vec<LeadRecord>| v.into_iter().map(|l| l.external_id).collect::<Vec<_>>();
     assert_eq!(
         ext(store
-            .list_leads(b.into(), &f(Some("even"), None), Page::first(100))
+            .list_leads(b, &f(Some("even"), None), Page::first(100))
             .await
             .unwrap()),
         ["p0", "p2", "p4", "p6"]
     );
     assert_eq!(
         ext(store
-            .list_leads(b.into(), &f(Some("even"), Some("called")), Page::first(100))
+            .list_leads(b, &f(Some("even"), Some("called")), Page::first(100))
             .await
             .unwrap()),
         ["p4", "p6"]
     );
     assert!(
         store
-            .list_leads(b.into(), &f(Some("ev"), None), Page::first(100))
+            .list_leads(b, &f(Some("ev"), None), Page::first(100))
             .await
             .unwrap()
             .is_empty()
@@ -202,21 +181,21 @@ pub async fn leads_list_filters_and_pages(store: Arc<dyn Store>) {
     let mut page = Page::first(3);
     loop {
         let got = store
-            .list_leads(b.into(), &f(Some("all"), None), page)
+            .list_leads(b, &f(Some("all"), None), page)
             .await
             .unwrap();
         if got.is_empty() {
             break;
         }
         assert!(got.len() <= 3);
-        page.after = got.last().map(|l| l.id);
+        page.after = got.last().map(|l| l.id.get());
         seen.extend(ext(got));
     }
     assert_eq!(seen, ["p0", "p1", "p2", "p3", "p4", "p5", "p6"]);
     // Absurd limits are clamped, not errors.
     assert_eq!(
         store
-            .list_leads(b.into(), &f(None, None), Page::first(0))
+            .list_leads(b, &f(None, None), Page::first(0))
             .await
             .unwrap()
             .len(),
@@ -224,7 +203,7 @@ pub async fn leads_list_filters_and_pages(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
-            .list_leads(b.into(), &f(None, None), Page::first(u32::MAX))
+            .list_leads(b, &f(None, None), Page::first(u32::MAX))
             .await
             .unwrap()
             .len(),
@@ -235,30 +214,19 @@ pub async fn leads_list_filters_and_pages(store: Arc<dyn Store>) {
 pub async fn lead_outcome_sets_status_and_merges_tags(store: Arc<dyn Store>) {
     let b = tenant(&store).await;
     let r = store
-        .upsert_leads(b.into(), &[lead("o1", "+33100000001")])
+        .upsert_leads(b, &[lead("o1", "+33100000001")])
         .await
         .unwrap();
     let Ok(LeadUpsert::Created(id)) = r[0] else {
         panic!("{r:?}")
     };
     store
-        .update_lead_outcome(
-            b.into(),
-            id.into(),
-            Some("answered"),
-            &["vip".into(), "spring".into()],
-        )
+        .update_lead_outcome(b, id, Some("answered"), &["vip".into(), "spring".into()])
         .await
         .unwrap();
-    let l = store.get_lead(b.into(), id.into()).await.unwrap();
+    let l = store.get_lead(b, id).await.unwrap();
     assert_eq!(l.status, "answered");
     assert_eq!(l.tags, ["spring", "vip"]);
-    store
-        .update_lead_outcome(b.into(), id.into(), None, &[])
-        .await
-        .unwrap();
-    assert_eq!(
-        store.get_lead(b.into(), id.into()).await.unwrap().status,
-        "answered"
-    );
+    store.update_lead_outcome(b, id, None, &[]).await.unwrap();
+    assert_eq!(store.get_lead(b, id).await.unwrap().status, "answered");
 }

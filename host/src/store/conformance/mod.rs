@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::*;
+use crate::model::TenantId;
 use crate::runtime::{PluginKind, TenantKv};
 
 pub use audit_and_dialers::*;
@@ -105,7 +106,7 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{:08x}", rand::rng().next_u32())
 }
 
-async fn tenant(store: &Arc<dyn Store>) -> i64 {
+async fn tenant(store: &Arc<dyn Store>) -> TenantId {
     store
         .create_tenant(&unique("acme"))
         .await

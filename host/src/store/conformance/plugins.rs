@@ -1,10 +1,9 @@
 //! Plugins: versions, activation, isolation between owners.
 
 use super::*;
-use crate::model::TenantId;
 
 pub async fn plugin_versions_and_single_active(store: Arc<dyn Store>) {
-    let b = TenantId::from(tenant(&store).await);
+    let b = tenant(&store).await;
     let name = unique("flow");
     let k = PluginKind::Flow;
     let mut versions = Vec::new();
@@ -112,7 +111,7 @@ pub async fn plugin_activation_is_announced_and_listed(store: Arc<dyn Store>) {
     use futures::StreamExt;
     let k = PluginKind::Dialer;
     let name = unique("dialer");
-    let b = TenantId::from(tenant(&store).await);
+    let b = tenant(&store).await;
     let tenant_flow = unique("flow");
     store
         .insert_plugin_version(PluginKind::Flow, Some(b), &tenant_flow, b"f")
@@ -142,9 +141,7 @@ pub async fn plugin_activation_is_announced_and_listed(store: Arc<dyn Store>) {
     assert_eq!(mine.len(), 1);
     assert_eq!((mine[0].version, mine[0].active), (1, true));
     assert!(
-        active
-            .iter()
-            .all(|v| v.kind == k && v.business_id.is_none()),
+        active.iter().all(|v| v.kind == k && v.tenant.is_none()),
         "only platform dialers, never a tenant's flow: {active:?}"
     );
     store
@@ -158,8 +155,8 @@ pub async fn plugin_activation_is_announced_and_listed(store: Arc<dyn Store>) {
 }
 
 pub async fn plugins_are_isolated_between_owners(store: Arc<dyn Store>) {
-    let a = TenantId::from(tenant(&store).await);
-    let b = TenantId::from(tenant(&store).await);
+    let a = tenant(&store).await;
+    let b = tenant(&store).await;
     let name = unique("shared-name");
     store
         .insert_plugin_version(PluginKind::Flow, Some(a), &name, b"a1")
@@ -211,7 +208,7 @@ pub async fn plugins_are_isolated_between_owners(store: Arc<dyn Store>) {
         .insert_plugin_version(PluginKind::Dialer, None, &name, b"p1")
         .await
         .unwrap();
-    assert_eq!((pv.version, pv.business_id), (1, None));
+    assert_eq!((pv.version, pv.tenant), (1, None));
     store
         .activate_plugin_version(PluginKind::Dialer, None, &name, 1)
         .await

@@ -6,68 +6,37 @@ use super::*;
 pub async fn kv_is_isolated_between_tenants(store: Arc<dyn Store>) {
     let a = tenant(&store).await;
     let b = tenant(&store).await;
-    store
-        .kv_set(a.into(), "flow:x", "k", b"from-a")
-        .await
-        .unwrap();
-    store
-        .kv_set(b.into(), "flow:x", "k", b"from-b")
-        .await
-        .unwrap();
+    store.kv_set(a, "flow:x", "k", b"from-a").await.unwrap();
+    store.kv_set(b, "flow:x", "k", b"from-b").await.unwrap();
     assert_eq!(
-        store
-            .kv_get(a.into(), "flow:x", "k")
-            .await
-            .unwrap()
-            .as_deref(),
+        store.kv_get(a, "flow:x", "k").await.unwrap().as_deref(),
         Some(&b"from-a"[..])
     );
     assert_eq!(
-        store
-            .kv_get(b.into(), "flow:x", "k")
-            .await
-            .unwrap()
-            .as_deref(),
+        store.kv_get(b, "flow:x", "k").await.unwrap().as_deref(),
         Some(&b"from-b"[..])
     );
     assert_eq!(
-        store.kv_get(a.into(), "flow:y", "k").await.unwrap(),
+        store.kv_get(a, "flow:y", "k").await.unwrap(),
         None,
         "namespaces are separate"
     );
-    store
-        .kv_set(a.into(), "flow:x", "k", b"again")
-        .await
-        .unwrap();
+    store.kv_set(a, "flow:x", "k", b"again").await.unwrap();
     assert_eq!(
-        store
-            .kv_get(a.into(), "flow:x", "k")
-            .await
-            .unwrap()
-            .as_deref(),
+        store.kv_get(a, "flow:x", "k").await.unwrap().as_deref(),
         Some(&b"again"[..])
     );
-    store.kv_delete(b.into(), "flow:x", "k").await.unwrap();
-    assert_eq!(store.kv_get(b.into(), "flow:x", "k").await.unwrap(), None);
+    store.kv_delete(b, "flow:x", "k").await.unwrap();
+    assert_eq!(store.kv_get(b, "flow:x", "k").await.unwrap(), None);
     assert_eq!(
-        store
-            .kv_get(a.into(), "flow:x", "k")
-            .await
-            .unwrap()
-            .as_deref(),
+        store.kv_get(a, "flow:x", "k").await.unwrap().as_deref(),
         Some(&b"again"[..])
     );
-    store
-        .kv_delete(b.into(), "flow:x", "missing")
-        .await
-        .unwrap();
-    store.kv_set(a.into(), "flow:x", "j", b"").await.unwrap();
-    store
-        .kv_set(a.into(), "dialer:sim", "z", b"1")
-        .await
-        .unwrap();
+    store.kv_delete(b, "flow:x", "missing").await.unwrap();
+    store.kv_set(a, "flow:x", "j", b"").await.unwrap();
+    store.kv_set(a, "dialer:sim", "z", b"1").await.unwrap();
     let all = store
-        .kv_list(a.into(), None, None, Page::first(100))
+        .kv_list(a, None, None, Page::first(100))
         .await
         .unwrap();
     let keys: Vec<_> = all
@@ -79,13 +48,13 @@ pub async fn kv_is_isolated_between_tenants(store: Arc<dyn Store>) {
         [("dialer:sim", "z"), ("flow:x", "j"), ("flow:x", "k")]
     );
     let next = store
-        .kv_list(a.into(), None, Some(("flow:x", "j")), Page::first(100))
+        .kv_list(a, None, Some(("flow:x", "j")), Page::first(100))
         .await
         .unwrap();
     assert_eq!(next.len(), 1);
     assert_eq!(
         store
-            .kv_list(a.into(), Some("flow:x"), None, Page::first(100))
+            .kv_list(a, Some("flow:x"), None, Page::first(100))
             .await
             .unwrap()
             .len(),
@@ -93,7 +62,7 @@ pub async fn kv_is_isolated_between_tenants(store: Arc<dyn Store>) {
     );
     assert!(
         store
-            .kv_list(b.into(), None, None, Page::first(100))
+            .kv_list(b, None, None, Page::first(100))
             .await
             .unwrap()
             .is_empty()
@@ -103,55 +72,49 @@ pub async fn kv_is_isolated_between_tenants(store: Arc<dyn Store>) {
 pub async fn store_kv_backs_the_runtime_tenant_kv(store: Arc<dyn Store>) {
     let a = tenant(&store).await;
     let kv = StoreKv(store.clone());
-    kv.set(a.into(), "flow:f", "visits", b"3").await.unwrap();
+    kv.set(a, "flow:f", "visits", b"3").await.unwrap();
     assert_eq!(
         store
-            .kv_get(a.into(), "flow:f", "visits")
+            .kv_get(a, "flow:f", "visits")
             .await
             .unwrap()
             .as_deref(),
         Some(&b"3"[..])
     );
     assert_eq!(
-        kv.get(a.into(), "flow:f", "visits")
-            .await
-            .unwrap()
-            .as_deref(),
+        kv.get(a, "flow:f", "visits").await.unwrap().as_deref(),
         Some(&b"3"[..])
     );
-    kv.delete(a.into(), "flow:f", "visits").await.unwrap();
-    assert_eq!(kv.get(a.into(), "flow:f", "visits").await.unwrap(), None);
+    kv.delete(a, "flow:f", "visits").await.unwrap();
+    assert_eq!(kv.get(a, "flow:f", "visits").await.unwrap(), None);
 }
 
 pub async fn dnc_add_remove_contains_list(store: Arc<dyn Store>) {
     let a = tenant(&store).await;
     let b = tenant(&store).await;
-    assert!(store.dnc_add(a.into(), "+33100000002").await.unwrap());
+    assert!(store.dnc_add(a, "+33100000002").await.unwrap());
     assert!(
-        !store.dnc_add(a.into(), "+33100000002").await.unwrap(),
+        !store.dnc_add(a, "+33100000002").await.unwrap(),
         "second add is a no-op"
     );
-    assert!(store.dnc_add(a.into(), "+33100000001").await.unwrap());
-    assert!(store.dnc_contains(a.into(), "+33100000002").await.unwrap());
+    assert!(store.dnc_add(a, "+33100000001").await.unwrap());
+    assert!(store.dnc_contains(a, "+33100000002").await.unwrap());
     assert!(
-        !store.dnc_contains(b.into(), "+33100000002").await.unwrap(),
+        !store.dnc_contains(b, "+33100000002").await.unwrap(),
         "DNC is per tenant"
     );
     assert_eq!(
-        store.dnc_list(a.into(), None, 10).await.unwrap(),
+        store.dnc_list(a, None, 10).await.unwrap(),
         ["+33100000001", "+33100000002"]
     );
     assert_eq!(
-        store
-            .dnc_list(a.into(), Some("+33100000001"), 10)
-            .await
-            .unwrap(),
+        store.dnc_list(a, Some("+33100000001"), 10).await.unwrap(),
         ["+33100000002"]
     );
-    assert!(store.dnc_list(b.into(), None, 10).await.unwrap().is_empty());
-    assert!(!store.dnc_remove(b.into(), "+33100000002").await.unwrap());
-    assert!(store.dnc_remove(a.into(), "+33100000002").await.unwrap());
-    assert!(!store.dnc_contains(a.into(), "+33100000002").await.unwrap());
+    assert!(store.dnc_list(b, None, 10).await.unwrap().is_empty());
+    assert!(!store.dnc_remove(b, "+33100000002").await.unwrap());
+    assert!(store.dnc_remove(a, "+33100000002").await.unwrap());
+    assert!(!store.dnc_contains(a, "+33100000002").await.unwrap());
 }
 
 pub async fn constraint_violations_are_conflicts(store: Arc<dyn Store>) {

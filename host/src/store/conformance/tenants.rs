@@ -7,7 +7,10 @@ pub async fn tenants_and_keys(store: Arc<dyn Store>) {
     let id = store.create_tenant(&name).await.unwrap();
     let t = store.get_tenant(id).await.unwrap();
     assert_eq!((t.id, t.name.as_str()), (id, name.as_str()));
-    assert_not_found(store.get_tenant(id + 1_000_000).await, "unknown tenant");
+    assert_not_found(
+        store.get_tenant(TenantId(id.get() + 1_000_000)).await,
+        "unknown tenant",
+    );
     assert!(matches!(
         store.create_tenant("  ").await,
         Err(StoreError::Invalid { ref field, .. }) if field == "name"
@@ -22,7 +25,7 @@ pub async fn tenants_and_keys(store: Arc<dyn Store>) {
     assert_eq!(
         store.resolve_api_key(&key.plaintext).await.unwrap(),
         Principal::Tenant {
-            business_id: id,
+            tenant: id,
             key_id: key.id
         }
     );
@@ -38,7 +41,9 @@ pub async fn tenants_and_keys(store: Arc<dyn Store>) {
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].prefix, key.prefix);
     assert_not_found(
-        store.create_api_key(Some(id + 1_000_000)).await,
+        store
+            .create_api_key(Some(TenantId(id.get() + 1_000_000)))
+            .await,
         "key for unknown tenant",
     );
 }

@@ -38,14 +38,7 @@ pub async fn run_cursor_counts_finished_jobs_and_retries_reuse_the_row(store: Ar
         )
         .await
         .unwrap();
-    assert_eq!(
-        store
-            .get_run(b.into(), run_id)
-            .await
-            .unwrap()
-            .cursor_position,
-        2
-    );
+    assert_eq!(store.get_run(b, run_id).await.unwrap().cursor_position, 2);
     assert!(
         store
             .next_jobs(&lease(run_id, g, &w), 69_999, 10)
@@ -81,10 +74,10 @@ pub async fn run_cursor_counts_finished_jobs_and_retries_reuse_the_row(store: Ar
             .unwrap(),
         RunStatus::Completed
     );
-    let run = store.get_run(b.into(), run_id).await.unwrap();
+    let run = store.get_run(b, run_id).await.unwrap();
     assert_eq!(run.cursor_position, run.total_leads);
     let attempts = store
-        .list_attempts(b.into(), run_id, Page::first(100))
+        .list_attempts(b, run_id, Page::first(100))
         .await
         .unwrap();
     assert_eq!(attempts.len(), 4, "one attempt row per call placed");
@@ -120,7 +113,7 @@ pub async fn run_call_events_are_monotonic_and_tenant_scoped(store: Arc<dyn Stor
     };
     let apply = |e: CallEvent| {
         let store = store.clone();
-        async move { store.apply_call_event(b.into(), &e).await.unwrap() }
+        async move { store.apply_call_event(b, &e).await.unwrap() }
     };
     assert_eq!(
         apply(ev(CallState::Ringing, None)).await,
@@ -146,7 +139,7 @@ pub async fn run_call_events_are_monotonic_and_tenant_scoped(store: Arc<dyn Stor
     let other = store.create_tenant(&unique("other")).await.unwrap();
     assert_eq!(
         store
-            .apply_call_event(other.into(), &ev(CallState::Ended, None))
+            .apply_call_event(other, &ev(CallState::Ended, None))
             .await
             .unwrap(),
         CallEventApplied::Held,
@@ -157,10 +150,10 @@ pub async fn run_call_events_are_monotonic_and_tenant_scoped(store: Arc<dyn Stor
     assert_eq!(dialing[0].call_state.as_deref(), Some("ended"));
     assert_eq!(dialing[0].report.as_ref(), Some(&r));
     assert_eq!(dialing[0].provider_call_id.as_deref(), Some(pcid.as_str()));
-    let run = store.get_run(b.into(), run_id).await.unwrap();
+    let run = store.get_run(b, run_id).await.unwrap();
     assert_eq!(run.last_call_placed_at, Some(2_000));
     let attempts = store
-        .list_attempts(b.into(), run_id, Page::first(10))
+        .list_attempts(b, run_id, Page::first(10))
         .await
         .unwrap();
     assert_eq!(attempts.len(), 1);
@@ -194,7 +187,7 @@ pub async fn run_call_events_are_monotonic_and_tenant_scoped(store: Arc<dyn Stor
         "an older event after the job finished"
     );
     let attempts = store
-        .list_attempts(b.into(), run_id, Page::first(10))
+        .list_attempts(b, run_id, Page::first(10))
         .await
         .unwrap();
     assert_eq!(attempts.len(), 1);
@@ -232,11 +225,11 @@ pub async fn run_finish_upserts_recorded_calls_and_repeats_harmlessly(store: Arc
             Fenced::Done
         );
     }
-    let run = store.get_run(b.into(), run_id).await.unwrap();
+    let run = store.get_run(b, run_id).await.unwrap();
     assert_eq!(run.cursor_position, 2, "each job counted once");
     assert_eq!(run.counts.by_status.get("completed"), Some(&2));
     let attempts = store
-        .list_attempts(b.into(), run_id, Page::first(10))
+        .list_attempts(b, run_id, Page::first(10))
         .await
         .unwrap();
     assert_eq!(attempts.len(), 2, "one attempt row per call: {attempts:?}");

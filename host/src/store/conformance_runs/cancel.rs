@@ -5,10 +5,7 @@ use super::*;
 pub async fn run_cancel_cancels_queued_jobs_and_blocks_dialing(store: Arc<dyn Store>) {
     let (b, ids, flow, dialer) = setup(&store, 4).await;
     let run_id = store
-        .create_run(
-            b.into(),
-            &spec(&ids, &flow, &dialer, RunSettings::default()),
-        )
+        .create_run(b, &spec(&ids, &flow, &dialer, RunSettings::default()))
         .await
         .unwrap();
     let w = unique("w");
@@ -33,7 +30,7 @@ pub async fn run_cancel_cancels_queued_jobs_and_blocks_dialing(store: Arc<dyn St
     };
     assert_eq!(marked, vec![jobs[0].job_id]);
     let req = store
-        .request_cancel(b.into(), run_id, Some(CancelMode::Hangup))
+        .request_cancel(b, run_id, Some(CancelMode::Hangup))
         .await
         .unwrap();
     assert_eq!(
@@ -42,7 +39,7 @@ pub async fn run_cancel_cancels_queued_jobs_and_blocks_dialing(store: Arc<dyn St
     );
     assert_eq!(req.status, RunStatus::Running);
     assert!(
-        !store.cancel_settled(b.into(), run_id).await.unwrap(),
+        !store.cancel_settled(b, run_id).await.unwrap(),
         "a live owner has not acknowledged yet"
     );
     assert_eq!(
@@ -60,7 +57,7 @@ pub async fn run_cancel_cancels_queued_jobs_and_blocks_dialing(store: Arc<dyn St
         store.ack_cancel(&lease(run_id, g, &w)).await.unwrap(),
         Fenced::Done
     );
-    assert!(store.cancel_settled(b.into(), run_id).await.unwrap());
+    assert!(store.cancel_settled(b, run_id).await.unwrap());
     assert_eq!(
         store
             .finish_run_if_done(&lease(run_id, g, &w))
@@ -92,7 +89,7 @@ pub async fn run_cancel_cancels_queued_jobs_and_blocks_dialing(store: Arc<dyn St
             .unwrap(),
         RunStatus::Cancelled
     );
-    let run = store.get_run(b.into(), run_id).await.unwrap();
+    let run = store.get_run(b, run_id).await.unwrap();
     assert_eq!(run.cursor_position, 4, "every job is finished");
     assert_eq!(run.last_call_placed_at, Some(1_000));
     assert_eq!(run.cancel_mode, Some(CancelMode::Hangup));
@@ -102,25 +99,22 @@ pub async fn run_cancel_cancels_queued_jobs_and_blocks_dialing(store: Arc<dyn St
 pub async fn run_cancel_of_unowned_run_is_immediate(store: Arc<dyn Store>) {
     let (b, ids, flow, dialer) = setup(&store, 3).await;
     let run_id = store
-        .create_run(
-            b.into(),
-            &spec(&ids, &flow, &dialer, RunSettings::default()),
-        )
+        .create_run(b, &spec(&ids, &flow, &dialer, RunSettings::default()))
         .await
         .unwrap();
     let other = store.create_tenant(&unique("other")).await.unwrap();
     assert!(matches!(
-        store.request_cancel(other.into(), run_id, None).await,
+        store.request_cancel(other, run_id, None).await,
         Err(StoreError::NotFound)
     ));
-    let req = store.request_cancel(b.into(), run_id, None).await.unwrap();
+    let req = store.request_cancel(b, run_id, None).await.unwrap();
     assert_eq!(req.status, RunStatus::Cancelled);
-    assert!(store.cancel_settled(b.into(), run_id).await.unwrap());
-    let run = store.get_run(b.into(), run_id).await.unwrap();
+    assert!(store.cancel_settled(b, run_id).await.unwrap());
+    let run = store.get_run(b, run_id).await.unwrap();
     assert_eq!(run.status, RunStatus::Cancelled);
     assert_eq!(run.cursor_position, 3);
     // Idempotent, and a cancelled run is never claimed.
-    let again = store.request_cancel(b.into(), run_id, None).await.unwrap();
+    let again = store.request_cancel(b, run_id, None).await.unwrap();
     assert_eq!(
         (again.status, again.jobs_cancelled),
         (RunStatus::Cancelled, 0)
@@ -139,27 +133,21 @@ pub async fn run_cancel_of_unowned_run_is_immediate(store: Arc<dyn Store>) {
 pub async fn run_cancel_job_only_when_queued(store: Arc<dyn Store>) {
     let (b, ids, flow, dialer) = setup(&store, 2).await;
     let run_id = store
-        .create_run(
-            b.into(),
-            &spec(&ids, &flow, &dialer, RunSettings::default()),
-        )
+        .create_run(b, &spec(&ids, &flow, &dialer, RunSettings::default()))
         .await
         .unwrap();
-    let jobs = store
-        .list_jobs(b.into(), run_id, Page::first(10))
-        .await
-        .unwrap();
+    let jobs = store.list_jobs(b, run_id, Page::first(10)).await.unwrap();
     let other = store.create_tenant(&unique("other")).await.unwrap();
     assert!(matches!(
-        store.cancel_job(other.into(), jobs[0].id).await,
+        store.cancel_job(other, jobs[0].id).await,
         Err(StoreError::NotFound)
     ));
-    let j = store.cancel_job(b.into(), jobs[0].id).await.unwrap();
+    let j = store.cancel_job(b, jobs[0].id).await.unwrap();
     assert_eq!(j.status, "cancelled");
-    match store.cancel_job(b.into(), jobs[0].id).await {
+    match store.cancel_job(b, jobs[0].id).await {
         Err(StoreError::Invalid { field, .. }) => assert_eq!(field, "status"),
         other => panic!("expected Invalid status, got {other:?}"),
     }
-    let run = store.get_run(b.into(), run_id).await.unwrap();
+    let run = store.get_run(b, run_id).await.unwrap();
     assert_eq!(run.cursor_position, 1, "a cancelled job counts as finished");
 }

@@ -5,19 +5,16 @@ use super::*;
 pub async fn run_create_snapshots_leads_and_pins_flow(store: Arc<dyn Store>) {
     let (b, ids, flow, dialer) = setup(&store, 5).await;
     let run_id = store
-        .create_run(
-            b.into(),
-            &spec(&ids, &flow, &dialer, RunSettings::default()),
-        )
+        .create_run(b, &spec(&ids, &flow, &dialer, RunSettings::default()))
         .await
         .unwrap();
-    let run = store.get_run(b.into(), run_id).await.unwrap();
+    let run = store.get_run(b, run_id).await.unwrap();
     assert_eq!(run.status, RunStatus::Queued);
     assert_eq!(run.total_leads, 5);
     assert_eq!(run.cursor_position, 0);
     assert_eq!(run.counts.by_status.get("queued"), Some(&5));
     let pinned = store
-        .get_active_plugin(PluginKind::Flow, Some(TenantId::from(b)), &flow)
+        .get_active_plugin(PluginKind::Flow, Some(b), &flow)
         .await
         .unwrap();
     assert_eq!(
@@ -26,59 +23,46 @@ pub async fn run_create_snapshots_leads_and_pins_flow(store: Arc<dyn Store>) {
     );
     // A later activation does not change what the run uses.
     let v2 = store
-        .insert_plugin_version(PluginKind::Flow, Some(TenantId::from(b)), &flow, b"v2")
+        .insert_plugin_version(PluginKind::Flow, Some(b), &flow, b"v2")
         .await
         .unwrap();
     store
-        .activate_plugin_version(PluginKind::Flow, Some(TenantId::from(b)), &flow, v2.version)
+        .activate_plugin_version(PluginKind::Flow, Some(b), &flow, v2.version)
         .await
         .unwrap();
     let (_, version, bytes) = store.run_flow_plugin(run_id).await.unwrap();
     assert_eq!((version, bytes.as_slice()), (1, &b"flow-bytes"[..]));
-    let jobs = store
-        .list_jobs(b.into(), run_id, Page::first(100))
-        .await
-        .unwrap();
+    let jobs = store.list_jobs(b, run_id, Page::first(100)).await.unwrap();
     assert_eq!(
-        jobs.iter().map(|j| j.lead_id.0).collect::<Vec<_>>(),
+        jobs.iter().map(|j| j.lead_id).collect::<Vec<_>>(),
         ids,
         "jobs keep the lead order"
     );
     // Another tenant sees nothing.
     let other = store.create_tenant(&unique("other")).await.unwrap();
     assert!(matches!(
-        store.get_run(other.into(), run_id).await,
+        store.get_run(other, run_id).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.list_jobs(other.into(), run_id, Page::first(10)).await,
+        store.list_jobs(other, run_id, Page::first(10)).await,
         Err(StoreError::NotFound)
     ));
     assert!(
         store
-            .list_runs(other.into(), Page::first(10))
+            .list_runs(other, Page::first(10))
             .await
             .unwrap()
             .is_empty()
     );
-    assert_eq!(
-        store
-            .list_runs(b.into(), Page::first(10))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(store.list_runs(b, Page::first(10)).await.unwrap().len(), 1);
 }
 
 pub async fn run_duplicate_lead_is_rejected_by_the_database(store: Arc<dyn Store>) {
     let (b, ids, flow, dialer) = setup(&store, 2).await;
     let dup = vec![ids[0], ids[1], ids[0]];
     let err = store
-        .create_run(
-            b.into(),
-            &spec(&dup, &flow, &dialer, RunSettings::default()),
-        )
+        .create_run(b, &spec(&dup, &flow, &dialer, RunSettings::default()))
         .await
         .expect_err("duplicate (run_id, lead_id)");
     match &err {
@@ -91,7 +75,7 @@ pub async fn run_duplicate_lead_is_rejected_by_the_database(store: Arc<dyn Store
     }
     assert!(
         store
-            .list_runs(b.into(), Page::first(10))
+            .list_runs(b, Page::first(10))
             .await
             .unwrap()
             .is_empty(),
@@ -112,8 +96,8 @@ pub async fn run_create_names_the_bad_field(store: Arc<dyn Store>) {
         field(
             store
                 .create_run(
-                    b.into(),
-                    &spec(&[ids[0], 999_999_999], &flow, &dialer, s.clone())
+                    b,
+                    &spec(&[ids[0], LeadId(999_999_999)], &flow, &dialer, s.clone())
                 )
                 .await
         ),
@@ -123,9 +107,15 @@ pub async fn run_create_names_the_bad_field(store: Arc<dyn Store>) {
         field(
             store
                 .create_run(
-                    b.into(),
+                    b,
                     &spec(
-                        &[ids[0], ids[1], 999_999_998, ids[0], 999_999_997],
+                        &[
+                            ids[0],
+                            ids[1],
+                            LeadId(999_999_998),
+                            ids[0],
+                            LeadId(999_999_997)
+                        ],
                         &flow,
                         &dialer,
                         s.clone()
@@ -139,10 +129,7 @@ pub async fn run_create_names_the_bad_field(store: Arc<dyn Store>) {
     assert_eq!(
         field(
             store
-                .create_run(
-                    b.into(),
-                    &spec(&[ids[0], other_ids[0]], &flow, &dialer, s.clone())
-                )
+                .create_run(b, &spec(&[ids[0], other_ids[0]], &flow, &dialer, s.clone()))
                 .await
         ),
         "lead_ids[1]",
@@ -151,7 +138,7 @@ pub async fn run_create_names_the_bad_field(store: Arc<dyn Store>) {
     assert_eq!(
         field(
             store
-                .create_run(b.into(), &spec(&[], &flow, &dialer, s.clone()))
+                .create_run(b, &spec(&[], &flow, &dialer, s.clone()))
                 .await
         ),
         "lead_ids"
@@ -159,7 +146,7 @@ pub async fn run_create_names_the_bad_field(store: Arc<dyn Store>) {
     assert_eq!(
         field(
             store
-                .create_run(b.into(), &spec(&ids, "nope", &dialer, s.clone()))
+                .create_run(b, &spec(&ids, "nope", &dialer, s.clone()))
                 .await
         ),
         "flow"
@@ -167,7 +154,7 @@ pub async fn run_create_names_the_bad_field(store: Arc<dyn Store>) {
     assert_eq!(
         field(
             store
-                .create_run(b.into(), &spec(&ids, &flow, "nope", s.clone()))
+                .create_run(b, &spec(&ids, &flow, "nope", s.clone()))
                 .await
         ),
         "dialer"
@@ -177,16 +164,12 @@ pub async fn run_create_names_the_bad_field(store: Arc<dyn Store>) {
         ..RunSettings::default()
     };
     assert_eq!(
-        field(
-            store
-                .create_run(b.into(), &spec(&ids, &flow, &dialer, bad))
-                .await
-        ),
+        field(store.create_run(b, &spec(&ids, &flow, &dialer, bad)).await),
         "settings.concurrency"
     );
     assert!(
         store
-            .list_runs(b.into(), Page::first(10))
+            .list_runs(b, Page::first(10))
             .await
             .unwrap()
             .is_empty()

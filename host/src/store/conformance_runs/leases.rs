@@ -10,10 +10,7 @@ pub async fn run_fleet_load_counts_live_runs_by_owner(store: Arc<dyn Store>) {
     for _ in 0..3 {
         runs.push(
             store
-                .create_run(
-                    b.into(),
-                    &spec(&ids, &flow, &dialer, RunSettings::default()),
-                )
+                .create_run(b, &spec(&ids, &flow, &dialer, RunSettings::default()))
                 .await
                 .unwrap(),
         );
@@ -27,7 +24,7 @@ pub async fn run_fleet_load_counts_live_runs_by_owner(store: Arc<dyn Store>) {
             .await
             .unwrap()
             .iter()
-            .filter(|c| c.tenant.0 == b)
+            .filter(|c| c.tenant == b)
             .count();
     }
     while store
@@ -35,12 +32,12 @@ pub async fn run_fleet_load_counts_live_runs_by_owner(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .iter()
-        .all(|c| c.tenant.0 != b)
+        .all(|c| c.tenant != b)
     {}
     let mine = |load: Vec<RunLoad>| {
         let mut v: Vec<(String, i64)> = load
             .into_iter()
-            .filter(|l| l.tenant.0 == b)
+            .filter(|l| l.tenant == b)
             .inspect(|l| assert_eq!(l.dialer, dialer))
             .map(|l| (l.owner_worker, l.runs))
             .collect();
@@ -68,10 +65,7 @@ pub async fn run_fleet_load_counts_live_runs_by_owner(store: Arc<dyn Store>) {
 pub async fn run_claim_bumps_generation_and_fences_old_owner(store: Arc<dyn Store>) {
     let (b, ids, flow, dialer) = setup(&store, 3).await;
     let run_id = store
-        .create_run(
-            b.into(),
-            &spec(&ids, &flow, &dialer, RunSettings::default()),
-        )
+        .create_run(b, &spec(&ids, &flow, &dialer, RunSettings::default()))
         .await
         .unwrap();
     let w1 = unique("w1");
@@ -142,7 +136,7 @@ pub async fn run_claim_bumps_generation_and_fences_old_owner(store: Arc<dyn Stor
             .all(|l| l.run != run_id),
         "the old owner's heartbeat no longer covers the run"
     );
-    let run = store.get_run(b.into(), run_id).await.unwrap();
+    let run = store.get_run(b, run_id).await.unwrap();
     assert_eq!(run.owner_worker.as_deref(), Some(w2.as_str()));
     assert_eq!(run.counts.by_status.get("queued"), Some(&3));
     // Expiry by TTL (not release): w2 claimed with a 60 s TTL; re-claim with 1 ms.
@@ -223,7 +217,7 @@ pub async fn run_dialing_jobs_after_takeover(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(q.len(), 1);
     assert_eq!(q[0].attempt + 1, 1, "same attempt → same idempotency key");
-    let run = store.get_run(b.into(), run_id).await.unwrap();
+    let run = store.get_run(b, run_id).await.unwrap();
     assert_eq!(run.counts.by_status.get("interrupted"), Some(&1));
     assert_eq!(run.counts.by_outcome.get("unknown"), Some(&1));
     assert_eq!(run.cursor_position, 1);
@@ -236,10 +230,7 @@ pub async fn run_dialing_jobs_after_takeover(store: Arc<dyn Store>) {
 pub async fn run_stale_owner_results_write_nothing(store: Arc<dyn Store>) {
     let (b, ids, flow, dialer) = setup(&store, 2).await;
     let run_id = store
-        .create_run(
-            b.into(),
-            &spec(&ids, &flow, &dialer, RunSettings::default()),
-        )
+        .create_run(b, &spec(&ids, &flow, &dialer, RunSettings::default()))
         .await
         .unwrap();
     let (w1, w2) = (unique("w1"), unique("w2"));
@@ -280,7 +271,7 @@ pub async fn run_stale_owner_results_write_nothing(store: Arc<dyn Store>) {
             .unwrap(),
         Fenced::LeaseLost
     );
-    let run = store.get_run(b.into(), run_id).await.unwrap();
+    let run = store.get_run(b, run_id).await.unwrap();
     assert_eq!(run.cursor_position, 0, "the cursor did not move");
     assert_eq!(
         run.counts.by_status.get("dialing"),
@@ -289,7 +280,7 @@ pub async fn run_stale_owner_results_write_nothing(store: Arc<dyn Store>) {
     );
     assert!(
         store
-            .list_attempts(b.into(), run_id, Page::first(10))
+            .list_attempts(b, run_id, Page::first(10))
             .await
             .unwrap()
             .is_empty(),

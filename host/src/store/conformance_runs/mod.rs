@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::model::{CancelMode, Lease, RunId, RunSettings, TenantId, WorkerId};
+use crate::model::{CancelMode, LeadId, Lease, RunId, RunSettings, TenantId, WorkerId};
 use crate::runtime::{CallEvent, CallReport, CallState, Outcome, PluginKind};
 
 pub use calls::*;
@@ -69,14 +69,14 @@ fn unique(prefix: &str) -> String {
 
 /// A tenant with `phones.len()` leads (ids in order), an active flow named
 /// `flow` and a platform dialer named `dialer`, both stored with the given
-/// bytes (opaque to the store). Returns (business_id, lead ids).
+/// bytes (opaque to the store). Returns (tenant, lead ids).
 pub async fn seed(
     store: &Arc<dyn Store>,
     phones: &[&str],
     timezone: Option<&str>,
     flow: (&str, &[u8]),
     dialer: (&str, &[u8]),
-) -> (i64, Vec<i64>) {
+) -> (TenantId, Vec<LeadId>) {
     let b = store
         .create_tenant(&unique("lifecycle"))
         .await
@@ -96,24 +96,13 @@ pub async fn seed(
         .collect();
     let mut ids = Vec::with_capacity(leads.len());
     for chunk in leads.chunks(1000) {
-        for r in store
-            .upsert_leads(b.into(), chunk)
-            .await
-            .expect("upsert leads")
-        {
+        for r in store.upsert_leads(b, chunk).await.expect("upsert leads") {
             match r.expect("valid lead") {
                 LeadUpsert::Created(id) | LeadUpsert::Updated(id) => ids.push(id),
             }
         }
     }
-    ensure_plugin(
-        store,
-        PluginKind::Flow,
-        Some(TenantId::from(b)),
-        flow.0,
-        flow.1,
-    )
-    .await;
+    ensure_plugin(store, PluginKind::Flow, Some(b), flow.0, flow.1).await;
     ensure_plugin(store, PluginKind::Dialer, None, dialer.0, dialer.1).await;
     (b, ids)
 }
@@ -143,7 +132,7 @@ pub async fn ensure_plugin(
 }
 
 /// A spec over `leads` with the seeded flow/dialer names.
-pub fn spec(leads: &[i64], flow: &str, dialer: &str, settings: RunSettings) -> RunSpec {
+pub fn spec(leads: &[LeadId], flow: &str, dialer: &str, settings: RunSettings) -> RunSpec {
     RunSpec {
         lead_ids: leads.to_vec(),
         flow: flow.into(),
@@ -153,7 +142,7 @@ pub fn spec(leads: &[i64], flow: &str, dialer: &str, settings: RunSettings) -> R
     }
 }
 
-async fn setup(store: &Arc<dyn Store>, n: usize) -> (i64, Vec<i64>, String, String) {
+async fn setup(store: &Arc<dyn Store>, n: usize) -> (TenantId, Vec<LeadId>, String, String) {
     let flow = unique("flow");
     let dialer = unique("dialer");
     let phones: Vec<String> = (0..n).map(|i| format!("+3361234{i:04}")).collect();
@@ -193,13 +182,14 @@ fn lease(run: RunId, generation: i64, worker: &str) -> Lease {
 
 /// A run of `n` leads with default settings, claimed by a new worker named
 /// after `worker`: (tenant, run, worker id, lease generation).
-async fn claimed_run(store: &Arc<dyn Store>, n: usize, worker: &str) -> (i64, RunId, String, i64) {
+async fn claimed_run(
+    store: &Arc<dyn Store>,
+    n: usize,
+    worker: &str,
+) -> (TenantId, RunId, String, i64) {
     let (b, ids, flow, dialer) = setup(store, n).await;
     let run_id = store
-        .create_run(
-            b.into(),
-            &spec(&ids, &flow, &dialer, RunSettings::default()),
-        )
+        .create_run(b, &spec(&ids, &flow, &dialer, RunSettings::default()))
         .await
         .unwrap();
     let (w, g) = claim_as(store, worker, run_id).await;

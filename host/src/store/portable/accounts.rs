@@ -11,6 +11,7 @@ macro_rules! impl_account_store {
             use chrono::Utc;
             use sqlx::Row;
 
+            use $crate::model::{ApiKeyId, TenantId};
             use $crate::store::portable::pg_cast;
             use $crate::store::secret;
             use $crate::store::{
@@ -19,7 +20,7 @@ macro_rules! impl_account_store {
 
             #[async_trait]
             impl AccountStore for $store {
-                async fn create_tenant(&self, name: &str) -> StoreResult<i64> {
+                async fn create_tenant(&self, name: &str) -> StoreResult<TenantId> {
                     let name = name.trim();
                     if name.is_empty() || name.chars().count() > 200 {
                         return Err(StoreError::invalid("name", "must be 1 to 200 characters"));
@@ -35,10 +36,10 @@ macro_rules! impl_account_store {
                     Ok(row.get(0))
                 }
 
-                async fn get_tenant(&self, business_id: i64) -> StoreResult<Tenant> {
+                async fn get_tenant(&self, tenant: TenantId) -> StoreResult<Tenant> {
                     let row =
                         sqlx::query("SELECT id, name, created_at FROM businesses WHERE id = $1")
-                            .bind(business_id)
+                            .bind(tenant)
                             .fetch_optional(&self.pool)
                             .await
                             .map_err(|e| self.err(e))?
@@ -52,23 +53,15 @@ macro_rules! impl_account_store {
 
                 async fn create_api_key(
                     &self,
-                    business_id: Option<i64>,
+                    tenant: Option<TenantId>,
                 ) -> StoreResult<CreatedKey> {
-                    let kind = if business_id.is_some() {
-                        "tenant"
-                    } else {
-                        "admin"
-                    };
-                    let s = secret::generate(if business_id.is_some() {
-                        "key"
-                    } else {
-                        "admin"
-                    });
+                    let kind = if tenant.is_some() { "tenant" } else { "admin" };
+                    let s = secret::generate(if tenant.is_some() { "key" } else { "admin" });
                     let row = sqlx::query(
                         "INSERT INTO api_keys (business_id, kind, key_hash, prefix, created_at) \
                          VALUES ($1, $2, $3, $4, $5) RETURNING id",
                     )
-                    .bind(business_id)
+                    .bind(tenant)
                     .bind(kind)
                     .bind(&s.hash)
                     .bind(&s.prefix)
@@ -97,20 +90,17 @@ macro_rules! impl_account_store {
                     .await
                     .map_err(|e| self.err(e))?
                     .ok_or(StoreError::NotFound)?;
-                    let key_id: i64 = row.get(0);
-                    Ok(match row.get::<Option<i64>, _>(1) {
-                        Some(business_id) => Principal::Tenant {
-                            business_id,
-                            key_id,
-                        },
+                    let key_id: ApiKeyId = row.get(0);
+                    Ok(match row.get::<Option<TenantId>, _>(1) {
+                        Some(tenant) => Principal::Tenant { tenant, key_id },
                         None => Principal::Admin { key_id },
                     })
                 }
 
                 async fn revoke_api_key(
                     &self,
-                    business_id: Option<i64>,
-                    key_id: i64,
+                    tenant: Option<TenantId>,
+                    key_id: ApiKeyId,
                 ) -> StoreResult<()> {
                     let done = sqlx::query(concat!(
                         "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) \
@@ -118,7 +108,7 @@ macro_rules! impl_account_store {
                         pg_cast!($engine, "::bigint"),
                         ", 0)"
                     ))
-                    .bind(business_id)
+                    .bind(tenant)
                     .bind(key_id)
                     .bind(Utc::now())
                     .execute(&self.pool)
@@ -132,7 +122,7 @@ macro_rules! impl_account_store {
 
                 async fn list_api_keys(
                     &self,
-                    business_id: Option<i64>,
+                    tenant: Option<TenantId>,
                 ) -> StoreResult<Vec<ApiKeyInfo>> {
                     let rows = sqlx::query(concat!(
                         "SELECT id, business_id, prefix, created_at, revoked_at FROM api_keys \
@@ -140,7 +130,7 @@ macro_rules! impl_account_store {
                         pg_cast!($engine, "::bigint"),
                         ", 0) ORDER BY id"
                     ))
-                    .bind(business_id)
+                    .bind(tenant)
                     .fetch_all(&self.pool)
                     .await
                     .map_err(|e| self.err(e))?;
@@ -148,7 +138,7 @@ macro_rules! impl_account_store {
                         .iter()
                         .map(|r| ApiKeyInfo {
                             id: r.get(0),
-                            business_id: r.get(1),
+                            tenant: r.get(1),
                             prefix: r.get(2),
                             created_at: r.get(3),
                             revoked_at: r.get(4),

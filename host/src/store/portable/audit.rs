@@ -25,7 +25,7 @@ macro_rules! impl_audit_store {
                         pg_cast!($engine, "::jsonb"),
                         ", $5, $6) RETURNING id"
                     ))
-                    .bind(entry.business_id)
+                    .bind(entry.tenant)
                     .bind(entry.actor_key_id)
                     .bind(&entry.action)
                     .bind(entry.detail.to_string())
@@ -39,7 +39,7 @@ macro_rules! impl_audit_store {
 
                 async fn list_audit(
                     &self,
-                    business_id: Option<$crate::model::TenantId>,
+                    tenant: Option<$crate::model::TenantId>,
                     page: Page,
                 ) -> StoreResult<Vec<AuditRecord>> {
                     let rows = sqlx::query(concat!(
@@ -50,7 +50,7 @@ macro_rules! impl_audit_store {
                         pg_cast!($engine, "::bigint"),
                         ", 0) AND id > $2 ORDER BY id LIMIT $3"
                     ))
-                    .bind(business_id)
+                    .bind(tenant)
                     .bind(page.sql_after())
                     .bind(page.sql_limit())
                     .fetch_all(&self.pool)
@@ -60,7 +60,7 @@ macro_rules! impl_audit_store {
                         .map(|r| {
                             Ok(AuditRecord {
                                 id: r.get(0),
-                                business_id: r.get(1),
+                                tenant: r.get(1),
                                 actor_key_id: r.get(2),
                                 action: r.get(3),
                                 detail: serde_json::from_str(&r.get::<String, _>(4))

@@ -27,20 +27,12 @@ macro_rules! impl_call_events {
             use $crate::model::{CallState, TenantId};
             use $crate::runtime::CallEvent;
             use $crate::store::portable::pg_cast;
+            use $crate::store::portable::run_rows::call_state_rank as rank;
             use $crate::store::{CallEventApplied, StoreError, StoreResult};
 
             /// Rank of a stored `call_state` in SQL, for "only forward".
             const RANK_OF_CALL_STATE: &str = "(CASE call_state WHEN 'queued' THEN 0 \
                 WHEN 'ringing' THEN 1 WHEN 'answered' THEN 2 WHEN 'ended' THEN 3 ELSE -1 END)";
-
-            fn rank(s: CallState) -> i32 {
-                match s {
-                    CallState::Queued => 0,
-                    CallState::Ringing => 1,
-                    CallState::Answered => 2,
-                    CallState::Ended => 3,
-                }
-            }
 
             /// (outcome label, report JSON) of an `ended` event; none before.
             fn ended_parts(event: &CallEvent) -> StoreResult<(Option<String>, Option<String>)> {

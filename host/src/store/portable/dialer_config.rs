@@ -111,7 +111,7 @@ macro_rules! impl_dialer_config_store {
                     .map_err(|e| self.err(e))?
                     .ok_or(StoreError::NotFound)?;
                     Ok(CallbackTarget {
-                        business_id: row.get(0),
+                        tenant: row.get(0),
                         dialer: row.get(1),
                     })
                 }

@@ -13,6 +13,9 @@
 //!   and callback tokens.
 //! - [`platform_reads`]: [`super::PlatformReads`], the API's cross-tenant
 //!   reads (owner lookups, `/metrics`, job details).
+//! - [`run_rows`]: the run store's column lists and row mappers (runs,
+//!   jobs, attempts, a worker's jobs and leads), declared by each driver's
+//!   `runs` module, whose statements stay per engine.
 //!
 //! Macros rather than code generic over `sqlx::Database`: the bodies only
 //! need the driver's `pool` and `err`, which a macro takes as they are, where
@@ -30,6 +33,7 @@ pub mod dialer_config;
 pub mod dnc;
 pub mod kv;
 pub mod platform_reads;
+pub mod run_rows;
 
 /// A PostgreSQL cast in SQL text shared by both engines: the cast itself on
 /// `postgres`, nothing on `sqlite` (its columns are dynamically typed).

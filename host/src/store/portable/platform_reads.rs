@@ -86,7 +86,7 @@ macro_rules! impl_platform_reads {
 
                 async fn job_details(
                     &self,
-                    business_id: TenantId,
+                    tenant: TenantId,
                     run_id: RunId,
                     job_ids: &[JobId],
                 ) -> StoreResult<(BTreeMap<JobId, String>, Vec<AttemptDetail>)> {
@@ -111,7 +111,7 @@ macro_rules! impl_platform_reads {
                     );
                     let mut leads = BTreeMap::new();
                     for r in sqlx::query(&leads_sql)
-                        .bind(business_id)
+                        .bind(tenant)
                         .bind(run_id)
                         .fetch_all(&self.pool)
                         .await
@@ -121,7 +121,7 @@ macro_rules! impl_platform_reads {
                     }
                     let mut attempts = Vec::new();
                     for r in sqlx::query(&attempts_sql)
-                        .bind(business_id)
+                        .bind(tenant)
                         .bind(run_id)
                         .fetch_all(&self.pool)
                         .await

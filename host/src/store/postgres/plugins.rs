@@ -29,7 +29,7 @@ fn version_from_row(r: &PgRow) -> StoreResult<PluginVersion> {
     Ok(PluginVersion {
         id: r.get(0),
         kind: plugin_kind_from_str(r.get(1))?,
-        business_id: r.get(2),
+        tenant: r.get(2),
         name: r.get(3),
         version: r.get(4),
         sha256: r.get(5),

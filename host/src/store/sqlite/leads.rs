@@ -18,7 +18,7 @@ fn lead_from_row(r: &SqliteRow) -> StoreResult<LeadRecord> {
     let tags: String = r.get(8);
     Ok(LeadRecord {
         id: r.get(0),
-        business_id: r.get(1),
+        tenant: r.get(1),
         external_id: r.get(2),
         phone: r.get(3),
         name: r.get(4),
@@ -80,7 +80,7 @@ impl LeadStore for SqliteStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;
-            let id: i64 = row.get(0);
+            let id: LeadId = row.get(0);
             let revision: i64 = row.get(1);
             out.push(Ok(if revision == 1 {
                 LeadUpsert::Created(id)

@@ -2,10 +2,12 @@
 //! statement filters by `business_id`.
 
 use async_trait::async_trait;
-use sqlx::Row;
 
-use super::{CANCEL_CHANNEL, JOB_COLUMNS, NOW_MS, RUN_COLUMNS, job_from_row, run_from_row};
-use crate::model::{CancelMode, JobId, LeaseGeneration, RunId, TenantId};
+use super::{
+    ATTEMPT_COLUMNS, CANCEL_CHANNEL, JOB_COLUMNS, NOW_MS, RUN_COLUMNS, attempt_from_row,
+    job_from_row, run_from_row,
+};
+use crate::model::{CancelMode, JobId, LeadId, LeaseGeneration, RunId, TenantId};
 use crate::runtime::CallEvent;
 use crate::store::postgres::PgStore;
 use crate::store::runs::{
@@ -54,14 +56,14 @@ impl ApiRunStore for PgStore {
         // in SQL is planned from statistics, and right after a large import
         // they say the tenant has no leads, which made it a nested loop over
         // both lists (17 s for 20,000 leads). `id = ANY` is linear either way.
-        let found: Vec<(i64,)> =
+        let found: Vec<(LeadId,)> =
             sqlx::query_as("SELECT id FROM leads WHERE business_id = $1 AND id = ANY($2)")
                 .bind(tenant)
                 .bind(&spec.lead_ids)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(|e| self.err(e))?;
-        let found: std::collections::HashSet<i64> = found.into_iter().map(|r| r.0).collect();
+        let found: std::collections::HashSet<LeadId> = found.into_iter().map(|r| r.0).collect();
         if let Some((i, id)) = spec
             .lead_ids
             .iter()
@@ -165,12 +167,10 @@ impl ApiRunStore for PgStore {
         page: Page,
     ) -> StoreResult<Vec<AttemptView>> {
         self.get_run_exists(tenant, run).await?;
-        let rows = sqlx::query(
-            "SELECT id, run_id, job_id, lead_id, attempt, placed, idempotency_key, decision, \
-                    compliance::text AS compliance, worker_id, lease_generation, provider_call_id, \
-                    call_state, outcome, note, decided_at, placed_at, ended_at, dialer_version \
-             FROM attempts WHERE business_id = $1 AND run_id = $2 AND id > $3 ORDER BY id LIMIT $4",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM attempts \
+             WHERE business_id = $1 AND run_id = $2 AND id > $3 ORDER BY id LIMIT $4"
+        ))
         .bind(tenant)
         .bind(run)
         .bind(page.sql_after())
@@ -178,30 +178,7 @@ impl ApiRunStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
-        Ok(rows
-            .iter()
-            .map(|r| AttemptView {
-                id: r.get("id"),
-                run_id: r.get("run_id"),
-                job_id: r.get("job_id"),
-                lead_id: r.get("lead_id"),
-                attempt: r.get::<i32, _>("attempt") as i64,
-                placed: r.get("placed"),
-                idempotency_key: r.get("idempotency_key"),
-                decision: r.get("decision"),
-                compliance: r.get("compliance"),
-                worker_id: r.get("worker_id"),
-                lease_generation: r.get("lease_generation"),
-                provider_call_id: r.get("provider_call_id"),
-                call_state: r.get("call_state"),
-                outcome: r.get("outcome"),
-                note: r.get("note"),
-                decided_at: r.get("decided_at"),
-                placed_at: r.get("placed_at"),
-                ended_at: r.get("ended_at"),
-                dialer_version: r.get("dialer_version"),
-            })
-            .collect())
+        Ok(rows.iter().map(attempt_from_row).collect())
     }
 
     async fn request_cancel(

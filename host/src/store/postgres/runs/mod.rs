@@ -33,12 +33,10 @@ mod finish_batch;
 mod worker_side;
 
 use sqlx::postgres::PgRow;
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, Transaction};
 
 use super::PgStore;
-use crate::model::{CancelMode, RunId, TenantId};
-use crate::runtime::Lead;
-use crate::store::runs::{JobCounts, JobView, RunStatus, RunView, attributes_from_json};
+use crate::model::{RunId, TenantId};
 use crate::store::{StoreError, StoreResult};
 
 /// One more `UNNEST` column for the batch updates of `dialing` jobs: the
@@ -51,65 +49,7 @@ const NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
 /// Channel of cancel notices; the payload is the run id.
 const CANCEL_CHANNEL: &str = "dialplane_cancel";
 
-const RUN_COLUMNS: &str = "id, business_id, status, flow_plugin_id, dialer, settings::text AS settings, \
-    total_leads, cursor_position, cancel_requested, cancel_mode, owner_worker, lease_generation, \
-    last_call_placed_at, failure, created_at, started_at, finished_at";
-
-fn run_from_row(row: &PgRow) -> StoreResult<RunView> {
-    let settings: String = row.get("settings");
-    Ok(RunView {
-        id: row.get("id"),
-        tenant: row.get("business_id"),
-        status: RunStatus::parse(row.get::<&str, _>("status"))?,
-        flow_plugin_id: row.get("flow_plugin_id"),
-        dialer: row.get("dialer"),
-        settings: serde_json::from_str(&settings)
-            .map_err(|e| StoreError::Other(format!("corrupt runs.settings: {e}")))?,
-        total_leads: row.get("total_leads"),
-        cursor_position: row.get("cursor_position"),
-        cancel_requested: row.get("cancel_requested"),
-        cancel_mode: row
-            .get::<Option<&str>, _>("cancel_mode")
-            .and_then(CancelMode::parse),
-        owner_worker: row.get("owner_worker"),
-        lease_generation: row.get("lease_generation"),
-        last_call_placed_at: row.get("last_call_placed_at"),
-        failure: row.get("failure"),
-        created_at: row.get("created_at"),
-        started_at: row.get("started_at"),
-        finished_at: row.get("finished_at"),
-        counts: JobCounts::default(),
-    })
-}
-
-fn job_from_row(row: &PgRow) -> JobView {
-    JobView {
-        id: row.get("id"),
-        run_id: row.get("run_id"),
-        lead_id: row.get("lead_id"),
-        position: row.get("position"),
-        status: row.get("status"),
-        attempt: row.get::<i32, _>("attempt") as i64,
-        not_before: row.get("not_before"),
-        outcome: row.get("outcome"),
-        reason: row.get("reason"),
-    }
-}
-
-const JOB_COLUMNS: &str =
-    "id, run_id, lead_id, position, status, attempt, not_before, outcome, reason";
-
-/// Lead columns (`l.`) → [`Lead`]; attributes are a JSON object of strings.
-fn lead_from_row(row: &PgRow) -> Lead {
-    let attrs: String = row.get("attributes");
-    Lead {
-        id: row.get("external_id"),
-        phone: row.get("phone"),
-        name: row.get("name"),
-        timezone: row.get("timezone"),
-        attributes: attributes_from_json(&attrs),
-    }
-}
+crate::store::portable::run_rows::impl_run_rows!(PgRow, postgres);
 
 impl PgStore {
     /// Locks the run row under lease `generation`; `None` = lease lost.

@@ -12,14 +12,13 @@ use sqlx::Row;
 use sqlx::postgres::PgListener;
 
 use super::finish_batch::{ATTEMPT_KEY_CONSTRAINT, FinishBatch};
-use super::{CANCEL_CHANNEL, NOW_MS, lead_from_row};
+use super::{CANCEL_CHANNEL, NOW_MS, dialing_job_from_row, job_work_from_row};
 use crate::config::POSTGRES_ANALYZE_AFTER_JOBS;
-use crate::model::{CancelMode, JobId, Lease, LeaseGeneration, RunId, TenantId, WorkerId};
-use crate::runtime::CallReport;
+use crate::model::{CancelMode, Lease, LeaseGeneration, RunId, TenantId, WorkerId};
 use crate::store::postgres::PgStore;
 use crate::store::runs::{
     ClaimedRun, DialingJob, Fenced, JobDecision, JobResult, JobWork, LeaseState, MarkResult,
-    PendingCall, RunLoad, RunStatus, WorkerInfo, WorkerRunStore, idempotency_key,
+    PendingCall, RunLoad, RunStatus, WorkerInfo, WorkerRunStore,
 };
 use crate::store::{StoreError, StoreResult};
 
@@ -233,23 +232,7 @@ impl WorkerRunStore for PgStore {
         .map_err(|e| self.err(e))?;
         Ok(rows
             .iter()
-            .map(|r| {
-                let job_id: JobId = r.get("id");
-                let attempt = r.get::<i32, _>("attempt") as u32;
-                DialingJob {
-                    job_id,
-                    lead_id: r.get("lead_id"),
-                    attempt,
-                    idempotency_key: idempotency_key(lease.run, job_id, attempt),
-                    provider_call_id: r.get("provider_call_id"),
-                    call_deadline: r.get("call_deadline"),
-                    call_state: r.get("call_state"),
-                    report: r
-                        .get::<Option<String>, _>("report")
-                        .and_then(|s| serde_json::from_str::<CallReport>(&s).ok()),
-                    lead: lead_from_row(r),
-                }
-            })
+            .map(|r| dialing_job_from_row(r, lease.run))
             .collect())
     }
 
@@ -271,17 +254,7 @@ impl WorkerRunStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
-        Ok(rows
-            .iter()
-            .map(|r| JobWork {
-                job_id: r.get("id"),
-                lead_id: r.get("lead_id"),
-                attempt: r.get::<i32, _>("attempt") as u32,
-                dnc_listed: r.get("dnc"),
-                attempts_24h: r.get::<i64, _>("n24") as u32,
-                lead: lead_from_row(r),
-            })
-            .collect())
+        Ok(rows.iter().map(job_work_from_row).collect())
     }
 
     async fn next_due(&self, run: RunId) -> StoreResult<Option<i64>> {

@@ -2,9 +2,11 @@
 //! statement filters by `business_id`.
 
 use async_trait::async_trait;
-use sqlx::Row;
 
-use super::{JOB_COLUMNS, NOW_MS, RUN_COLUMNS, cancel_channel, job_from_row, run_from_row};
+use super::{
+    ATTEMPT_COLUMNS, JOB_COLUMNS, NOW_MS, RUN_COLUMNS, attempt_from_row, cancel_channel,
+    job_from_row, run_from_row,
+};
 use crate::model::{CancelMode, JobId, LeaseGeneration, RunId, TenantId};
 use crate::runtime::CallEvent;
 use crate::store::runs::{
@@ -151,12 +153,10 @@ impl ApiRunStore for SqliteStore {
         page: Page,
     ) -> StoreResult<Vec<AttemptView>> {
         self.run_exists(tenant, run).await?;
-        let rows = sqlx::query(
-            "SELECT id, run_id, job_id, lead_id, attempt, placed, idempotency_key, decision, \
-                    compliance, worker_id, lease_generation, provider_call_id, \
-                    call_state, outcome, note, decided_at, placed_at, ended_at, dialer_version \
-             FROM attempts WHERE business_id = $1 AND run_id = $2 AND id > $3 ORDER BY id LIMIT $4",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM attempts \
+             WHERE business_id = $1 AND run_id = $2 AND id > $3 ORDER BY id LIMIT $4"
+        ))
         .bind(tenant)
         .bind(run)
         .bind(page.sql_after())
@@ -164,30 +164,7 @@ impl ApiRunStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
-        Ok(rows
-            .iter()
-            .map(|r| AttemptView {
-                id: r.get("id"),
-                run_id: r.get("run_id"),
-                job_id: r.get("job_id"),
-                lead_id: r.get("lead_id"),
-                attempt: r.get("attempt"),
-                placed: r.get("placed"),
-                idempotency_key: r.get("idempotency_key"),
-                decision: r.get("decision"),
-                compliance: r.get("compliance"),
-                worker_id: r.get("worker_id"),
-                lease_generation: r.get("lease_generation"),
-                provider_call_id: r.get("provider_call_id"),
-                call_state: r.get("call_state"),
-                outcome: r.get("outcome"),
-                note: r.get("note"),
-                decided_at: r.get("decided_at"),
-                placed_at: r.get("placed_at"),
-                ended_at: r.get("ended_at"),
-                dialer_version: r.get("dialer_version"),
-            })
-            .collect())
+        Ok(rows.iter().map(attempt_from_row).collect())
     }
 
     async fn request_cancel(

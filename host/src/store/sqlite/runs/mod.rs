@@ -18,24 +18,15 @@ mod worker_side;
 use std::sync::OnceLock;
 
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 use tokio::sync::broadcast;
 
 use super::SqliteStore;
-use crate::model::{CancelMode, RunId, TenantId};
-use crate::runtime::Lead;
-use crate::store::runs::{JobCounts, JobView, RunStatus, RunView, attributes_from_json};
+use crate::model::{RunId, TenantId};
 use crate::store::{StoreError, StoreResult};
 
 /// The database clock in epoch milliseconds.
 const NOW_MS: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
-
-const RUN_COLUMNS: &str = "id, business_id, status, flow_plugin_id, dialer, settings, \
-    total_leads, cursor_position, cancel_requested, cancel_mode, owner_worker, lease_generation, \
-    last_call_placed_at, failure, created_at, started_at, finished_at";
-
-const JOB_COLUMNS: &str =
-    "id, run_id, lead_id, position, status, attempt, not_before, outcome, reason";
 
 /// In-process cancel notices: (database url, run id).
 fn cancel_channel() -> &'static broadcast::Sender<(String, i64)> {
@@ -43,57 +34,7 @@ fn cancel_channel() -> &'static broadcast::Sender<(String, i64)> {
     CH.get_or_init(|| broadcast::channel(1024).0)
 }
 
-fn run_from_row(row: &SqliteRow) -> StoreResult<RunView> {
-    let settings: String = row.get("settings");
-    Ok(RunView {
-        id: row.get("id"),
-        tenant: row.get("business_id"),
-        status: RunStatus::parse(row.get::<&str, _>("status"))?,
-        flow_plugin_id: row.get("flow_plugin_id"),
-        dialer: row.get("dialer"),
-        settings: serde_json::from_str(&settings)
-            .map_err(|e| StoreError::Other(format!("corrupt runs.settings: {e}")))?,
-        total_leads: row.get("total_leads"),
-        cursor_position: row.get("cursor_position"),
-        cancel_requested: row.get("cancel_requested"),
-        cancel_mode: row
-            .get::<Option<&str>, _>("cancel_mode")
-            .and_then(CancelMode::parse),
-        owner_worker: row.get("owner_worker"),
-        lease_generation: row.get("lease_generation"),
-        last_call_placed_at: row.get("last_call_placed_at"),
-        failure: row.get("failure"),
-        created_at: row.get("created_at"),
-        started_at: row.get("started_at"),
-        finished_at: row.get("finished_at"),
-        counts: JobCounts::default(),
-    })
-}
-
-fn job_from_row(row: &SqliteRow) -> JobView {
-    JobView {
-        id: row.get("id"),
-        run_id: row.get("run_id"),
-        lead_id: row.get("lead_id"),
-        position: row.get("position"),
-        status: row.get("status"),
-        attempt: row.get("attempt"),
-        not_before: row.get("not_before"),
-        outcome: row.get("outcome"),
-        reason: row.get("reason"),
-    }
-}
-
-fn lead_from_row(row: &SqliteRow) -> Lead {
-    let attrs: String = row.get("attributes");
-    Lead {
-        id: row.get("external_id"),
-        phone: row.get("phone"),
-        name: row.get("name"),
-        timezone: row.get("timezone"),
-        attributes: attributes_from_json(&attrs),
-    }
-}
+crate::store::portable::run_rows::impl_run_rows!(SqliteRow, sqlite);
 
 impl SqliteStore {
     async fn write_tx(&self) -> StoreResult<Transaction<'static, Sqlite>> {

@@ -9,12 +9,11 @@ use futures::stream::BoxStream;
 use sqlx::Row;
 use tokio::sync::broadcast;
 
-use super::{NOW_MS, cancel_channel, lead_from_row};
-use crate::model::{CancelMode, JobId, Lease, LeaseGeneration, RunId, TenantId, WorkerId};
-use crate::runtime::CallReport;
+use super::{NOW_MS, cancel_channel, dialing_job_from_row, job_work_from_row};
+use crate::model::{CancelMode, Lease, LeaseGeneration, RunId, TenantId, WorkerId};
 use crate::store::runs::{
     ClaimedRun, DialingJob, Fenced, JobDecision, JobResult, JobWork, LeaseState, MarkResult,
-    PendingCall, RunLoad, RunStatus, WorkerInfo, WorkerRunStore, idempotency_key,
+    PendingCall, RunLoad, RunStatus, WorkerInfo, WorkerRunStore,
 };
 use crate::store::sqlite::SqliteStore;
 use crate::store::{StoreError, StoreResult};
@@ -225,23 +224,7 @@ impl WorkerRunStore for SqliteStore {
         .map_err(|e| self.err(e))?;
         Ok(rows
             .iter()
-            .map(|r| {
-                let job_id: JobId = r.get("id");
-                let attempt = r.get::<i64, _>("attempt") as u32;
-                DialingJob {
-                    job_id,
-                    lead_id: r.get("lead_id"),
-                    attempt,
-                    idempotency_key: idempotency_key(lease.run, job_id, attempt),
-                    provider_call_id: r.get("provider_call_id"),
-                    call_deadline: r.get("call_deadline"),
-                    call_state: r.get("call_state"),
-                    report: r
-                        .get::<Option<String>, _>("report")
-                        .and_then(|s| serde_json::from_str::<CallReport>(&s).ok()),
-                    lead: lead_from_row(r),
-                }
-            })
+            .map(|r| dialing_job_from_row(r, lease.run))
             .collect())
     }
 
@@ -263,17 +246,7 @@ impl WorkerRunStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
-        Ok(rows
-            .iter()
-            .map(|r| JobWork {
-                job_id: r.get("id"),
-                lead_id: r.get("lead_id"),
-                attempt: r.get::<i64, _>("attempt") as u32,
-                dnc_listed: r.get("dnc"),
-                attempts_24h: r.get::<i64, _>("n24") as u32,
-                lead: lead_from_row(r),
-            })
-            .collect())
+        Ok(rows.iter().map(job_work_from_row).collect())
     }
 
     async fn next_due(&self, run: RunId) -> StoreResult<Option<i64>> {
