@@ -278,14 +278,14 @@ pub async fn run_early_call_event_is_held_then_applied(store: Arc<dyn Store>) {
     };
     assert_eq!(
         store
-            .apply_call_event(b.into(), &early(CallState::Ringing, None))
+            .apply_call_event(b, &early(CallState::Ringing, None))
             .await
             .unwrap(),
         CallEventApplied::Held
     );
     assert_eq!(
         store
-            .apply_call_event(b.into(), &early(CallState::Ended, Some(r.clone())))
+            .apply_call_event(b, &early(CallState::Ended, Some(r.clone())))
             .await
             .unwrap(),
         CallEventApplied::Held,
@@ -293,7 +293,7 @@ pub async fn run_early_call_event_is_held_then_applied(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
-            .apply_call_event(b.into(), &early(CallState::Answered, None))
+            .apply_call_event(b, &early(CallState::Answered, None))
             .await
             .unwrap(),
         CallEventApplied::Held,
@@ -310,7 +310,7 @@ pub async fn run_early_call_event_is_held_then_applied(store: Arc<dyn Store>) {
     assert_eq!(call.report.as_ref(), Some(&r));
     assert_eq!(
         store
-            .apply_call_event(b.into(), &early(CallState::Ringing, None))
+            .apply_call_event(b, &early(CallState::Ringing, None))
             .await
             .unwrap(),
         CallEventApplied::Ignored,
