@@ -124,3 +124,29 @@ async fn shutdown_signal() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_public_url;
+
+    #[test]
+    fn public_urls() {
+        assert_eq!(
+            parse_public_url("https://dialplane.example.com/"),
+            Ok("https://dialplane.example.com".into())
+        );
+        assert_eq!(
+            parse_public_url("http://10.0.0.1:8080/dp"),
+            Ok("http://10.0.0.1:8080/dp".into())
+        );
+        for bad in [
+            "dialplane.example.com",
+            "ftp://x",
+            "https://",
+            "https:///x",
+            "http://h/?q=1",
+        ] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
+        }
+    }
+}
