@@ -4,7 +4,8 @@
 //! committed). Each component's path is handed to the crate as
 //! `DIALPLANE_WASM_<NAME>`, which `src/builtin.rs` embeds with `include_bytes!`.
 //!
-//! The hostile and wrong-world components exist only for the tests: they are
+//! The hostile and wrong-world components, and the ones built against the
+//! pinned 0.1.0 WIT (`plugins/legacy/`), exist only for the tests: they are
 //! built (and embedded) only with the `test-support` feature, so a product
 //! build (`cargo build --release`, `cargo run -- demo`) never compiles them.
 
@@ -38,10 +39,14 @@ const TEST_COMPONENTS: &[Component] = &[
     ("HOSTILE_HUGE_OUTPUT", "hostile-huge-output"),
     ("WRONG_WORLD", "wrong-world"),
     ("FLOW_WITH_HTTP", "flow-with-http"),
+    ("SLOW_DIALER", "slow-dialer"),
+    ("FLOW_V0_1", "flow-v0-1"),
+    ("DIALER_V0_1", "dialer-v0-1"),
 ];
 
-/// Directory under `plugins/` holding the [`TEST_COMPONENTS`].
-const TEST_COMPONENTS_DIR: &str = "hostile";
+/// Directories under `plugins/` holding the [`TEST_COMPONENTS`]: misbehaving
+/// ones, and ones built against a pinned older WIT version.
+const TEST_COMPONENTS_DIRS: [&str; 2] = ["hostile", "legacy"];
 
 /// Environment variables the nested cargo may inherit. Everything else (the
 /// parent build's CARGO_*, RUSTFLAGS, jobserver, TARGET/PROFILE, …) would make
@@ -196,7 +201,7 @@ fn watch_sources(dir: &Path, test_support: bool) {
         if name == "target" || name.to_string_lossy().starts_with('.') {
             continue;
         }
-        if !test_support && name == TEST_COMPONENTS_DIR {
+        if !test_support && TEST_COMPONENTS_DIRS.iter().any(|d| name == *d) {
             continue;
         }
         if path.is_dir() {

@@ -67,6 +67,17 @@ pub const WRONG_WORLD: &[u8] = include_bytes!(env!("DIALPLANE_WASM_WRONG_WORLD")
 #[cfg(feature = "test-support")]
 pub const FLOW_WITH_HTTP: &[u8] = include_bytes!(env!("DIALPLANE_WASM_FLOW_WITH_HTTP"));
 
+/// Dialer whose `place-call` waits `delay_ms` (config) on the monotonic
+/// clock (dialer deadline test).
+#[cfg(feature = "test-support")]
+pub const SLOW_DIALER: &[u8] = include_bytes!(env!("DIALPLANE_WASM_SLOW_DIALER"));
+/// Call flow built against the pinned `dialplane:plugin@0.1.0` WIT.
+#[cfg(feature = "test-support")]
+pub const FLOW_V0_1: &[u8] = include_bytes!(env!("DIALPLANE_WASM_FLOW_V0_1"));
+/// Dialer adapter built against the pinned `dialplane:plugin@0.1.0` WIT.
+#[cfg(feature = "test-support")]
+pub const DIALER_V0_1: &[u8] = include_bytes!(env!("DIALPLANE_WASM_DIALER_V0_1"));
+
 /// Every embedded component.
 pub fn all() -> &'static [Builtin] {
     use BuiltinKind::*;

@@ -11,8 +11,11 @@ pub const DIALER_WATCH_INTERVAL_DEFAULT: Duration = Duration::from_millis(250);
 pub const HEARTBEAT_INTERVAL_DEFAULT: Duration = Duration::from_secs(5);
 /// A run whose heartbeat is older than this is taken over by another worker.
 pub const LEASE_TTL_DEFAULT: Duration = Duration::from_secs(30);
-/// Wall-clock deadline of one plugin export call.
+/// Wall-clock deadline of one call-flow export call.
 pub const PLUGIN_DEADLINE_DEFAULT: Duration = Duration::from_millis(500);
+/// Wall-clock deadline of one dialer-adapter export call: a provider's HTTP
+/// API may take seconds to answer (http-dialer's own HTTP timeout is 10 s).
+pub const DIALER_DEADLINE_DEFAULT: Duration = Duration::from_secs(15);
 /// Memory cap of one plugin instance (all memories and tables together).
 pub const PLUGIN_MEMORY_DEFAULT: usize = 64 << 20;
 /// Largest string or list a plugin may return.

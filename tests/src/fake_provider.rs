@@ -29,12 +29,13 @@ impl SeenRequest {
     pub fn form(&self, name: &str) -> Option<String> {
         self.body.split('&').find_map(|pair| {
             let (k, v) = pair.split_once('=')?;
-            (decode(k) == name).then(|| decode(v))
+            (form_decode(k) == name).then(|| form_decode(v))
         })
     }
 }
 
-fn decode(s: &str) -> String {
+/// One `application/x-www-form-urlencoded` name or value, decoded.
+pub fn form_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;

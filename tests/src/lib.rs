@@ -5,12 +5,14 @@
 //!
 //! - [`pg`]: real PostgreSQL (throwaway cluster or `DATABASE_URL`).
 //! - [`fake_provider`]: a fake Twilio-style provider for http-dialer.
+//! - [`callback_signing`]: provider callbacks signed as Twilio signs them.
 //! - [`lifecycle`]: run-lifecycle fixtures: databases, seeded runs, workers
 //!   in and out of process, the sim dialer's ledger.
 //! - [`sqlite_url`]: a fresh SQLite file per test.
 //! - a plugin host with small, test-friendly limits, lead/run fixtures;
 //! - [`dialplane_bin`]: the real `dialplane` binary for CLI and process tests.
 
+pub mod callback_signing;
 pub mod fake_provider;
 
 use std::path::PathBuf;
@@ -25,6 +27,10 @@ use dialplane::runtime::{
 /// Deadline of one plugin call in these tests: short, so a runaway loop
 /// costs little, but far above what any well-behaved call needs.
 pub const TEST_DEADLINE: Duration = Duration::from_millis(300);
+/// Deadline of one dialer-adapter call in these tests: longer than a
+/// flow's (adapters wait on providers), still short enough that a stuck one
+/// fails a test quickly.
+pub const TEST_DIALER_DEADLINE: Duration = Duration::from_secs(2);
 /// Memory cap of one instance in these tests.
 pub const TEST_MEMORY: usize = 16 << 20;
 /// Output cap in these tests.
@@ -33,6 +39,7 @@ pub const TEST_MAX_OUTPUT: usize = 64 << 10;
 pub fn test_limits() -> Limits {
     Limits {
         deadline: TEST_DEADLINE,
+        dialer_deadline: TEST_DIALER_DEADLINE,
         memory_bytes: TEST_MEMORY,
         fuel: None,
         max_output_bytes: TEST_MAX_OUTPUT,

@@ -51,3 +51,39 @@ async fn every_documented_endpoint_is_routed() {
         .sum();
     assert_eq!(documented, ENDPOINTS.len());
 }
+
+/// The provider path's answers are in the document: the callback's 403, the
+/// dialer-config 400 and the callback token's `callback_url`.
+#[test]
+fn the_provider_path_is_documented() {
+    let doc = dialplane::api::openapi::build();
+    let callback = &doc["paths"]["/api/callbacks/{token}"]["post"]["responses"];
+    assert!(
+        callback["403"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("unauthenticated_callback")),
+        "{callback}"
+    );
+    assert!(callback["400"].is_object(), "{callback}");
+    let config = &doc["paths"]["/api/dialer-config/{dialer}"]["put"]["responses"];
+    assert!(
+        config["400"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("config.<key>")),
+        "{config}"
+    );
+    let token =
+        &doc["paths"]["/api/dialer-config/{dialer}/callback-token"]["post"]["responses"]["201"];
+    assert_eq!(
+        token["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/CallbackToken"
+    );
+    let schema = &doc["components"]["schemas"]["CallbackToken"];
+    assert!(
+        schema["required"]
+            .as_array()
+            .unwrap()
+            .contains(&"callback_url".into()),
+        "{schema}"
+    );
+}

@@ -7,9 +7,14 @@ use std::sync::Arc;
 
 use dialplane::builtin;
 use dialplane::runtime::{
-    AnsweredBy, CallRequest, CallState, Decision, DialError, Lead, Limits, MemoryKv, Outcome,
-    Placement, PluginHost, PluginKind, PluginMeta, PluginScope, Properties, RunContext, TenantKv,
+    AnsweredBy, CallRequest, CallState, CallbackError, Decision, DialError, Lead, Limits, MemoryKv,
+    Outcome, Placement, PluginHost, PluginKind, PluginMeta, PluginScope, Properties, RunContext,
+    TenantKv,
 };
+use dialplane_tests::callback_signing::callback_request;
+
+/// Where the sim-dialer's callbacks are said to arrive (it checks no signature).
+const SIM_CALLBACK_URL: &str = "http://127.0.0.1:8080/api/callbacks/dp_cb_x";
 
 fn meta(kind: PluginKind, name: &str) -> PluginMeta {
     PluginMeta {
@@ -239,8 +244,11 @@ async fn sim_dialer_follows_its_table_and_keeps_an_exact_ledger() {
     let ev = d
         .parse_callback(
             &cfg,
-            &vec![],
-            b"CallSid=sim-p-1&CallStatus=completed&CallDuration=12&AnsweredBy=human",
+            &callback_request(
+                SIM_CALLBACK_URL,
+                b"CallSid=sim-p-1&CallStatus=completed&CallDuration=12&AnsweredBy=human",
+                None,
+            ),
         )
         .await
         .unwrap()
@@ -249,11 +257,14 @@ async fn sim_dialer_follows_its_table_and_keeps_an_exact_ledger() {
     assert_eq!(ev.state, CallState::Ended);
     assert_eq!(ev.report.unwrap().talk_secs, 12);
     let err = d
-        .parse_callback(&cfg, &vec![], b"CallStatus=busy")
+        .parse_callback(
+            &cfg,
+            &callback_request(SIM_CALLBACK_URL, b"CallStatus=busy", None),
+        )
         .await
         .unwrap()
         .unwrap_err();
-    assert_eq!(err, "CallSid is required");
+    assert_eq!(err, CallbackError::Malformed("CallSid is required".into()));
 }
 
 #[tokio::test]

@@ -62,6 +62,29 @@ fn every_subcommand_has_help() {
 }
 
 #[test]
+fn worker_and_serve_document_the_dialer_deadline_and_public_url() {
+    for sub in ["worker", "serve"] {
+        let help = text(&dialplane(&[sub, "--help"]).stdout);
+        assert!(help.contains("--dialer-deadline-ms"), "{sub}:\n{help}");
+        assert!(
+            help.contains("DIALPLANE_DIALER_DEADLINE_MS"),
+            "{sub}:\n{help}"
+        );
+        assert!(help.contains("[default: 15000]"), "{sub}:\n{help}");
+    }
+    let help = text(&dialplane(&["serve", "--help"]).stdout);
+    assert!(help.contains("--public-url"), "{help}");
+    assert!(help.contains("DIALPLANE_PUBLIC_URL"), "{help}");
+    let out = dialplane(&["serve", "--public-url", "ftp://dialplane.example"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("http://"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn demo_help_documents_every_flag_with_its_default() {
     let help = text(&dialplane(&["demo", "--help"]).stdout);
     for flag in [

@@ -9,6 +9,7 @@
 //! - [`api_common`]: an in-process API server and worker on PostgreSQL, with
 //!   a tenant-aware client (shared by the `api_*` and dashboard modules).
 //! - [`api_bad_input`]: malformed requests get a precise 4xx and write nothing.
+//! - [`api_callback_auth`]: dialer config validation and callback signatures.
 //! - [`api_callbacks`]: provider status callbacks, end to end.
 //! - [`api_flow`]: the API with a real worker: auth, leads, plugins, runs.
 //! - [`api_isolation`]: tenant isolation for every endpoint and resource.
@@ -35,10 +36,12 @@
 //! - [`store_conformance`]: the store conformance suite on both engines.
 //! - [`store_pg_cluster`]: a dedicated PostgreSQL cluster can stop and restart.
 //! - [`tenant_store_isolation`]: `tenant-store` is bound to the instance's tenant.
+//! - [`wit_versions`]: components built against the pinned 0.1.0 WIT still run.
 
 mod api_common;
 
 mod api_bad_input;
+mod api_callback_auth;
 mod api_callbacks;
 mod api_flow;
 mod api_isolation;
@@ -65,3 +68,4 @@ mod store_cli;
 mod store_conformance;
 mod store_pg_cluster;
 mod tenant_store_isolation;
+mod wit_versions;

@@ -1,12 +1,14 @@
 //! http-dialer against a fake Twilio-style provider on 127.0.0.1, through the
 //! real runtime: the Calls API request, basic auth, error mapping, hangup,
-//! callback parsing, and the host's wasi:http allowlist.
+//! callback signatures and parsing, config validation, and the host's
+//! wasi:http allowlist.
 
 use dialplane::builtin;
 use dialplane::runtime::{
-    AnsweredBy, CallRequest, CallState, DialError, DialerInstance, Outcome, Placement, PluginHost,
-    PluginKind, Properties,
+    AnsweredBy, CallRequest, CallState, CallbackError, DialError, DialerInstance, Outcome,
+    Placement, PluginHost, PluginKind, Properties,
 };
+use dialplane_tests::callback_signing::{callback_request, signed_callback, twilio_signature};
 use dialplane_tests::fake_provider::{Answer, FakeProvider, base64};
 use dialplane_tests::*;
 
@@ -129,14 +131,17 @@ async fn hangup_posts_status_completed() {
     assert_eq!(seen[0].form("Status").as_deref(), Some("completed"));
 }
 
+/// The public URL the host says the provider posted to.
+const CALLBACK_URL: &str = "https://dialplane.test/api/callbacks/dp_cb_7?tenant=acme";
+
 #[tokio::test]
-async fn parse_callback_decodes_a_status_callback() {
+async fn parse_callback_decodes_a_signed_status_callback() {
     let host = host();
     let cfg = config("http://127.0.0.1:9");
     let mut d = dialer(&host, &cfg).await;
     let body = b"CallSid=CA0001&CallStatus=completed&CallDuration=42&AnsweredBy=human";
     let ev = d
-        .parse_callback(&cfg, &vec![], body)
+        .parse_callback(&cfg, &signed_callback("s3cret", CALLBACK_URL, body))
         .await
         .unwrap()
         .unwrap()
@@ -148,7 +153,10 @@ async fn parse_callback_decodes_a_status_callback() {
     assert_eq!(report.talk_secs, 42);
 
     let ringing = d
-        .parse_callback(&cfg, &vec![], b"CallSid=CA0001&CallStatus=ringing")
+        .parse_callback(
+            &cfg,
+            &signed_callback("s3cret", CALLBACK_URL, b"CallSid=CA0001&CallStatus=ringing"),
+        )
         .await
         .unwrap()
         .unwrap()
@@ -156,14 +164,112 @@ async fn parse_callback_decodes_a_status_callback() {
     assert_eq!(ringing.state, CallState::Ringing);
     assert!(ringing.report.is_none());
 
+    // Authentic but undecodable: malformed.
     let bad = d
-        .parse_callback(&cfg, &vec![], b"CallStatus=busy")
+        .parse_callback(
+            &cfg,
+            &signed_callback("s3cret", CALLBACK_URL, b"CallStatus=busy"),
+        )
         .await
         .unwrap();
     assert!(
-        matches!(bad, Err(ref m) if m.contains("CallSid")),
+        matches!(bad, Err(CallbackError::Malformed(ref m)) if m.contains("CallSid")),
         "{bad:?}"
     );
+}
+
+/// Every way a callback can fail to prove it comes from the provider is
+/// `unauthenticated`, checked before the body is even decoded.
+#[tokio::test]
+async fn parse_callback_refuses_missing_and_forged_signatures() {
+    let host = host();
+    let cfg = config("http://127.0.0.1:9");
+    let mut d = dialer(&host, &cfg).await;
+    let body: &[u8] = b"CallSid=CA0001&CallStatus=completed&AnsweredBy=human";
+    let good = twilio_signature("s3cret", CALLBACK_URL, body);
+    let cases = [
+        ("missing", callback_request(CALLBACK_URL, body, None)),
+        (
+            "wrong token",
+            signed_callback("not-the-token", CALLBACK_URL, body),
+        ),
+        (
+            "other URL",
+            callback_request(
+                "https://evil.test/api/callbacks/dp_cb_7?tenant=acme",
+                body,
+                Some(&good),
+            ),
+        ),
+        (
+            "changed body",
+            callback_request(
+                CALLBACK_URL,
+                b"CallSid=CA0001&CallStatus=completed&AnsweredBy=machine_start",
+                Some(&good),
+            ),
+        ),
+        (
+            "not base64",
+            callback_request(CALLBACK_URL, body, Some("%%%")),
+        ),
+        (
+            "malformed and unsigned",
+            callback_request(CALLBACK_URL, b"garbage", None),
+        ),
+    ];
+    for (what, req) in cases {
+        let r = d.parse_callback(&cfg, &req).await.unwrap();
+        assert!(
+            matches!(r, Err(CallbackError::Unauthenticated(_))),
+            "{what}: {r:?}"
+        );
+    }
+    // Without an auth token nothing can be verified: refused, not trusted.
+    let no_token: Properties = cfg
+        .iter()
+        .filter(|(k, _)| k != "auth_token")
+        .cloned()
+        .collect();
+    let r = d
+        .parse_callback(&no_token, &signed_callback("s3cret", CALLBACK_URL, body))
+        .await
+        .unwrap();
+    assert!(matches!(r, Err(CallbackError::Unauthenticated(_))), "{r:?}");
+    assert!(!d.is_poisoned());
+}
+
+/// `validate-config` names the first key at fault, without any network.
+#[tokio::test]
+async fn validate_config_names_the_key_at_fault() {
+    let host = host();
+    let cfg = config("http://127.0.0.1:9");
+    let mut d = dialer(&host, &cfg).await;
+    assert_eq!(d.validate_config(&cfg).await.unwrap(), Ok(()));
+    let with = |key: &str, value: Option<&str>| -> Properties {
+        let mut p: Properties = cfg.iter().filter(|(k, _)| k != key).cloned().collect();
+        if let Some(v) = value {
+            p.push((key.into(), v.into()));
+        }
+        p
+    };
+    for (key, value) in [
+        ("auth_token", None),
+        ("auth_token", Some("")),
+        ("base_url", Some("api.twilio.com")),
+        ("base_url", Some("https://")),
+        ("account_sid", Some("AC/../x")),
+        ("status_callback", None),
+        ("http_timeout_ms", Some("ten seconds")),
+    ] {
+        let problem = d
+            .validate_config(&with(key, value))
+            .await
+            .unwrap()
+            .expect_err(key);
+        assert_eq!(problem.key, key, "{value:?}: {problem:?}");
+        assert!(!problem.message.is_empty());
+    }
 }
 
 /// The instance may reach only the host:port it was scoped to; a config

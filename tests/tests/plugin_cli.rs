@@ -42,15 +42,15 @@ fn check_accepts_a_flow_and_a_dialer_and_lists_their_interfaces() {
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     assert!(
-        stdout.contains("exports:\n  - dialplane:plugin/flow@0.1.0"),
+        stdout.contains("exports:\n  - dialplane:plugin/flow@0.2.0"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("  - dialplane:plugin/log@0.1.0"),
+        stdout.contains("  - dialplane:plugin/log@0.2.0"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("ok: implements dialplane:plugin/call-flow@0.1.0 (flow)"),
+        stdout.contains("ok: implements dialplane:plugin/call-flow@0.2.0 (flow)"),
         "{stdout}"
     );
 
@@ -66,9 +66,33 @@ fn check_accepts_a_flow_and_a_dialer_and_lists_their_interfaces() {
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("wasi:http/outgoing-handler"), "{stdout}");
     assert!(
-        stdout.contains("ok: implements dialplane:plugin/dialer-adapter@0.1.0"),
+        stdout.contains("ok: implements dialplane:plugin/dialer-adapter@0.2.0"),
         "{stdout}"
     );
+
+    // Components built against the pinned 0.1.0 WIT are still accepted,
+    // and the check says which version they implement.
+    for (name, wasm, world) in [
+        (
+            "flow-v0-1.wasm",
+            builtin::FLOW_V0_1,
+            "dialplane:plugin/call-flow@0.1.0 (flow)",
+        ),
+        (
+            "dialer-v0-1.wasm",
+            builtin::DIALER_V0_1,
+            "dialplane:plugin/dialer-adapter@0.1.0 (dialer)",
+        ),
+    ] {
+        let f = file(name, wasm);
+        let out = dialplane(&["plugin", "check", f.to_str().unwrap()]);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+        assert!(
+            stdout.contains(&format!("ok: implements {world}")),
+            "{stdout}"
+        );
+    }
 }
 
 #[test]
@@ -78,7 +102,9 @@ fn check_names_the_missing_export() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("missing export `dialplane:plugin/flow@0.1.0`"),
+        stderr.contains(
+            "missing export `dialplane:plugin/flow@0.2.0` (or `dialplane:plugin/flow@0.1.0`)"
+        ),
         "{stderr}"
     );
 
@@ -102,7 +128,9 @@ fn check_names_the_missing_export() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("missing export `dialplane:plugin/dialer@0.1.0`"),
+        text(&out.stderr).contains(
+            "missing export `dialplane:plugin/dialer@0.2.0` (or `dialplane:plugin/dialer@0.1.0`)"
+        ),
         "{}",
         text(&out.stderr)
     );

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use dialplane::builtin;
 use dialplane::runtime::{
-    Decision, Limits, PluginError, PluginFailure, PluginHost, PluginKind, PluginMeta,
+    CallRequest, Decision, Limits, Placement, PluginError, PluginFailure, PluginHost, PluginKind,
+    PluginMeta,
 };
 use dialplane_tests::*;
 
@@ -57,6 +58,81 @@ async fn loop_is_stopped_at_its_deadline() {
     );
     assert_eq!(err.tenant, Some(7.into()));
     assert!(f.is_poisoned());
+}
+
+/// Dialer adapters wait on providers: their calls get the dialer deadline,
+/// not the flows' 500 ms. A dialer slower than a flow may be succeeds; one
+/// slower than the dialer deadline is interrupted; flows keep theirs.
+#[tokio::test]
+async fn dialers_have_their_own_deadline() {
+    const DIALER_DEADLINE: Duration = Duration::from_secs(2);
+    let flow_deadline = dialplane::config::PLUGIN_DEADLINE_DEFAULT;
+    let host = PluginHost::new(Limits {
+        deadline: flow_deadline,
+        dialer_deadline: DIALER_DEADLINE,
+        ..test_limits()
+    })
+    .unwrap();
+    let p = prepare(
+        &host,
+        PluginKind::Dialer,
+        "slow-dialer",
+        builtin::SLOW_DIALER,
+    );
+    let request = |key: &str| CallRequest {
+        to: "+14155550127".into(),
+        caller_id: None,
+        timeout_secs: 30,
+        idempotency_key: key.into(),
+        metadata: vec![],
+    };
+    let delay = |ms: u128| vec![("delay_ms".to_string(), ms.to_string())];
+
+    // Three times the flow deadline, well inside the dialer deadline.
+    let slow = flow_deadline * 3;
+    let mut d = host.dialer(&p, scope(7, &p, memory_kv())).await.unwrap();
+    let started = Instant::now();
+    let placed = d
+        .place_call(&delay(slow.as_millis()), &request("k-slow"))
+        .await
+        .unwrap();
+    assert!(matches!(placed, Ok(Placement::Finished(_))), "{placed:?}");
+    assert!(started.elapsed() >= slow, "{:?}", started.elapsed());
+
+    // Beyond the dialer deadline: interrupted, and the instance poisoned.
+    let started = Instant::now();
+    let err = d
+        .place_call(&delay(60_000), &request("k-stuck"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.cause, PluginFailure::DeadlineExceeded(d) if d == DIALER_DEADLINE),
+        "{err}"
+    );
+    let took = started.elapsed();
+    assert!(took >= DIALER_DEADLINE, "stopped early: {took:?}");
+    assert!(
+        took < DIALER_DEADLINE + LATE_BOUND,
+        "stopped late: {took:?}"
+    );
+    assert!(d.is_poisoned());
+
+    // Flows on the same host keep the flow deadline.
+    let err = plan_of(&host, "hostile-loop", builtin::HOSTILE_LOOP)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.cause, PluginFailure::DeadlineExceeded(d) if d == flow_deadline),
+        "{err}"
+    );
+}
+
+/// Without flags, dialers get 15 s and flows 500 ms.
+#[test]
+fn default_limits_separate_flow_and_dialer_deadlines() {
+    let l = Limits::default();
+    assert_eq!(l.deadline, Duration::from_millis(500));
+    assert_eq!(l.dialer_deadline, Duration::from_secs(15));
 }
 
 #[tokio::test]
@@ -278,9 +354,11 @@ fn wrong_world_is_refused_naming_the_export() {
         .unwrap_err();
     match &err.cause {
         PluginFailure::WrongWorld { world, detail } => {
-            assert_eq!(world, "dialplane:plugin/call-flow@0.1.0");
+            assert_eq!(world, "dialplane:plugin/call-flow@0.2.0");
             assert!(
-                detail.contains("missing export `dialplane:plugin/flow@0.1.0`"),
+                detail.contains(
+                    "missing export `dialplane:plugin/flow@0.2.0` (or `dialplane:plugin/flow@0.1.0`)"
+                ),
                 "{detail}"
             );
         }
@@ -290,8 +368,9 @@ fn wrong_world_is_refused_naming_the_export() {
         .prepare(meta(PluginKind::Dialer, "wrong"), builtin::WRONG_WORLD)
         .unwrap_err();
     assert!(
-        err.to_string()
-            .contains("missing export `dialplane:plugin/dialer@0.1.0`"),
+        err.to_string().contains(
+            "missing export `dialplane:plugin/dialer@0.2.0` (or `dialplane:plugin/dialer@0.1.0`)"
+        ),
         "{err}"
     );
     // A flow uploaded as a dialer (and vice versa) is a wrong world too.
@@ -306,8 +385,9 @@ fn wrong_world_is_refused_naming_the_export() {
         .prepare(meta(PluginKind::Flow, "sim"), builtin::SIM_DIALER)
         .unwrap_err();
     assert!(
-        err.to_string()
-            .contains("missing export `dialplane:plugin/flow@0.1.0`"),
+        err.to_string().contains(
+            "missing export `dialplane:plugin/flow@0.2.0` (or `dialplane:plugin/flow@0.1.0`)"
+        ),
         "{err}"
     );
 }

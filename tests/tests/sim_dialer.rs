@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use dialplane::builtin;
 use dialplane::runtime::{
-    AnsweredBy, CallReport, CallRequest, CallState, DialError, DialerInstance, MemoryKv, Outcome,
-    Placement, PluginKind, Properties, TenantKv,
+    AnsweredBy, CallReport, CallRequest, CallState, CallbackError, DialError, DialerInstance,
+    MemoryKv, Outcome, Placement, PluginKind, Properties, TenantKv,
 };
+use dialplane_tests::callback_signing::callback_request;
 use dialplane_tests::*;
 
 const NS: &str = "dialer:sim-dialer";
@@ -174,10 +175,14 @@ async fn bad_configuration_is_a_config_error() {
 
 #[tokio::test]
 async fn parse_callback_reads_twilio_style_events() {
+    const URL: &str = "http://127.0.0.1:8080/api/callbacks/dp_cb_x";
     let mut d = sim(memory_kv()).await;
     let cfg = props(&[]);
     let ev = d
-        .parse_callback(&cfg, &vec![], b"CallSid=sim-k&CallStatus=busy")
+        .parse_callback(
+            &cfg,
+            &callback_request(URL, b"CallSid=sim-k&CallStatus=busy", None),
+        )
         .await
         .unwrap()
         .unwrap()
@@ -185,6 +190,9 @@ async fn parse_callback_reads_twilio_style_events() {
     assert_eq!(ev.provider_call_id, "sim-k");
     assert_eq!(ev.state, CallState::Ended);
     assert_eq!(ev.report.unwrap().outcome, Outcome::Busy);
-    let err = d.parse_callback(&cfg, &vec![], b"garbage").await.unwrap();
-    assert!(err.is_err(), "{err:?}");
+    let err = d
+        .parse_callback(&cfg, &callback_request(URL, b"garbage", None))
+        .await
+        .unwrap();
+    assert!(matches!(err, Err(CallbackError::Malformed(_))), "{err:?}");
 }

@@ -4,7 +4,9 @@
 //!
 //! A cross-tenant access is answered 404 by the router; [`not_found`] then
 //! writes a security event to the owner's log and to the platform's log, in
-//! platform scope (the intruder's scope may not write the owner's log).
+//! platform scope (the intruder's scope may not write the owner's log). A
+//! provider callback that fails authentication is one too
+//! ([`callback_security_event`]).
 
 use axum::extract::{Query, State};
 use axum::routing::get;
@@ -132,6 +134,44 @@ pub async fn security_event(
         id,
         "cross-tenant access refused"
     );
+    // The key belongs to the intruder's tenant; it is named in `detail`, not
+    // as the actor of the owner's log.
+    append_security_event(s, owner, "security.cross_tenant_access", detail).await
+}
+
+/// Writes the security event of a provider callback for `owner`'s `dialer`
+/// that the adapter could not authenticate (`reason` is the adapter's).
+/// The callback token is not written: it is a secret.
+pub async fn callback_security_event(
+    s: &AppState,
+    owner: TenantId,
+    dialer: &str,
+    reason: &str,
+) -> ApiResult<()> {
+    tracing::warn!(
+        owner = owner.get(),
+        dialer,
+        reason,
+        "unauthenticated provider callback refused"
+    );
+    let detail = serde_json::json!({
+        "kind": "unauthenticated_callback",
+        "dialer": dialer,
+        "reason": reason,
+        "endpoint": "POST /api/callbacks/{token}",
+    });
+    append_security_event(s, owner, "security.unauthenticated_callback", detail).await
+}
+
+/// Counts a security event and appends it, with no actor, to `owner`'s log
+/// and to the platform's, in platform scope (the scope of the request may
+/// not write the platform's log).
+async fn append_security_event(
+    s: &AppState,
+    owner: TenantId,
+    action: &str,
+    detail: serde_json::Value,
+) -> ApiResult<()> {
     s.metrics
         .security_events
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -140,10 +180,8 @@ pub async fn security_event(
             s.store
                 .append_audit(&AuditEntry {
                     tenant: log,
-                    // The key belongs to the intruder's tenant; it is named in
-                    // `detail`, not as the actor of the owner's log.
                     actor_key_id: None,
-                    action: "security.cross_tenant_access".into(),
+                    action: action.to_string(),
                     detail: detail.clone(),
                     security: true,
                 })

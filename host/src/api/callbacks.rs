@@ -1,29 +1,37 @@
 //! Provider callbacks: `POST /api/callbacks/{token}`. No API key: the
 //! unguessable token (stored hashed) identifies the tenant and the dialer.
-//! The body and headers go to the active adapter's `parse-callback`, in an
-//! instance bound to that tenant; the decoded event goes into the call state
-//! machine ([`crate::store::ApiRunStore::apply_call_event`]), which ignores
+//! The request goes to the active adapter's `parse-callback`, in an instance
+//! bound to that tenant, with the full public URL the provider posted to
+//! ([`public_url`] + the path and query, what providers sign), the headers
+//! and the body; the adapter authenticates it (e.g. `X-Twilio-Signature`)
+//! and decodes it. The event goes into the call state machine
+//! ([`crate::store::ApiRunStore::apply_call_event`]), which ignores
 //! duplicates and out-of-order events.
 //!
 //! Answers 200 `{"result": "applied" | "ignored" | "held" | "no_event"}`
 //! so providers do not retry events that were understood. `held`: no call of
 //! the tenant has that provider id yet (the provider was faster than the
 //! worker recording the call); the event is kept and applied once it is. An
-//! unknown token is 404; a body the adapter rejects is 400.
+//! unknown token is 404; a request the adapter finds malformed is 400; one it
+//! cannot authenticate is 403, applies nothing and writes a security event to
+//! the tenant's and the platform's audit log.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Uri};
 use axum::routing::post;
 use axum::{Json, Router};
 
 use super::AppState;
+use super::audit::callback_security_event;
 use super::body::RawBody;
 use super::error::{ApiError, ApiResult};
-use crate::runtime::{PluginKind, PluginMeta, PluginScope, Prepared};
+use crate::runtime::{
+    CallbackError, CallbackRequest, PluginKind, PluginMeta, PluginScope, Prepared,
+};
 use crate::store::tenant_scope::{DbScope, scoped};
 use crate::store::{CallEventApplied, StoreError, StoreKv};
 
@@ -43,7 +51,9 @@ pub struct AdapterCache {
 }
 
 impl AdapterCache {
-    async fn get(&self, s: &AppState, dialer: &str) -> ApiResult<Arc<Prepared>> {
+    /// The prepared active version of `dialer`; `NotFound("dialer adapter")`
+    /// when none is installed.
+    pub async fn get(&self, s: &AppState, dialer: &str) -> ApiResult<Arc<Prepared>> {
         if let Some((at, p)) = self.by_name.lock().unwrap().get(dialer)
             && at.elapsed() < ADAPTER_CACHE_TTL
         {
@@ -75,9 +85,26 @@ impl AdapterCache {
     }
 }
 
+/// The URL providers reach this API at, without a trailing slash: the
+/// configured public URL (`serve --public-url`, which defaults to the bind
+/// address), else `http://` + the request's `Host` header.
+pub fn public_url(s: &AppState, headers: &HeaderMap) -> String {
+    match &s.config.public_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => {
+            let host = headers
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    }
+}
+
 async fn callback(
     State(s): State<AppState>,
     Path(token): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     body: RawBody,
 ) -> ApiResult<Json<serde_json::Value>> {
@@ -95,30 +122,43 @@ async fn callback(
             .dialer_config_for_worker(tenant, &target.dialer)
             .await?
             .unwrap_or_default();
-        let headers: Vec<(String, String)> = headers
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-            .collect();
+        let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+        let req = CallbackRequest {
+            url: format!("{}{path}", public_url(&s, &headers)),
+            headers: headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+                .collect(),
+            body: body.bytes.to_vec(),
+        };
         let kv = Arc::new(StoreKv(s.store.clone()));
         let scope = PluginScope::new(tenant, &prepared.meta, kv);
         let mut inst = s.plugins.dialer(&prepared, scope).await.map_err(|e| {
             s.metrics.plugin_error(e.cause.label());
             ApiError::Internal(e.to_string())
         })?;
-        let parsed = inst
-            .parse_callback(&config, &headers, &body.bytes)
-            .await
-            .map_err(|e| {
-                s.metrics.plugin_error(e.cause.label());
-                ApiError::Internal(e.to_string())
-            })?;
+        let parsed = inst.parse_callback(&config, &req).await.map_err(|e| {
+            s.metrics.plugin_error(e.cause.label());
+            ApiError::Internal(e.to_string())
+        })?;
         let event = match parsed {
-            Err(m) => {
+            Err(CallbackError::Malformed(m)) => {
+                s.metrics.callback("malformed");
                 return Err(ApiError::bad_request(
                     "invalid_callback",
                     None,
                     format!("the {} adapter rejected the callback: {m}", target.dialer),
                 ));
+            }
+            Err(CallbackError::Unauthenticated(m)) => {
+                s.metrics.callback("unauthenticated");
+                if let Err(e) = callback_security_event(&s, tenant, &target.dialer, &m).await {
+                    tracing::error!(error = %e, "cannot record a security event");
+                }
+                return Err(ApiError::CallbackUnauthenticated(format!(
+                    "the {} adapter could not authenticate the callback: {m}",
+                    target.dialer
+                )));
             }
             Ok(None) => return Ok(Json(serde_json::json!({"result": "no_event"}))),
             Ok(Some(e)) => e,

@@ -2,15 +2,26 @@
 //! **write-only**. `PUT /api/dialer-config/{dialer}` `{"config": {..}}` → 204;
 //! `GET /api/dialer-config` lists which dialers are configured, never values.
 //! Values are never logged (bodies are not traced) and never reach flow
-//! plugins (only the worker hands them to the adapter).
+//! plugins (only the worker and the callback endpoint hand them to the
+//! adapter).
+//!
+//! Before storing, the PUT asks the dialer's active adapter, in an instance
+//! bound to the tenant, to `validate-config` (presence and form, no
+//! network): a problem is 400 with `field: config.<key>` and nothing is
+//! stored. With no adapter of that name installed the configuration is
+//! stored unchecked (it may be set up before the adapter).
 //!
 //! `POST /api/dialer-config/{dialer}/callback-token` creates the unguessable
-//! token of the provider callback URL `/api/callbacks/{token}` (shown once).
+//! token of the provider callback URL and answers it with the full
+//! `callback_url` (public URL + `/api/callbacks/{token}`), shown once: the
+//! value to give the provider (http-dialer's `status_callback`).
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -19,8 +30,10 @@ use super::AppState;
 use super::audit::record;
 use super::auth::TenantAuth;
 use super::body::ApiJson;
+use super::callbacks::public_url;
 use super::error::{ApiError, ApiResult};
-use crate::store::{StoreError, check_plugin_name};
+use crate::runtime::{PluginScope, Properties};
+use crate::store::{StoreError, StoreKv, check_plugin_name};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -74,6 +87,7 @@ async fn set(
         ));
     }
     let config: Vec<(String, String)> = req.config.into_iter().collect();
+    validate(&s, &t, &dialer, &config).await?;
     s.store
         .set_dialer_config(t.tenant, &dialer, &config)
         .await?;
@@ -87,6 +101,43 @@ async fn set(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Asks the active adapter of `dialer` whether `config` is complete and
+/// well-formed; no adapter installed is not an error.
+async fn validate(
+    s: &AppState,
+    t: &TenantAuth,
+    dialer: &str,
+    config: &Properties,
+) -> ApiResult<()> {
+    let prepared = match s.adapters.get(s, dialer).await {
+        Ok(p) => p,
+        Err(ApiError::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let kv = Arc::new(StoreKv(s.store.clone()));
+    let scope = PluginScope::new(t.tenant, &prepared.meta, kv);
+    let plugin_failed = |e: crate::runtime::PluginError| {
+        s.metrics.plugin_error(e.cause.label());
+        ApiError::Internal(e.to_string())
+    };
+    let mut inst = s
+        .plugins
+        .dialer(&prepared, scope)
+        .await
+        .map_err(plugin_failed)?;
+    match inst.validate_config(config).await.map_err(plugin_failed)? {
+        Ok(()) => Ok(()),
+        Err(p) => Err(ApiError::bad_request(
+            "invalid_dialer_config",
+            Some(&format!("config.{}", p.key)),
+            format!(
+                "the {dialer} adapter refused the configuration: {}: {}",
+                p.key, p.message
+            ),
+        )),
+    }
 }
 
 async fn list(State(s): State<AppState>, t: TenantAuth) -> ApiResult<Json<serde_json::Value>> {
@@ -104,6 +155,7 @@ async fn token(
     State(s): State<AppState>,
     t: TenantAuth,
     Path(dialer): Path<String>,
+    headers: HeaderMap,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     check_dialer(&dialer)?;
     let token = s.store.create_callback_token(t.tenant, &dialer).await?;
@@ -114,10 +166,15 @@ async fn token(
         serde_json::json!({"dialer": dialer}),
     )
     .await?;
+    let path = format!("/api/callbacks/{token}");
+    let callback_url = format!("{}{path}", public_url(&s, &headers));
     Ok((
         StatusCode::CREATED,
-        Json(
-            serde_json::json!({"dialer": dialer, "token": token, "path": format!("/api/callbacks/{token}")}),
-        ),
+        Json(serde_json::json!({
+            "dialer": dialer,
+            "token": token,
+            "path": path,
+            "callback_url": callback_url,
+        })),
     ))
 }

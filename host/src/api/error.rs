@@ -27,6 +27,10 @@ pub enum ApiError {
     /// 403: a tenant key on a platform (admin) endpoint.
     #[error("this endpoint needs a platform (admin) key")]
     Forbidden,
+    /// 403: a provider callback the adapter could not authenticate (e.g. a
+    /// missing or wrong signature); nothing was applied.
+    #[error("{0}")]
+    CallbackUnauthenticated(String),
     /// 404: absent, or another tenant's (the two are indistinguishable).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -92,7 +96,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::CallbackUnauthenticated(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -108,6 +112,7 @@ impl ApiError {
             ApiError::BadRequest { code, .. } => code,
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden => "forbidden",
+            ApiError::CallbackUnauthenticated(_) => "unauthenticated_callback",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict { .. } => "conflict",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",

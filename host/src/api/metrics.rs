@@ -76,7 +76,7 @@ async fn metrics(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
     }
     let _ = writeln!(
         out,
-        "# HELP dialplane_security_events_total Cross-tenant accesses refused.\n# TYPE dialplane_security_events_total counter"
+        "# HELP dialplane_security_events_total Security events: cross-tenant accesses and unauthenticated callbacks refused.\n# TYPE dialplane_security_events_total counter"
     );
     let _ = writeln!(
         out,

@@ -68,6 +68,11 @@ pub struct ApiConfig {
     pub cancel_wait: Duration,
     /// Interval of the SSE progress poll.
     pub events_interval: Duration,
+    /// The URL providers reach this API at (`https://dialplane.example.com`):
+    /// the base of callback URLs and of what providers sign. `serve` sets it
+    /// (`--public-url`, default `http://<bind address>`); `None` takes
+    /// `http://` + the request's `Host` header.
+    pub public_url: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -77,6 +82,7 @@ impl Default for ApiConfig {
             plugin_body_limit: config::API_PLUGIN_BODY_LIMIT_DEFAULT,
             cancel_wait: config::CANCEL_WAIT_DEFAULT,
             events_interval: config::API_EVENTS_INTERVAL_DEFAULT,
+            public_url: None,
         }
     }
 }

@@ -34,6 +34,23 @@ pub struct Endpoint {
     pub body: Option<&'static str>,
     /// Status of success.
     pub ok: u16,
+    /// The schema (in `components.schemas`) of the success body, if documented.
+    pub returns: Option<&'static str>,
+    /// Error statuses worth telling a client apart, with what they mean
+    /// (every endpoint may also answer the generic `default` error).
+    pub errors: &'static [(u16, &'static str)],
+}
+
+impl Endpoint {
+    const fn returning(mut self, schema: &'static str) -> Self {
+        self.returns = Some(schema);
+        self
+    }
+
+    const fn failing(mut self, errors: &'static [(u16, &'static str)]) -> Self {
+        self.errors = errors;
+        self
+    }
 }
 
 const fn ep(
@@ -51,6 +68,8 @@ const fn ep(
         auth,
         body,
         ok,
+        returns: None,
+        errors: &[],
     }
 }
 
@@ -281,16 +300,21 @@ pub const ENDPOINTS: &[Endpoint] = &[
         Auth::Tenant,
         JSON,
         204,
-        "Set a dialer configuration (write-only)",
-    ),
+        "Set a dialer configuration (write-only), checked first by the active adapter's validate-config",
+    )
+    .failing(&[(
+        400,
+        "`invalid_dialer_config`: the adapter refused the configuration; `field` is `config.<key>`. Nothing is stored",
+    )]),
     ep(
         "post",
         "/api/dialer-config/{dialer}/callback-token",
         Auth::Tenant,
         None,
         201,
-        "Create a provider callback token (shown once)",
-    ),
+        "Create a provider callback token (shown once) and the full callback URL to give the provider",
+    )
+    .returning("CallbackToken"),
     ep(
         "get",
         "/api/dnc",
@@ -345,8 +369,17 @@ pub const ENDPOINTS: &[Endpoint] = &[
         Auth::Token,
         Some("as the provider sends it"),
         200,
-        "Provider status callback",
-    ),
+        "Provider status callback, authenticated by the adapter (e.g. X-Twilio-Signature over the public URL)",
+    )
+    .returning("CallbackResult")
+    .failing(&[
+        (400, "`invalid_callback`: the adapter could not decode the request"),
+        (
+            403,
+            "`unauthenticated_callback`: missing or wrong signature; nothing applied, a security event recorded",
+        ),
+        (404, "unknown token"),
+    ]),
     ep(
         "get",
         "/api/audit",
@@ -368,14 +401,22 @@ fn path_params(path: &str) -> Vec<Value> {
 pub fn build() -> Value {
     let mut paths = Map::new();
     for e in ENDPOINTS {
+        let error = json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}});
         let mut op = json!({
             "summary": e.summary,
             "parameters": path_params(e.path),
             "responses": {
                 e.ok.to_string(): {"description": "success"},
-                "default": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "default": {"description": "error", "content": error},
             },
         });
+        if let Some(schema) = e.returns {
+            op["responses"][e.ok.to_string()]["content"] = json!({"application/json": {
+                "schema": {"$ref": format!("#/components/schemas/{schema}")}}});
+        }
+        for (status, meaning) in e.errors {
+            op["responses"][status.to_string()] = json!({"description": meaning, "content": error});
+        }
         match e.auth {
             Auth::Tenant => op["security"] = json!([{"tenantKey": []}]),
             Auth::Admin => op["security"] = json!([{"adminKey": []}]),
@@ -402,6 +443,21 @@ pub fn build() -> Value {
                     "required": ["error"],
                     "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
                         "code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": ["string", "null"]}}}},
+                },
+                "CallbackToken": {
+                    "type": "object",
+                    "required": ["dialer", "token", "path", "callback_url"],
+                    "properties": {
+                        "dialer": {"type": "string"},
+                        "token": {"type": "string", "description": "Shown once; stored hashed"},
+                        "path": {"type": "string", "description": "/api/callbacks/{token}"},
+                        "callback_url": {"type": "string", "description": "The public URL (serve --public-url) + path: what to give the provider, and what it signs"},
+                    },
+                },
+                "CallbackResult": {
+                    "type": "object",
+                    "required": ["result"],
+                    "properties": {"result": {"enum": ["applied", "ignored", "held", "no_event"]}},
                 },
             },
         },

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::runtime::{Limits, PluginFailure, PluginHost, PluginKind, PluginMeta};
+use crate::runtime::{Limits, PluginFailure, PluginHost, PluginKind, PluginMeta, export_names};
 use crate::testing::{TRANSCRIPT_MAX_ATTEMPTS_DEFAULT, TranscriptOptions};
 
 #[derive(Debug, clap::Subcommand)]
@@ -119,7 +119,9 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
         Some(k) => k,
         None => {
             eprintln!(
-                "{shown}: cannot tell the kind: it exports neither `dialplane:plugin/flow@0.1.0` (a call flow) nor `dialplane:plugin/dialer@0.1.0` (a dialer adapter); pass --kind to see what is missing"
+                "{shown}: cannot tell the kind: it exports neither {} (a call flow) nor {} (a dialer adapter); pass --kind to see what is missing",
+                export_names(PluginKind::Flow),
+                export_names(PluginKind::Dialer)
             );
             return Ok(ExitCode::FAILURE);
         }
@@ -130,12 +132,8 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
         version: 0,
     };
     match host.prepare(meta, &wasm) {
-        Ok(_) => {
-            println!(
-                "ok: implements {} ({})",
-                crate::runtime::world_name(kind),
-                kind.as_str()
-            );
+        Ok(p) => {
+            println!("ok: implements {} ({})", p.world(), kind.as_str());
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use crate::api::{ApiConfig, AppState};
 use crate::config;
 use crate::lifecycle::{Worker, WorkerConfig, stop_pair};
-use crate::runtime::{Limits, PluginHost};
+use crate::runtime::PluginHost;
+
+use super::worker::DeadlineArgs;
 use crate::store;
 
 #[derive(Debug, clap::Args)]
@@ -31,19 +33,45 @@ pub struct ServeArgs {
     /// Largest plugin upload in bytes.
     #[arg(long, env = "DIALPLANE_PLUGIN_BODY_LIMIT", default_value_t = config::API_PLUGIN_BODY_LIMIT_DEFAULT)]
     pub plugin_body_limit: usize,
+    /// The URL providers reach this API at, e.g. `https://dialplane.example.com`
+    /// (behind a proxy or load balancer): the base of callback URLs and of
+    /// what providers sign. Default: `http://<bind address>`.
+    #[arg(long, env = "DIALPLANE_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+    #[command(flatten)]
+    pub deadlines: DeadlineArgs,
+}
+
+/// An `http://` or `https://` URL with a host, without a trailing slash.
+fn parse_public_url(s: &str) -> Result<String, String> {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or_else(|| format!("{s:?} must start with http:// or https://"))?;
+    if rest.is_empty() || rest.starts_with('/') || rest.contains(['?', '#']) {
+        return Err(format!(
+            "{s:?} must name a host (and may have a path, no query)"
+        ));
+    }
+    Ok(s.trim_end_matches('/').to_string())
 }
 
 pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
-    let plugins = Arc::new(PluginHost::new(Limits::default())?);
-    let api_config = ApiConfig {
-        body_limit: a.body_limit,
-        plugin_body_limit: a.plugin_body_limit,
-        ..ApiConfig::default()
-    };
-    let state = AppState::connect(&a.database_url, Arc::clone(&plugins), api_config).await?;
+    let plugins = Arc::new(PluginHost::new(a.deadlines.limits())?);
     let listener = tokio::net::TcpListener::bind(&a.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", a.listen))?;
+    let public_url = match a.public_url {
+        Some(url) => url,
+        None => format!("http://{}", listener.local_addr()?),
+    };
+    let api_config = ApiConfig {
+        body_limit: a.body_limit,
+        plugin_body_limit: a.plugin_body_limit,
+        public_url: Some(public_url),
+        ..ApiConfig::default()
+    };
+    let state = AppState::connect(&a.database_url, Arc::clone(&plugins), api_config).await?;
     let (stop_handle, stop) = stop_pair();
     let worker = if a.no_workers {
         None
@@ -93,6 +121,32 @@ async fn shutdown_signal() {
         }
         Err(_) => {
             let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_public_url;
+
+    #[test]
+    fn public_urls() {
+        assert_eq!(
+            parse_public_url("https://dialplane.example.com/"),
+            Ok("https://dialplane.example.com".into())
+        );
+        assert_eq!(
+            parse_public_url("http://10.0.0.1:8080/dp"),
+            Ok("http://10.0.0.1:8080/dp".into())
+        );
+        for bad in [
+            "dialplane.example.com",
+            "ftp://x",
+            "https://",
+            "https:///x",
+            "http://h/?q=1",
+        ] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
         }
     }
 }

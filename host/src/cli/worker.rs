@@ -58,6 +58,29 @@ pub struct WorkerArgs {
     /// Worker id (default: hostname-pid-random).
     #[arg(long)]
     pub worker_id: Option<String>,
+    #[command(flatten)]
+    pub deadlines: DeadlineArgs,
+}
+
+/// Plugin deadlines, shared by `worker` and `serve`.
+#[derive(Debug, clap::Args)]
+pub struct DeadlineArgs {
+    /// Wall-clock deadline of one dialer-adapter call (place-call, hangup,
+    /// lookup, …) in milliseconds; call flows keep their 500 ms.
+    #[arg(long, env = "DIALPLANE_DIALER_DEADLINE_MS",
+          default_value_t = config::DIALER_DEADLINE_DEFAULT.as_millis() as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub dialer_deadline_ms: u64,
+}
+
+impl DeadlineArgs {
+    /// The plugin host's limits: the defaults with these deadlines.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            dialer_deadline: Duration::from_millis(self.dialer_deadline_ms),
+            ..Limits::default()
+        }
+    }
 }
 
 impl WorkerArgs {
@@ -110,7 +133,7 @@ pub async fn run(a: WorkerArgs) -> anyhow::Result<ExitCode> {
     let cfg = a.worker_config();
     cfg.validate()?;
     let db = store::connect(&a.database_url).await?;
-    let plugins = Arc::new(PluginHost::new(Limits::default())?);
+    let plugins = Arc::new(PluginHost::new(a.deadlines.limits())?);
     let (stop_handle, stop) = stop_pair();
     let worker = Worker::new(db, plugins, None, cfg, stop).await?;
     eprintln!("dialplane worker {} started", worker.id());

@@ -73,6 +73,11 @@ async fn drive_inner(
             return Ok(());
         }
     };
+    // A configuration the adapter rejects would fail every placement: the
+    // run fails now, before it dials, with the adapter's words.
+    if let Some(why) = plugins.dialer_config_problem().await {
+        ctl.halt(why);
+    }
     let run = RunState {
         claimed,
         ctl: ctl.clone(),

@@ -251,6 +251,26 @@ impl RunPlugins {
         (version, self.counted(r))
     }
 
+    /// What the adapter finds wrong with the tenant's configuration of it
+    /// (`validate-config`), as a run's failure reason; `None` when nothing
+    /// is, or when the adapter cannot say (a failing adapter shows itself at
+    /// the first placement, where it is handled as any other failure).
+    #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.dialer_name))]
+    pub async fn dialer_config_problem(&self) -> Option<String> {
+        let (slot, mut d) = self.counted(self.take_dialer().await).ok()?;
+        let r = d.validate_config(&self.dialer_config).await;
+        if r.is_ok() {
+            Self::put_dialer(&slot, d);
+        }
+        match self.counted(r) {
+            Ok(Err(p)) => Some(format!(
+                "dialer {}: configuration: {}: {}",
+                self.dialer_name, p.key, p.message
+            )),
+            _ => None,
+        }
+    }
+
     #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.dialer_name))]
     pub async fn hangup(
         &self,

@@ -1,8 +1,9 @@
-//! The `tenant-store` host import. The tenant and namespace come from the
+//! The `tenant-store` host import, in every WIT version (one implementation,
+//! one thin `Host` impl per version). The tenant and namespace come from the
 //! store's [`PluginScope`](super::PluginScope); the guest only names a key, so the same key
 //! names used by two tenants are two different entries.
 
-use super::bindings::v0_1_0::wit_tenant_store;
+use super::bindings::{v0_1_0, v0_2_0};
 use super::store_data::StoreData;
 
 /// Longest key accepted (bytes), as documented in `wit/tenant-store.wit`.
@@ -20,8 +21,8 @@ impl StoreData {
     }
 }
 
-impl wit_tenant_store::Host for StoreData {
-    async fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+impl StoreData {
+    async fn kv_get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
         if key.len() > MAX_KEY_BYTES {
             return Ok(None);
         }
@@ -32,7 +33,11 @@ impl wit_tenant_store::Host for StoreData {
         }
     }
 
-    async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
+    async fn kv_set(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), String>> {
         if key.len() > MAX_KEY_BYTES {
             return Ok(Err(format!(
                 "key is {} bytes, the limit is {MAX_KEY_BYTES}",
@@ -52,7 +57,7 @@ impl wit_tenant_store::Host for StoreData {
         }
     }
 
-    async fn delete(&mut self, key: String) -> wasmtime::Result<()> {
+    async fn kv_delete(&mut self, key: String) -> wasmtime::Result<()> {
         if key.len() > MAX_KEY_BYTES {
             return Ok(());
         }
@@ -63,3 +68,27 @@ impl wit_tenant_store::Host for StoreData {
         }
     }
 }
+
+/// The same implementation behind each version's `tenant-store` interface.
+macro_rules! tenant_store_host {
+    ($wit:path) => {
+        impl $wit for StoreData {
+            async fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+                self.kv_get(key).await
+            }
+            async fn set(
+                &mut self,
+                key: String,
+                value: Vec<u8>,
+            ) -> wasmtime::Result<Result<(), String>> {
+                self.kv_set(key, value).await
+            }
+            async fn delete(&mut self, key: String) -> wasmtime::Result<()> {
+                self.kv_delete(key).await
+            }
+        }
+    };
+}
+
+tenant_store_host!(v0_1_0::wit_tenant_store::Host);
+tenant_store_host!(v0_2_0::wit_tenant_store::Host);

@@ -23,6 +23,9 @@
 //! - [`types`]: the host-side mirror of the WIT types.
 //! - `instance`, `store_data`: what every instance holds (its store, its
 //!   tenant scope, its limits).
+//! - `flow_instance`, `dialer_instance`: [`FlowInstance`] and
+//!   [`DialerInstance`], the export calls under those limits, whatever the
+//!   component's WIT version.
 //! - `plugin_scope`: [`PluginMeta`] and [`PluginScope`], what an instance is
 //!   bound to.
 //! - `plugin_error`: [`PluginError`] and [`PluginFailure`].
@@ -40,9 +43,11 @@ pub mod bench;
 pub mod bindings;
 mod cache;
 pub mod custom_section;
+mod dialer_instance;
 mod disk_cache;
 mod engine;
 mod failure;
+mod flow_instance;
 mod host_log;
 mod host_tenant_store;
 mod http_allowlist;
@@ -70,11 +75,12 @@ pub use memory_kv::MemoryKv;
 pub use plugin_error::{PluginError, PluginFailure};
 pub use plugin_scope::{HttpRefusals, PluginMeta, PluginScope};
 pub use types::*;
-pub use validate::{ComponentInfo, world_name};
+pub use validate::{ComponentInfo, export_names, world_name};
 
-use bindings::v0_1_0 as v0;
+pub use bindings::WitVersion;
+pub use dialer_instance::DialerInstance;
+pub use flow_instance::FlowInstance;
 use instance::Core;
-use output_check::OutputCheck;
 use store_data::StoreData;
 use validate::Pre;
 
@@ -83,8 +89,12 @@ use crate::model::TenantId;
 /// Per-call limits.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Wall-clock deadline of one export call (epoch interruption + tokio timeout).
+    /// Wall-clock deadline of one call-flow export call (epoch interruption +
+    /// tokio timeout).
     pub deadline: Duration,
+    /// Wall-clock deadline of one dialer-adapter export call: adapters wait
+    /// on a provider's HTTP API, which takes seconds, not milliseconds.
+    pub dialer_deadline: Duration,
     /// Cap on the sum of all linear memories and tables of one instance.
     pub memory_bytes: usize,
     /// Fuel per call, for deterministic tests; `None` disables fuel.
@@ -98,6 +108,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             deadline: crate::config::PLUGIN_DEADLINE_DEFAULT,
+            dialer_deadline: crate::config::DIALER_DEADLINE_DEFAULT,
             memory_bytes: crate::config::PLUGIN_MEMORY_DEFAULT,
             fuel: None,
             max_output_bytes: crate::config::PLUGIN_MAX_OUTPUT_DEFAULT,
@@ -171,6 +182,18 @@ pub struct Prepared {
     pre: Pre,
 }
 
+impl Prepared {
+    /// The WIT version the component was built against.
+    pub fn wit_version(&self) -> WitVersion {
+        self.pre.version()
+    }
+
+    /// The world it implements, e.g. `dialplane:plugin/call-flow@0.2.0`.
+    pub fn world(&self) -> &'static str {
+        self.wit_version().world(self.meta.kind)
+    }
+}
+
 impl std::fmt::Debug for Prepared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Prepared")
@@ -227,8 +250,12 @@ impl PluginHost {
         if http {
             wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut l)?;
         }
-        v0::wit_log::add_to_linker::<_, HasSelf<StoreData>>(&mut l, |d| d)?;
-        v0::wit_tenant_store::add_to_linker::<_, HasSelf<StoreData>>(&mut l, |d| d)?;
+        // Every published version's imports: components built against any
+        // of them link.
+        bindings::v0_1_0::wit_log::add_to_linker::<_, HasSelf<StoreData>>(&mut l, |d| d)?;
+        bindings::v0_1_0::wit_tenant_store::add_to_linker::<_, HasSelf<StoreData>>(&mut l, |d| d)?;
+        bindings::v0_2_0::wit_log::add_to_linker::<_, HasSelf<StoreData>>(&mut l, |d| d)?;
+        bindings::v0_2_0::wit_tenant_store::add_to_linker::<_, HasSelf<StoreData>>(&mut l, |d| d)?;
         Ok(l)
     }
 
@@ -311,12 +338,17 @@ impl PluginHost {
         self.cache.compiled_count()
     }
 
+    /// The store of a new instance, with the deadline of `p`'s kind.
     fn core(&self, p: &Prepared, scope: PluginScope) -> Core {
         let data = StoreData::new(scope, p.meta.clone(), self.limits.memory_bytes, &self.opts);
+        let deadline = match p.meta.kind {
+            PluginKind::Flow => self.limits.deadline,
+            PluginKind::Dialer => self.limits.dialer_deadline,
+        };
         Core::new(
             Store::new(&self.engine, data),
-            self.limits.deadline,
-            self.ticker.ticks(self.limits.deadline),
+            deadline,
+            self.ticker.ticks(deadline),
             self.opts.timeout_grace,
             self.limits.fuel,
             self.limits.max_output_bytes,
@@ -345,9 +377,9 @@ impl PluginHost {
         };
         let mut core = self.core(p, scope);
         let bindings = self
-            .instantiate(&mut core, async |s| pre.instantiate_async(s).await)
+            .instantiate(&mut core, async |s| pre.instantiate(s).await)
             .await?;
-        Ok(FlowInstance { core, bindings })
+        Ok(FlowInstance::new(core, bindings))
     }
 
     /// A fresh dialer-adapter instance in its own store, bound to `scope`'s
@@ -362,9 +394,9 @@ impl PluginHost {
         };
         let mut core = self.core(p, scope);
         let bindings = self
-            .instantiate(&mut core, async |s| pre.instantiate_async(s).await)
+            .instantiate(&mut core, async |s| pre.instantiate(s).await)
             .await?;
-        Ok(DialerInstance { core, bindings })
+        Ok(DialerInstance::new(core, bindings))
     }
 }
 
@@ -376,190 +408,5 @@ fn wrong_kind(p: &Prepared, wanted: PluginKind, tenant: TenantId) -> PluginError
             world: world_name(wanted).to_string(),
             detail: format!("the component was prepared as a {}", p.meta.kind.as_str()),
         },
-    }
-}
-
-/// A call-flow instance bound to one tenant.
-pub struct FlowInstance {
-    core: Core,
-    bindings: v0::CallFlow,
-}
-
-impl FlowInstance {
-    pub async fn plan(&mut self, ctx: &RunContext, lead: &Lead) -> Result<Decision, PluginError> {
-        let (wctx, wlead) = (v0::run_context(ctx), v0::lead(lead));
-        self.core.begin()?;
-        let timeout = self.core.hard_timeout();
-        let fut =
-            self.bindings
-                .dialplane_plugin_flow()
-                .call_plan(&mut self.core.store, &wctx, &wlead);
-        let r = tokio::time::timeout(timeout, fut).await;
-        let d = v0::decision_from(self.core.finish(r)?);
-        let check = OutputCheck::new(self.core.max_output_bytes()).decision(&d);
-        self.core.check_output(check)?;
-        Ok(d)
-    }
-
-    pub async fn on_result(
-        &mut self,
-        ctx: &RunContext,
-        lead: &Lead,
-        report: &CallReport,
-    ) -> Result<FollowUp, PluginError> {
-        let (wctx, wlead, wrep) = (
-            v0::run_context(ctx),
-            v0::lead(lead),
-            v0::call_report(report),
-        );
-        self.core.begin()?;
-        let timeout = self.core.hard_timeout();
-        let fut = self.bindings.dialplane_plugin_flow().call_on_result(
-            &mut self.core.store,
-            &wctx,
-            &wlead,
-            &wrep,
-        );
-        let r = tokio::time::timeout(timeout, fut).await;
-        let f = v0::follow_up_from(self.core.finish(r)?);
-        let check = OutputCheck::new(self.core.max_output_bytes()).follow_up(&f);
-        self.core.check_output(check)?;
-        Ok(f)
-    }
-
-    /// Log lines since the last call of `take_logs`.
-    pub fn take_logs(&mut self) -> Vec<LogLine> {
-        self.core.take_logs()
-    }
-
-    /// True after any failure: every further call answers `Poisoned`.
-    pub fn is_poisoned(&self) -> bool {
-        self.core.is_poisoned()
-    }
-
-    /// Bytes of linear memory and tables the instance holds.
-    pub fn memory_used(&self) -> usize {
-        self.core.memory_used()
-    }
-}
-
-/// A dialer-adapter instance bound to one tenant.
-pub struct DialerInstance {
-    core: Core,
-    bindings: v0::DialerAdapter,
-}
-
-impl DialerInstance {
-    pub async fn place_call(
-        &mut self,
-        config: &Properties,
-        req: &CallRequest,
-    ) -> Result<Result<Placement, DialError>, PluginError> {
-        let wreq = v0::call_request(req);
-        self.core.begin()?;
-        let timeout = self.core.hard_timeout();
-        let fut = self.bindings.dialplane_plugin_dialer().call_place_call(
-            &mut self.core.store,
-            config,
-            &wreq,
-        );
-        let r = tokio::time::timeout(timeout, fut).await;
-        let out = self
-            .core
-            .finish(r)?
-            .map(v0::placement_from)
-            .map_err(v0::dial_error_from);
-        let mut c = OutputCheck::new(self.core.max_output_bytes());
-        let check = match &out {
-            Ok(p) => c.placement(p),
-            Err(e) => c.dial_error(e),
-        };
-        self.core.check_output(check)?;
-        Ok(out)
-    }
-
-    pub async fn hangup(
-        &mut self,
-        config: &Properties,
-        provider_call_id: &str,
-    ) -> Result<Result<(), DialError>, PluginError> {
-        self.core.begin()?;
-        let timeout = self.core.hard_timeout();
-        let fut = self.bindings.dialplane_plugin_dialer().call_hangup(
-            &mut self.core.store,
-            config,
-            provider_call_id,
-        );
-        let r = tokio::time::timeout(timeout, fut).await;
-        let out = self.core.finish(r)?.map_err(v0::dial_error_from);
-        let check = match &out {
-            Ok(()) => Ok(()),
-            Err(e) => OutputCheck::new(self.core.max_output_bytes()).dial_error(e),
-        };
-        self.core.check_output(check)?;
-        Ok(out)
-    }
-
-    pub async fn lookup(
-        &mut self,
-        config: &Properties,
-        idempotency_key: &str,
-    ) -> Result<Result<Option<CallReport>, DialError>, PluginError> {
-        self.core.begin()?;
-        let timeout = self.core.hard_timeout();
-        let fut = self.bindings.dialplane_plugin_dialer().call_lookup(
-            &mut self.core.store,
-            config,
-            idempotency_key,
-        );
-        let r = tokio::time::timeout(timeout, fut).await;
-        let out = self
-            .core
-            .finish(r)?
-            .map(|o| o.map(v0::call_report_from))
-            .map_err(v0::dial_error_from);
-        let mut c = OutputCheck::new(self.core.max_output_bytes());
-        let check = match &out {
-            Ok(Some(r)) => c.call_report(r),
-            Ok(None) => Ok(()),
-            Err(e) => c.dial_error(e),
-        };
-        self.core.check_output(check)?;
-        Ok(out)
-    }
-
-    pub async fn parse_callback(
-        &mut self,
-        config: &Properties,
-        headers: &Properties,
-        body: &[u8],
-    ) -> Result<Result<Option<CallEvent>, String>, PluginError> {
-        self.core.begin()?;
-        let timeout = self.core.hard_timeout();
-        let fut = self.bindings.dialplane_plugin_dialer().call_parse_callback(
-            &mut self.core.store,
-            config,
-            headers,
-            body,
-        );
-        let r = tokio::time::timeout(timeout, fut).await;
-        let out = self.core.finish(r)?.map(|o| o.map(v0::call_event_from));
-        let mut c = OutputCheck::new(self.core.max_output_bytes());
-        let check = match &out {
-            Ok(Some(e)) => c.call_event(e),
-            Ok(None) => Ok(()),
-            Err(m) => c.text("parse-callback error", m),
-        };
-        self.core.check_output(check)?;
-        Ok(out)
-    }
-
-    pub fn take_logs(&mut self) -> Vec<LogLine> {
-        self.core.take_logs()
-    }
-
-    /// True after any failure: every further call answers `Poisoned`.
-    pub fn is_poisoned(&self) -> bool {
-        self.core.is_poisoned()
     }
 }

@@ -100,7 +100,17 @@ impl OutputCheck {
         }
     }
 
-    pub fn text(&mut self, name: &str, s: &str) -> Result<(), String> {
-        self.field(name, s.len())
+    pub fn config_problem(&mut self, p: &ConfigProblem) -> Result<(), String> {
+        self.field("config-problem.key", p.key.len())?;
+        self.field("config-problem.message", p.message.len())
+    }
+
+    pub fn callback_error(&mut self, e: &CallbackError) -> Result<(), String> {
+        match e {
+            CallbackError::Malformed(m) => self.field("callback-error.malformed", m.len()),
+            CallbackError::Unauthenticated(m) => {
+                self.field("callback-error.unauthenticated", m.len())
+            }
+        }
     }
 }

@@ -91,3 +91,35 @@ impl PluginKind {
         }
     }
 }
+
+/// Why a dialer adapter refused a configuration (`validate-config`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ConfigProblem {
+    /// The configuration key at fault.
+    pub key: String,
+    pub message: String,
+}
+
+/// One provider callback as the host received it (`parse-callback`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackRequest {
+    /// The full public URL the provider posted to: the host's configured
+    /// public URL + the request's path and query.
+    pub url: String,
+    /// Header names in lowercase.
+    pub headers: Properties,
+    pub body: Vec<u8>,
+}
+
+/// Why a dialer adapter refused a callback (`parse-callback`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallbackError {
+    /// Not a callback the adapter understands (400).
+    #[error("malformed callback: {0}")]
+    Malformed(String),
+    /// Not proven to come from the provider (403 and a security event).
+    #[error("unauthenticated callback: {0}")]
+    Unauthenticated(String),
+}

@@ -1,11 +1,13 @@
 //! Upload validation: is this a component, and does it implement the world of
-//! its kind on the real linker? Every refusal names the item at fault, since
-//! the message is what a tenant sees when an upload answers 400.
+//! its kind, in one of the published WIT versions, on the real linker? Every
+//! refusal names the item at fault, since the message is what a tenant sees
+//! when an upload answers 400. The version is the one whose export the
+//! component has ([`WitVersion::of_exports`]).
 
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
-use super::bindings::v0_1_0::{CallFlowPre, DIALER_EXPORT, DialerAdapterPre, FLOW_EXPORT};
+use super::bindings::{DialerPre, FlowPre, WitVersion};
 use super::store_data::StoreData;
 use super::{PluginFailure, PluginKind};
 
@@ -27,8 +29,8 @@ impl ComponentInfo {
 
     /// The kind whose export this component has, if exactly one matches.
     pub fn detect_kind(&self) -> Option<PluginKind> {
-        let flow = self.exports.iter().any(|e| e == FLOW_EXPORT);
-        let dialer = self.exports.iter().any(|e| e == DIALER_EXPORT);
+        let flow = WitVersion::of_exports(PluginKind::Flow, &self.exports).is_some();
+        let dialer = WitVersion::of_exports(PluginKind::Dialer, &self.exports).is_some();
         match (flow, dialer) {
             (true, false) => Some(PluginKind::Flow),
             (false, true) => Some(PluginKind::Dialer),
@@ -37,18 +39,23 @@ impl ComponentInfo {
     }
 }
 
-/// The WIT world of each kind (for messages).
+/// The current WIT world of each kind (for messages).
 pub fn world_name(kind: PluginKind) -> &'static str {
-    match kind {
-        PluginKind::Flow => "dialplane:plugin/call-flow@0.1.0",
-        PluginKind::Dialer => "dialplane:plugin/dialer-adapter@0.1.0",
-    }
+    WitVersion::CURRENT.world(kind)
 }
 
-fn export_name(kind: PluginKind) -> &'static str {
-    match kind {
-        PluginKind::Flow => FLOW_EXPORT,
-        PluginKind::Dialer => DIALER_EXPORT,
+/// The export of `kind` in every version, newest first, as
+/// `` `a` (or `b`) `` for messages.
+pub fn export_names(kind: PluginKind) -> String {
+    let mut names = WitVersion::ALL
+        .iter()
+        .map(|v| format!("`{}`", v.export(kind)));
+    let first = names.next().unwrap_or_default();
+    let older: Vec<String> = names.collect();
+    if older.is_empty() {
+        first
+    } else {
+        format!("{first} (or {})", older.join(", "))
     }
 }
 
@@ -83,8 +90,18 @@ pub fn one_line(e: &wasmtime::Error) -> String {
 /// A component checked against its world.
 #[derive(Clone)]
 pub enum Pre {
-    Flow(CallFlowPre<StoreData>),
-    Dialer(DialerAdapterPre<StoreData>),
+    Flow(FlowPre),
+    Dialer(DialerPre),
+}
+
+impl Pre {
+    /// The WIT version the component was built against.
+    pub fn version(&self) -> WitVersion {
+        match self {
+            Pre::Flow(p) => p.version(),
+            Pre::Dialer(p) => p.version(),
+        }
+    }
 }
 
 /// Type-checks `component` as `kind` against `linker` (imports) and the
@@ -96,8 +113,10 @@ pub fn check_world(
     kind: PluginKind,
 ) -> Result<Pre, PluginFailure> {
     let info = ComponentInfo::of(engine, component);
+    let version = WitVersion::of_exports(kind, &info.exports);
+    let world = version.unwrap_or(WitVersion::CURRENT).world(kind);
     let wrong = |detail: String| PluginFailure::WrongWorld {
-        world: world_name(kind).to_string(),
+        world: world.to_string(),
         detail,
     };
     if kind == PluginKind::Flow {
@@ -123,8 +142,7 @@ pub fn check_world(
             )));
         }
     }
-    let export = export_name(kind);
-    if !info.exports.iter().any(|e| e == export) {
+    let Some(version) = version else {
         let has = if info.exports.is_empty() {
             "nothing".to_string()
         } else {
@@ -135,9 +153,11 @@ pub fn check_world(
                 .join(", ")
         };
         return Err(wrong(format!(
-            "missing export `{export}` (the component exports {has})"
+            "missing export {}; the component exports {has}",
+            export_names(kind)
         )));
-    }
+    };
+    let export = version.export(kind);
     let pre = linker.instantiate_pre(component).map_err(|e| {
         let unmet = info
             .imports
@@ -148,8 +168,8 @@ pub fn check_world(
         wrong(format!("{unmet}{}", one_line(&e)))
     })?;
     match kind {
-        PluginKind::Flow => CallFlowPre::new(pre).map(Pre::Flow),
-        PluginKind::Dialer => DialerAdapterPre::new(pre).map(Pre::Dialer),
+        PluginKind::Flow => FlowPre::new(version, pre).map(Pre::Flow),
+        PluginKind::Dialer => DialerPre::new(version, pre).map(Pre::Dialer),
     }
     .map_err(|e| {
         wrong(format!(

@@ -15,7 +15,11 @@
 //! | `machine_detection` | no     | passed as `MachineDetection` (e.g. `Enable`) so callbacks carry `AnsweredBy` |
 //! | `http_timeout_ms` | no       | connect / first-byte / between-bytes timeout, default 10000 |
 //!
-//! A missing key is `config("<key> is required")`.
+//! A missing key is `config("<key> is required")`. `validate-config` checks
+//! every key above without any network access (present and non-empty;
+//! `base_url` an `http[s]://` URL with a host; `account_sid` letters and
+//! digits; `http_timeout_ms` a number) and names the first key at fault, so
+//! the host refuses a bad configuration when it is stored.
 //!
 //! # Requests
 //!
@@ -29,9 +33,21 @@
 //! - `parse-callback`: the form-encoded status callback (`CallSid`,
 //!   `CallStatus`, `CallDuration`, `AnsweredBy`, `SipResponseCode`), decoded
 //!   by the `twilio-status` crate; a report is attached at terminal states.
-//!   The `X-Twilio-Signature` header is not checked here (it signs the full
-//!   public URL, which the adapter does not see): the host's callback
-//!   endpoint authenticates callbacks.
+//!   First, the request must carry a valid `X-Twilio-Signature` (see
+//!   *Callback signatures*); a body that does not decode is `malformed`.
+//!
+//! # Callback signatures
+//!
+//! Twilio signs every callback with the account's auth token: the header
+//! `X-Twilio-Signature` is `base64(HMAC-SHA1(key = auth_token, data = url +
+//! name₁ + value₁ + name₂ + value₂ …))`, where `url` is the full URL the
+//! provider posted to (the host passes it as `callback-request.url`, built
+//! from its configured public URL) and the pairs are the POST form fields
+//! sorted by name (then value). The adapter recomputes it and compares in
+//! constant time; a missing header, one that is not base64, a wrong
+//! signature or a configuration without `auth_token` is `unauthenticated`,
+//! and the host applies nothing. (Bodies that are not forms, signed by
+//! Twilio with a `bodySHA256` query parameter, are not supported.)
 //!
 //! # Errors
 //!
@@ -134,6 +150,91 @@ fn is_sid(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// Keys that must be present and non-empty, in the order of the table above.
+const REQUIRED_KEYS: [&str; 6] = [
+    "base_url",
+    "account_sid",
+    "auth_token",
+    "from",
+    "twiml_url",
+    "status_callback",
+];
+
+/// Every check of `validate-config`, first problem first.
+fn validate(props: &Properties) -> Result<(), ConfigProblem> {
+    for key in REQUIRED_KEYS {
+        if prop(props, key).is_none_or(|v| v.trim().is_empty()) {
+            return Err(ConfigProblem::new(key, format!("{key} is required")));
+        }
+        let value = prop(props, key).unwrap_or_default();
+        match key {
+            "base_url" => {
+                Endpoint::parse(value).map_err(|m| ConfigProblem::new(key, m))?;
+            }
+            "account_sid" if !is_sid(value) => {
+                return Err(ConfigProblem::new(
+                    key,
+                    "account_sid must be letters and digits only",
+                ));
+            }
+            _ => {}
+        }
+    }
+    if let Some(v) = prop(props, "http_timeout_ms")
+        && v.trim().parse::<u64>().is_err()
+    {
+        return Err(ConfigProblem::new(
+            "http_timeout_ms",
+            format!("http_timeout_ms must be a number of milliseconds, got {v:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks `X-Twilio-Signature` over the public URL and the sorted form
+/// fields (see *Callback signatures*), in constant time.
+fn verify_signature(props: &Properties, req: &CallbackRequest) -> Result<(), CallbackError> {
+    use base64::Engine as _;
+    use hmac::{Hmac, Mac};
+    let auth_token = prop(props, "auth_token")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            CallbackError::Unauthenticated(
+                "auth_token is not configured: X-Twilio-Signature cannot be verified".into(),
+            )
+        })?;
+    let header = req.header("x-twilio-signature").ok_or_else(|| {
+        CallbackError::Unauthenticated("the X-Twilio-Signature header is missing".into())
+    })?;
+    let claimed = base64::engine::general_purpose::STANDARD
+        .decode(header.trim())
+        .map_err(|_| {
+            CallbackError::Unauthenticated("X-Twilio-Signature is not base64".into())
+        })?;
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes())
+        .map_err(|e| CallbackError::Unauthenticated(format!("auth_token: {e}")))?;
+    mac.update(signed_data(&req.url, &req.body).as_bytes());
+    mac.verify_slice(&claimed).map_err(|_| {
+        CallbackError::Unauthenticated(
+            "X-Twilio-Signature does not match the request (URL, form fields or auth_token differ)"
+                .into(),
+        )
+    })
+}
+
+/// What Twilio signs: the URL, then each form field's name and value,
+/// sorted by name (then value).
+fn signed_data(url: &str, body: &[u8]) -> String {
+    let mut fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    fields.sort();
+    let mut data = url.to_string();
+    for (name, value) in fields {
+        data.push_str(&name);
+        data.push_str(&value);
+    }
+    data
+}
+
 fn ledger_key(idempotency_key: &str) -> String {
     format!("call/{idempotency_key}")
 }
@@ -204,6 +305,10 @@ fn provider_error(resp: &Response) -> DialError {
 pub struct HttpDialer;
 
 impl Dialer for HttpDialer {
+    fn validate_config(props: &Properties) -> Result<(), ConfigProblem> {
+        validate(props)
+    }
+
     fn place_call(props: &Properties, req: &CallRequest) -> Result<Placement, DialError> {
         let cfg = Config::load(props)?;
         let from = match &req.caller_id {
@@ -363,11 +468,13 @@ impl Dialer for HttpDialer {
     }
 
     fn parse_callback(
-        _props: &Properties,
-        _headers: &Properties,
-        body: &[u8],
-    ) -> Result<Option<CallEvent>, String> {
-        twilio_status::parse(body).map(Some)
+        props: &Properties,
+        req: &CallbackRequest,
+    ) -> Result<Option<CallEvent>, CallbackError> {
+        verify_signature(props, req)?;
+        twilio_status::parse(&req.body)
+            .map(Some)
+            .map_err(CallbackError::Malformed)
     }
 }
 
@@ -395,6 +502,80 @@ mod tests {
             Err(DialError::Config(m)) => assert_eq!(m, "account_sid is required"),
             _ => panic!("expected a config error"),
         }
+    }
+
+    fn full_config() -> Properties {
+        [
+            ("base_url", "https://api.twilio.com"),
+            ("account_sid", "AC123"),
+            ("auth_token", "12345"),
+            ("from", "+15550001111"),
+            ("twiml_url", "https://example.test/twiml"),
+            ("status_callback", "https://dialplane.test/api/callbacks/t"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    fn without(key: &str) -> Properties {
+        full_config().into_iter().filter(|(k, _)| k != key).collect()
+    }
+
+    fn with(key: &str, value: &str) -> Properties {
+        let mut p = without(key);
+        p.push((key.into(), value.into()));
+        p
+    }
+
+    #[test]
+    fn validate_names_the_key() {
+        assert_eq!(validate(&full_config()), Ok(()));
+        for key in REQUIRED_KEYS {
+            assert_eq!(validate(&without(key)).unwrap_err().key, key);
+            assert_eq!(validate(&with(key, " ")).unwrap_err().key, key);
+        }
+        assert_eq!(validate(&with("base_url", "ftp://x")).unwrap_err().key, "base_url");
+        assert_eq!(validate(&with("base_url", "https://")).unwrap_err().key, "base_url");
+        assert_eq!(validate(&with("account_sid", "AC/1")).unwrap_err().key, "account_sid");
+        let slow = with("http_timeout_ms", "soon");
+        assert_eq!(validate(&slow).unwrap_err().key, "http_timeout_ms");
+        assert_eq!(validate(&with("http_timeout_ms", "2500")), Ok(()));
+    }
+
+    /// The example of Twilio's documentation ("Validating requests"):
+    /// token 12345, this URL and these fields sign to this value.
+    #[test]
+    fn signature_matches_twilios_documented_example() {
+        let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+        let body = b"CallSid=CA1234567890ABCDE&Caller=%2B12349013030&Digits=1234&From=%2B12349013030&To=%2B18005551212";
+        assert_eq!(
+            signed_data(url, body),
+            "https://mycompany.com/myapp.php?foo=1&bar=2CallSidCA1234567890ABCDECaller+12349013030Digits1234From+12349013030To+18005551212"
+        );
+        let req = |sig: Option<&str>| CallbackRequest {
+            url: url.into(),
+            headers: sig
+                .map(|s| vec![("x-twilio-signature".to_string(), s.to_string())])
+                .unwrap_or_default(),
+            body: body.to_vec(),
+        };
+        let cfg = full_config();
+        assert_eq!(
+            verify_signature(&cfg, &req(Some("0/KCTR6DLpKmkAf8muzZqo1nDgQ="))),
+            Ok(())
+        );
+        for bad in [None, Some("0/KCTR6DLpKmkAf8muzZqo1nDgQ"), Some("AAAA"), Some("!!")] {
+            assert!(
+                matches!(verify_signature(&cfg, &req(bad)), Err(CallbackError::Unauthenticated(_))),
+                "{bad:?}"
+            );
+        }
+        let no_token = without("auth_token");
+        assert!(matches!(
+            verify_signature(&no_token, &req(Some("0/KCTR6DLpKmkAf8muzZqo1nDgQ="))),
+            Err(CallbackError::Unauthenticated(_))
+        ));
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Convenience methods on the generated WIT types.
 
-use crate::{AnsweredBy, CallReport, CallRequest, DialError, FollowUp, Lead, Outcome, RunContext};
+use crate::{
+    AnsweredBy, CallReport, CallRequest, CallbackRequest, ConfigProblem, DialError, FollowUp, Lead,
+    Outcome, RunContext,
+};
 use std::str::FromStr;
 
 /// The value of `key` in a property list (first match), if any.
@@ -16,6 +19,26 @@ pub fn require_prop<'a>(props: &'a [(String, String)], key: &str) -> Result<&'a 
     match prop(props, key) {
         Some(v) if !v.trim().is_empty() => Ok(v),
         _ => Err(DialError::Config(format!("{key} is required"))),
+    }
+}
+
+impl ConfigProblem {
+    /// The problem with configuration key `key`.
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigProblem {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl CallbackRequest {
+    /// The value of header `name` (case-insensitive), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 

@@ -26,7 +26,7 @@
 //! A dialer adapter implements [`Dialer`] and calls [`export_dialer!`].
 //!
 //! The WIT contract (`wit/` at the repository root, package
-//! `dialplane:plugin@0.1.0`) is the reference; this crate only makes it
+//! `dialplane:plugin@0.2.0`) is the reference; this crate only makes it
 //! pleasant to use from Rust. Build with
 //! `cargo build --release --target wasm32-wasip2`: the output `.wasm` is a
 //! component ready for `dialplane plugin check`.
@@ -58,15 +58,18 @@ pub mod dialer_bindings {
         world: "dialplane:plugin/dialer-adapter",
         pub_export_macro: true,
         export_macro_name: "__export_dialer_adapter",
+        additional_derives: [PartialEq, Eq],
         with: {
-            "dialplane:plugin/types@0.1.0": crate::flow_bindings::dialplane::plugin::types,
-            "dialplane:plugin/log@0.1.0": crate::flow_bindings::dialplane::plugin::log,
-            "dialplane:plugin/tenant-store@0.1.0": crate::flow_bindings::dialplane::plugin::tenant_store,
+            "dialplane:plugin/types@0.2.0": crate::flow_bindings::dialplane::plugin::types,
+            "dialplane:plugin/log@0.2.0": crate::flow_bindings::dialplane::plugin::log,
+            "dialplane:plugin/tenant-store@0.2.0": crate::flow_bindings::dialplane::plugin::tenant_store,
         },
     });
 }
 
-pub use dialer_bindings::exports::dialplane::plugin::dialer::CallEvent;
+pub use dialer_bindings::exports::dialplane::plugin::dialer::{
+    CallEvent, CallbackError, CallbackRequest, ConfigProblem,
+};
 pub use ext::{SettingError, prop, require_prop};
 pub use flow_bindings::dialplane::plugin::types::{
     AnsweredBy, CallReport, CallRequest, CallState, DialError, Lead, Outcome, Placement, Properties,
@@ -76,9 +79,9 @@ pub use flow_bindings::exports::dialplane::plugin::flow::{Decision, FollowUp, Ru
 /// Everything a plugin usually needs, in one `use`.
 pub mod prelude {
     pub use crate::{
-        AnsweredBy, CallEvent, CallReport, CallRequest, CallState, Decision, DialError, Dialer,
-        Flow, FollowUp, Lead, Outcome, Placement, Properties, RunContext, clock, export_dialer,
-        export_flow, log, prop, require_prop, store,
+        AnsweredBy, CallEvent, CallReport, CallRequest, CallState, CallbackError, CallbackRequest,
+        ConfigProblem, Decision, DialError, Dialer, Flow, FollowUp, Lead, Outcome, Placement,
+        Properties, RunContext, clock, export_dialer, export_flow, log, prop, require_prop, store,
     };
 }
 
@@ -102,14 +105,18 @@ pub trait Flow {
 /// with [`export_dialer!`]. See the `dialer` interface in the WIT for the
 /// exact contract of each function (idempotency, `lookup` semantics).
 pub trait Dialer {
+    /// Checks the presence and form of every configuration key, without
+    /// network access; the problem names the key at fault.
+    fn validate_config(config: &Properties) -> Result<(), ConfigProblem>;
     fn place_call(config: &Properties, req: &CallRequest) -> Result<Placement, DialError>;
     fn hangup(config: &Properties, provider_call_id: &str) -> Result<(), DialError>;
     fn lookup(config: &Properties, idempotency_key: &str) -> Result<Option<CallReport>, DialError>;
+    /// Authenticates (e.g. checks the provider's signature over `req.url`)
+    /// and decodes one provider callback.
     fn parse_callback(
         config: &Properties,
-        headers: &Properties,
-        body: &[u8],
-    ) -> Result<Option<CallEvent>, String>;
+        req: &CallbackRequest,
+    ) -> Result<Option<CallEvent>, CallbackError>;
 }
 
 /// Exports a type implementing [`Flow`] as the component's `flow` interface.
@@ -156,6 +163,11 @@ macro_rules! export_dialer {
             impl $crate::dialer_bindings::exports::dialplane::plugin::dialer::Guest
                 for __DialplaneDialer
             {
+                fn validate_config(
+                    config: $crate::Properties,
+                ) -> Result<(), $crate::ConfigProblem> {
+                    <$ty as $crate::Dialer>::validate_config(&config)
+                }
                 fn place_call(
                     config: $crate::Properties,
                     req: $crate::CallRequest,
@@ -176,10 +188,9 @@ macro_rules! export_dialer {
                 }
                 fn parse_callback(
                     config: $crate::Properties,
-                    headers: $crate::Properties,
-                    body: Vec<u8>,
-                ) -> Result<Option<$crate::CallEvent>, String> {
-                    <$ty as $crate::Dialer>::parse_callback(&config, &headers, &body)
+                    req: $crate::CallbackRequest,
+                ) -> Result<Option<$crate::CallEvent>, $crate::CallbackError> {
+                    <$ty as $crate::Dialer>::parse_callback(&config, &req)
                 }
             }
             $crate::dialer_bindings::__export_dialer_adapter!(__DialplaneDialer with_types_in $crate::dialer_bindings);

@@ -52,8 +52,11 @@
 //!   a call that already ended changes nothing. Unknown ids are `rejected`.
 //!   With `ledger=off` it is a no-op (`ok`).
 //! - `parse-callback`: a Twilio-style status callback, decoded by the
-//!   `twilio-status` crate (same table as `http-dialer`). It does not touch
-//!   the ledger.
+//!   `twilio-status` crate (same table as `http-dialer`); a body it cannot
+//!   decode is `malformed`. No signature is checked (the simulator has no
+//!   secret). It does not touch the ledger.
+//! - `validate-config`: the keys above, each optional; a value outside its
+//!   range names the key.
 
 use dialplane_guest::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -106,31 +109,35 @@ struct Config {
     pending_secs: u32,
 }
 
-fn config(props: &Properties) -> Result<Config, DialError> {
+/// The configuration, or the problem with the first key at fault.
+fn parse_config(props: &Properties) -> Result<Config, ConfigProblem> {
     let mode = match prop(props, "mode").unwrap_or("sync") {
         "sync" => Mode::Sync,
         "pending" => Mode::Pending,
         other => {
-            return Err(DialError::Config(format!(
-                "mode must be `sync` or `pending`, got {other:?}"
-            )));
+            return Err(ConfigProblem::new(
+                "mode",
+                format!("mode must be `sync` or `pending`, got {other:?}"),
+            ));
         }
     };
     let ledger = match prop(props, "ledger").unwrap_or("on") {
         "on" => true,
         "off" => false,
         other => {
-            return Err(DialError::Config(format!(
-                "ledger must be `on` or `off`, got {other:?}"
-            )));
+            return Err(ConfigProblem::new(
+                "ledger",
+                format!("ledger must be `on` or `off`, got {other:?}"),
+            ));
         }
     };
     let pending_secs = match prop(props, "pending_secs") {
         None => 0,
         Some(v) => v.trim().parse().map_err(|_| {
-            DialError::Config(format!(
-                "pending_secs must be a whole number of seconds, got {v:?}"
-            ))
+            ConfigProblem::new(
+                "pending_secs",
+                format!("pending_secs must be a whole number of seconds, got {v:?}"),
+            )
         })?,
     };
     Ok(Config {
@@ -138,6 +145,10 @@ fn config(props: &Properties) -> Result<Config, DialError> {
         ledger,
         pending_secs,
     })
+}
+
+fn config(props: &Properties) -> Result<Config, DialError> {
+    parse_config(props).map_err(|p| DialError::Config(p.message))
 }
 
 /// The simulated end of a call to `to` with ring timeout `timeout_secs`
@@ -326,6 +337,10 @@ impl LedgerEntry {
 pub struct SimDialer;
 
 impl Dialer for SimDialer {
+    fn validate_config(config_props: &Properties) -> Result<(), ConfigProblem> {
+        parse_config(config_props).map(|_| ())
+    }
+
     fn place_call(config_props: &Properties, req: &CallRequest) -> Result<Placement, DialError> {
         let cfg = config(config_props)?;
         if req.idempotency_key.is_empty() {
@@ -418,12 +433,14 @@ impl Dialer for SimDialer {
         Ok(Some(entry.report.to_report(&entry.provider_call_id)))
     }
 
+    /// The simulator has no secret: every well-formed callback is accepted.
     fn parse_callback(
         _config: &Properties,
-        _headers: &Properties,
-        body: &[u8],
-    ) -> Result<Option<CallEvent>, String> {
-        twilio_status::parse(body).map(Some)
+        req: &CallbackRequest,
+    ) -> Result<Option<CallEvent>, CallbackError> {
+        twilio_status::parse(&req.body)
+            .map(Some)
+            .map_err(CallbackError::Malformed)
     }
 }
 

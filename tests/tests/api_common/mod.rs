@@ -181,13 +181,19 @@ impl Api {
 
     /// Installs the built-in sim-dialer through the admin API.
     pub async fn install_sim_dialer(&self, admin: &str) {
+        self.install_dialer(admin, "sim-dialer", dialplane::builtin::SIM_DIALER)
+            .await;
+    }
+
+    /// Installs (and, being the first version, activates) dialer `name`.
+    pub async fn install_dialer(&self, admin: &str, name: &str, wasm: &[u8]) {
         let (st, v) = self
             .raw(
                 Method::PUT,
-                "/api/admin/dialers/sim-dialer",
+                &format!("/api/admin/dialers/{name}"),
                 Some(admin),
                 "application/wasm",
-                dialplane::builtin::SIM_DIALER.to_vec(),
+                wasm.to_vec(),
             )
             .await;
         assert_eq!(st, StatusCode::CREATED, "{v}");

@@ -1,16 +1,23 @@
-//! Bindings for `dialplane:plugin@0.1.0` and conversions to and from
-//! [`crate::runtime::types`].
+//! Bindings for `dialplane:plugin@0.1.0` (pinned in `wit/v0.1.0/`) and the
+//! calls of its exports in host types.
 //!
 //! The call-flow world is generated first; the dialer-adapter world reuses its
 //! shared interfaces (`types`, `log`, `tenant-store`) through `with`, so each
 //! host import is implemented once for both worlds.
+//!
+//! 0.1.0 dialers have no `validate-config` (every configuration is accepted)
+//! and their `parse-callback` sees no URL and answers a plain message, which
+//! the host reads as `malformed`.
 
+use wasmtime::Store;
+
+use super::super::store_data::StoreData;
 use crate::runtime::types as host;
 
 /// The `call-flow` world (tenant call flows).
 pub mod call_flow {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../wit/v0.1.0",
         world: "call-flow",
         imports: { default: async | trappable },
         exports: { default: async },
@@ -20,7 +27,7 @@ pub mod call_flow {
 /// The `dialer-adapter` world (platform dialer adapters).
 pub mod dialer_adapter {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../wit/v0.1.0",
         world: "dialer-adapter",
         imports: { default: async | trappable },
         exports: { default: async },
@@ -41,183 +48,95 @@ use dialer_adapter::exports::dialplane::plugin::dialer as wit_dialer;
 pub use call_flow::{CallFlow, CallFlowPre};
 pub use dialer_adapter::{DialerAdapter, DialerAdapterPre};
 
-/// Name of the interface a call flow must export.
+/// Name of the interface a call flow exports.
 pub const FLOW_EXPORT: &str = "dialplane:plugin/flow@0.1.0";
-/// Name of the interface a dialer adapter must export.
+/// Name of the interface a dialer adapter exports.
 pub const DIALER_EXPORT: &str = "dialplane:plugin/dialer@0.1.0";
-/// Host interfaces every plugin may import.
-pub const LOG_IMPORT: &str = "dialplane:plugin/log@0.1.0";
-pub const TENANT_STORE_IMPORT: &str = "dialplane:plugin/tenant-store@0.1.0";
-/// Interfaces that only carry types (always satisfiable).
-pub const TYPES_IMPORT: &str = "dialplane:plugin/types@0.1.0";
+/// The worlds (for messages).
+pub const FLOW_WORLD: &str = "dialplane:plugin/call-flow@0.1.0";
+pub const DIALER_WORLD: &str = "dialplane:plugin/dialer-adapter@0.1.0";
 
-// ---- host → guest ------------------------------------------------------
+super::convert::shared_conversions!();
 
-pub fn lead(l: &host::Lead) -> wit::Lead {
-    wit::Lead {
-        id: l.id.clone(),
-        phone: l.phone.clone(),
-        name: l.name.clone(),
-        timezone: l.timezone.clone(),
-        attributes: l.attributes.clone(),
-    }
+// ---- export calls ------------------------------------------------------
+
+pub async fn plan(
+    b: &CallFlow,
+    s: &mut Store<StoreData>,
+    ctx: &host::RunContext,
+    l: &host::Lead,
+) -> wasmtime::Result<host::Decision> {
+    let d = b
+        .dialplane_plugin_flow()
+        .call_plan(s, &run_context(ctx), &lead(l))
+        .await?;
+    Ok(decision_from(d))
 }
 
-pub fn run_context(c: &host::RunContext) -> wit_flow::RunContext {
-    wit_flow::RunContext {
-        run_id: c.run_id.clone(),
-        attempt: c.attempt,
-        max_attempts: c.max_attempts,
-        settings: c.settings.clone(),
-    }
+pub async fn on_result(
+    b: &CallFlow,
+    s: &mut Store<StoreData>,
+    ctx: &host::RunContext,
+    l: &host::Lead,
+    report: &host::CallReport,
+) -> wasmtime::Result<host::FollowUp> {
+    let f = b
+        .dialplane_plugin_flow()
+        .call_on_result(s, &run_context(ctx), &lead(l), &call_report(report))
+        .await?;
+    Ok(follow_up_from(f))
 }
 
-pub fn call_request(r: &host::CallRequest) -> wit::CallRequest {
-    wit::CallRequest {
-        to: r.to.clone(),
-        caller_id: r.caller_id.clone(),
-        timeout_secs: r.timeout_secs,
-        idempotency_key: r.idempotency_key.clone(),
-        metadata: r.metadata.clone(),
-    }
+pub async fn place_call(
+    b: &DialerAdapter,
+    s: &mut Store<StoreData>,
+    config: &host::Properties,
+    req: &host::CallRequest,
+) -> wasmtime::Result<Result<host::Placement, host::DialError>> {
+    let r = b
+        .dialplane_plugin_dialer()
+        .call_place_call(s, config, &call_request(req))
+        .await?;
+    Ok(r.map(placement_from).map_err(dial_error_from))
 }
 
-fn answered_by_to_wit(a: host::AnsweredBy) -> wit::AnsweredBy {
-    match a {
-        host::AnsweredBy::Human => wit::AnsweredBy::Human,
-        host::AnsweredBy::Machine => wit::AnsweredBy::Machine,
-        host::AnsweredBy::Fax => wit::AnsweredBy::Fax,
-        host::AnsweredBy::Unknown => wit::AnsweredBy::Unknown,
-    }
+pub async fn hangup(
+    b: &DialerAdapter,
+    s: &mut Store<StoreData>,
+    config: &host::Properties,
+    provider_call_id: &str,
+) -> wasmtime::Result<Result<(), host::DialError>> {
+    let r = b
+        .dialplane_plugin_dialer()
+        .call_hangup(s, config, provider_call_id)
+        .await?;
+    Ok(r.map_err(dial_error_from))
 }
 
-fn outcome_to_wit(o: &host::Outcome) -> wit::Outcome {
-    match o {
-        host::Outcome::Answered(a) => wit::Outcome::Answered(answered_by_to_wit(*a)),
-        host::Outcome::Busy => wit::Outcome::Busy,
-        host::Outcome::NoAnswer => wit::Outcome::NoAnswer,
-        host::Outcome::Rejected => wit::Outcome::Rejected,
-        host::Outcome::InvalidNumber => wit::Outcome::InvalidNumber,
-        host::Outcome::NetworkError => wit::Outcome::NetworkError,
-        host::Outcome::Failed(s) => wit::Outcome::Failed(s.clone()),
-        host::Outcome::Canceled => wit::Outcome::Canceled,
-        host::Outcome::Unknown => wit::Outcome::Unknown,
-    }
+pub async fn lookup(
+    b: &DialerAdapter,
+    s: &mut Store<StoreData>,
+    config: &host::Properties,
+    idempotency_key: &str,
+) -> wasmtime::Result<Result<Option<host::CallReport>, host::DialError>> {
+    let r = b
+        .dialplane_plugin_dialer()
+        .call_lookup(s, config, idempotency_key)
+        .await?;
+    Ok(r.map(|o| o.map(call_report_from)).map_err(dial_error_from))
 }
 
-pub fn call_report(r: &host::CallReport) -> wit::CallReport {
-    wit::CallReport {
-        outcome: outcome_to_wit(&r.outcome),
-        provider_call_id: r.provider_call_id.clone(),
-        ring_secs: r.ring_secs,
-        talk_secs: r.talk_secs,
-        provider_code: r.provider_code.clone(),
-        detail: r.detail.clone(),
-    }
-}
-
-// ---- guest → host ------------------------------------------------------
-
-fn answered_by_from_wit(a: wit::AnsweredBy) -> host::AnsweredBy {
-    match a {
-        wit::AnsweredBy::Human => host::AnsweredBy::Human,
-        wit::AnsweredBy::Machine => host::AnsweredBy::Machine,
-        wit::AnsweredBy::Fax => host::AnsweredBy::Fax,
-        wit::AnsweredBy::Unknown => host::AnsweredBy::Unknown,
-    }
-}
-
-fn outcome_from_wit(o: wit::Outcome) -> host::Outcome {
-    match o {
-        wit::Outcome::Answered(a) => host::Outcome::Answered(answered_by_from_wit(a)),
-        wit::Outcome::Busy => host::Outcome::Busy,
-        wit::Outcome::NoAnswer => host::Outcome::NoAnswer,
-        wit::Outcome::Rejected => host::Outcome::Rejected,
-        wit::Outcome::InvalidNumber => host::Outcome::InvalidNumber,
-        wit::Outcome::NetworkError => host::Outcome::NetworkError,
-        wit::Outcome::Failed(s) => host::Outcome::Failed(s),
-        wit::Outcome::Canceled => host::Outcome::Canceled,
-        wit::Outcome::Unknown => host::Outcome::Unknown,
-    }
-}
-
-pub fn call_report_from(r: wit::CallReport) -> host::CallReport {
-    host::CallReport {
-        outcome: outcome_from_wit(r.outcome),
-        provider_call_id: r.provider_call_id,
-        ring_secs: r.ring_secs,
-        talk_secs: r.talk_secs,
-        provider_code: r.provider_code,
-        detail: r.detail,
-    }
-}
-
-fn call_request_from(r: wit::CallRequest) -> host::CallRequest {
-    host::CallRequest {
-        to: r.to,
-        caller_id: r.caller_id,
-        timeout_secs: r.timeout_secs,
-        idempotency_key: r.idempotency_key,
-        metadata: r.metadata,
-    }
-}
-
-pub fn decision_from(d: wit_flow::Decision) -> host::Decision {
-    match d {
-        wit_flow::Decision::Dial(r) => host::Decision::Dial(call_request_from(r)),
-        wit_flow::Decision::Skip(s) => host::Decision::Skip(s),
-    }
-}
-
-pub fn follow_up_from(f: wit_flow::FollowUp) -> host::FollowUp {
-    host::FollowUp {
-        retry_after_secs: f.retry_after_secs,
-        lead_status: f.lead_status,
-        note: f.note,
-        tags: f.tags,
-    }
-}
-
-pub fn placement_from(p: wit::Placement) -> host::Placement {
-    match p {
-        wit::Placement::Finished(r) => host::Placement::Finished(call_report_from(r)),
-        wit::Placement::Pending(id) => host::Placement::Pending(id),
-    }
-}
-
-pub fn dial_error_from(e: wit::DialError) -> host::DialError {
-    match e {
-        wit::DialError::RateLimited(s) => host::DialError::RateLimited(s),
-        wit::DialError::Rejected(s) => host::DialError::Rejected(s),
-        wit::DialError::Transient(s) => host::DialError::Transient(s),
-        wit::DialError::Config(s) => host::DialError::Config(s),
-    }
-}
-
-fn call_state_from(s: wit::CallState) -> host::CallState {
-    match s {
-        wit::CallState::Queued => host::CallState::Queued,
-        wit::CallState::Ringing => host::CallState::Ringing,
-        wit::CallState::Answered => host::CallState::Answered,
-        wit::CallState::Ended => host::CallState::Ended,
-    }
-}
-
-pub fn call_event_from(e: wit_dialer::CallEvent) -> host::CallEvent {
-    host::CallEvent {
-        provider_call_id: e.provider_call_id,
-        state: call_state_from(e.state),
-        report: e.report.map(call_report_from),
-    }
-}
-
-/// Log level of the `log` import, as the lowercase word used in transcripts.
-pub fn level_str(l: wit_log::Level) -> &'static str {
-    match l {
-        wit_log::Level::Trace => "trace",
-        wit_log::Level::Debug => "debug",
-        wit_log::Level::Info => "info",
-        wit_log::Level::Warn => "warn",
-        wit_log::Level::Error => "error",
-    }
+/// 0.1.0 sees headers and body only; its error is a malformed request.
+pub async fn parse_callback(
+    b: &DialerAdapter,
+    s: &mut Store<StoreData>,
+    config: &host::Properties,
+    req: &host::CallbackRequest,
+) -> wasmtime::Result<Result<Option<host::CallEvent>, host::CallbackError>> {
+    let r = b
+        .dialplane_plugin_dialer()
+        .call_parse_callback(s, config, &req.headers, &req.body)
+        .await?;
+    Ok(r.map(|o| o.map(call_event_from))
+        .map_err(host::CallbackError::Malformed))
 }
