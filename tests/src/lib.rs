@@ -4,7 +4,10 @@
 //! `test-support` feature (conformance suites, hostile components).
 //!
 //! - [`pg`]: real PostgreSQL (throwaway cluster or `DATABASE_URL`).
-//! - [`fake_provider`]: a fake Twilio-style provider for http-dialer.
+//! - [`fake_provider`]: a fake Twilio-style provider for http-dialer (one
+//!   scripted answer per request).
+//! - [`twilio_sim`]: a Twilio-compatible provider simulator: the Calls API,
+//!   signed status callbacks, seeded outcomes, faults and a ledger.
 //! - [`lifecycle`]: run-lifecycle fixtures: databases, seeded runs, workers
 //!   in and out of process, the sim dialer's ledger.
 //! - [`sqlite_url`]: a fresh SQLite file per test.
@@ -12,6 +15,7 @@
 //! - [`dialplane_bin`]: the real `dialplane` binary for CLI and process tests.
 
 pub mod fake_provider;
+pub mod twilio_sim;
 
 use std::path::PathBuf;
 use std::sync::Arc;

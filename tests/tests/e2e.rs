@@ -34,6 +34,7 @@
 //! - [`store_conformance`]: the store conformance suite on both engines.
 //! - [`store_pg_cluster`]: a dedicated PostgreSQL cluster can stop and restart.
 //! - [`tenant_store_isolation`]: `tenant-store` is bound to the instance's tenant.
+//! - [`twilio_sim`]: the Twilio simulator: ledger, auth, signed callbacks, quirks, faults.
 
 mod api_common;
 
@@ -63,3 +64,4 @@ mod store_cli;
 mod store_conformance;
 mod store_pg_cluster;
 mod tenant_store_isolation;
+mod twilio_sim;
