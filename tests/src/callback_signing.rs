@@ -4,22 +4,12 @@
 //! value), and [`CallbackRequest`]s carrying it.
 
 use dialplane::runtime::CallbackRequest;
-use hmac::{Hmac, Mac};
 
-use crate::fake_provider::{base64, form_decode};
+use crate::fake_provider::form_decode;
 
 /// The `X-Twilio-Signature` of a form `body` posted to `url`.
 pub fn twilio_signature(auth_token: &str, url: &str, body: &[u8]) -> String {
-    let mut fields: Vec<(String, String)> = form_fields(body);
-    fields.sort();
-    let mut data = url.to_string();
-    for (name, value) in fields {
-        data.push_str(&name);
-        data.push_str(&value);
-    }
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes()).expect("any key");
-    mac.update(data.as_bytes());
-    base64(&mac.finalize().into_bytes())
+    crate::twilio_sim::signature(auth_token, url, &form_fields(body))
 }
 
 /// A callback of `body` to `url`, with `signature` as `x-twilio-signature`.

@@ -4,7 +4,10 @@
 //! `test-support` feature (conformance suites, hostile components).
 //!
 //! - [`pg`]: real PostgreSQL (throwaway cluster or `DATABASE_URL`).
-//! - [`fake_provider`]: a fake Twilio-style provider for http-dialer.
+//! - [`fake_provider`]: a fake Twilio-style provider for http-dialer (one
+//!   scripted answer per request).
+//! - [`twilio_sim`]: a Twilio-compatible provider simulator: the Calls API,
+//!   signed status callbacks, seeded outcomes, faults and a ledger.
 //! - [`callback_signing`]: provider callbacks signed as Twilio signs them.
 //! - [`lifecycle`]: run-lifecycle fixtures: databases, seeded runs, workers
 //!   in and out of process, the sim dialer's ledger.
@@ -14,6 +17,7 @@
 
 pub mod callback_signing;
 pub mod fake_provider;
+pub mod twilio_sim;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -30,12 +30,14 @@
 //! - [`pg_harness_urls`]: the PostgreSQL harness's URL helper.
 //! - [`plugin_cli`]: `plugin check` / `plugin test` via the real binary.
 //! - [`plugin_limits`]: every limit of the plugin runtime, via hostile components.
+//! - [`provider_path`]: http-dialer and the Twilio simulator through the API and a worker.
 //! - [`provider_health`]: a run whose dialer cannot work fails at once, with the reason.
 //! - [`sim_dialer`]: the built-in sim-dialer's outcome table and ledger.
 //! - [`store_cli`]: `tenant create` / `admin-key create`.
 //! - [`store_conformance`]: the store conformance suite on both engines.
 //! - [`store_pg_cluster`]: a dedicated PostgreSQL cluster can stop and restart.
 //! - [`tenant_store_isolation`]: `tenant-store` is bound to the instance's tenant.
+//! - [`twilio_sim`]: the Twilio simulator: ledger, auth, signed callbacks, quirks, faults.
 //! - [`wit_versions`]: components built against the pinned 0.1.0 WIT still run.
 
 mod api_common;
@@ -63,9 +65,11 @@ mod pg_harness_urls;
 mod plugin_cli;
 mod plugin_limits;
 mod provider_health;
+mod provider_path;
 mod sim_dialer;
 mod store_cli;
 mod store_conformance;
 mod store_pg_cluster;
 mod tenant_store_isolation;
+mod twilio_sim;
 mod wit_versions;

@@ -61,7 +61,10 @@ async fn setup(api: &Api, sim: &TwilioSim, n: usize) -> (Tenant, Vec<i64>) {
         )
         .await;
     assert!(st.is_success(), "{cb}");
-    let callback_url = cb["callback_url"].as_str().expect("callback_url").to_string();
+    let callback_url = cb["callback_url"]
+        .as_str()
+        .expect("callback_url")
+        .to_string();
     let config: BTreeMap<String, String> =
         sim.http_dialer_config(&callback_url).into_iter().collect();
     let (st, v) = api
@@ -156,7 +159,10 @@ async fn sqlite_every_lead_is_called_once_and_every_outcome_arrives() {
     assert!(
         per_number.values().all(|n| *n == 1),
         "no lead was called twice: {:?}",
-        per_number.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>()
+        per_number
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .collect::<Vec<_>>()
     );
     // The faults were really there.
     let c = ledger.counters;
@@ -184,7 +190,9 @@ async fn sqlite_every_lead_is_called_once_and_every_outcome_arrives() {
             .collect();
         assert_eq!(placed.len(), 1, "one placed attempt: {j}");
         let sid = placed[0]["provider_call_id"].as_str().expect("a call sid");
-        let to = sid_to.get(sid).unwrap_or_else(|| panic!("{sid} not in the ledger: {j}"));
+        let to = sid_to
+            .get(sid)
+            .unwrap_or_else(|| panic!("{sid} not in the ledger: {j}"));
         assert_eq!(
             j["outcome"].as_str(),
             Some(expected_outcome(to)),
