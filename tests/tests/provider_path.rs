@@ -26,7 +26,9 @@ const RUN_WITHIN: Duration = Duration::from_secs(240);
 /// by `Scenario::by_last_digit`, with machine detection on.
 fn expected_outcome(to: &str) -> &'static str {
     match Scenario::by_last_digit(to) {
-        Scenario::Completed { answered_by } if answered_by == "human" => "answered-human",
+        Scenario::Completed {
+            answered_by: "human",
+        } => "answered-human",
         Scenario::Completed { .. } => "answered-machine",
         Scenario::AnsweredUntilHangup => "answered-human",
         Scenario::Busy => "busy",

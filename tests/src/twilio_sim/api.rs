@@ -63,6 +63,8 @@ fn not_found() -> Response {
 }
 
 /// Basic auth with the configured credentials, and the path's account.
+// The error is the 401 answer itself, returned as is by the handlers.
+#[allow(clippy::result_large_err)]
 fn authorize(sh: &Shared, headers: &HeaderMap, account: &str) -> Result<(), Response> {
     let expected = format!(
         "Basic {}",

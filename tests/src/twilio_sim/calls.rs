@@ -140,10 +140,11 @@ fn outbound(cfg: &TwilioSimConfig, call: &mut Call) -> Option<Outbound> {
     if is_final(status) {
         add("CallDuration", call.duration.unwrap_or(0).to_string());
     }
-    if p.machine_detection && matches!(status, "in-progress" | "completed") {
-        if let Some(by) = p.scenario.answered_by() {
-            add("AnsweredBy", by.to_string());
-        }
+    if p.machine_detection
+        && matches!(status, "in-progress" | "completed")
+        && let Some(by) = p.scenario.answered_by()
+    {
+        add("AnsweredBy", by.to_string());
     }
     if let (Scenario::Failed { sip }, "failed") = (p.scenario, status) {
         add("SipResponseCode", sip.to_string());
