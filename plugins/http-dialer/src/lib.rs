@@ -208,9 +208,7 @@ fn verify_signature(props: &Properties, req: &CallbackRequest) -> Result<(), Cal
     })?;
     let claimed = base64::engine::general_purpose::STANDARD
         .decode(header.trim())
-        .map_err(|_| {
-            CallbackError::Unauthenticated("X-Twilio-Signature is not base64".into())
-        })?;
+        .map_err(|_| CallbackError::Unauthenticated("X-Twilio-Signature is not base64".into()))?;
     let mut mac = Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes())
         .map_err(|e| CallbackError::Unauthenticated(format!("auth_token: {e}")))?;
     mac.update(signed_data(&req.url, &req.body).as_bytes());
@@ -519,7 +517,10 @@ mod tests {
     }
 
     fn without(key: &str) -> Properties {
-        full_config().into_iter().filter(|(k, _)| k != key).collect()
+        full_config()
+            .into_iter()
+            .filter(|(k, _)| k != key)
+            .collect()
     }
 
     fn with(key: &str, value: &str) -> Properties {
@@ -535,9 +536,18 @@ mod tests {
             assert_eq!(validate(&without(key)).unwrap_err().key, key);
             assert_eq!(validate(&with(key, " ")).unwrap_err().key, key);
         }
-        assert_eq!(validate(&with("base_url", "ftp://x")).unwrap_err().key, "base_url");
-        assert_eq!(validate(&with("base_url", "https://")).unwrap_err().key, "base_url");
-        assert_eq!(validate(&with("account_sid", "AC/1")).unwrap_err().key, "account_sid");
+        assert_eq!(
+            validate(&with("base_url", "ftp://x")).unwrap_err().key,
+            "base_url"
+        );
+        assert_eq!(
+            validate(&with("base_url", "https://")).unwrap_err().key,
+            "base_url"
+        );
+        assert_eq!(
+            validate(&with("account_sid", "AC/1")).unwrap_err().key,
+            "account_sid"
+        );
         let slow = with("http_timeout_ms", "soon");
         assert_eq!(validate(&slow).unwrap_err().key, "http_timeout_ms");
         assert_eq!(validate(&with("http_timeout_ms", "2500")), Ok(()));
@@ -565,9 +575,17 @@ mod tests {
             verify_signature(&cfg, &req(Some("0/KCTR6DLpKmkAf8muzZqo1nDgQ="))),
             Ok(())
         );
-        for bad in [None, Some("0/KCTR6DLpKmkAf8muzZqo1nDgQ"), Some("AAAA"), Some("!!")] {
+        for bad in [
+            None,
+            Some("0/KCTR6DLpKmkAf8muzZqo1nDgQ"),
+            Some("AAAA"),
+            Some("!!"),
+        ] {
             assert!(
-                matches!(verify_signature(&cfg, &req(bad)), Err(CallbackError::Unauthenticated(_))),
+                matches!(
+                    verify_signature(&cfg, &req(bad)),
+                    Err(CallbackError::Unauthenticated(_))
+                ),
                 "{bad:?}"
             );
         }

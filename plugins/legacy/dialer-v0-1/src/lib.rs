@@ -33,7 +33,10 @@ fn answered(id: String) -> CallReport {
 }
 
 impl Guest for DialerV01 {
-    fn place_call(_config: Vec<(String, String)>, req: CallRequest) -> Result<Placement, DialError> {
+    fn place_call(
+        _config: Vec<(String, String)>,
+        req: CallRequest,
+    ) -> Result<Placement, DialError> {
         Ok(Placement::Finished(answered(format!(
             "v01-{}",
             req.idempotency_key
