@@ -115,7 +115,20 @@ async fn all_jobs(api: &Api, t: &Tenant, run: i64) -> Vec<Value> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_every_lead_is_called_once_and_every_outcome_arrives() {
+async fn sqlite_one_worker_every_lead_is_called_once_and_every_outcome_arrives() {
+    every_lead_is_called_once(Api::sqlite().await, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_two_workers_every_lead_is_called_once_and_every_outcome_arrives() {
+    every_lead_is_called_once(Api::pg().await, 2).await;
+}
+
+/// A campaign of [`LEADS`] through `workers` workers on `api`'s database:
+/// each lead called exactly once (the simulator's ledger), none
+/// interrupted, the run completed, every outcome the one the simulator
+/// ended the call with, every callback accepted.
+async fn every_lead_is_called_once(mut api: Api, workers: usize) {
     let sim = TwilioSim::start(
         TwilioSimConfig::new(10)
             .credentials("AC0123456789abcdef0123456789abcdef", "sim-auth-token")
@@ -130,8 +143,9 @@ async fn sqlite_every_lead_is_called_once_and_every_outcome_arrives() {
     )
     .await
     .unwrap();
-    let mut api = Api::sqlite().await;
-    api.worker(|_| {}).await;
+    for _ in 0..workers {
+        api.worker(|_| {}).await;
+    }
     let (t, leads) = setup(&api, &sim, LEADS).await;
     let run = create_run(
         &api,
