@@ -31,6 +31,8 @@
 //! - [`plugin_cli`]: `plugin check` / `plugin test` via the real binary.
 //! - [`plugin_limits`]: every limit of the plugin runtime, via hostile components.
 //! - [`provider_path`]: http-dialer and the Twilio simulator through the API and a worker.
+//! - [`provider_takeover`]: SIGKILL of a run's owner mid-`place-call` on the
+//!   real provider path: no call lost, doubled or left `interrupted`.
 //! - [`provider_health`]: a run whose dialer cannot work fails at once, with the reason.
 //! - [`sim_dialer`]: the built-in sim-dialer's outcome table and ledger.
 //! - [`store_cli`]: `tenant create` / `admin-key create`.
@@ -66,6 +68,7 @@ mod plugin_cli;
 mod plugin_limits;
 mod provider_health;
 mod provider_path;
+mod provider_takeover;
 mod sim_dialer;
 mod store_cli;
 mod store_conformance;
