@@ -409,7 +409,11 @@ async fn play_attempt(
                     .lookup(&opts.dialer_config, &req.idempotency_key)
                     .await
             ) {
-                Ok(Some(r)) => r,
+                Ok(Some(Placement::Finished(r))) => r,
+                Ok(Some(Placement::Pending(id))) => {
+                    t.dial_error = Some(format!("call {id} is still in progress"));
+                    return Step::Done;
+                }
                 Ok(None) => CallReport {
                     outcome: crate::runtime::Outcome::Unknown,
                     provider_call_id: Some(id),

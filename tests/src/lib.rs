@@ -74,6 +74,15 @@ pub fn scope(tenant: i64, p: &Prepared, kv: Arc<dyn TenantKv>) -> PluginScope {
     PluginScope::new(tenant, &p.meta, kv)
 }
 
+/// The report of a `lookup` that found an ended call; panics on anything
+/// else (never placed, still under way).
+pub fn ended(found: Option<dialplane::runtime::Placement>) -> dialplane::runtime::CallReport {
+    match found {
+        Some(dialplane::runtime::Placement::Finished(r)) => r,
+        other => panic!("lookup: expected an ended call, got {other:?}"),
+    }
+}
+
 pub fn memory_kv() -> Arc<MemoryKv> {
     Arc::new(MemoryKv::new())
 }

@@ -181,7 +181,7 @@ async fn every_lead_is_called_once(mut api: Api, workers: usize) {
             .collect::<Vec<_>>()
     );
     // The faults were really there.
-    let c = ledger.counters;
+    let c = &ledger.counters;
     assert!(c.rate_limited > 0 && c.slow_answers > 0, "{c:?}");
     assert!(
         ledger.placements.iter().any(|p| p.early_final)
@@ -197,7 +197,14 @@ async fn every_lead_is_called_once(mut api: Api, workers: usize) {
         .map(|p| (p.sid.as_str(), p.to.as_str()))
         .collect();
     for j in &jobs {
-        assert_ne!(j["state"], "interrupted", "{j}");
+        if j["state"] == "interrupted" {
+            // Say what the simulator did with that call.
+            let sid = j["attempts"][0]["provider_call_id"].as_str().unwrap_or("");
+            panic!(
+                "a job ended interrupted: {j}\nthe simulator's call: {:#?}",
+                ledger.placement(sid)
+            );
+        }
         let placed: Vec<&Value> = j["attempts"]
             .as_array()
             .unwrap()

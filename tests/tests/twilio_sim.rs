@@ -300,9 +300,9 @@ async fn a_call_through_http_dialer_is_in_the_ledger_and_its_signed_callbacks_ar
     assert!(p.callbacks.iter().all(|c| c.answers == [Ok(200)]), "{p:?}");
 
     // lookup fetches the call resource.
-    let report = d.lookup(&cfg, "key-1").await.unwrap().unwrap();
+    let report = ended(d.lookup(&cfg, "key-1").await.unwrap().unwrap());
     assert_eq!(
-        report.map(|r| (r.outcome, r.talk_secs)),
+        Some((report.outcome, report.talk_secs)),
         Some((Outcome::Answered(AnsweredBy::Human), 5))
     );
     // list by To, newest first.

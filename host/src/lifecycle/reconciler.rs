@@ -13,7 +13,11 @@
 //!
 //! What `lookup` says:
 //!
-//! - a report → the attempt is recorded (and the flow's `on-result` runs);
+//! - a report (`finished`) → the attempt is recorded (and the flow's
+//!   `on-result` runs);
+//! - `pending(call id)` → the call is still under way at the provider: it is
+//!   recorded as a pending call and ends through its callbacks (or the
+//!   run's call timeout), like any call this worker placed;
 //! - `none` → never placed: the job goes back to the queue with the **same**
 //!   attempt number, hence the same key (an adapter that did place it late
 //!   will refuse the duplicate);
@@ -35,8 +39,8 @@ use super::dialer_health;
 use super::job_result::JobAttempt;
 use super::run_state::RunState;
 use super::steps::after_call::{CallOf, after_call};
-use crate::runtime::{CallReport, DialError};
-use crate::store::JobResult;
+use crate::runtime::{CallReport, DialError, Placement};
+use crate::store::{JobResult, PendingCall};
 
 /// How many times a worker asks the adapter about one key (e.g. its
 /// storage went away during a database restart).
@@ -52,6 +56,8 @@ pub enum Reconciled {
     NeverPlaced,
     /// The call exists and has ended.
     Ended(CallReport),
+    /// The call exists and is still under way, with this provider call id.
+    InFlight(String),
     /// The adapter could not tell (still in flight, or lookup kept
     /// failing): why, as "could not tell: …" or "failed: …".
     CannotTell(String),
@@ -74,7 +80,8 @@ pub async fn lookup(run: &RunState, key: &str) -> Reconciled {
         }
         match r {
             Ok(Ok(None)) => return Reconciled::NeverPlaced,
-            Ok(Ok(Some(report))) => return Reconciled::Ended(report),
+            Ok(Ok(Some(Placement::Finished(report)))) => return Reconciled::Ended(report),
+            Ok(Ok(Some(Placement::Pending(id)))) => return Reconciled::InFlight(id),
             Ok(Err(e @ (DialError::Config(_) | DialError::Rejected(_)))) => {
                 return Reconciled::CannotTell(format!("could not tell: {e}"));
             }
@@ -92,6 +99,7 @@ pub async fn lookup(run: &RunState, key: &str) -> Reconciled {
 pub async fn reconcile(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<()> {
     let dialing = ctx.store.dialing_jobs(&run.claimed.lease).await?;
     let mut results = Vec::new();
+    let mut in_flight = Vec::new();
     let mut pending = 0;
     for j in dialing {
         if j.provider_call_id.is_some() {
@@ -122,12 +130,32 @@ pub async fn reconcile(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<(
                 );
                 r
             }
+            Reconciled::InFlight(provider_call_id) => {
+                let now = chrono::Utc::now().timestamp_millis();
+                in_flight.push(PendingCall {
+                    job_id: j.job_id,
+                    lead_id: j.lead_id,
+                    attempt: j.attempt,
+                    idempotency_key: j.idempotency_key.clone(),
+                    provider_call_id,
+                    placed_at: now,
+                    call_deadline: now + i64::from(run.claimed.settings.call_timeout_secs) * 1000,
+                    dialer_version: run.plugins.dialer_version(),
+                });
+                continue;
+            }
             Reconciled::NeverPlaced => JobResult::requeue(JobAttempt::dialing(&j), 0),
             Reconciled::CannotTell(why) => interrupted(&j, format!("lookup {why}")),
             // Halted: left `dialing`, and the driver fails the run.
             Reconciled::DialerUnusable => break,
         };
         results.push(result);
+    }
+    if !in_flight.is_empty() {
+        // Recorded like this worker's own pending calls: their callbacks
+        // (or events held while nobody had recorded them) now apply.
+        commit::record_pending(ctx, run, &in_flight).await?;
+        pending += in_flight.len();
     }
     run.ctl.add_pending(pending);
     if !results.is_empty() {

@@ -59,7 +59,7 @@ async fn drive_inner(
     claimed: ClaimedRun,
     ctl: &Arc<RunControl>,
 ) -> anyhow::Result<()> {
-    let plugins = match RunPlugins::load(ctx, &claimed).await {
+    let plugins = match RunPlugins::load(ctx, &claimed, ctl).await {
         Ok(p) => p,
         Err(e) => {
             if let Some(se) = e.downcast_ref::<crate::store::StoreError>()
@@ -253,6 +253,7 @@ async fn settle_pending(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<
     if run.ctl.pending() == 0 {
         return Ok(());
     }
+    ctx.store.apply_held_call_events(&run.claimed.lease).await?;
     let dialing = ctx.store.dialing_jobs(&run.claimed.lease).await?;
     let now = Utc::now().timestamp_millis();
     let mut results = Vec::new();

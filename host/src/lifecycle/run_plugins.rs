@@ -11,7 +11,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::runtime::{
-    CallReport, CallRequest, Decision, DialError, DialerInstance, FlowInstance, FollowUp,
+    ActGate, CallReport, CallRequest, Decision, DialError, DialerInstance, FlowInstance, FollowUp,
     HttpAllowlist, HttpRefusals, Lead, Placement, PluginError, PluginHost, PluginKind, PluginMeta,
     PluginScope, Prepared, Properties, RunContext,
 };
@@ -19,6 +19,7 @@ use crate::store::{ClaimedRun, StoreKv};
 
 use super::context::WorkerCtx;
 use super::dialer_directory::ActiveDialer;
+use super::run_control::RunControl;
 
 /// The value of `key` in a dialer configuration.
 fn config_value<'a>(config: &'a Properties, key: &str) -> Option<&'a str> {
@@ -66,7 +67,11 @@ pub struct RunPlugins {
 
 impl RunPlugins {
     /// Loads and prepares (cached by sha256) the run's flow and dialer.
-    pub async fn load(ctx: &Arc<WorkerCtx>, run: &ClaimedRun) -> anyhow::Result<RunPlugins> {
+    pub async fn load(
+        ctx: &Arc<WorkerCtx>,
+        run: &ClaimedRun,
+        ctl: &Arc<RunControl>,
+    ) -> anyhow::Result<RunPlugins> {
         let (flow_name, flow_version, flow_bytes) =
             ctx.store.run_flow_plugin(run.lease.run).await?;
         let dialer = ctx.dialers.get(&run.dialer).await?;
@@ -112,6 +117,7 @@ impl RunPlugins {
                 kv: kv.clone(),
                 http_allow: Vec::new(),
                 http_refused: HttpRefusals::default(),
+                act_gate: ActGate::default(),
                 log_fields: log_fields.clone(),
             },
             dialer_scope: PluginScope {
@@ -120,12 +126,22 @@ impl RunPlugins {
                 kv,
                 http_allow: allowed.into_iter().collect(),
                 http_refused: HttpRefusals::default(),
+                // A dialer acts only while this worker holds the run's lease.
+                act_gate: {
+                    let ctl = Arc::clone(ctl);
+                    ActGate::new(move || ctl.lease.valid() && !ctl.is_lost())
+                },
                 log_fields,
             },
             http_denied_because,
             dialer_config,
             flows: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The adapter version calls start on now (recorded on attempts).
+    pub fn dialer_version(&self) -> i64 {
+        self.dialer_slot().active.version
     }
 
     /// The dialer's name (as runs and configs name it).
@@ -288,7 +304,7 @@ impl RunPlugins {
     pub async fn lookup(
         &self,
         idempotency_key: &str,
-    ) -> Result<Result<Option<CallReport>, DialError>, PluginError> {
+    ) -> Result<Result<Option<Placement>, DialError>, PluginError> {
         let (slot, mut d) = self.counted(self.take_dialer().await)?;
         let r = d.lookup(&self.dialer_config, idempotency_key).await;
         if r.is_ok() {

@@ -7,8 +7,8 @@ use super::bindings::DialerBindings;
 use super::instance::Core;
 use super::output_check::OutputCheck;
 use super::{
-    CallEvent, CallReport, CallRequest, CallbackError, CallbackRequest, ConfigProblem, DialError,
-    LogLine, Placement, PluginError, Properties,
+    CallEvent, CallRequest, CallbackError, CallbackRequest, ConfigProblem, DialError, LogLine,
+    Placement, PluginError, Properties,
 };
 
 /// A dialer-adapter instance bound to one tenant.
@@ -65,7 +65,7 @@ impl DialerInstance {
         &mut self,
         config: &Properties,
         idempotency_key: &str,
-    ) -> Result<Result<Option<CallReport>, DialError>, PluginError> {
+    ) -> Result<Result<Option<Placement>, DialError>, PluginError> {
         self.core.begin()?;
         let timeout = self.core.hard_timeout();
         let fut = self
@@ -75,7 +75,7 @@ impl DialerInstance {
         let out = self.core.finish(r)?;
         let mut c = OutputCheck::new(self.core.max_output_bytes());
         let check = match &out {
-            Ok(Some(r)) => c.call_report(r),
+            Ok(Some(p)) => c.placement(p),
             Ok(None) => Ok(()),
             Err(e) => c.dial_error(e),
         };

@@ -10,6 +10,8 @@ use super::store_data::StoreData;
 pub const MAX_KEY_BYTES: usize = 256;
 /// Largest value accepted (bytes), as documented in `wit/tenant-store.wit`.
 pub const MAX_VALUE_BYTES: usize = 64 << 10;
+/// Why a write is refused when the scope's act gate is closed.
+const LEASE_LAPSED: &str = "refused: this worker's lease on the run has lapsed";
 
 impl StoreData {
     /// A storage failure is the host's fault, not the plugin's: remember it so
@@ -51,6 +53,9 @@ impl StoreData {
             )));
         }
         let s = &self.scope;
+        if !s.act_gate.allows() {
+            return Ok(Err(LEASE_LAPSED.to_string()));
+        }
         match s.kv.set(s.tenant, &s.kv_namespace, &key, &value).await {
             Ok(()) => Ok(Ok(())),
             Err(e) => Err(self.kv_failed("set", e)),
@@ -62,6 +67,9 @@ impl StoreData {
             return Ok(());
         }
         let s = &self.scope;
+        if !s.act_gate.allows() {
+            return Err(self.kv_failed("delete", anyhow::anyhow!(LEASE_LAPSED)));
+        }
         match s.kv.delete(s.tenant, &s.kv_namespace, &key).await {
             Ok(()) => Ok(()),
             Err(e) => Err(self.kv_failed("delete", e)),

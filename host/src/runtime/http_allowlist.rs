@@ -10,20 +10,27 @@ use std::future::Future;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::log_sink::LogSink;
-use super::plugin_scope::HttpRefusals;
+use super::plugin_scope::{ActGate, HttpRefusals};
 
 pub struct HttpAllowlist {
     allow: Vec<String>,
     refused: HttpRefusals,
+    act_gate: ActGate,
     logs: LogSink,
 }
 
 impl HttpAllowlist {
-    pub fn new(allow: Vec<String>, refused: HttpRefusals, logs: LogSink) -> Self {
+    pub fn new(
+        allow: Vec<String>,
+        refused: HttpRefusals,
+        act_gate: ActGate,
+        logs: LogSink,
+    ) -> Self {
         let allow = allow.into_iter().map(|a| a.to_ascii_lowercase()).collect();
         HttpAllowlist {
             allow,
             refused,
+            act_gate,
             logs,
         }
     }
@@ -71,6 +78,13 @@ impl WasiHttpHooks for HttpAllowlist {
         fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> SendFuture {
         drop(fut);
+        if !self.act_gate.allows() {
+            // Not a refused destination: the worker lost its lease while
+            // the adapter ran. Nothing is sent.
+            self.logs
+                .push("warn", "outbound HTTP refused: the run's lease has lapsed");
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        }
         if !self.allows(request.uri()) {
             let dest =
                 Self::destination(request.uri()).unwrap_or_else(|| request.uri().to_string());

@@ -73,7 +73,7 @@ pub use cache::sha256_hex;
 pub use http_allowlist::HttpAllowlist;
 pub use memory_kv::MemoryKv;
 pub use plugin_error::{PluginError, PluginFailure};
-pub use plugin_scope::{HttpRefusals, PluginMeta, PluginScope};
+pub use plugin_scope::{ActGate, HttpRefusals, PluginMeta, PluginScope};
 pub use types::*;
 pub use validate::{ComponentInfo, export_names, world_name};
 

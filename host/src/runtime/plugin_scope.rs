@@ -31,6 +31,12 @@ pub struct PluginScope {
     /// the caller learns that the adapter cannot reach what it wants, which
     /// retrying never fixes, whatever error the adapter makes of it.
     pub http_refused: HttpRefusals,
+    /// Whether the instance may still cause effects outside itself
+    /// (`tenant-store` writes, outgoing HTTP). A worker's dialer scope asks
+    /// its run's local lease, so an instance paused past the lease (a
+    /// SIGSTOPped worker, a long GC) cannot place a call when it resumes:
+    /// the lease is checked at the effect itself, not only before the call.
+    pub act_gate: ActGate,
     /// Extra fields attached to every log line (e.g. `run_id`).
     pub log_fields: Vec<(String, String)>,
 }
@@ -45,6 +51,7 @@ impl PluginScope {
             kv,
             http_allow: Vec::new(),
             http_refused: HttpRefusals::default(),
+            act_gate: ActGate::default(),
             log_fields: Vec::new(),
         }
     }
@@ -89,5 +96,21 @@ impl HttpRefusals {
     /// The refused destination since the last call, if any, and forgets it.
     pub fn take(&self) -> Option<String> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// Whether an instance may act on the world now (see
+/// [`PluginScope::act_gate`]). The default always allows.
+#[derive(Clone, Default)]
+pub struct ActGate(Option<Arc<dyn Fn() -> bool + Send + Sync>>);
+
+impl ActGate {
+    /// Allows while `allows` says so (asked at every effect).
+    pub fn new(allows: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        ActGate(Some(Arc::new(allows)))
+    }
+
+    pub fn allows(&self) -> bool {
+        self.0.as_ref().is_none_or(|f| f())
     }
 }

@@ -65,6 +65,7 @@ impl StoreData {
         let hooks = HttpAllowlist::new(
             scope.http_allow.clone(),
             scope.http_refused.clone(),
+            scope.act_gate.clone(),
             logs.clone(),
         );
         StoreData {

@@ -434,6 +434,14 @@ pub trait WorkerRunStore {
     /// Jobs of the run in `dialing` (with their pending-call state).
     async fn dialing_jobs(&self, lease: &Lease) -> StoreResult<Vec<DialingJob>>;
 
+    /// Applies held provider events ([`CallEventApplied::Held`]) to the
+    /// run's recorded calls, as [`Self::record_pending`] does; the driver
+    /// also calls it while calls are pending, so an event whose hand-over
+    /// raced the recording is applied at the next step at the latest.
+    /// Not fenced: events are the provider's word, applied whoever owns
+    /// the run (the API applies them with no lease at all).
+    async fn apply_held_call_events(&self, lease: &Lease) -> StoreResult<u64>;
+
     /// Up to `limit` queued jobs due at `now_ms`, in position order.
     async fn next_jobs(&self, lease: &Lease, now_ms: i64, limit: u32) -> StoreResult<Vec<JobWork>>;
 

@@ -69,13 +69,19 @@
 //! `posting`. Hence:
 //!
 //! - `place-call` with a key already `placed` returns `pending(sid)` again
-//!   without a request; with a key left `posting`, it refuses
-//!   (`rejected`): the earlier attempt may have rung the person.
-//! - `lookup(key)`: no entry → `none` (never sent); `posting` →
-//!   `transient("… cannot tell")`; `placed` → the provider's call resource:
-//!   a report when it has ended, `transient("… still <status>")` otherwise.
+//!   without a request.
+//! - A key left `posting` (with the number and the time the POST began) is
+//!   settled through the provider's call list (`GET Calls.json?To=…`, see
+//!   `posting.rs`): one call to that number created since then → it is
+//!   this attempt's, recorded `placed`; none → nothing was created, the
+//!   entry goes and the attempt may be posted again; several → "cannot
+//!   tell" (`transient`). `place-call` and `lookup` both settle it first.
+//! - `lookup(key)`: no entry → `none` (never sent); `placed` → the
+//!   provider's call resource: `finished(report)` when it has ended,
+//!   `pending(sid)` while it is under way.
 
 mod http;
+mod posting;
 
 use dialplane_guest::prelude::*;
 use http::{Endpoint, Response};
@@ -238,7 +244,8 @@ fn ledger_key(idempotency_key: &str) -> String {
 }
 
 enum Ledger {
-    Posting,
+    /// The POST began (to `to`, at `at_unix_ms`) and its answer is unknown.
+    Posting { to: Option<String>, at_unix_ms: Option<u64> },
     Placed(String),
 }
 
@@ -251,14 +258,17 @@ fn read_ledger(key: &str) -> Result<Option<Ledger>, DialError> {
     })?;
     match (v["state"].as_str(), v["sid"].as_str()) {
         (Some("placed"), Some(sid)) => Ok(Some(Ledger::Placed(sid.to_string()))),
-        _ => Ok(Some(Ledger::Posting)),
+        _ => Ok(Some(Ledger::Posting {
+            to: v["to"].as_str().map(str::to_string),
+            at_unix_ms: v["at_unix_ms"].as_u64(),
+        })),
     }
 }
 
 fn write_ledger(key: &str, entry: &Ledger) -> Result<(), DialError> {
     let json = match entry {
-        Ledger::Posting => {
-            serde_json::json!({ "state": "posting", "at_unix_ms": clock::now_unix_ms() })
+        Ledger::Posting { to, at_unix_ms } => {
+            serde_json::json!({ "state": "posting", "to": to, "at_unix_ms": at_unix_ms })
         }
         Ledger::Placed(sid) => {
             serde_json::json!({ "state": "placed", "sid": sid, "at_unix_ms": clock::now_unix_ms() })
@@ -270,6 +280,35 @@ fn write_ledger(key: &str, entry: &Ledger) -> Result<(), DialError> {
             ledger_key(key)
         ))
     })
+}
+
+/// Settles a `posting` entry through the provider's call list
+/// ([`posting::find_call`]): the call it created (now recorded `placed`),
+/// or `None` when it created none (the entry is removed, so the attempt may
+/// be posted again). An entry written before it carried `to` cannot be
+/// settled: "cannot tell".
+fn settle_posting(
+    cfg: &Config,
+    key: &str,
+    to: Option<String>,
+    at_unix_ms: Option<u64>,
+) -> Result<Option<String>, DialError> {
+    let (Some(to), Some(at)) = (to, at_unix_ms) else {
+        return Err(DialError::Transient(format!(
+            "the request for {key} was interrupted; cannot tell whether a call was placed"
+        )));
+    };
+    match posting::find_call(cfg, &to, at)? {
+        Some(sid) => {
+            log::info(format!("interrupted request for {key} had placed {sid}"));
+            write_ledger(key, &Ledger::Placed(sid.clone()))?;
+            Ok(Some(sid))
+        }
+        None => {
+            store::delete(&ledger_key(key));
+            Ok(None)
+        }
+    }
 }
 
 /// Maps a non-2xx answer onto a dial error.
@@ -326,11 +365,11 @@ impl Dialer for HttpDialer {
                 ));
                 return Ok(Placement::Pending(sid));
             }
-            Some(Ledger::Posting) => {
-                return Err(DialError::Rejected(format!(
-                    "an earlier attempt with idempotency key {} was interrupted mid-request and may have placed the call; not dialing again",
-                    req.idempotency_key
-                )));
+            Some(Ledger::Posting { to, at_unix_ms }) => {
+                // Ask the provider whether the interrupted POST created it.
+                if let Some(sid) = settle_posting(&cfg, &req.idempotency_key, to, at_unix_ms)? {
+                    return Ok(Placement::Pending(sid));
+                }
             }
             None => {}
         }
@@ -346,7 +385,11 @@ impl Dialer for HttpDialer {
         if let Some(md) = prop(props, "machine_detection") {
             form.append_pair("MachineDetection", md);
         }
-        write_ledger(&req.idempotency_key, &Ledger::Posting)?;
+        let posting = Ledger::Posting {
+            to: Some(req.to.clone()),
+            at_unix_ms: Some(clock::now_unix_ms()),
+        };
+        write_ledger(&req.idempotency_key, &posting)?;
         let forget = || store::delete(&ledger_key(&req.idempotency_key));
         let resp = match cfg.request(
             Method::Post,
@@ -416,14 +459,15 @@ impl Dialer for HttpDialer {
         }
     }
 
-    fn lookup(props: &Properties, idempotency_key: &str) -> Result<Option<CallReport>, DialError> {
+    fn lookup(props: &Properties, idempotency_key: &str) -> Result<Option<Placement>, DialError> {
         let cfg = Config::load(props)?;
         let sid = match read_ledger(idempotency_key)? {
             None => return Ok(None),
-            Some(Ledger::Posting) => {
-                return Err(DialError::Transient(format!(
-                    "the request for {idempotency_key} was interrupted; cannot tell whether a call was placed"
-                )));
+            Some(Ledger::Posting { to, at_unix_ms }) => {
+                match settle_posting(&cfg, idempotency_key, to, at_unix_ms)? {
+                    Some(sid) => sid,
+                    None => return Ok(None),
+                }
             }
             Some(Ledger::Placed(sid)) => sid,
         };
@@ -458,10 +502,9 @@ impl Dialer for HttpDialer {
             )
         })?;
         match event.report {
-            Some(report) => Ok(Some(report)),
-            None => Err(DialError::Transient(format!(
-                "call {sid} is still {status}"
-            ))),
+            Some(report) => Ok(Some(Placement::Finished(report))),
+            // Still under way: the host waits for its callbacks.
+            None => Ok(Some(Placement::Pending(sid))),
         }
     }
 

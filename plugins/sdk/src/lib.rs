@@ -110,7 +110,9 @@ pub trait Dialer {
     fn validate_config(config: &Properties) -> Result<(), ConfigProblem>;
     fn place_call(config: &Properties, req: &CallRequest) -> Result<Placement, DialError>;
     fn hangup(config: &Properties, provider_call_id: &str) -> Result<(), DialError>;
-    fn lookup(config: &Properties, idempotency_key: &str) -> Result<Option<CallReport>, DialError>;
+    /// What became of the placement with this key: `None` (never placed),
+    /// `Finished` (ended) or `Pending` (still under way at the provider).
+    fn lookup(config: &Properties, idempotency_key: &str) -> Result<Option<Placement>, DialError>;
     /// Authenticates (e.g. checks the provider's signature over `req.url`)
     /// and decodes one provider callback.
     fn parse_callback(
@@ -183,7 +185,7 @@ macro_rules! export_dialer {
                 fn lookup(
                     config: $crate::Properties,
                     idempotency_key: String,
-                ) -> Result<Option<$crate::CallReport>, $crate::DialError> {
+                ) -> Result<Option<$crate::Placement>, $crate::DialError> {
                     <$ty as $crate::Dialer>::lookup(&config, &idempotency_key)
                 }
                 fn parse_callback(

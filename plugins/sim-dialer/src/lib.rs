@@ -44,8 +44,8 @@
 //! call is placed and the error is `transient`.
 //!
 //! - `lookup(key)`: `none` if the key is not in the ledger (never placed);
-//!   the report if the call has ended; `transient("… still in progress")`
-//!   while a `pending` call is in flight. With `ledger=off` it is
+//!   `finished(report)` if the call has ended; `pending(sim-<key>)` while a
+//!   `pending` call is in flight. With `ledger=off` it is
 //!   `config(…)`: without a ledger the simulator cannot tell.
 //! - `hangup(sim-<key>)`: a call in flight is marked `hung_up` and ends
 //!   `canceled` (ring as in the table, talk 0, code `canceled`); hanging up
@@ -414,7 +414,7 @@ impl Dialer for SimDialer {
     fn lookup(
         config_props: &Properties,
         idempotency_key: &str,
-    ) -> Result<Option<CallReport>, DialError> {
+    ) -> Result<Option<Placement>, DialError> {
         let cfg = config(config_props)?;
         if !cfg.ledger {
             return Err(DialError::Config(
@@ -425,12 +425,11 @@ impl Dialer for SimDialer {
             return Ok(None);
         };
         if entry.in_flight(clock::now_unix_ms(), cfg.pending_secs) {
-            return Err(DialError::Transient(format!(
-                "call {} is still in progress",
-                entry.provider_call_id
-            )));
+            return Ok(Some(Placement::Pending(entry.provider_call_id)));
         }
-        Ok(Some(entry.report.to_report(&entry.provider_call_id)))
+        Ok(Some(Placement::Finished(
+            entry.report.to_report(&entry.provider_call_id),
+        )))
     }
 
     /// The simulator has no secret: every well-formed callback is accepted.

@@ -285,7 +285,13 @@ async fn place(
         st.calls.len() - 1
     });
     if early_final {
-        calls::early_final(sh, idx).await;
+        // A task of its own: the provider delivers the callback even if
+        // the client that created the call goes away (a killed worker);
+        // the create answer still waits for it.
+        let sh2 = sh.clone();
+        let task = tokio::spawn(async move { calls::early_final(&sh2, idx).await });
+        sh.update(|st| st.tasks.push(task.abort_handle()));
+        let _ = task.await;
     } else {
         let task = tokio::spawn(calls::run(sh.clone(), idx));
         sh.update(|st| st.tasks.push(task.abort_handle()));

@@ -153,6 +153,17 @@ pub async fn place_one(
                     Placed::Done(JobResult::requeue(at, ctx.clock.now().timestamp_millis()))
                 }
                 Reconciled::Ended(report) => Placed::Done(after_call(ctx, run, call, report).await),
+                Reconciled::InFlight(provider_call_id) => Placed::Pending(PendingCall {
+                    job_id: job.job_id,
+                    lead_id: job.lead_id,
+                    attempt,
+                    idempotency_key: key,
+                    provider_call_id,
+                    placed_at,
+                    call_deadline: placed_at
+                        + i64::from(run.claimed.settings.call_timeout_secs) * 1000,
+                    dialer_version,
+                }),
                 Reconciled::CannotTell(why) => Placed::Done(JobResult::interrupted(
                     at,
                     format!("dialer failed during place-call: {e}; lookup {why}; not re-dialed"),

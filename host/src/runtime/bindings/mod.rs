@@ -200,7 +200,7 @@ impl DialerBindings {
         s: &mut Store<StoreData>,
         config: &Properties,
         idempotency_key: &str,
-    ) -> wasmtime::Result<Result<Option<CallReport>, DialError>> {
+    ) -> wasmtime::Result<Result<Option<Placement>, DialError>> {
         match self {
             DialerBindings::V0_1_0(b) => v0_1_0::lookup(b, s, config, idempotency_key).await,
             DialerBindings::V0_2_0(b) => v0_2_0::lookup(b, s, config, idempotency_key).await,

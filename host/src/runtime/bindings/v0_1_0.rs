@@ -113,17 +113,21 @@ pub async fn hangup(
     Ok(r.map_err(dial_error_from))
 }
 
+/// 0.1.0 knows only "never placed" and "ended with this report".
 pub async fn lookup(
     b: &DialerAdapter,
     s: &mut Store<StoreData>,
     config: &host::Properties,
     idempotency_key: &str,
-) -> wasmtime::Result<Result<Option<host::CallReport>, host::DialError>> {
+) -> wasmtime::Result<Result<Option<host::Placement>, host::DialError>> {
     let r = b
         .dialplane_plugin_dialer()
         .call_lookup(s, config, idempotency_key)
         .await?;
-    Ok(r.map(|o| o.map(call_report_from)).map_err(dial_error_from))
+    Ok(
+        r.map(|o| o.map(|report| host::Placement::Finished(call_report_from(report))))
+            .map_err(dial_error_from),
+    )
 }
 
 /// 0.1.0 sees headers and body only; its error is a malformed request.

@@ -112,17 +112,18 @@ pub async fn hangup(
     Ok(r.map_err(dial_error_from))
 }
 
+/// 0.2.0 can answer that the call is still under way (`pending`).
 pub async fn lookup(
     b: &DialerAdapter,
     s: &mut Store<StoreData>,
     config: &host::Properties,
     idempotency_key: &str,
-) -> wasmtime::Result<Result<Option<host::CallReport>, host::DialError>> {
+) -> wasmtime::Result<Result<Option<host::Placement>, host::DialError>> {
     let r = b
         .dialplane_plugin_dialer()
         .call_lookup(s, config, idempotency_key)
         .await?;
-    Ok(r.map(|o| o.map(call_report_from)).map_err(dial_error_from))
+    Ok(r.map(|o| o.map(placement_from)).map_err(dial_error_from))
 }
 
 pub async fn validate_config(

@@ -172,7 +172,8 @@ macro_rules! impl_call_events {
                 }
 
                 /// Applies the inbox to run `run_id`'s recorded calls and
-                /// empties it of them. Called after the worker's pending
+                /// empties it of what they have reached (never of an event
+                /// not applied yet). Called after the worker's pending
                 /// calls are committed; returns how many calls moved.
                 pub(crate) async fn apply_early_call_events(&self, run_id: i64) -> StoreResult<u64> {
                     let moved = sqlx::query(
@@ -198,7 +199,10 @@ macro_rules! impl_call_events {
                         "DELETE FROM early_call_events WHERE EXISTS (SELECT 1 FROM attempts a \
                              WHERE a.business_id = early_call_events.business_id \
                                AND a.provider_call_id = early_call_events.provider_call_id \
-                               AND a.run_id = $1)",
+                               AND a.run_id = $1 \
+                               AND (CASE a.call_state WHEN 'queued' THEN 0 WHEN 'ringing' THEN 1 \
+                                    WHEN 'answered' THEN 2 WHEN 'ended' THEN 3 ELSE -1 END) \
+                                   >= early_call_events.state_rank)",
                     )
                     .bind(run_id)
                     .execute(&self.pool)

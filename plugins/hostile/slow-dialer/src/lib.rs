@@ -31,7 +31,7 @@ impl Dialer for SlowDialer {
         Ok(())
     }
 
-    fn lookup(_config: &Properties, _key: &str) -> Result<Option<CallReport>, DialError> {
+    fn lookup(_config: &Properties, _key: &str) -> Result<Option<Placement>, DialError> {
         Ok(None)
     }
 

@@ -213,6 +213,10 @@ impl WorkerRunStore for PgStore {
         Ok(stream.boxed())
     }
 
+    async fn apply_held_call_events(&self, lease: &Lease) -> StoreResult<u64> {
+        self.apply_early_call_events(lease.run.0).await
+    }
+
     async fn dialing_jobs(&self, lease: &Lease) -> StoreResult<Vec<DialingJob>> {
         let (run_id, generation) = (lease.run.0, lease.generation.0);
         let rows = sqlx::query(
