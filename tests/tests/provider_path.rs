@@ -22,22 +22,6 @@ const SIM_SECOND: Duration = Duration::from_millis(5);
 /// Ample time for the whole run on a loaded 2-core machine.
 const RUN_WITHIN: Duration = Duration::from_secs(240);
 
-/// The outcome label a run records for a call the simulator played out
-/// by `Scenario::by_last_digit`, with machine detection on.
-fn expected_outcome(to: &str) -> &'static str {
-    match Scenario::by_last_digit(to) {
-        Scenario::Completed {
-            answered_by: "human",
-        } => "answered-human",
-        Scenario::Completed { .. } => "answered-machine",
-        Scenario::AnsweredUntilHangup => "answered-human",
-        Scenario::Busy => "busy",
-        Scenario::NoAnswer | Scenario::RingsUntilHangup => "no-answer",
-        Scenario::Failed { sip: 404 } => "invalid-number",
-        Scenario::Failed { .. } => "network-error",
-    }
-}
-
 /// Installs http-dialer (admin) and default-flow, creates the callback URL
 /// (one step) and configures the dialer for `sim`; imports `n` leads.
 async fn setup(api: &Api, sim: &TwilioSim, n: usize) -> (Tenant, Vec<i64>) {
@@ -220,7 +204,7 @@ async fn every_lead_is_called_once(mut api: Api, workers: usize) {
             .unwrap_or_else(|| panic!("{sid} not in the ledger: {j}"));
         assert_eq!(
             j["outcome"].as_str(),
-            Some(expected_outcome(to)),
+            Some(Scenario::by_last_digit(to).run_outcome()),
             "the outcome the simulator sent for {to}: {j}"
         );
     }

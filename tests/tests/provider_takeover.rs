@@ -203,23 +203,6 @@ impl Client {
     }
 }
 
-/// The outcome label a run records for a call the simulator played out by
-/// `Scenario::by_last_digit`, with machine detection on (the same table as
-/// `provider_path`'s).
-fn expected_outcome(to: &str) -> &'static str {
-    match Scenario::by_last_digit(to) {
-        Scenario::Completed {
-            answered_by: "human",
-        } => "answered-human",
-        Scenario::Completed { .. } => "answered-machine",
-        Scenario::AnsweredUntilHangup => "answered-human",
-        Scenario::Busy => "busy",
-        Scenario::NoAnswer | Scenario::RingsUntilHangup => "no-answer",
-        Scenario::Failed { sip: 404 } => "invalid-number",
-        Scenario::Failed { .. } => "network-error",
-    }
-}
-
 /// What the simulator did with the calls to `to`, for a failure message.
 fn call_story(ledger: &Ledger, to: &str, killed_at: chrono::DateTime<chrono::Utc>) -> String {
     let calls: Vec<String> = ledger
@@ -526,11 +509,11 @@ async fn sigkill_of_the_owner_mid_place_call_loses_and_doubles_no_call() {
         };
         if sid_to.get(sid) != Some(&to.as_str()) {
             wrong.push(format!("{lead}: sid {sid} is not a call to {to}: {j}"));
-        } else if j["outcome"].as_str() != Some(expected_outcome(&to)) {
+        } else if j["outcome"].as_str() != Some(Scenario::by_last_digit(&to).run_outcome()) {
             wrong.push(format!(
                 "{lead}: outcome {} (the simulator ended {to} as {}): {j}; {}",
                 j["outcome"],
-                expected_outcome(&to),
+                Scenario::by_last_digit(&to).run_outcome(),
                 call_story(&ledger, &to, killed_at_utc)
             ));
         }

@@ -85,6 +85,22 @@ impl Scenario {
         }
     }
 
+    /// The outcome label a dialplane run records for a call played out
+    /// this way (with machine detection on, so `AnsweredBy` is sent).
+    pub fn run_outcome(&self) -> &'static str {
+        match self {
+            Scenario::Completed {
+                answered_by: "human",
+            }
+            | Scenario::AnsweredUntilHangup => "answered-human",
+            Scenario::Completed { .. } => "answered-machine",
+            Scenario::Busy => "busy",
+            Scenario::NoAnswer | Scenario::RingsUntilHangup => "no-answer",
+            Scenario::Failed { sip: 404 } => "invalid-number",
+            Scenario::Failed { .. } => "network-error",
+        }
+    }
+
     /// `AnsweredBy` once answered (with machine detection on).
     pub fn answered_by(&self) -> Option<&'static str> {
         match self {
