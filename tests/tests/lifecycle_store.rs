@@ -111,3 +111,100 @@ async fn postgres_stalled_transaction_cannot_block_reclaim() {
         "the stalled write must not commit"
     );
 }
+
+/// The race behind a lost final callback (issue 10): an event's UPDATE
+/// finds no recorded call, the worker's pending row commits, and only then
+/// does the event look for the call, finding it behind the event. A
+/// statement trigger holds the event's first UPDATE on an advisory lock so
+/// the commit lands exactly in that gap; the event must still apply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_call_recorded_between_an_events_update_and_look_is_applied() {
+    use dialplane::model::{CallEvent, CallState};
+    use dialplane::runtime::Outcome;
+    use dialplane::store::conformance_runs::{self as cr, FAR_FUTURE};
+    use dialplane::store::postgres::PgStore;
+    use dialplane::store::{CallEventApplied, idempotency_key};
+    use sqlx::Connection;
+
+    let url = pg::fresh_database().await.unwrap();
+    let (pg_store, _) = PgStore::connect(&url).await.unwrap();
+    let pool = pg_store.pool().clone();
+    let store: Arc<dyn Store> = Arc::new(pg_store);
+    let (b, run_id, w, g) = cr::claimed_run(&store, 1, "w").await;
+    let lease = cr::lease(run_id, g, &w);
+    let jobs = store.next_jobs(&lease, FAR_FUTURE, 10).await.unwrap();
+    store
+        .mark_dialing(&lease, &[cr::dial(&jobs[0])], 0)
+        .await
+        .unwrap();
+
+    // The first UPDATE of `attempts` (its transaction takes lock 41) waits
+    // on lock 42, which the test holds; later ones pass once 42 is free.
+    sqlx::raw_sql(
+        "CREATE FUNCTION hold_first_update() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN \
+           IF pg_try_advisory_xact_lock(41) THEN PERFORM pg_advisory_xact_lock(42); END IF; \
+           RETURN NULL; \
+         END $$; \
+         CREATE TRIGGER hold_first_update AFTER UPDATE ON attempts \
+           FOR EACH STATEMENT EXECUTE FUNCTION hold_first_update();",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut gate = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock(42)")
+        .execute(&mut gate)
+        .await
+        .unwrap();
+
+    let key = idempotency_key(run_id, jobs[0].job_id, 1);
+    let pcid = format!("prov-{key}");
+    let ended = CallEvent {
+        provider_call_id: pcid.clone(),
+        state: CallState::Ended,
+        report: Some(cr::report(Outcome::Busy, &pcid)),
+    };
+    let callback = tokio::spawn({
+        let store = store.clone();
+        async move { store.apply_call_event(b, &ended).await }
+    });
+    // Signal, not a sleep: the event's UPDATE is waiting on the gate.
+    loop {
+        let (waiting,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM pg_locks \
+             WHERE locktype = 'advisory' AND objid = 42 AND NOT granted",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            !callback.is_finished(),
+            "the event did not wait on the gate"
+        );
+        tokio::task::yield_now().await;
+    }
+    let (_, recorded) = cr::record_first_call_pending(&store, run_id, g, &w, &jobs[0], 3_000).await;
+    assert_eq!(recorded, pcid);
+    sqlx::query("SELECT pg_advisory_unlock(42)")
+        .execute(&mut gate)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        callback.await.unwrap().unwrap(),
+        CallEventApplied::Applied,
+        "the call was recorded behind the event: it must move, not be ignored"
+    );
+    let dialing = store.dialing_jobs(&lease).await.unwrap();
+    assert_eq!(dialing.len(), 1);
+    assert_eq!(
+        dialing[0].call_state.as_deref(),
+        Some("ended"),
+        "{:?}",
+        dialing[0]
+    );
+}

@@ -176,13 +176,13 @@ async fn claim_as(store: &Arc<dyn Store>, worker: &str, run_id: RunId) -> (Strin
 }
 
 /// The lease `worker` holds (or held) on `run_id` at `generation`.
-fn lease(run: RunId, generation: i64, worker: &str) -> Lease {
+pub fn lease(run: RunId, generation: i64, worker: &str) -> Lease {
     Lease::new(run, generation, worker)
 }
 
 /// A run of `n` leads with default settings, claimed by a new worker named
 /// after `worker`: (tenant, run, worker id, lease generation).
-async fn claimed_run(
+pub async fn claimed_run(
     store: &Arc<dyn Store>,
     n: usize,
     worker: &str,
@@ -198,7 +198,7 @@ async fn claimed_run(
 
 /// Records `job`'s first attempt as placed `pending` at `placed_at`, by
 /// dialer version 7 (the provider call id is `prov-<key>`): (key, call id).
-async fn record_first_call_pending(
+pub async fn record_first_call_pending(
     store: &Arc<dyn Store>,
     run_id: RunId,
     g: i64,
@@ -227,7 +227,7 @@ async fn record_first_call_pending(
     (key, pcid)
 }
 
-fn dial(job: &JobWork) -> JobDecision {
+pub fn dial(job: &JobWork) -> JobDecision {
     JobDecision::Dial {
         job_id: job.job_id,
         lead_id: job.lead_id,
@@ -236,7 +236,7 @@ fn dial(job: &JobWork) -> JobDecision {
     }
 }
 
-fn report(outcome: Outcome, pcid: &str) -> CallReport {
+pub fn report(outcome: Outcome, pcid: &str) -> CallReport {
     CallReport {
         outcome,
         provider_call_id: Some(pcid.into()),
@@ -297,4 +297,5 @@ fn done(run_id: RunId, job: &JobWork, next: JobNext) -> JobResult {
     }
 }
 
-const FAR_FUTURE: i64 = 4_000_000_000_000;
+/// A `now` after every not-before in the fixtures.
+pub const FAR_FUTURE: i64 = 4_000_000_000_000;
