@@ -13,7 +13,11 @@
 //!
 //! What `lookup` says:
 //!
-//! - a report (`finished`) → the attempt is recorded (and the flow's
+//! - a report (`finished`) with the provider's call id → recorded as a
+//!   pending call, so a final callback held while nobody had recorded the
+//!   call settles it with the provider's own detail (SIP code, answered-by);
+//!   the lookup's coarser report applies only when no callback came;
+//! - a report without a call id → the attempt is recorded (and the flow's
 //!   `on-result` runs);
 //! - `pending(call id)` → the call is still under way at the provider: it is
 //!   recorded as a pending call and ends through its callbacks (or the
@@ -39,8 +43,9 @@ use super::dialer_health;
 use super::job_result::JobAttempt;
 use super::run_state::RunState;
 use super::steps::after_call::{CallOf, after_call};
+use crate::model::{CallEvent, CallState};
 use crate::runtime::{CallReport, DialError, Placement};
-use crate::store::{JobResult, PendingCall};
+use crate::store::{DialingJob, JobResult, PendingCall};
 
 /// How many times a worker asks the adapter about one key (e.g. its
 /// storage went away during a database restart).
@@ -100,6 +105,7 @@ pub async fn reconcile(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<(
     let dialing = ctx.store.dialing_jobs(&run.claimed.lease).await?;
     let mut results = Vec::new();
     let mut in_flight = Vec::new();
+    let mut lookup_reports = Vec::new();
     let mut pending = 0;
     for j in dialing {
         if j.provider_call_id.is_some() {
@@ -107,6 +113,20 @@ pub async fn reconcile(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<(
             continue;
         }
         let result = match lookup(run, &j.idempotency_key).await {
+            // A call the provider knows by id: recorded as pending, so the
+            // final callback held while nobody had recorded it (with what
+            // the call resource lacks: SIP code, answered-by) settles it;
+            // the lookup's report applies only if no callback came.
+            Reconciled::Ended(report) if report.provider_call_id.is_some() => {
+                let provider_call_id = report.provider_call_id.clone().unwrap_or_default();
+                in_flight.push(pending_call(run, &j, provider_call_id.clone()));
+                lookup_reports.push(CallEvent {
+                    provider_call_id,
+                    state: CallState::Ended,
+                    report: Some(report),
+                });
+                continue;
+            }
             Reconciled::Ended(report) => {
                 let now = chrono::Utc::now().timestamp_millis();
                 let mut r = after_call(
@@ -131,17 +151,7 @@ pub async fn reconcile(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<(
                 r
             }
             Reconciled::InFlight(provider_call_id) => {
-                let now = chrono::Utc::now().timestamp_millis();
-                in_flight.push(PendingCall {
-                    job_id: j.job_id,
-                    lead_id: j.lead_id,
-                    attempt: j.attempt,
-                    idempotency_key: j.idempotency_key.clone(),
-                    provider_call_id,
-                    placed_at: now,
-                    call_deadline: now + i64::from(run.claimed.settings.call_timeout_secs) * 1000,
-                    dialer_version: run.plugins.dialer_version(),
-                });
+                in_flight.push(pending_call(run, &j, provider_call_id));
                 continue;
             }
             Reconciled::NeverPlaced => JobResult::requeue(JobAttempt::dialing(&j), 0),
@@ -156,6 +166,13 @@ pub async fn reconcile(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<(
         // (or events held while nobody had recorded them) now apply.
         commit::record_pending(ctx, run, &in_flight).await?;
         pending += in_flight.len();
+        // After the held events: a call already ended by its own callback
+        // ignores the coarser lookup report (events only move forward).
+        for event in &lookup_reports {
+            ctx.store
+                .apply_call_event(run.claimed.tenant, event)
+                .await?;
+        }
     }
     run.ctl.add_pending(pending);
     if !results.is_empty() {
@@ -169,7 +186,22 @@ pub async fn reconcile(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Result<(
     Ok(())
 }
 
-fn interrupted(j: &crate::store::DialingJob, why: String) -> JobResult {
+/// A call found at the provider, recorded like one this worker placed.
+fn pending_call(run: &RunState, j: &DialingJob, provider_call_id: String) -> PendingCall {
+    let now = chrono::Utc::now().timestamp_millis();
+    PendingCall {
+        job_id: j.job_id,
+        lead_id: j.lead_id,
+        attempt: j.attempt,
+        idempotency_key: j.idempotency_key.clone(),
+        provider_call_id,
+        placed_at: now,
+        call_deadline: now + i64::from(run.claimed.settings.call_timeout_secs) * 1000,
+        dialer_version: run.plugins.dialer_version(),
+    }
+}
+
+fn interrupted(j: &DialingJob, why: String) -> JobResult {
     let reason = format!("owner died mid-call; {why}; not re-dialed");
     JobResult::interrupted(JobAttempt::dialing(j), reason).with_note(Some(why))
 }
