@@ -1,4 +1,5 @@
-//! Issue 10's hardest case, all real: PostgreSQL, a `dialplane serve
+//! Issue 10's hardest case, all real: PostgreSQL (and SQLite, one worker at
+//! a time), a `dialplane serve
 //! --no-workers` process, two `dialplane worker` processes running the real
 //! `http-dialer` against the Twilio simulator (`dialplane_tests::twilio_sim`,
 //! in this test process) with duplicated, reordered and early-final
@@ -335,14 +336,35 @@ async fn all_jobs(api: &Client, key: &str, run: i64) -> Vec<Value> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "open defect (issue 10): the PostgreSQL lost-final-callback case of provider_path, and \
-            calls settled by lookup after the kill carry the call resource's coarser outcome \
-            (no SIP code); run with --ignored"]
-async fn sigkill_of_the_owner_mid_place_call_loses_and_doubles_no_call() {
-    let started = Instant::now();
+async fn postgres_sigkill_of_the_owner_mid_place_call_loses_and_doubles_no_call() {
     let url = dialplane_tests::pg::fresh_database()
         .await
         .expect("postgres");
+    owner_killed_mid_place_call(&url, Successor::AlreadyRunning).await;
+}
+
+/// SQLite: one worker at a time (a single-node install); its replacement
+/// starts after the kill, as a supervisor would restart it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_sigkill_of_the_only_worker_mid_place_call_loses_and_doubles_no_call() {
+    let (url, _dir) = dialplane_tests::sqlite_url().expect("a temp database");
+    owner_killed_mid_place_call(&url, Successor::StartedAfterTheKill).await;
+}
+
+/// When the worker that takes the run over starts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Successor {
+    /// Both workers run from the start (a fleet).
+    AlreadyRunning,
+    /// Only the owner runs; the successor starts once it is killed.
+    StartedAfterTheKill,
+}
+
+/// The campaign on the database at `url`, its owner SIGKILLed mid
+/// `place-call`, the successor started as `successor` says.
+async fn owner_killed_mid_place_call(url: &str, successor: Successor) {
+    let started = Instant::now();
+    let url = url.to_string();
     // The owner's store (no RLS): keys, and the run's owner, which the
     // API does not show.
     let db: Arc<dyn Store> = dialplane::store::connect(&url).await.unwrap();
@@ -370,7 +392,11 @@ async fn sigkill_of_the_owner_mid_place_call_loses_and_doubles_no_call() {
         http: reqwest::Client::new(),
     };
     let run = create_campaign(&api, &admin, &key, &sim).await;
-    let mut workers: BTreeMap<&str, Process> = WORKER_IDS
+    let at_start = match successor {
+        Successor::AlreadyRunning => &WORKER_IDS[..],
+        Successor::StartedAfterTheKill => &WORKER_IDS[..1],
+    };
+    let mut workers: BTreeMap<&str, Process> = at_start
         .iter()
         .map(|id| (*id, start_worker(&url, id)))
         .collect();
@@ -417,6 +443,9 @@ async fn sigkill_of_the_owner_mid_place_call_loses_and_doubles_no_call() {
     let at_kill = db.get_run(tenant, run.into()).await.unwrap();
     assert_eq!(at_kill.owner_worker.as_deref(), Some(owner.as_str()));
     assert_eq!(at_kill.status.as_str(), "running", "killed mid-run");
+    if successor == Successor::StartedAfterTheKill {
+        workers.insert(WORKER_IDS[1], start_worker(&url, WORKER_IDS[1]));
+    }
 
     // The other worker takes over and finishes the run.
     let end = tokio::time::Instant::now() + RUN_WITHIN;
