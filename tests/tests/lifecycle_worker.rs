@@ -22,6 +22,8 @@ macro_rules! both {
 both!(
     run_completes_and_every_lead_is_called_once,
     calling_window_and_dnc_are_enforced_even_when_the_flow_dials,
+    calling_window_is_judged_again_at_the_moment_of_placement,
+    dnc_is_checked_again_at_the_moment_of_placement,
     retries_reuse_the_job_row_until_max_attempts,
     small_run_is_not_starved_by_a_huge_one,
     cancel_stops_all_calls_before_it_returns,
@@ -165,6 +167,121 @@ async fn calling_window_and_dnc_are_enforced_even_when_the_flow_dials(engine: Db
     assert_eq!(run.status, RunStatus::Completed);
     assert_eq!(run.cursor_position, 4);
     assert_eq!(ledger(&db.store, b).await.len(), 2);
+    stop.stop();
+    w.await.unwrap().unwrap();
+}
+
+/// Issue 12: the window is judged when the call is placed, not when the
+/// lead was planned. A batch is marked at 19:59 New York time and then
+/// waits on the run's rate limit; the window closes while it waits. No
+/// call goes out after the close; the leads left are deferred to 09:00.
+async fn calling_window_is_judged_again_at_the_moment_of_placement(engine: Db) {
+    let db = open(engine).await;
+    // 19:59 in New York (UTC-5 in January): one minute of the window left.
+    let clock = ManualClock::new("2026-01-16T00:59:00Z".parse().unwrap());
+    let phones = human_phones(20, 12);
+    let mut s = settings(1);
+    s.calling_window = dialplane::lifecycle::compliance::CallingWindow::default();
+    s.calls_per_second = Some(4.0);
+    let (b, run_id, _) = seed_run(&db.store, &phones, Some("America/New_York"), s, &[]).await;
+    let clock_dyn: Arc<dyn Clock> = Arc::new(clock.clone());
+    let (stop, w) = start_worker(&db.store, fast_worker_config(), Some(clock_dyn)).await;
+    wait_for(WAIT, "two calls placed", || async {
+        (ledger(&db.store, b).await.len() >= 2).then_some(())
+    })
+    .await;
+    let waiting = db
+        .store
+        .list_jobs(b.into(), run_id.into(), Page::first(100))
+        .await
+        .unwrap()
+        .iter()
+        .filter(|j| j.status == "dialing")
+        .count();
+    // 20:00:30: closed. Read the ledger after the move: only a call judged
+    // before it (at most one, concurrency 1) may still go out.
+    clock.set("2026-01-16T01:00:30Z".parse().unwrap());
+    let at_close = ledger(&db.store, b).await.len();
+    assert!(
+        waiting > 1,
+        "leads approved before the close were waiting to be dialed: {waiting}"
+    );
+    let reopen = chrono::DateTime::parse_from_rfc3339("2026-01-16T14:00:00Z")
+        .unwrap()
+        .timestamp_millis();
+    let jobs = wait_for(WAIT, "every lead called or deferred", || async {
+        let jobs = db
+            .store
+            .list_jobs(b.into(), run_id.into(), Page::first(100))
+            .await
+            .unwrap();
+        jobs.iter()
+            .all(|j| j.status == "completed" || (j.status == "queued" && j.not_before == reopen))
+            .then_some(jobs)
+    })
+    .await;
+    let placed = ledger(&db.store, b).await.len();
+    let called = jobs.iter().filter(|j| j.status == "completed").count();
+    assert!(
+        placed <= at_close + 1,
+        "{} calls went out after the window closed",
+        placed - at_close
+    );
+    assert_eq!(placed, called, "each placed call completed its job");
+    assert!(
+        called < phones.len() - 1,
+        "most leads were deferred: {called} of {} called",
+        phones.len()
+    );
+    // 09:00 in New York: the deferred leads are called, each once.
+    clock.set("2026-01-16T14:00:00Z".parse().unwrap());
+    let run = completed(&db, b, run_id).await;
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_each_called_once(&ledger(&db.store, b).await, &phones);
+    stop.stop();
+    w.await.unwrap().unwrap();
+}
+
+/// Issue 12: a number put on the do-not-call list while its lead, already
+/// approved and marked, waits on the run's rate limit is not called.
+async fn dnc_is_checked_again_at_the_moment_of_placement(engine: Db) {
+    let db = open(engine).await;
+    let phones = human_phones(8, 13);
+    let mut s = settings(1);
+    s.calls_per_second = Some(1.0);
+    let (b, run_id, _) = seed_run(&db.store, &phones, Some("Europe/Paris"), s, &[]).await;
+    let (stop, w) = start_worker(&db.store, fast_worker_config(), None).await;
+    wait_for(WAIT, "a call placed", || async {
+        (!ledger(&db.store, b).await.is_empty()).then_some(())
+    })
+    .await;
+    for p in &phones {
+        db.store.dnc_add(b.into(), p).await.unwrap();
+    }
+    // Only a call judged before the listing (concurrency 1) may still go.
+    let at_listing = ledger(&db.store, b).await.len();
+    let run = completed(&db, b, run_id).await;
+    assert_eq!(run.status, RunStatus::Completed);
+    let placed = ledger(&db.store, b).await.len();
+    assert!(
+        placed <= at_listing + 1,
+        "{} listed numbers were called",
+        placed - at_listing
+    );
+    let jobs = db
+        .store
+        .list_jobs(b.into(), run_id.into(), Page::first(100))
+        .await
+        .unwrap();
+    let skipped: Vec<_> = jobs.iter().filter(|j| j.status == "skipped").collect();
+    assert_eq!(skipped.len() + placed, phones.len(), "{jobs:?}");
+    for j in &skipped {
+        let reason = j.reason.as_deref().unwrap_or_default();
+        assert!(
+            reason.starts_with("at placement:") && reason.contains("do-not-call"),
+            "{reason}"
+        );
+    }
     stop.stop();
     w.await.unwrap().unwrap();
 }

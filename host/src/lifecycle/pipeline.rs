@@ -9,7 +9,8 @@
 //!    `NOT cancel_requested AND lease_generation` — before any call;
 //! 4. dialer `place-call`, under the run's concurrency, the tenant's cap,
 //!    the nested rate limits, and the run's dialing gate (closed by cancel)
-//!    with the local lease checked (a stalled worker never dials);
+//!    with the local lease checked (a stalled worker never dials), and
+//!    step 2's rules judged again once those waits are over;
 //! 5. flow `on-result` (retry? note?);
 //! 6. record attempts, job states and the cursor in one transaction, while
 //!    the next batch goes through 4–5 ([`Uncommitted`], [`run_batch`]) and
@@ -342,7 +343,7 @@ async fn place_batch(
         loop {
             while in_flight.len() + run.ctl.pending() + pending_here < concurrency {
                 match queue.next() {
-                    Some((job, req)) => in_flight.push(place_one(ctx, run, job, req)),
+                    Some((job, req)) => in_flight.push(place_one(ctx, run, job, req, claimed_at)),
                     None => break,
                 }
             }

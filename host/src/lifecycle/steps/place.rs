@@ -1,13 +1,16 @@
 //! Step 4 for one marked lead: dialer `place-call`, under the tenant's call
 //! slots, the nested rate limits (account, tenant, run) and the run's
 //! dialing gate (closed by cancel), with the local lease checked so a
-//! stalled worker never dials. A call that ends at once goes through step 5.
+//! stalled worker never dials and the platform's rules judged again once
+//! the waits are over ([`placement_check`]). A call that ends at once goes
+//! through step 5.
 
 use std::sync::Arc;
 
 use chrono::Utc;
 
 use super::after_call::{CallOf, after_call};
+use super::placement_check;
 use crate::lifecycle::compliance::rate_limit::Level;
 use crate::lifecycle::context::WorkerCtx;
 use crate::lifecycle::dialer_health;
@@ -31,13 +34,15 @@ pub enum Placed {
     Abandoned,
 }
 
-/// Step 4 (and 5) for one marked job.
+/// Step 4 (and 5) for one marked job, fetched (with its DNC entry) at
+/// `fetched_at`.
 #[tracing::instrument(level = "info", name = "job", skip_all, fields(job = job.job_id.get(), lead = job.lead_id.get(), attempt = job.attempt + 1))]
 pub async fn place_one(
     ctx: &Arc<WorkerCtx>,
     run: &RunState,
     job: &JobWork,
     mut req: CallRequest,
+    fetched_at: std::time::Instant,
 ) -> Placed {
     let attempt = job.attempt + 1;
     let run_id = run.claimed.lease.run.0;
@@ -73,6 +78,11 @@ pub async fn place_one(
         }
         return Placed::Abandoned;
     };
+    // The waits are over: judged again now, under the gate (so a cancel
+    // still wins), and nothing placed if the answer is "not now".
+    if let Some(not_now) = placement_check::check(ctx, run, job, &at, fetched_at.elapsed()).await {
+        return Placed::Done(not_now);
+    }
     req.idempotency_key = key.clone();
     req.to = job.lead.phone.clone();
     let (dialer_version, r) = run.plugins.place_call(&req).await;
