@@ -29,7 +29,9 @@
 //!
 //! Each lead is planned, dialed (when the flow says so) and handed back to
 //! `on-result`; a retry the flow asks for is played at once, up to
-//! `max_attempts`. The platform's own rules (calling window, do-not-call list,
+//! `max_attempts`. A run applies each follow-up to the lead (status, tags
+//! added once) and keeps its note with the attempt; a status or tag the
+//! store cannot hold is shown as `follow_up_refused`. The platform's own rules (calling window, do-not-call list,
 //! rate limits) are not applied here: this shows what the flow decides.
 
 use std::sync::Arc;
@@ -41,6 +43,7 @@ use crate::runtime::{
     Limits, LogLine, MemoryKv, Placement, PluginHost, PluginKind, PluginMeta, PluginScope,
     Prepared, Properties, RunContext, TenantKv,
 };
+use crate::store::LeadUpdate;
 
 /// Run id every transcript uses.
 pub const TRANSCRIPT_RUN_ID: &str = "plugin-test";
@@ -125,6 +128,10 @@ pub struct AttemptTranscript {
     pub dial_error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub follow_up: Option<FollowUp>,
+    /// What of the follow-up's lead status and tags a run would not store
+    /// (the same words a run appends to the attempt's note).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow_up_refused: Option<String>,
     /// A plugin failure (deadline, trap, …) that ended this lead.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -437,6 +444,7 @@ async fn play_attempt(
     let flow = ok_or_stop!(inst.flow().await);
     let follow = ok_or_stop!(flow.on_result(ctx, lead, &report).await);
     let retry = follow.retry_after_secs.is_some();
+    t.follow_up_refused = LeadUpdate::checked(follow.lead_status.as_deref(), &follow.tags).1;
     t.follow_up = Some(follow);
     if retry { Step::Retry } else { Step::Done }
 }

@@ -357,6 +357,17 @@ async fn dashboard_logs_in_streams_progress_and_cancels() {
         .await;
     assert_eq!(zone[0], json!("America/New_York"), "{zone}");
     assert_ne!(zone[1], json!("—"), "{zone}");
+    // And the flow's note, as the jobs API returns it (default-flow writes
+    // none: "—").
+    let note = browser
+        .js(
+            "const h = [...document.querySelectorAll('#detail-attempts thead th')]; \
+             const r = document.querySelector('#detail-attempts tbody tr'); \
+             return [h[8].textContent, r.cells[8].textContent];",
+            json!([]),
+        )
+        .await;
+    assert_eq!(note, json!(["Note", "—"]), "{note}");
     let shot = browser.screenshot("dashboard-completed.png").await;
     eprintln!("screenshot: {}", shot.display());
 

@@ -164,7 +164,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         Auth::Tenant,
         None,
         200,
-        "A run's jobs with their attempts (paged)",
+        "A run's jobs (paged), each with its last note and its attempts: outcome, compliance record, the flow's note, lead status and tags",
     ),
     ep(
         "post",

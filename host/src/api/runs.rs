@@ -243,6 +243,12 @@ pub struct AttemptJson {
     pub dialer_version: Option<i64>,
     /// The compliance record: rule, time zone, local time, DNC check.
     pub compliance: serde_json::Value,
+    /// The flow's note (and anything of its follow-up the store refused).
+    pub note: Option<String>,
+    /// The lead status this attempt's follow-up set; null when it set none.
+    pub lead_status: Option<String>,
+    /// The tags this attempt's follow-up added to the lead.
+    pub lead_tags: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -254,6 +260,8 @@ pub struct JobWithAttempts {
     pub attempt: i64,
     pub outcome: Option<String>,
     pub reason: Option<String>,
+    /// The note of the job's last attempt (deferrals aside).
+    pub note: Option<String>,
     pub attempts: Vec<AttemptJson>,
 }
 
@@ -297,26 +305,43 @@ async fn jobs(
             provider_call_id: a.provider_call_id,
             dialer_version: a.dialer_version,
             compliance: serde_json::from_str(&a.compliance).unwrap_or(serde_json::Value::Null),
+            note: a.note,
+            lead_status: a.lead_status,
+            lead_tags: a.lead_tags,
         });
     }
     let items = page
         .items
         .into_iter()
-        .map(|j| JobWithAttempts {
-            lead_external_id: leads.get(&j.id).cloned(),
-            attempts: by_job.remove(&j.id).unwrap_or_default(),
-            id: j.id.0,
-            lead_id: j.lead_id.0,
-            state: j.status,
-            attempt: j.attempt,
-            outcome: j.outcome,
-            reason: j.reason,
+        .map(|j| {
+            let attempts = by_job.remove(&j.id).unwrap_or_default();
+            JobWithAttempts {
+                lead_external_id: leads.get(&j.id).cloned(),
+                note: last_note(&attempts),
+                attempts,
+                id: j.id.0,
+                lead_id: j.lead_id.0,
+                state: j.status,
+                attempt: j.attempt,
+                outcome: j.outcome,
+                reason: j.reason,
+            }
         })
         .collect();
     Ok(Json(Paged {
         items,
         next_cursor: page.next_cursor,
     }))
+}
+
+/// The note of the last attempt that was not a deferral (a deferral has no
+/// note, and says nothing of how the job went).
+fn last_note(attempts: &[AttemptJson]) -> Option<String> {
+    attempts
+        .iter()
+        .rev()
+        .find(|a| a.decision != "deferred")
+        .and_then(|a| a.note.clone())
 }
 
 #[derive(Debug, Default, Deserialize)]

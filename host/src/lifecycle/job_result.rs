@@ -5,7 +5,9 @@
 
 use crate::model::{JobId, LeadId, RunId};
 use crate::runtime::CallReport;
-use crate::store::{DialingJob, JobNext, JobResult, JobStatus, JobWork, idempotency_key};
+use crate::store::{
+    DialingJob, JobNext, JobResult, JobStatus, JobWork, LeadUpdate, idempotency_key,
+};
 
 /// Which attempt at which job a result is for, and that attempt's
 /// idempotency key.
@@ -57,6 +59,7 @@ fn result(at: JobAttempt, next: JobNext) -> JobResult {
         dialer_version: None,
         report: None,
         note: None,
+        lead_update: None,
         next,
     }
 }
@@ -132,6 +135,12 @@ impl JobResult {
     /// The note recorded with the attempt.
     pub fn with_note(mut self, note: Option<String>) -> JobResult {
         self.note = note;
+        self
+    }
+
+    /// The flow's follow-up for the lead, committed with the result.
+    pub fn with_lead_update(mut self, update: Option<LeadUpdate>) -> JobResult {
+        self.lead_update = update;
         self
     }
 }

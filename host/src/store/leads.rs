@@ -79,6 +79,69 @@ pub struct LeadFilter {
 /// Longest external id, name, status or tag the store accepts.
 pub const LEAD_TEXT_MAX: usize = 256;
 
+/// Why a lead status or tag cannot be stored (it must be 1 to
+/// [`LEAD_TEXT_MAX`] characters), or `None`.
+pub fn lead_label_problem(s: &str) -> Option<&'static str> {
+    (s.is_empty() || s.chars().count() > LEAD_TEXT_MAX).then_some("must be 1 to 256 characters")
+}
+
+/// Adds `add` to `tags`: each tag once, existing ones first, the new ones
+/// in the order given.
+pub fn merge_tags(tags: &mut Vec<String>, add: &[String]) {
+    for t in add {
+        if !tags.contains(t) {
+            tags.push(t.clone());
+        }
+    }
+}
+
+/// What a flow's follow-up does to its lead: a new status (if any) and tags
+/// to add to the lead's own ([`merge_tags`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct LeadUpdate {
+    pub status: Option<String>,
+    pub add_tags: Vec<String>,
+}
+
+impl LeadUpdate {
+    /// The part of a follow-up's `lead-status` and `tags` the store accepts
+    /// (`None` when that is nothing), and a sentence naming what it refused.
+    pub fn checked(status: Option<&str>, tags: &[String]) -> (Option<LeadUpdate>, Option<String>) {
+        let mut refused = Vec::new();
+        let status = status.and_then(|s| match lead_label_problem(s) {
+            Some(why) => {
+                refused.push(format!("lead-status {} {why}", shown(s)));
+                None
+            }
+            None => Some(s.to_string()),
+        });
+        let mut add_tags = Vec::new();
+        for (i, t) in tags.iter().enumerate() {
+            match lead_label_problem(t) {
+                Some(why) => refused.push(format!("tags[{i}] {} {why}", shown(t))),
+                None => merge_tags(&mut add_tags, std::slice::from_ref(t)),
+            }
+        }
+        let update =
+            (status.is_some() || !add_tags.is_empty()).then_some(LeadUpdate { status, add_tags });
+        let refused =
+            (!refused.is_empty()).then(|| format!("lead update refused: {}", refused.join("; ")));
+        (update, refused)
+    }
+}
+
+/// A label in a refusal: quoted when short, else its length only (a note
+/// must stay readable).
+fn shown(s: &str) -> String {
+    const SHOWN_MAX: usize = 40;
+    let n = s.chars().count();
+    if n <= SHOWN_MAX {
+        format!("{s:?}")
+    } else {
+        format!("({n} characters)")
+    }
+}
+
 /// Checks what the store itself relies on (non-empty ids, sane lengths); the
 /// phone/time-zone rules belong to the lead parser.
 pub fn check_lead_input(l: &LeadInput) -> Result<(), StoreError> {
@@ -98,10 +161,10 @@ pub fn check_lead_input(l: &LeadInput) -> Result<(), StoreError> {
     if l.name.as_deref().is_some_and(long) {
         return Err(StoreError::invalid("name", "longer than 256 characters"));
     }
-    if l.status.as_deref().is_some_and(|s| s.is_empty() || long(s)) {
-        return Err(StoreError::invalid("status", "must be 1 to 256 characters"));
+    if let Some(why) = l.status.as_deref().and_then(lead_label_problem) {
+        return Err(StoreError::invalid("status", why));
     }
-    if l.tags.iter().any(|t| t.is_empty() || long(t)) {
+    if l.tags.iter().any(|t| lead_label_problem(t).is_some()) {
         return Err(StoreError::invalid(
             "tags",
             "each tag must be 1 to 256 characters",
@@ -143,4 +206,46 @@ pub trait LeadStore {
         status: Option<&str>,
         add_tags: &[String],
     ) -> StoreResult<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn merged_tags_keep_the_old_ones_first_and_each_once() {
+        let mut t = tags(&["vip", "spring"]);
+        merge_tags(&mut t, &tags(&["busy", "vip", "busy", "late"]));
+        assert_eq!(t, tags(&["vip", "spring", "busy", "late"]));
+    }
+
+    #[test]
+    fn a_follow_up_keeps_what_the_store_accepts_and_names_the_rest() {
+        let long = "x".repeat(LEAD_TEXT_MAX + 1);
+        let (u, refused) =
+            LeadUpdate::checked(Some(""), &tags(&["ok", "", "ok", long.as_str(), "fine"]));
+        assert_eq!(
+            u,
+            Some(LeadUpdate {
+                status: None,
+                add_tags: tags(&["ok", "fine"]),
+            })
+        );
+        assert_eq!(
+            refused.as_deref(),
+            Some(
+                "lead update refused: lead-status \"\" must be 1 to 256 characters; \
+                 tags[1] \"\" must be 1 to 256 characters; \
+                 tags[3] (257 characters) must be 1 to 256 characters"
+            )
+        );
+        assert_eq!(LeadUpdate::checked(None, &[]), (None, None));
+        let (u, refused) = LeadUpdate::checked(Some("contacted"), &[]);
+        assert_eq!(u.unwrap().status.as_deref(), Some("contacted"));
+        assert_eq!(refused, None);
+    }
 }

@@ -81,6 +81,11 @@ pub const POSTGRES: &[Migration] = &[
         description: "early call events",
         sql: include_str!("../../../migrations/postgres/0006_early_call_events.sql"),
     },
+    Migration {
+        version: 7,
+        description: "attempt follow-up",
+        sql: include_str!("../../../migrations/postgres/0007_attempt_follow_up.sql"),
+    },
 ];
 
 /// SQLite migrations, in order; same versions as [`POSTGRES`].
@@ -114,6 +119,11 @@ pub const SQLITE: &[Migration] = &[
         version: 6,
         description: "early call events",
         sql: include_str!("../../../migrations/sqlite/0006_early_call_events.sql"),
+    },
+    Migration {
+        version: 7,
+        description: "attempt follow-up",
+        sql: include_str!("../../../migrations/sqlite/0007_attempt_follow_up.sql"),
     },
 ];
 

@@ -68,6 +68,12 @@ pub struct AttemptDetail {
     pub provider_call_id: Option<String>,
     pub dialer_version: Option<i64>,
     pub placed_at: Option<i64>,
+    /// The flow's note on the attempt.
+    pub note: Option<String>,
+    /// The lead status the attempt's follow-up set, if any.
+    pub lead_status: Option<String>,
+    /// The tags the attempt's follow-up added to the lead.
+    pub lead_tags: Vec<String>,
 }
 
 /// Cross-tenant reads for the API (see the module docs).

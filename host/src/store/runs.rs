@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
-use super::{Page, StoreResult};
+use super::{LeadUpdate, Page, StoreResult};
 use crate::model::{
     CallEvent, CallReport, CancelMode, JobId, Lead, LeadId, Lease, LeaseGeneration, RunId,
     RunSettings, TenantId, WorkerId,
@@ -115,6 +115,10 @@ pub struct AttemptView {
     pub call_state: Option<String>,
     pub outcome: Option<String>,
     pub note: Option<String>,
+    /// The lead status this attempt's follow-up set, if it set one.
+    pub lead_status: Option<String>,
+    /// The tags this attempt's follow-up added to the lead.
+    pub lead_tags: Vec<String>,
     pub decided_at: i64,
     pub placed_at: Option<i64>,
     pub ended_at: Option<i64>,
@@ -279,6 +283,10 @@ pub struct JobResult {
     pub dialer_version: Option<i64>,
     pub report: Option<CallReport>,
     pub note: Option<String>,
+    /// The flow's follow-up for the lead, applied in the same transaction
+    /// (and under the same fence) as the rest of the result, and recorded
+    /// with the attempt.
+    pub lead_update: Option<LeadUpdate>,
     pub next: JobNext,
 }
 
@@ -466,8 +474,11 @@ pub trait WorkerRunStore {
     async fn record_pending(&self, lease: &Lease, calls: &[PendingCall]) -> StoreResult<Fenced>;
 
     /// Finishes (or requeues) dialing jobs, writes their attempt rows,
-    /// advances `cursor_position` by the jobs that became terminal and
-    /// `last_call_placed_at`, all in one transaction, fenced. It may run
+    /// applies their [`JobResult::lead_update`]s to the leads, advances
+    /// `cursor_position` by the jobs that became terminal and
+    /// `last_call_placed_at`, all in one transaction, fenced: a stale lease
+    /// writes nothing, lead state included. A job no longer `dialing` (a
+    /// repeated commit) is left alone, and so is its lead. It may run
     /// while the same owner marks its next batch, and (where the engine has
     /// concurrent writers) alongside another call with the other half of the
     /// same batch; the jobs are always disjoint. Drivers should not hold the
@@ -555,4 +566,11 @@ pub(crate) fn attributes_from_json(json: &str) -> crate::runtime::Properties {
             .collect(),
         Err(_) => Vec::new(),
     }
+}
+
+/// `attempts.lead_tags` (a JSON array, or NULL) → the tags; a value that is
+/// not an array of strings reads as none.
+pub(crate) fn tags_from_json(json: Option<String>) -> Vec<String> {
+    json.and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default()
 }

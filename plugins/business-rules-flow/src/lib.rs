@@ -6,6 +6,8 @@
 //! | `skip_segments` | (none)               | comma list: skip a lead whose `segment` attribute is one of these (trimmed, case-sensitive) |
 //! | `daily_cap`     | (no cap)             | at most this many calls per UTC day for the tenant |
 //! | `timeout_secs`  | 30                   | ring timeout |
+//! | `retry_delay_secs` | (no retry)        | retry busy / no-answer after this many seconds |
+//! | `tag_attr`      | (none)               | also tag the lead with its attribute of this name, verbatim |
 //!
 //! `plan`, in order: skip with `"<skip_attr>: <value>"`; skip with
 //! `"segment <s> is excluded"`; when `daily_cap` is set and the counter
@@ -26,6 +28,14 @@
 //! | invalid-number                  | `bad-number`  | `invalid`     |
 //! | rejected                        | `declined`    | `declined`    |
 //! | network-error, failed, unknown  | `error`       | (unchanged)   |
+//!
+//! With `retry_delay_secs`, a busy or unanswered call is retried after that
+//! delay while `attempt < max-attempts`, with the note
+//! `"<outcome> on attempt A of M, retry in Ns"`; the last one sets the lead
+//! status `unreachable` with the note `"<outcome> on attempt A of M, no
+//! attempt left"`. With `tag_attr`, the lead's attribute of that name (if it
+//! has one) is added as a tag as it is, even when the platform cannot store
+//! it (empty, over 256 characters): the run says so in the attempt's note.
 use dialplane_guest::prelude::*;
 
 pub struct BusinessRulesFlow;
@@ -85,7 +95,7 @@ impl Flow for BusinessRulesFlow {
         Decision::Dial(lead.call().timeout(timeout))
     }
 
-    fn on_result(_ctx: &RunContext, lead: &Lead, report: &CallReport) -> FollowUp {
+    fn on_result(ctx: &RunContext, lead: &Lead, report: &CallReport) -> FollowUp {
         let (tag, status) = match report.outcome {
             Outcome::Answered(AnsweredBy::Human) => ("answered", Some("contacted")),
             Outcome::Answered(_) => ("voicemail", Some("left-message")),
@@ -99,11 +109,40 @@ impl Flow for BusinessRulesFlow {
             lead.id,
             report.outcome.label()
         ));
-        let follow = FollowUp::none().tag(tag);
-        match status {
+        let mut follow = FollowUp::none().tag(tag);
+        if let Some(value) = ctx.setting("tag_attr").and_then(|a| lead.attr(a)) {
+            follow = follow.tag(value);
+        }
+        let follow = match status {
             Some(s) => follow.status(s),
             None => follow,
+        };
+        if matches!(report.outcome, Outcome::Busy | Outcome::NoAnswer) {
+            return retry_or_give_up(ctx, report, follow);
         }
+        follow
+    }
+}
+
+/// With `retry_delay_secs` set: a retry while attempts are left, else the
+/// status `unreachable`; each with a note saying which.
+fn retry_or_give_up(ctx: &RunContext, report: &CallReport, follow: FollowUp) -> FollowUp {
+    let delay = match ctx.setting("retry_delay_secs").map(str::parse::<u32>) {
+        None => return follow,
+        Some(Ok(delay)) => delay,
+        Some(Err(e)) => return follow.note(format!("no retry: retry_delay_secs: {e}")),
+    };
+    let label = report.outcome.label();
+    let (a, m) = (ctx.attempt, ctx.max_attempts);
+    if ctx.can_retry() {
+        FollowUp {
+            retry_after_secs: Some(delay),
+            ..follow.note(format!("{label} on attempt {a} of {m}, retry in {delay}s"))
+        }
+    } else {
+        follow
+            .status("unreachable")
+            .note(format!("{label} on attempt {a} of {m}, no attempt left"))
     }
 }
 

@@ -470,11 +470,13 @@
       cell(tr, d.rule || "—");
       cell(tr, d.timezone || "—");
       cell(tr, d.local_time || "—");
+      // The flow's note (and what of its follow-up the store refused).
+      cell(tr, a.note || "—", "note");
       tbody.appendChild(tr);
     }
     if (attempts.length === 0) {
       const tr = document.createElement("tr");
-      cell(tr, "no attempts yet").colSpan = 8;
+      cell(tr, "no attempts yet").colSpan = 9;
       tbody.appendChild(tr);
     }
   }

@@ -1,5 +1,8 @@
 //! Step 5 for a call that ended: the flow's `on-result` says whether to
-//! try again (within the run's `max_attempts`) and what to note.
+//! try again (within the run's `max_attempts`), what to note, and what the
+//! lead's status and tags become. All of it goes into the one
+//! [`JobResult`] the commit writes fenced, so a run does what `plugin test`
+//! shows; a status or tag the store cannot hold is named in the note.
 
 use std::sync::Arc;
 
@@ -8,7 +11,7 @@ use crate::lifecycle::job_result::JobAttempt;
 use crate::lifecycle::run_state::RunState;
 use crate::model::{JobId, LeadId};
 use crate::runtime::CallReport;
-use crate::store::{JobResult, JobStatus};
+use crate::store::{JobResult, JobStatus, LeadUpdate};
 
 /// Which attempt at which lead a call belongs to.
 pub struct CallOf<'a> {
@@ -42,9 +45,16 @@ pub async fn after_call(
         .on_result(&run.context(attempt), lead, &report)
         .await;
     let outcome = report.outcome.label();
-    let (note, retry) = match follow {
-        Ok(f) => (f.note, f.retry_after_secs),
-        Err(e) => (Some(format!("on-result failed: {e}")), None),
+    let (note, retry, lead_update) = match follow {
+        Ok(f) => {
+            let (update, refused) = LeadUpdate::checked(f.lead_status.as_deref(), &f.tags);
+            let note = match (f.note, refused) {
+                (Some(n), Some(r)) => Some(format!("{n} ({r})")),
+                (n, r) => n.or(r),
+            };
+            (note, f.retry_after_secs, update)
+        }
+        Err(e) => (Some(format!("on-result failed: {e}")), None, None),
     };
     let at = JobAttempt::new(run.claimed.lease.run, job_id, lead_id, attempt);
     let result = match retry {
@@ -57,4 +67,5 @@ pub async fn after_call(
     result
         .with_call(report, placed_at, dialer_version)
         .with_note(note)
+        .with_lead_update(lead_update)
 }

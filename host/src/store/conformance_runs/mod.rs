@@ -10,10 +10,13 @@
 //! - [`leases`]: claims, fencing, takeover, the fleet's load.
 //! - [`cancel`]: cancelling runs and jobs.
 //! - [`calls`]: the cursor, retries, provider events, repeated commits.
+//! - [`follow_up`]: a flow's lead status and tags, committed fenced with
+//!   the result.
 
 pub mod calls;
 pub mod cancel;
 pub mod create;
+pub mod follow_up;
 pub mod leases;
 
 use std::collections::BTreeMap;
@@ -27,6 +30,7 @@ use crate::runtime::{CallEvent, CallReport, CallState, Outcome, PluginKind};
 pub use calls::*;
 pub use cancel::*;
 pub use create::*;
+pub use follow_up::*;
 pub use leases::*;
 
 /// Stamps out one `#[tokio::test]` per case; `$open` as for
@@ -48,7 +52,8 @@ macro_rules! run_store_conformance_tests {
             run_dialing_jobs_after_takeover,
             run_fleet_load_counts_live_runs_by_owner,
             run_stale_owner_results_write_nothing,
-            run_finish_upserts_recorded_calls_and_repeats_harmlessly
+            run_finish_upserts_recorded_calls_and_repeats_harmlessly,
+            run_lead_update_commits_with_the_result_under_the_fence
         );
     };
     ($open:path; $($case:ident),+ $(,)?) => {
@@ -262,6 +267,7 @@ fn settle(job: &DialingJob, report: Option<CallReport>, next: JobNext) -> JobRes
         dialer_version: None,
         report,
         note: None,
+        lead_update: None,
         next,
     }
 }
@@ -293,6 +299,7 @@ fn done(run_id: RunId, job: &JobWork, next: JobNext) -> JobResult {
             &format!("p-{}", idempotency_key(run_id, job.job_id, attempt)),
         )),
         note: None,
+        lead_update: None,
         next,
     }
 }

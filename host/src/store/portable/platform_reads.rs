@@ -105,7 +105,8 @@ macro_rules! impl_platform_reads {
                     );
                     let attempts_sql = format!(
                         "SELECT job_id, attempt, placed, decision, CAST(compliance AS TEXT), \
-                         outcome, provider_call_id, placed_at, dialer_version FROM attempts \
+                         outcome, provider_call_id, placed_at, dialer_version, note, lead_status, \
+                         CAST(lead_tags AS TEXT) FROM attempts \
                          WHERE business_id = $1 AND run_id = $2 AND job_id IN ({list}) \
                          ORDER BY job_id, id"
                     );
@@ -137,6 +138,9 @@ macro_rules! impl_platform_reads {
                             provider_call_id: r.get(6),
                             dialer_version: r.get(8),
                             placed_at: r.get(7),
+                            note: r.get(9),
+                            lead_status: r.get(10),
+                            lead_tags: $crate::store::runs::tags_from_json(r.get(11)),
                         });
                     }
                     Ok((leads, attempts))

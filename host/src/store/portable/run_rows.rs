@@ -27,7 +27,8 @@ macro_rules! impl_run_rows {
             "id, run_id, job_id, lead_id, attempt, placed, idempotency_key, decision, compliance",
             $crate::store::portable::pg_cast!($engine, "::text AS compliance"),
             ", worker_id, lease_generation, provider_call_id, call_state, outcome, note, \
-             decided_at, placed_at, ended_at, dialer_version"
+             decided_at, placed_at, ended_at, dialer_version, lead_status, lead_tags",
+            $crate::store::portable::pg_cast!($engine, "::text AS lead_tags")
         );
 
         /// `jobs.attempt` and `attempts.attempt` are `INTEGER` (32 bits on
@@ -99,6 +100,8 @@ macro_rules! impl_run_rows {
                 call_state: row.get("call_state"),
                 outcome: row.get("outcome"),
                 note: row.get("note"),
+                lead_status: row.get("lead_status"),
+                lead_tags: $crate::store::runs::tags_from_json(row.get("lead_tags")),
                 decided_at: row.get("decided_at"),
                 placed_at: row.get("placed_at"),
                 ended_at: row.get("ended_at"),

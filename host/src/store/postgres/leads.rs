@@ -7,7 +7,7 @@ use super::PgStore;
 use crate::model::{LeadId, TenantId};
 use crate::store::{
     LEAD_STATUS_NEW, LeadFilter, LeadInput, LeadRecord, LeadStore, LeadUpsert, Page, StoreError,
-    StoreResult, check_lead_input,
+    StoreResult, check_lead_input, merge_tags,
 };
 
 const LEAD_COLUMNS: &str = "id, business_id, external_id, phone, name, timezone, \
@@ -160,11 +160,7 @@ impl LeadStore for PgStore {
         .ok_or(StoreError::NotFound)?;
         let mut tags: Vec<String> = serde_json::from_str(&row.get::<String, _>(0))
             .map_err(|e| StoreError::Other(format!("lead tags: {e}")))?;
-        for t in add_tags {
-            if !tags.contains(t) {
-                tags.push(t.clone());
-            }
-        }
+        merge_tags(&mut tags, add_tags);
         sqlx::query(
             "UPDATE leads SET status = COALESCE($3, status), tags = $4::jsonb, updated_at = $5 \
              WHERE business_id = $1 AND id = $2",

@@ -14,6 +14,12 @@
 //! same idempotency key: `INSERT ... ON CONFLICT DO UPDATE`, which costs a
 //! speculative insertion per row and so is kept to the rows that need it.
 //!
+//! A result's lead update (the flow's status and tags) is one more CTE over
+//! the same `RETURNING`, so it is applied exactly when the job's result is,
+//! and rolled back with it. The leads are locked first, in id order, by a
+//! statement of their own: two runs committing results for shared leads
+//! then wait on each other instead of deadlocking.
+//!
 //! Fenced last: the run row's `UPDATE ... AND lease_generation = $g` ends
 //! the transaction, so its lock is held only for the commit and the owner
 //! can mark its next batch meanwhile; when it matches nothing, the whole
@@ -21,9 +27,9 @@
 
 use sqlx::Row;
 
-use crate::store::StoreResult;
 use crate::store::postgres::PgStore;
 use crate::store::runs::{Fenced, JobNext, JobResult};
+use crate::store::{StoreError, StoreResult, merge_tags};
 
 /// The unique constraint on `attempts.idempotency_key`.
 pub(super) const ATTEMPT_KEY_CONSTRAINT: &str = "attempts_idempotency_key_key";
@@ -31,13 +37,14 @@ pub(super) const ATTEMPT_KEY_CONSTRAINT: &str = "attempts_idempotency_key_key";
 /// Columns of the attempt insert, after the job's own.
 const ATTEMPT_COLUMNS: &str = "business_id, run_id, job_id, lead_id, attempt, placed, \
     idempotency_key, decision, compliance, worker_id, lease_generation, provider_call_id, \
-    call_state, outcome, report, note, decided_at, placed_at, ended_at, dialer_version";
+    call_state, outcome, report, note, decided_at, placed_at, ended_at, dialer_version, \
+    lead_status, lead_tags";
 
 /// The values for [`ATTEMPT_COLUMNS`], from the CTE `f` below.
 const ATTEMPT_VALUES: &str = "business_id, run_id, id, lead_id, att, placed_at IS NOT NULL, key, \
     'allowed', COALESCE(compliance, '{}'::jsonb), $3, $4, pcid, \
     CASE WHEN placed_at IS NOT NULL THEN 'ended' END, a_outcome, report::jsonb, note, \
-    $5, placed_at, $5, ver";
+    $5, placed_at, $5, ver, l_status, l_tags::jsonb";
 
 /// One batch of results as `UNNEST` columns: one row per result.
 pub(super) struct FinishBatch {
@@ -63,12 +70,18 @@ pub(super) struct FinishBatch {
     report: Vec<Option<String>>,
     note: Vec<Option<String>>,
     ver: Vec<Option<i64>>,
+    /// The lead status the result sets (`None` keeps it).
+    l_status: Vec<Option<String>>,
+    /// The tags the result adds, as a JSON array (`None`: none).
+    l_tags: Vec<Option<String>>,
+    /// Leads with an update, in id order (the order they are locked in).
+    lead_ids: Vec<i64>,
     /// Of the last call placed in the batch, for `runs.last_call_placed_at`.
     max_placed: Option<i64>,
 }
 
 impl FinishBatch {
-    pub(super) fn new(results: &[JobResult]) -> Self {
+    pub(super) fn new(results: &[JobResult]) -> StoreResult<Self> {
         let n = results.len();
         let mut b = FinishBatch {
             id: Vec::with_capacity(n),
@@ -86,6 +99,9 @@ impl FinishBatch {
             report: Vec::with_capacity(n),
             note: Vec::with_capacity(n),
             ver: Vec::with_capacity(n),
+            l_status: Vec::with_capacity(n),
+            l_tags: Vec::with_capacity(n),
+            lead_ids: Vec::new(),
             max_placed: results.iter().filter_map(|r| r.placed_at).max(),
         };
         for r in results {
@@ -129,8 +145,21 @@ impl FinishBatch {
             );
             b.note.push(r.note.clone());
             b.ver.push(r.dialer_version);
+            let update = r.lead_update.as_ref();
+            b.l_status.push(update.and_then(|u| u.status.clone()));
+            let mut tags = Vec::new();
+            merge_tags(&mut tags, update.map_or(&[][..], |u| &u.add_tags));
+            b.l_tags.push(if tags.is_empty() {
+                None
+            } else {
+                Some(serde_json::to_string(&tags).map_err(|e| StoreError::Other(e.to_string()))?)
+            });
+            if update.is_some() {
+                b.lead_ids.push(r.lead_id.get());
+            }
         }
-        b
+        b.lead_ids.sort_unstable();
+        Ok(b)
     }
 }
 
@@ -148,6 +177,13 @@ impl PgStore {
         upsert_all: bool,
     ) -> StoreResult<Fenced> {
         let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+        if !b.lead_ids.is_empty() {
+            sqlx::query("SELECT 1 FROM leads WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+                .bind(&b.lead_ids)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+        }
         // `j.status = d.expect`: a join clause, so the plan probes `jobs` by
         // primary key per id (see the module doc of `runs.rs`).
         let sql = format!(
@@ -163,14 +199,25 @@ impl PgStore {
                  FROM UNNEST($2::BIGINT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::BIGINT[], \
                      $10::BOOL[], $11::BOOL[], $12::INT[], $13::TEXT[], $14::BIGINT[], \
                      $15::TEXT[], $16::TEXT[], $17::TEXT[], $18::TEXT[], $19::BIGINT[], \
+                     $21::TEXT[], $22::TEXT[], \
                      array_fill('dialing'::TEXT, ARRAY[cardinality($2::BIGINT[])])) \
                      AS d(id, status, job_outcome, reason, nb, record, upsert, \
-                          att, key, placed_at, pcid, a_outcome, report, note, ver, expect) \
+                          att, key, placed_at, pcid, a_outcome, report, note, ver, \
+                          l_status, l_tags, expect) \
                  WHERE j.id = d.id AND j.run_id = $1 AND j.status = d.expect \
                  RETURNING j.business_id, j.run_id, j.id, j.lead_id, j.compliance, \
                      d.status <> 'queued' AS finish, \
                      d.record, d.upsert OR $20 AS upsert, d.att, d.key, d.placed_at, d.pcid, \
-                     d.a_outcome, d.report, d.note, d.ver \
+                     d.a_outcome, d.report, d.note, d.ver, d.l_status, d.l_tags \
+             ), lead_update AS ( \
+                 UPDATE leads l SET status = COALESCE(f.l_status, l.status), \
+                     tags = l.tags || COALESCE(( \
+                         SELECT jsonb_agg(e.t ORDER BY e.ord) \
+                         FROM jsonb_array_elements(f.l_tags::jsonb) WITH ORDINALITY AS e(t, ord) \
+                         WHERE NOT l.tags @> jsonb_build_array(e.t)), '[]'::jsonb), \
+                     updated_at = now() \
+                 FROM f WHERE l.business_id = f.business_id AND l.id = f.lead_id \
+                     AND (f.l_status IS NOT NULL OR f.l_tags IS NOT NULL) \
              ), fresh AS ( \
                  INSERT INTO attempts ({ATTEMPT_COLUMNS}) \
                  SELECT {ATTEMPT_VALUES} FROM f WHERE record AND NOT upsert \
@@ -184,7 +231,8 @@ impl PgStore {
                      note = EXCLUDED.note, ended_at = EXCLUDED.ended_at, \
                      worker_id = EXCLUDED.worker_id, \
                      lease_generation = EXCLUDED.lease_generation, \
-                     dialer_version = COALESCE(attempts.dialer_version, EXCLUDED.dialer_version) \
+                     dialer_version = COALESCE(attempts.dialer_version, EXCLUDED.dialer_version), \
+                     lead_status = EXCLUDED.lead_status, lead_tags = EXCLUDED.lead_tags \
              ) \
              SELECT COUNT(*) FILTER (WHERE finish) FROM f"
         );
@@ -209,6 +257,8 @@ impl PgStore {
             .bind(&b.note)
             .bind(&b.ver)
             .bind(upsert_all)
+            .bind(&b.l_status)
+            .bind(&b.l_tags)
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| self.err(e))?

@@ -307,7 +307,7 @@ impl WorkerRunStore for PgStore {
     ) -> StoreResult<Fenced> {
         let (run_id, generation, worker_id) =
             (lease.run.0, lease.generation.0, lease.worker.as_str());
-        let batch = FinishBatch::new(results);
+        let batch = FinishBatch::new(results)?;
         match self
             .finish_batch(run_id, generation, worker_id, &batch, now_ms, false)
             .await

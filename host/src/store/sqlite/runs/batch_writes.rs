@@ -1,13 +1,14 @@
 //! The owner's batch writes on SQLite, each one fenced `BEGIN IMMEDIATE`
 //! transaction: marking jobs dialing (with the deferrals and skips decided
-//! alongside), recording calls placed `pending`, and finishing jobs.
+//! alongside), recording calls placed `pending`, and finishing jobs (with
+//! the lead updates of their flows' follow-ups).
 
 use sqlx::{Sqlite, Transaction};
 
 use crate::model::{JobId, LeadId};
-use crate::store::StoreResult;
 use crate::store::runs::{Fenced, JobDecision, JobNext, JobResult, MarkResult, PendingCall};
 use crate::store::sqlite::SqliteStore;
+use crate::store::{LeadUpdate, StoreError, StoreResult, merge_tags};
 
 impl SqliteStore {
     /// [`crate::store::WorkerRunStore::mark_dialing`].
@@ -202,6 +203,7 @@ impl SqliteStore {
                 .report
                 .as_ref()
                 .map(|x| serde_json::to_string(x).unwrap_or_default());
+            let (lead_status, lead_tags) = lead_columns(r)?;
             let attempt_outcome = r
                 .report
                 .as_ref()
@@ -211,10 +213,10 @@ impl SqliteStore {
                 "INSERT INTO attempts (business_id, run_id, job_id, lead_id, attempt, placed, \
                      idempotency_key, decision, compliance, worker_id, lease_generation, \
                      provider_call_id, call_state, outcome, report, note, decided_at, placed_at, ended_at, \
-                     dialer_version) \
+                     dialer_version, lead_status, lead_tags) \
                  SELECT business_id, run_id, id, lead_id, $3, $4, $5, 'allowed', \
                      COALESCE(compliance, '{}'), $6, $7, $8, CASE WHEN $4 THEN 'ended' END, \
-                     $9, $10, $11, $12, $13, $12, $14 \
+                     $9, $10, $11, $12, $13, $12, $14, $15, $16 \
                  FROM jobs WHERE id = $2 AND run_id = $1 AND status = 'dialing' \
                  ON CONFLICT (idempotency_key) DO UPDATE SET \
                      call_state = COALESCE(excluded.call_state, attempts.call_state), \
@@ -222,7 +224,8 @@ impl SqliteStore {
                      report = COALESCE(excluded.report, attempts.report), note = excluded.note, \
                      ended_at = excluded.ended_at, worker_id = excluded.worker_id, \
                      lease_generation = excluded.lease_generation, \
-                     dialer_version = COALESCE(attempts.dialer_version, excluded.dialer_version)",
+                     dialer_version = COALESCE(attempts.dialer_version, excluded.dialer_version), \
+                     lead_status = excluded.lead_status, lead_tags = excluded.lead_tags",
             )
             .bind(run_id)
             .bind(r.job_id)
@@ -238,16 +241,18 @@ impl SqliteStore {
             .bind(now_ms)
             .bind(r.placed_at)
             .bind(r.dialer_version)
+            .bind(&lead_status)
+            .bind(&lead_tags)
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;
-            match &r.next {
+            let settled = match &r.next {
                 JobNext::Finish {
                     status,
                     outcome,
                     reason,
                 } => {
-                    finished += sqlx::query(
+                    let n = sqlx::query(
                         "UPDATE jobs SET status = $3, outcome = $4, reason = $5, compliance = NULL, \
                              updated_at = $6 \
                          WHERE id = $2 AND run_id = $1 AND status = 'dialing'",
@@ -262,27 +267,34 @@ impl SqliteStore {
                     .await
                     .map_err(|e| self.err(e))?
                     .rows_affected();
+                    finished += n;
+                    n
                 }
                 JobNext::Retry {
                     not_before_ms,
                     outcome,
-                } => {
-                    sqlx::query(
-                        "UPDATE jobs SET status = 'queued', not_before = $3, outcome = $4, \
+                } => sqlx::query(
+                    "UPDATE jobs SET status = 'queued', not_before = $3, outcome = $4, \
                              compliance = NULL, provider_call_id = NULL, call_deadline = NULL, \
                              updated_at = $5 \
                          WHERE id = $2 AND run_id = $1 AND status = 'dialing'",
-                    )
-                    .bind(run_id)
-                    .bind(r.job_id)
-                    .bind(not_before_ms)
-                    .bind(outcome)
-                    .bind(now_ms)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| self.err(e))?;
-                }
-                JobNext::Requeue { .. } => {}
+                )
+                .bind(run_id)
+                .bind(r.job_id)
+                .bind(not_before_ms)
+                .bind(outcome)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?
+                .rows_affected(),
+                JobNext::Requeue { .. } => 0,
+            };
+            // Only with the job's own result: a repeated commit (the job is
+            // no longer `dialing`) leaves the lead alone too.
+            if let (1, Some(update)) = (settled, &r.lead_update) {
+                self.apply_lead_update(&mut tx, run_id, r.lead_id, update)
+                    .await?;
             }
         }
         self.add_cursor(&mut tx, run_id, finished).await?;
@@ -290,6 +302,42 @@ impl SqliteStore {
         self.bump_last_placed(&mut tx, run_id, max_placed).await?;
         tx.commit().await.map_err(|e| self.err(e))?;
         Ok(Fenced::Done)
+    }
+
+    /// Sets the lead's status (if given) and adds the tags ([`merge_tags`]);
+    /// the lead is the run's tenant's.
+    async fn apply_lead_update(
+        &self,
+        tx: &mut Transaction<'_, Sqlite>,
+        run_id: i64,
+        lead: LeadId,
+        update: &LeadUpdate,
+    ) -> StoreResult<()> {
+        let tags: String = sqlx::query_scalar(
+            "SELECT tags FROM leads \
+             WHERE id = $2 AND business_id = (SELECT business_id FROM runs WHERE id = $1)",
+        )
+        .bind(run_id)
+        .bind(lead)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        let mut tags: Vec<String> = serde_json::from_str(&tags)
+            .map_err(|e| StoreError::Other(format!("lead tags: {e}")))?;
+        merge_tags(&mut tags, &update.add_tags);
+        sqlx::query(
+            "UPDATE leads SET status = COALESCE($3, status), tags = $4, updated_at = $5 \
+             WHERE id = $2 AND business_id = (SELECT business_id FROM runs WHERE id = $1)",
+        )
+        .bind(run_id)
+        .bind(lead)
+        .bind(&update.status)
+        .bind(json(&tags)?)
+        .bind(chrono::Utc::now())
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -325,4 +373,24 @@ impl SqliteStore {
         .map_err(|e| self.err(e))?;
         Ok(())
     }
+}
+
+fn json(v: &impl serde::Serialize) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Other(e.to_string()))
+}
+
+/// `attempts.lead_status` and `attempts.lead_tags` (a JSON array, `None`
+/// when the result adds no tag) of a result.
+fn lead_columns(r: &JobResult) -> StoreResult<(Option<String>, Option<String>)> {
+    let Some(update) = &r.lead_update else {
+        return Ok((None, None));
+    };
+    let mut tags = Vec::new();
+    merge_tags(&mut tags, &update.add_tags);
+    let tags = if tags.is_empty() {
+        None
+    } else {
+        Some(json(&tags)?)
+    };
+    Ok((update.status.clone(), tags))
 }
