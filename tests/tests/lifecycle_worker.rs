@@ -172,13 +172,13 @@ async fn calling_window_and_dnc_are_enforced_even_when_the_flow_dials(engine: Db
 }
 
 /// Issue 12: the window is judged when the call is placed, not when the
-/// lead was planned. A batch is marked at 19:59 New York time and then
+/// lead was planned. A batch is marked at 19:58 New York time and then
 /// waits on the run's rate limit; the window closes while it waits. No
 /// call goes out after the close; the leads left are deferred to 09:00.
 async fn calling_window_is_judged_again_at_the_moment_of_placement(engine: Db) {
     let db = open(engine).await;
-    // 19:59 in New York (UTC-5 in January): one minute of the window left.
-    let clock = ManualClock::new("2026-01-16T00:59:00Z".parse().unwrap());
+    // 19:58 in New York (UTC-5 in January): two minutes of the window left.
+    let clock = ManualClock::new("2026-01-16T00:58:00Z".parse().unwrap());
     let phones = human_phones(20, 12);
     let mut s = settings(1);
     s.calling_window = dialplane::lifecycle::compliance::CallingWindow::default();
@@ -198,14 +198,23 @@ async fn calling_window_is_judged_again_at_the_moment_of_placement(engine: Db) {
         .iter()
         .filter(|j| j.status == "dialing")
         .count();
+    assert!(
+        waiting > 1,
+        "leads approved at 19:58 were waiting to be dialed: {waiting}"
+    );
+    // 19:59:30: still open. Calls placed now record the verdict of now, not
+    // the 19:58 one their leads were marked with (the second call after
+    // the move was judged after it: concurrency 1).
+    clock.set("2026-01-16T00:59:30Z".parse().unwrap());
+    let at_move = ledger(&db.store, b).await.len();
+    wait_for(WAIT, "two calls placed at 19:59", || async {
+        (ledger(&db.store, b).await.len() >= at_move + 2).then_some(())
+    })
+    .await;
     // 20:00:30: closed. Read the ledger after the move: only a call judged
     // before it (at most one, concurrency 1) may still go out.
     clock.set("2026-01-16T01:00:30Z".parse().unwrap());
     let at_close = ledger(&db.store, b).await.len();
-    assert!(
-        waiting > 1,
-        "leads approved before the close were waiting to be dialed: {waiting}"
-    );
     let reopen = chrono::DateTime::parse_from_rfc3339("2026-01-16T14:00:00Z")
         .unwrap()
         .timestamp_millis();
@@ -228,6 +237,28 @@ async fn calling_window_is_judged_again_at_the_moment_of_placement(engine: Db) {
         placed - at_close
     );
     assert_eq!(placed, called, "each placed call completed its job");
+    // Each placed attempt carries the verdict of its own placement.
+    let attempts = db
+        .store
+        .list_attempts(b.into(), run_id.into(), Page::first(100))
+        .await
+        .unwrap();
+    let mut placed_at_local: Vec<String> = attempts
+        .iter()
+        .filter(|a| a.placed)
+        .map(|a| {
+            let c: serde_json::Value = serde_json::from_str(&a.compliance).unwrap();
+            assert_eq!(c["verdict"], "allowed", "{c}");
+            c["local_time"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    placed_at_local.sort();
+    placed_at_local.dedup();
+    assert_eq!(
+        placed_at_local,
+        vec!["2026-01-15 19:58 EST", "2026-01-15 19:59 EST"],
+        "placement-time verdicts, none at or after 20:00"
+    );
     assert!(
         called < phones.len() - 1,
         "most leads were deferred: {called} of {} called",
@@ -280,6 +311,29 @@ async fn dnc_is_checked_again_at_the_moment_of_placement(engine: Db) {
         assert!(
             reason.starts_with("at placement:") && reason.contains("do-not-call"),
             "{reason}"
+        );
+    }
+    // Their attempts record the placement-time verdict.
+    let attempts = db
+        .store
+        .list_attempts(b.into(), run_id.into(), Page::first(100))
+        .await
+        .unwrap();
+    let refused: Vec<serde_json::Value> = attempts
+        .iter()
+        .filter(|a| !a.placed)
+        .map(|a| serde_json::from_str(&a.compliance).unwrap())
+        .collect();
+    assert_eq!(refused.len(), skipped.len());
+    for c in &refused {
+        assert_eq!(
+            (
+                c["verdict"].as_str(),
+                c["rule"].as_str(),
+                c["dnc_listed"].as_bool()
+            ),
+            (Some("skipped"), Some("dnc"), Some(true)),
+            "{c}"
         );
     }
     stop.stop();

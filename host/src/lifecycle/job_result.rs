@@ -60,6 +60,7 @@ fn result(at: JobAttempt, next: JobNext) -> JobResult {
         report: None,
         note: None,
         lead_update: None,
+        compliance: None,
         next,
     }
 }
@@ -129,6 +130,13 @@ impl JobResult {
         self.report = Some(report);
         self.placed_at = placed_at;
         self.dialer_version = dialer_version;
+        self
+    }
+
+    /// The compliance record judged at placement, stored with the attempt
+    /// instead of the one from when the job was marked.
+    pub fn with_compliance(mut self, record: Option<String>) -> JobResult {
+        self.compliance = record;
         self
     }
 

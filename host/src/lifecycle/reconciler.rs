@@ -198,6 +198,7 @@ fn pending_call(run: &RunState, j: &DialingJob, provider_call_id: String) -> Pen
         placed_at: now,
         call_deadline: now + i64::from(run.claimed.settings.call_timeout_secs) * 1000,
         dialer_version: run.plugins.dialer_version(),
+        compliance: None,
     }
 }
 

@@ -287,6 +287,9 @@ pub struct JobResult {
     /// (and under the same fence) as the rest of the result, and recorded
     /// with the attempt.
     pub lead_update: Option<LeadUpdate>,
+    /// The compliance record judged at placement (JSON); `None` keeps the
+    /// one the job was marked with.
+    pub compliance: Option<String>,
     pub next: JobNext,
 }
 
@@ -320,6 +323,9 @@ pub struct PendingCall {
     pub call_deadline: i64,
     /// The dialer adapter version that placed the call.
     pub dialer_version: i64,
+    /// The compliance record judged at placement (JSON); `None` keeps the
+    /// one the job was marked with.
+    pub compliance: Option<String>,
 }
 
 /// The idempotency key of one placement: `run-job-attempt`.

@@ -37,6 +37,13 @@ pub struct ComplianceRecord {
     pub reason: Option<String>,
 }
 
+impl ComplianceRecord {
+    /// The JSON stored with the attempt.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+}
+
 /// What the platform says about one lead right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {

@@ -84,9 +84,10 @@ pub async fn place_one(
     };
     // The waits are over: judged again now, under the gate (so a cancel
     // still wins), and nothing placed if the answer is "not now".
-    if let Some(not_now) = placement_check::check(ctx, run, job, &at, fetched_at.elapsed()).await {
-        return Placed::Done(not_now);
-    }
+    let compliance = match placement_check::check(ctx, run, job, &at, fetched_at.elapsed()).await {
+        Ok(record) => Some(record),
+        Err(not_now) => return Placed::Done(not_now),
+    };
     req.idempotency_key = key.clone();
     req.to = job.lead.phone.clone();
     let (dialer_version, r) = run.plugins.place_call(&req).await;
@@ -100,7 +101,7 @@ pub async fn place_one(
     }
     // "Placed" = the provider has it: stamped when place-call returned.
     let placed_at = Utc::now().timestamp_millis();
-    match r {
+    let placed = match r {
         Ok(Ok(Placement::Finished(report))) => Placed::Done(
             after_call(
                 ctx,
@@ -126,6 +127,7 @@ pub async fn place_one(
             placed_at,
             call_deadline: placed_at + i64::from(run.claimed.settings.call_timeout_secs) * 1000,
             dialer_version,
+            compliance: compliance.clone(),
         }),
         // Nothing was placed (throttled, or a passing fault such as the
         // adapter's own storage being down): try again later without using
@@ -177,6 +179,7 @@ pub async fn place_one(
                     call_deadline: placed_at
                         + i64::from(run.claimed.settings.call_timeout_secs) * 1000,
                     dialer_version,
+                    compliance: compliance.clone(),
                 }),
                 Reconciled::CannotTell(why) => Placed::Done(JobResult::interrupted(
                     at,
@@ -187,5 +190,10 @@ pub async fn place_one(
                 Reconciled::DialerUnusable => Placed::Abandoned,
             }
         }
+    };
+    // The attempt keeps the verdict it was dialed under.
+    match placed {
+        Placed::Done(result) => Placed::Done(result.with_compliance(compliance)),
+        other => other,
     }
 }

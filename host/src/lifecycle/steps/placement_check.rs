@@ -22,15 +22,16 @@ pub const DNC_RECHECK_AFTER: Duration = Duration::from_millis(500);
 /// this much later instead of being dialed unchecked.
 const DNC_UNREADABLE_RETRY_SECS: i64 = 1;
 
-/// `None`: dial now. `Some(result)`: not now — deferred to the window's
-/// next opening, or skipped (DNC, attempt cap), with nothing placed.
+/// `Ok(record)`: dial now, and store this compliance record (JSON) with the
+/// attempt. `Err(result)`: not now — deferred to the window's next opening,
+/// or skipped (DNC, attempt cap), with nothing placed.
 pub async fn check(
     ctx: &Arc<WorkerCtx>,
     run: &RunState,
     job: &JobWork,
     at: &JobAttempt,
     waited: Duration,
-) -> Option<JobResult> {
+) -> Result<String, JobResult> {
     let now = ctx.clock.now();
     let dnc_listed = if job.dnc_listed || waited < DNC_RECHECK_AFTER {
         job.dnc_listed
@@ -47,7 +48,7 @@ pub async fn check(
                     "do-not-call list unreadable at placement, not dialing yet: {e}"
                 );
                 let retry = now.timestamp_millis() + DNC_UNREADABLE_RETRY_SECS * 1000;
-                return Some(JobResult::requeue(at.clone(), retry));
+                return Err(JobResult::requeue(at.clone(), retry));
             }
         }
     };
@@ -62,16 +63,17 @@ pub async fn check(
         .daily_attempt_cap
         .min(crate::config::LEAD_DAILY_ATTEMPT_CAP_DEFAULT);
     match compliance::judge(&facts, s.calling_window, cap, now) {
-        Verdict::Allow(_) => None,
+        Verdict::Allow(record) => Ok(record.to_json()),
         // Same attempt, same key: the lead waits for the next opening.
         Verdict::Defer { until, .. } => {
-            Some(JobResult::requeue(at.clone(), until.timestamp_millis()))
+            Err(JobResult::requeue(at.clone(), until.timestamp_millis()))
         }
-        Verdict::Skip { reason, .. } => Some(JobResult::finished(
+        Verdict::Skip { reason, record } => Err(JobResult::finished(
             at.clone(),
             JobStatus::Skipped,
             "not-dialed",
             Some(format!("at placement: {reason}")),
-        )),
+        )
+        .with_compliance(Some(record.to_json()))),
     }
 }

@@ -11,14 +11,10 @@ use crate::lifecycle::run_state::RunState;
 use crate::runtime::{CallRequest, Decision};
 use crate::store::{JobDecision, JobStatus, JobWork};
 
-fn record_json(r: &ComplianceRecord) -> String {
-    serde_json::to_string(r).unwrap_or_else(|_| "{}".into())
-}
-
 /// A compliance record for decisions taken before the platform's rules
 /// were consulted (the flow skipped, or failed).
 fn flow_record(rule: &str, reason: &str, window: &str) -> String {
-    record_json(&ComplianceRecord {
+    ComplianceRecord {
         verdict: "skipped".into(),
         rule: rule.into(),
         window: window.into(),
@@ -28,7 +24,8 @@ fn flow_record(rule: &str, reason: &str, window: &str) -> String {
         dnc_listed: false,
         attempts_24h: 0,
         reason: Some(reason.into()),
-    })
+    }
+    .to_json()
 }
 
 /// Steps 1–2 for one job.
@@ -101,7 +98,7 @@ pub async fn plan_one(
                 job_id: job.job_id,
                 lead_id: job.lead_id,
                 attempt,
-                compliance: record_json(&record),
+                compliance: record.to_json(),
             },
             Some(req),
         ),
@@ -111,7 +108,7 @@ pub async fn plan_one(
                 lead_id: job.lead_id,
                 attempt,
                 until_ms: until.timestamp_millis(),
-                compliance: record_json(&record),
+                compliance: record.to_json(),
             },
             None,
         ),
@@ -122,7 +119,7 @@ pub async fn plan_one(
                 attempt,
                 status: JobStatus::Skipped,
                 reason,
-                compliance: record_json(&record),
+                compliance: record.to_json(),
             },
             None,
         ),

@@ -225,6 +225,7 @@ pub async fn record_first_call_pending(
                 placed_at,
                 call_deadline: FAR_FUTURE,
                 dialer_version: 7,
+                compliance: None,
             }],
         )
         .await
@@ -268,6 +269,7 @@ fn settle(job: &DialingJob, report: Option<CallReport>, next: JobNext) -> JobRes
         report,
         note: None,
         lead_update: None,
+        compliance: None,
         next,
     }
 }
@@ -300,6 +302,7 @@ fn done(run_id: RunId, job: &JobWork, next: JobNext) -> JobResult {
         )),
         note: None,
         lead_update: None,
+        compliance: None,
         next,
     }
 }

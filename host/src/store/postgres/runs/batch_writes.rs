@@ -181,6 +181,7 @@ impl PgStore {
         let placed: Vec<i64> = calls.iter().map(|c| c.placed_at).collect();
         let deadlines: Vec<i64> = calls.iter().map(|c| c.call_deadline).collect();
         let versions: Vec<i64> = calls.iter().map(|c| c.dialer_version).collect();
+        let comps: Vec<Option<&str>> = calls.iter().map(|c| c.compliance.as_deref()).collect();
         sqlx::query(&format!(
             "UPDATE jobs j SET provider_call_id = d.pcid, call_deadline = d.deadline \
              FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::BIGINT[], \
@@ -199,10 +200,10 @@ impl PgStore {
                  idempotency_key, decision, compliance, worker_id, lease_generation, \
                  provider_call_id, call_state, decided_at, placed_at, dialer_version) \
              SELECT j.business_id, j.run_id, j.id, j.lead_id, d.att, TRUE, d.key, 'allowed', \
-                 COALESCE(j.compliance, '{}'::jsonb), $5, $6, d.pcid, 'queued', d.placed, d.placed, \
-                 d.ver \
+                 COALESCE(d.comp::jsonb, j.compliance, '{}'::jsonb), $5, $6, d.pcid, 'queued', \
+                 d.placed, d.placed, d.ver \
              FROM UNNEST($2::BIGINT[], $3::INT[], $4::TEXT[], $7::TEXT[], $8::BIGINT[], \
-                         $9::BIGINT[]) AS d(id, att, key, pcid, placed, ver) \
+                         $9::BIGINT[], $10::TEXT[]) AS d(id, att, key, pcid, placed, ver, comp) \
              JOIN jobs j ON j.id = d.id AND j.run_id = $1 \
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
@@ -215,6 +216,7 @@ impl PgStore {
         .bind(&pcids)
         .bind(&placed)
         .bind(&versions)
+        .bind(&comps)
         .execute(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;

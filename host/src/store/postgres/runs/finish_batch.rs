@@ -74,6 +74,8 @@ pub(super) struct FinishBatch {
     l_status: Vec<Option<String>>,
     /// The tags the result adds, as a JSON array (`None`: none).
     l_tags: Vec<Option<String>>,
+    /// The compliance record judged at placement (`None`: the job's).
+    comp: Vec<Option<String>>,
     /// Leads with an update, in id order (the order they are locked in).
     lead_ids: Vec<i64>,
     /// Of the last call placed in the batch, for `runs.last_call_placed_at`.
@@ -101,6 +103,7 @@ impl FinishBatch {
             ver: Vec::with_capacity(n),
             l_status: Vec::with_capacity(n),
             l_tags: Vec::with_capacity(n),
+            comp: Vec::with_capacity(n),
             lead_ids: Vec::new(),
             max_placed: results.iter().filter_map(|r| r.placed_at).max(),
         };
@@ -144,6 +147,7 @@ impl FinishBatch {
                     .map(|x| serde_json::to_string(x).unwrap_or_default()),
             );
             b.note.push(r.note.clone());
+            b.comp.push(r.compliance.clone());
             b.ver.push(r.dialer_version);
             let update = r.lead_update.as_ref();
             b.l_status.push(update.and_then(|u| u.status.clone()));
@@ -199,13 +203,14 @@ impl PgStore {
                  FROM UNNEST($2::BIGINT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::BIGINT[], \
                      $10::BOOL[], $11::BOOL[], $12::INT[], $13::TEXT[], $14::BIGINT[], \
                      $15::TEXT[], $16::TEXT[], $17::TEXT[], $18::TEXT[], $19::BIGINT[], \
-                     $21::TEXT[], $22::TEXT[], \
+                     $21::TEXT[], $22::TEXT[], $23::TEXT[], \
                      array_fill('dialing'::TEXT, ARRAY[cardinality($2::BIGINT[])])) \
                      AS d(id, status, job_outcome, reason, nb, record, upsert, \
                           att, key, placed_at, pcid, a_outcome, report, note, ver, \
-                          l_status, l_tags, expect) \
+                          l_status, l_tags, comp, expect) \
                  WHERE j.id = d.id AND j.run_id = $1 AND j.status = d.expect \
-                 RETURNING j.business_id, j.run_id, j.id, j.lead_id, j.compliance, \
+                 RETURNING j.business_id, j.run_id, j.id, j.lead_id, \
+                     COALESCE(d.comp::jsonb, j.compliance) AS compliance, \
                      d.status <> 'queued' AS finish, \
                      d.record, d.upsert OR $20 AS upsert, d.att, d.key, d.placed_at, d.pcid, \
                      d.a_outcome, d.report, d.note, d.ver, d.l_status, d.l_tags \
@@ -259,6 +264,7 @@ impl PgStore {
             .bind(upsert_all)
             .bind(&b.l_status)
             .bind(&b.l_tags)
+            .bind(&b.comp)
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| self.err(e))?

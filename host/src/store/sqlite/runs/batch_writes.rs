@@ -142,7 +142,7 @@ impl SqliteStore {
                      idempotency_key, decision, compliance, worker_id, lease_generation, \
                      provider_call_id, call_state, decided_at, placed_at, dialer_version) \
                  SELECT business_id, run_id, id, lead_id, $3, 1, $4, 'allowed', \
-                     COALESCE(compliance, '{}'), $5, $6, $7, 'queued', $8, $8, $9 \
+                     COALESCE($10, compliance, '{}'), $5, $6, $7, 'queued', $8, $8, $9 \
                  FROM jobs WHERE id = $2 AND run_id = $1 \
                  ON CONFLICT (idempotency_key) DO NOTHING",
             )
@@ -155,6 +155,7 @@ impl SqliteStore {
             .bind(&c.provider_call_id)
             .bind(c.placed_at)
             .bind(c.dialer_version)
+            .bind(&c.compliance)
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;
@@ -215,7 +216,7 @@ impl SqliteStore {
                      provider_call_id, call_state, outcome, report, note, decided_at, placed_at, ended_at, \
                      dialer_version, lead_status, lead_tags) \
                  SELECT business_id, run_id, id, lead_id, $3, $4, $5, 'allowed', \
-                     COALESCE(compliance, '{}'), $6, $7, $8, CASE WHEN $4 THEN 'ended' END, \
+                     COALESCE($17, compliance, '{}'), $6, $7, $8, CASE WHEN $4 THEN 'ended' END, \
                      $9, $10, $11, $12, $13, $12, $14, $15, $16 \
                  FROM jobs WHERE id = $2 AND run_id = $1 AND status = 'dialing' \
                  ON CONFLICT (idempotency_key) DO UPDATE SET \
@@ -243,6 +244,7 @@ impl SqliteStore {
             .bind(r.dialer_version)
             .bind(&lead_status)
             .bind(&lead_tags)
+            .bind(&r.compliance)
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;
