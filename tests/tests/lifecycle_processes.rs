@@ -34,12 +34,19 @@ async fn ended(db: &TestDb, b: i64, run_id: i64) -> dialplane::store::RunView {
     .await
 }
 
+/// Each cancel-race run's pace: 400 leads take at least 8 s.
+const CANCEL_RACE_CALLS_PER_SECOND: f64 = 50.0;
+
 async fn cancel_race_no_call_after_cancel_returns(engine: Db) {
     let db = open(engine).await;
     let mut runs = Vec::new();
+    // Paced so that no run can finish before its turn to be cancelled, on
+    // a loaded machine too (the cancels are sent one run after another).
+    let mut paced = settings(2);
+    paced.calls_per_second = Some(CANCEL_RACE_CALLS_PER_SECOND);
     for i in 0..4 {
         let phones = human_phones(400, 10 + i);
-        runs.push(seed_run(&db.store, &phones, Some("Europe/Paris"), settings(2), &[]).await);
+        runs.push(seed_run(&db.store, &phones, Some("Europe/Paris"), paced.clone(), &[]).await);
     }
     let workers: Vec<_> = (0..3)
         .map(|i| spawn_worker_process(&db.url, &format!("race-{i}")))
