@@ -71,6 +71,9 @@ fn worker_and_serve_document_the_dialer_deadline_and_public_url() {
             "{sub}:\n{help}"
         );
         assert!(help.contains("[default: 15000]"), "{sub}:\n{help}");
+        // The anti-SSRF list, for a worker process and serve's own worker.
+        assert!(help.contains("--provider-host"), "{sub}:\n{help}");
+        assert!(help.contains("DIALPLANE_PROVIDER_HOSTS"), "{sub}:\n{help}");
     }
     let help = text(&dialplane(&["serve", "--help"]).stdout);
     assert!(help.contains("--public-url"), "{help}");

@@ -38,6 +38,15 @@ pub struct ServeArgs {
     /// what providers sign. Default: `http://<bind address>`.
     #[arg(long, env = "DIALPLANE_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
+    /// For the in-process worker: a `host:port` dialers may be configured to
+    /// reach (repeat, or comma-separate in the variable), as `worker
+    /// --provider-host`. Unset: the `base_url` each tenant configured.
+    #[arg(
+        long = "provider-host",
+        env = "DIALPLANE_PROVIDER_HOSTS",
+        value_delimiter = ','
+    )]
+    pub provider_hosts: Vec<String>,
     #[command(flatten)]
     pub deadlines: DeadlineArgs,
 }
@@ -81,7 +90,10 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
             db,
             plugins,
             None,
-            WorkerConfig::new(),
+            WorkerConfig {
+                provider_hosts: a.provider_hosts.clone(),
+                ..WorkerConfig::new()
+            },
             stop.clone(),
             state.metrics.clone(),
         )
