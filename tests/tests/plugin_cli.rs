@@ -266,3 +266,139 @@ fn test_reports_a_failing_flow_and_exits_non_zero() {
     );
     assert!(text(&out.stderr).contains("2 lead(s) stopped on a plugin failure"));
 }
+
+/// `plugin test --expect FILE`: the args of a default-flow transcript over
+/// the fixture leads, with `retry_delay_secs` set to `retry`.
+fn expect_args(flow: &std::path::Path, expect: &std::path::Path, retry: &str) -> Vec<String> {
+    [
+        "plugin",
+        "test",
+        flow.to_str().unwrap(),
+        "--leads",
+        fixture("leads.csv").to_str().unwrap(),
+        "--set",
+        &format!("retry_delay_secs={retry}"),
+        "--expect",
+        expect.to_str().unwrap(),
+    ]
+    .map(str::to_string)
+    .to_vec()
+}
+
+fn dialplane_owned(args: &[String]) -> Output {
+    dialplane(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+#[test]
+fn test_expect_update_creates_then_matches_then_diffs_a_change() {
+    let flow = file("default-flow.wasm", builtin::DEFAULT_FLOW);
+    let expect = flow.with_file_name("transcript.yaml");
+
+    // A missing file without --update is a CLI error naming it.
+    let out = dialplane_owned(&expect_args(&flow, &expect, "120"));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "the expected transcript {} does not exist; run again with --update",
+            expect.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!expect.exists());
+
+    // --update creates it, says so, and writes exactly the transcript.
+    let mut update = expect_args(&flow, &expect, "120");
+    update.push("--update".into());
+    let out = dialplane_owned(&update);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "{}: created with the current transcript",
+            expect.display()
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    let printed = dialplane(&[
+        "plugin",
+        "test",
+        flow.to_str().unwrap(),
+        "--leads",
+        fixture("leads.csv").to_str().unwrap(),
+        "--set",
+        "retry_delay_secs=120",
+    ]);
+    assert_eq!(std::fs::read(&expect).unwrap(), printed.stdout);
+
+    // The same transcript matches: exit 0, and it says so.
+    let out = dialplane_owned(&expect_args(&flow, &expect, "120"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("the transcript matches"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+
+    // A changed transcript exits 1 with a unified-style diff naming the
+    // lead, the attempt and the field.
+    let out = dialplane_owned(&expect_args(&flow, &expect, "90"));
+    assert_eq!(out.status.code(), Some(1));
+    let diff = text(&out.stdout);
+    assert!(
+        diff.starts_with(&format!(
+            "--- {} (expected)\n+++ plugin test (actual)\n",
+            expect.display()
+        )),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("@@ lead busy-0, attempt 1: follow_up.retry_after_secs @@\n-120\n+90\n"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("@@ settings.retry_delay_secs @@\n-120\n+90\n"),
+        "{diff}"
+    );
+    assert!(
+        text(&out.stderr).contains("the transcript changed"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // --update accepts the change, after which it matches again.
+    let mut update = expect_args(&flow, &expect, "90");
+    update.push("--update".into());
+    let out = dialplane_owned(&update);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("updated with the current transcript"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = dialplane_owned(&expect_args(&flow, &expect, "90"));
+    assert!(out.status.success(), "{}", text(&out.stdout));
+}
+
+#[test]
+fn test_expect_names_file_and_line_of_malformed_yaml() {
+    let flow = file("default-flow.wasm", builtin::DEFAULT_FLOW);
+    let expect = flow.with_file_name("broken.yaml");
+    std::fs::write(
+        &expect,
+        "flow: default-flow\nleads:\n- lead: a\n  phone: [unclosed\n",
+    )
+    .unwrap();
+    let out = dialplane_owned(&expect_args(&flow, &expect, "120"));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}:5:1: malformed YAML in the expected transcript",
+            expect.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

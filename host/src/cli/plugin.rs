@@ -4,7 +4,8 @@
 //! engine configuration, same linker), so "passes check" means "will be
 //! accepted". `test` plays a flow over a lead file against the built-in
 //! simulated dialer and prints the YAML transcript of
-//! [`crate::testing`].
+//! [`crate::testing`]; with `--expect FILE` it compares the transcript with
+//! that file instead (`--update` rewrites it), see [`super::plugin_expect`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,6 +70,14 @@ pub struct TestArgs {
     /// Cap on attempts per lead (retries the flow asks for are played at once).
     #[arg(long, default_value_t = TRANSCRIPT_MAX_ATTEMPTS_DEFAULT)]
     pub max_attempts: u32,
+    /// Compare the transcript with this YAML file instead of printing it:
+    /// exit 1 with a diff naming lead and field when it changed.
+    #[arg(long, value_name = "FILE")]
+    pub expect: Option<PathBuf>,
+    /// With --expect: write the transcript to the file (creating it the
+    /// first time) instead of comparing.
+    #[arg(long, requires = "expect")]
+    pub update: bool,
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -169,6 +178,16 @@ async fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
             None => return Err(e),
         },
     };
+    if let Some(expect) = &a.expect {
+        if t.failures > 0 {
+            eprintln!(
+                "{}: {} lead(s) stopped on a plugin failure (kept in the transcript as `error:`)",
+                a.flow.display(),
+                t.failures
+            );
+        }
+        return super::plugin_expect::check(expect, &t.to_yaml(), a.update);
+    }
     print!("{}", t.to_yaml());
     if t.failures > 0 {
         eprintln!(
