@@ -402,3 +402,114 @@ fn test_expect_names_file_and_line_of_malformed_yaml() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// `dialplane ARGS` with the compiled-component cache in `cache` and the
+/// cache's log lines on stderr.
+fn dialplane_cached(cache: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(dialplane_bin().expect("dialplane binary"))
+        .args(args)
+        .env("DIALPLANE_LOG", "dialplane::runtime=info")
+        .env("DIALPLANE_CACHE_DIR", cache)
+        .output()
+        .expect("run dialplane")
+}
+
+const LOADED: &str = "compiled component loaded from the cache";
+const WRITTEN: &str = "compiled component written to the cache";
+
+#[test]
+fn check_and_test_share_the_compile_cache_and_recompile_a_corrupt_entry() {
+    let flow = file("default-flow.wasm", builtin::DEFAULT_FLOW);
+    let cache = flow.with_file_name("cache");
+    let check = ["plugin", "check", flow.to_str().unwrap()];
+
+    // First check: compiled and written (one entry, private directory).
+    let out = dialplane_cached(&cache, &check);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(WRITTEN) && !stderr.contains(LOADED),
+        "{stderr}"
+    );
+    let entries = || -> Vec<PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(entries().len(), 1, "{:?}", entries());
+    let entry = entries().remove(0);
+    let name = entry.file_name().unwrap().to_str().unwrap().to_string();
+    assert!(
+        name.starts_with(&dialplane::runtime::sha256_hex(builtin::DEFAULT_FLOW))
+            && name.ends_with(".cwasm"),
+        "{name}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&cache).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "cache directory mode {mode:o}");
+
+    // Second check: loaded from the cache, nothing compiled or written.
+    let out = dialplane_cached(&cache, &check);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(LOADED) && !stderr.contains(WRITTEN),
+        "{stderr}"
+    );
+
+    // `plugin test` reuses the flow check compiled (and caches the sim dialer).
+    let leads = fixture("leads.json");
+    let test = [
+        "plugin",
+        "test",
+        flow.to_str().unwrap(),
+        "--leads",
+        leads.to_str().unwrap(),
+    ];
+    let out = dialplane_cached(&cache, &test);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stderr.matches(LOADED).count(), 1, "{stderr}");
+    assert_eq!(stderr.matches(WRITTEN).count(), 1, "{stderr}");
+    assert_eq!(entries().len(), 2, "{:?}", entries());
+
+    // A corrupt entry is recompiled and rewritten; the command succeeds.
+    std::fs::write(&entry, b"\x7fELF but not really a compiled component").unwrap();
+    let out = dialplane_cached(&cache, &check);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("recompiling an unusable cached component"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(WRITTEN) && !stderr.contains(LOADED),
+        "{stderr}"
+    );
+    assert!(
+        text(&out.stdout).contains("ok: implements dialplane:plugin/call-flow@0.2.0"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = dialplane_cached(&cache, &check);
+    assert!(text(&out.stderr).contains(LOADED), "{}", text(&out.stderr));
+
+    // --no-compile-cache reads and writes nothing.
+    let mut no_cache = check.to_vec();
+    no_cache.push("--no-compile-cache");
+    let out = Command::new(dialplane_bin().unwrap())
+        .args(&no_cache)
+        .env("DIALPLANE_LOG", "dialplane::runtime=info")
+        .env_remove("DIALPLANE_CACHE_DIR")
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains(LOADED) && !stderr.contains(WRITTEN),
+        "{stderr}"
+    );
+}

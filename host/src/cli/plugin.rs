@@ -10,6 +10,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::compile_cache::CompileCacheArgs;
 use crate::runtime::{Limits, PluginFailure, PluginHost, PluginKind, PluginMeta, export_names};
 use crate::testing::{TRANSCRIPT_MAX_ATTEMPTS_DEFAULT, TranscriptOptions};
 
@@ -43,6 +44,8 @@ pub struct CheckArgs {
     /// Which world to check against; detected from the exports when omitted.
     #[arg(long, value_enum)]
     pub kind: Option<KindArg>,
+    #[command(flatten)]
+    pub compile_cache: CompileCacheArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -78,6 +81,8 @@ pub struct TestArgs {
     /// first time) instead of comparing.
     #[arg(long, requires = "expect")]
     pub update: bool,
+    #[command(flatten)]
+    pub compile_cache: CompileCacheArgs,
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -106,7 +111,7 @@ fn file_name(path: &std::path::Path) -> String {
 
 fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     let wasm = read_component(&a.component)?;
-    let host = PluginHost::new(Limits::default())?;
+    let host = PluginHost::with_options(Limits::default(), a.compile_cache.host_options())?;
     let shown = a.component.display();
     let info = match host.inspect(&wasm) {
         Ok(info) => info,
@@ -167,6 +172,7 @@ async fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
         dialer_config: a.dialer_config,
         limits: Limits::default(),
         flow_name: file_name(&a.flow),
+        compiled_cache_dir: a.compile_cache.dir(),
     };
     let t = match crate::testing::run(&wasm, &leads, &opts).await {
         Ok(t) => t,
