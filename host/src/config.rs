@@ -31,6 +31,12 @@ pub const PLUGIN_TIMEOUT_GRACE_DEFAULT: Duration = Duration::from_millis(250);
 /// Instance slots of the pooling allocator (instances alive at once);
 /// 0 selects on-demand allocation.
 pub const PLUGIN_POOL_INSTANCES_DEFAULT: u32 = 256;
+/// Variable naming the directory of compiled components (`.cwasm`) that
+/// `serve`, `worker` and `plugin check|test` share (`--compile-cache-dir`).
+pub const COMPILE_CACHE_DIR_ENV: &str = "DIALPLANE_CACHE_DIR";
+/// Where compiled components go when [`COMPILE_CACHE_DIR_ENV`] is unset:
+/// this path under `$XDG_CACHE_HOME`, else under `~/.cache`.
+pub const COMPILE_CACHE_SUBDIR_DEFAULT: &str = "dialplane/components";
 /// Connections in one process's database pool.
 pub const DATABASE_MAX_CONNECTIONS_DEFAULT: u32 = 16;
 /// How long to wait for a pooled connection (or to connect) before the
@@ -76,8 +82,9 @@ pub const CANCEL_WAIT_DEFAULT: Duration = Duration::from_secs(30);
 pub const API_LISTEN_DEFAULT: &str = "127.0.0.1:8080";
 /// Largest JSON or CSV request body (1 MiB): tens of thousands of leads.
 pub const API_BODY_LIMIT_DEFAULT: usize = 1 << 20;
-/// Largest plugin component upload (16 MiB: a JavaScript flow is ~12 MB).
-pub const API_PLUGIN_BODY_LIMIT_DEFAULT: usize = 16 << 20;
+/// Largest plugin component upload (32 MiB: a componentize-js flow is ~12 MB,
+/// a componentize-py one ~19 MB).
+pub const API_PLUGIN_BODY_LIMIT_DEFAULT: usize = 32 << 20;
 /// Page size when `?limit=` is not given.
 pub const API_PAGE_LIMIT_DEFAULT: u32 = 50;
 /// Largest `?limit=` accepted.

@@ -65,6 +65,9 @@ pub struct TranscriptOptions {
     pub limits: Limits,
     /// Name shown for the flow in the transcript.
     pub flow_name: String,
+    /// Directory of compiled components to reuse (see
+    /// [`HostOptions::compiled_cache_dir`]); `None` compiles in memory.
+    pub compiled_cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for TranscriptOptions {
@@ -75,6 +78,7 @@ impl Default for TranscriptOptions {
             dialer_config: Vec::new(),
             limits: Limits::default(),
             flow_name: "flow".into(),
+            compiled_cache_dir: None,
         }
     }
 }
@@ -274,6 +278,7 @@ pub async fn run(
         HostOptions {
             deterministic: true,
             pool_instances: 0,
+            compiled_cache_dir: opts.compiled_cache_dir.clone(),
             ..HostOptions::default()
         },
     )?;

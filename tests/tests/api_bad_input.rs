@@ -125,6 +125,12 @@ async fn json_errors_are_precise_and_nothing_is_written() {
         (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         "{v}"
     );
+    assert_eq!(
+        v["error"]["message"],
+        "request body is larger than the limit of 65536 bytes (64 KiB); \
+         the server's --body-limit (DIALPLANE_BODY_LIMIT) raises it",
+        "{v}"
+    );
     let (_, l) = api.get("/api/leads?limit=500", &t.key).await;
     assert_eq!(l["items"].as_array().unwrap().len(), 2);
 
@@ -395,4 +401,36 @@ async fn plugin_versions_activate_and_rollback() {
         (StatusCode::UNPROCESSABLE_ENTITY, Some("version")),
         "{v}"
     );
+}
+
+/// The default plugin upload limit takes a componentize-py flow (~19 MB);
+/// over it, the 413 names the limit and the setting that raises it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_upload_over_the_default_limit_names_limit_and_setting() {
+    let limit = dialplane::config::API_PLUGIN_BODY_LIMIT_DEFAULT;
+    assert!(limit >= 32 << 20, "{limit}");
+    let api = Api::pg_with(ApiConfig::default()).await;
+    let t = api.tenant("t").await;
+    let (st, v) = api
+        .raw(
+            Method::PUT,
+            "/api/plugins/flows/huge",
+            Some(&t.key),
+            "application/wasm",
+            vec![0u8; limit + 1],
+        )
+        .await;
+    assert_eq!(
+        (st, error_code(&v).as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        "{v}"
+    );
+    assert_eq!(
+        v["error"]["message"],
+        "request body is larger than the limit of 33554432 bytes (32 MiB); \
+         the server's --plugin-body-limit (DIALPLANE_PLUGIN_BODY_LIMIT) raises it",
+        "{v}"
+    );
+    let (st, v) = api.get("/api/plugins/flows/huge", &t.key).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "nothing stored: {v}");
 }

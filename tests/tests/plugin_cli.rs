@@ -266,3 +266,250 @@ fn test_reports_a_failing_flow_and_exits_non_zero() {
     );
     assert!(text(&out.stderr).contains("2 lead(s) stopped on a plugin failure"));
 }
+
+/// `plugin test --expect FILE`: the args of a default-flow transcript over
+/// the fixture leads, with `retry_delay_secs` set to `retry`.
+fn expect_args(flow: &std::path::Path, expect: &std::path::Path, retry: &str) -> Vec<String> {
+    [
+        "plugin",
+        "test",
+        flow.to_str().unwrap(),
+        "--leads",
+        fixture("leads.csv").to_str().unwrap(),
+        "--set",
+        &format!("retry_delay_secs={retry}"),
+        "--expect",
+        expect.to_str().unwrap(),
+    ]
+    .map(str::to_string)
+    .to_vec()
+}
+
+fn dialplane_owned(args: &[String]) -> Output {
+    dialplane(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+#[test]
+fn test_expect_update_creates_then_matches_then_diffs_a_change() {
+    let flow = file("default-flow.wasm", builtin::DEFAULT_FLOW);
+    let expect = flow.with_file_name("transcript.yaml");
+
+    // A missing file without --update is a CLI error naming it.
+    let out = dialplane_owned(&expect_args(&flow, &expect, "120"));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "the expected transcript {} does not exist; run again with --update",
+            expect.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!expect.exists());
+
+    // --update creates it, says so, and writes exactly the transcript.
+    let mut update = expect_args(&flow, &expect, "120");
+    update.push("--update".into());
+    let out = dialplane_owned(&update);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "{}: created with the current transcript",
+            expect.display()
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    let printed = dialplane(&[
+        "plugin",
+        "test",
+        flow.to_str().unwrap(),
+        "--leads",
+        fixture("leads.csv").to_str().unwrap(),
+        "--set",
+        "retry_delay_secs=120",
+    ]);
+    assert_eq!(std::fs::read(&expect).unwrap(), printed.stdout);
+
+    // The same transcript matches: exit 0, and it says so.
+    let out = dialplane_owned(&expect_args(&flow, &expect, "120"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("the transcript matches"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+
+    // A changed transcript exits 1 with a unified-style diff naming the
+    // lead, the attempt and the field.
+    let out = dialplane_owned(&expect_args(&flow, &expect, "90"));
+    assert_eq!(out.status.code(), Some(1));
+    let diff = text(&out.stdout);
+    assert!(
+        diff.starts_with(&format!(
+            "--- {} (expected)\n+++ plugin test (actual)\n",
+            expect.display()
+        )),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("@@ lead busy-0, attempt 1: follow_up.retry_after_secs @@\n-120\n+90\n"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("@@ settings.retry_delay_secs @@\n-120\n+90\n"),
+        "{diff}"
+    );
+    assert!(
+        text(&out.stderr).contains("the transcript changed"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // --update accepts the change, after which it matches again.
+    let mut update = expect_args(&flow, &expect, "90");
+    update.push("--update".into());
+    let out = dialplane_owned(&update);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("updated with the current transcript"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = dialplane_owned(&expect_args(&flow, &expect, "90"));
+    assert!(out.status.success(), "{}", text(&out.stdout));
+}
+
+#[test]
+fn test_expect_names_file_and_line_of_malformed_yaml() {
+    let flow = file("default-flow.wasm", builtin::DEFAULT_FLOW);
+    let expect = flow.with_file_name("broken.yaml");
+    std::fs::write(
+        &expect,
+        "flow: default-flow\nleads:\n- lead: a\n  phone: [unclosed\n",
+    )
+    .unwrap();
+    let out = dialplane_owned(&expect_args(&flow, &expect, "120"));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}:5:1: malformed YAML in the expected transcript",
+            expect.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// `dialplane ARGS` with the compiled-component cache in `cache` and the
+/// cache's log lines on stderr.
+fn dialplane_cached(cache: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(dialplane_bin().expect("dialplane binary"))
+        .args(args)
+        .env("DIALPLANE_LOG", "dialplane::runtime=info")
+        .env("DIALPLANE_CACHE_DIR", cache)
+        .output()
+        .expect("run dialplane")
+}
+
+const LOADED: &str = "compiled component loaded from the cache";
+const WRITTEN: &str = "compiled component written to the cache";
+
+#[test]
+fn check_and_test_share_the_compile_cache_and_recompile_a_corrupt_entry() {
+    let flow = file("default-flow.wasm", builtin::DEFAULT_FLOW);
+    let cache = flow.with_file_name("cache");
+    let check = ["plugin", "check", flow.to_str().unwrap()];
+
+    // First check: compiled and written (one entry, private directory).
+    let out = dialplane_cached(&cache, &check);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(WRITTEN) && !stderr.contains(LOADED),
+        "{stderr}"
+    );
+    let entries = || -> Vec<PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(entries().len(), 1, "{:?}", entries());
+    let entry = entries().remove(0);
+    let name = entry.file_name().unwrap().to_str().unwrap().to_string();
+    assert!(
+        name.starts_with(&dialplane::runtime::sha256_hex(builtin::DEFAULT_FLOW))
+            && name.ends_with(".cwasm"),
+        "{name}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&cache).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "cache directory mode {mode:o}");
+
+    // Second check: loaded from the cache, nothing compiled or written.
+    let out = dialplane_cached(&cache, &check);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(LOADED) && !stderr.contains(WRITTEN),
+        "{stderr}"
+    );
+
+    // `plugin test` reuses the flow check compiled (and caches the sim dialer).
+    let leads = fixture("leads.json");
+    let test = [
+        "plugin",
+        "test",
+        flow.to_str().unwrap(),
+        "--leads",
+        leads.to_str().unwrap(),
+    ];
+    let out = dialplane_cached(&cache, &test);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stderr.matches(LOADED).count(), 1, "{stderr}");
+    assert_eq!(stderr.matches(WRITTEN).count(), 1, "{stderr}");
+    assert_eq!(entries().len(), 2, "{:?}", entries());
+
+    // A corrupt entry is recompiled and rewritten; the command succeeds.
+    std::fs::write(&entry, b"\x7fELF but not really a compiled component").unwrap();
+    let out = dialplane_cached(&cache, &check);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("recompiling an unusable cached component"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(WRITTEN) && !stderr.contains(LOADED),
+        "{stderr}"
+    );
+    assert!(
+        text(&out.stdout).contains("ok: implements dialplane:plugin/call-flow@0.2.0"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = dialplane_cached(&cache, &check);
+    assert!(text(&out.stderr).contains(LOADED), "{}", text(&out.stderr));
+
+    // --no-compile-cache reads and writes nothing.
+    let mut no_cache = check.to_vec();
+    no_cache.push("--no-compile-cache");
+    let out = Command::new(dialplane_bin().unwrap())
+        .args(&no_cache)
+        .env("DIALPLANE_LOG", "dialplane::runtime=info")
+        .env_remove("DIALPLANE_CACHE_DIR")
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains(LOADED) && !stderr.contains(WRITTEN),
+        "{stderr}"
+    );
+}

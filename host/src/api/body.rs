@@ -39,9 +39,13 @@ fn content_type(req: &Request) -> String {
         .unwrap_or_default()
 }
 
-fn limit_error(e: BytesRejection, limit: usize) -> ApiError {
+/// The flags (and variables) that set the two body limits.
+const BODY_LIMIT_SETTING: &str = "--body-limit (DIALPLANE_BODY_LIMIT)";
+const PLUGIN_BODY_LIMIT_SETTING: &str = "--plugin-body-limit (DIALPLANE_PLUGIN_BODY_LIMIT)";
+
+fn limit_error(e: BytesRejection, limit: usize, setting: &'static str) -> ApiError {
     if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge { limit }
+        ApiError::PayloadTooLarge { limit, setting }
     } else {
         ApiError::bad_request("unreadable_body", None, e.body_text())
     }
@@ -52,12 +56,12 @@ impl FromRequest<AppState> for RawBody {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let content_type = content_type(&req);
-        let limit = if req.uri().path().starts_with("/api/plugins/")
+        let (limit, setting) = if req.uri().path().starts_with("/api/plugins/")
             || req.uri().path().starts_with("/api/admin/dialers/")
         {
-            state.config.plugin_body_limit
+            (state.config.plugin_body_limit, PLUGIN_BODY_LIMIT_SETTING)
         } else {
-            state.config.body_limit
+            (state.config.body_limit, BODY_LIMIT_SETTING)
         };
         // The router's outer cap is the larger of the two limits; this
         // route's own limit is applied here, before buffering when the
@@ -68,13 +72,13 @@ impl FromRequest<AppState> for RawBody {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if announced.is_some_and(|n| n > limit as u64) {
-            return Err(ApiError::PayloadTooLarge { limit });
+            return Err(ApiError::PayloadTooLarge { limit, setting });
         }
         let bytes = Bytes::from_request(req, state)
             .await
-            .map_err(|e| limit_error(e, limit))?;
+            .map_err(|e| limit_error(e, limit, setting))?;
         if bytes.len() > limit {
-            return Err(ApiError::PayloadTooLarge { limit });
+            return Err(ApiError::PayloadTooLarge { limit, setting });
         }
         Ok(RawBody {
             content_type,

@@ -40,9 +40,13 @@ pub enum ApiError {
         message: String,
         field: Option<String>,
     },
-    /// 413: the body is over the configured limit.
-    #[error("request body is larger than {limit} bytes")]
-    PayloadTooLarge { limit: usize },
+    /// 413: the body is over the configured limit; `setting` names the
+    /// flag and variable that raise it.
+    #[error(
+        "request body is larger than the limit of {}; the server's {setting} raises it",
+        byte_size(*limit)
+    )]
+    PayloadTooLarge { limit: usize, setting: &'static str },
     /// 415: a body type the endpoint does not take.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -58,6 +62,15 @@ pub enum ApiError {
     /// 500: a bug or an unexpected failure; the detail is only logged.
     #[error("internal error")]
     Internal(String),
+}
+
+/// `33554432 bytes (32 MiB)`, `65536 bytes (64 KiB)`, `1000 bytes`.
+fn byte_size(n: usize) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{n} bytes ({} MiB)", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{n} bytes ({} KiB)", n >> 10),
+        n => format!("{n} bytes"),
+    }
 }
 
 #[derive(Serialize)]

@@ -5,18 +5,24 @@
 //! (with their causes) and exit non-zero; nothing here panics on bad input.
 //!
 //! Module map: [`serve`], [`worker`], [`migrate`], [`tenant`] (tenant and
-//! admin keys), [`demo`], [`plugin`] (`check`, `test`), and the benchmarks
+//! admin keys), [`demo`], [`plugin`] (`check`, `test`) with
+//! [`plugin_expect`] (`test --expect/--update`) and [`transcript_diff`] (the
+//! diff it prints), and the benchmarks
 //! [`bench`](mod@bench) (the `bench` command and `bench plugin`), [`bench_lifecycle`],
-//! [`bench_api`].
+//! [`bench_api`]. [`compile_cache`] holds the compiled-component cache flags
+//! that `serve`, `worker` and `plugin check|test` share.
 
 pub mod bench;
 pub mod bench_api;
 pub mod bench_lifecycle;
+pub mod compile_cache;
 pub mod demo;
 pub mod migrate;
 pub mod plugin;
+pub mod plugin_expect;
 pub mod serve;
 pub mod tenant;
+pub mod transcript_diff;
 pub mod worker;
 
 use std::process::ExitCode;

@@ -4,11 +4,13 @@
 //! engine configuration, same linker), so "passes check" means "will be
 //! accepted". `test` plays a flow over a lead file against the built-in
 //! simulated dialer and prints the YAML transcript of
-//! [`crate::testing`].
+//! [`crate::testing`]; with `--expect FILE` it compares the transcript with
+//! that file instead (`--update` rewrites it), see [`super::plugin_expect`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::compile_cache::CompileCacheArgs;
 use crate::runtime::{Limits, PluginFailure, PluginHost, PluginKind, PluginMeta, export_names};
 use crate::testing::{TRANSCRIPT_MAX_ATTEMPTS_DEFAULT, TranscriptOptions};
 
@@ -42,6 +44,8 @@ pub struct CheckArgs {
     /// Which world to check against; detected from the exports when omitted.
     #[arg(long, value_enum)]
     pub kind: Option<KindArg>,
+    #[command(flatten)]
+    pub compile_cache: CompileCacheArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -69,6 +73,16 @@ pub struct TestArgs {
     /// Cap on attempts per lead (retries the flow asks for are played at once).
     #[arg(long, default_value_t = TRANSCRIPT_MAX_ATTEMPTS_DEFAULT)]
     pub max_attempts: u32,
+    /// Compare the transcript with this YAML file instead of printing it:
+    /// exit 1 with a diff naming lead and field when it changed.
+    #[arg(long, value_name = "FILE")]
+    pub expect: Option<PathBuf>,
+    /// With --expect: write the transcript to the file (creating it the
+    /// first time) instead of comparing.
+    #[arg(long, requires = "expect")]
+    pub update: bool,
+    #[command(flatten)]
+    pub compile_cache: CompileCacheArgs,
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -97,7 +111,7 @@ fn file_name(path: &std::path::Path) -> String {
 
 fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     let wasm = read_component(&a.component)?;
-    let host = PluginHost::new(Limits::default())?;
+    let host = PluginHost::with_options(Limits::default(), a.compile_cache.host_options())?;
     let shown = a.component.display();
     let info = match host.inspect(&wasm) {
         Ok(info) => info,
@@ -158,6 +172,7 @@ async fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
         dialer_config: a.dialer_config,
         limits: Limits::default(),
         flow_name: file_name(&a.flow),
+        compiled_cache_dir: a.compile_cache.dir(),
     };
     let t = match crate::testing::run(&wasm, &leads, &opts).await {
         Ok(t) => t,
@@ -169,6 +184,16 @@ async fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
             None => return Err(e),
         },
     };
+    if let Some(expect) = &a.expect {
+        if t.failures > 0 {
+            eprintln!(
+                "{}: {} lead(s) stopped on a plugin failure (kept in the transcript as `error:`)",
+                a.flow.display(),
+                t.failures
+            );
+        }
+        return super::plugin_expect::check(expect, &t.to_yaml(), a.update);
+    }
     print!("{}", t.to_yaml());
     if t.failures > 0 {
         eprintln!(

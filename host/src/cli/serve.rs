@@ -8,6 +8,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use super::compile_cache::CompileCacheArgs;
 use crate::api::{ApiConfig, AppState};
 use crate::config;
 use crate::lifecycle::{Worker, WorkerConfig, stop_pair};
@@ -49,6 +50,8 @@ pub struct ServeArgs {
     pub provider_hosts: Vec<String>,
     #[command(flatten)]
     pub deadlines: DeadlineArgs,
+    #[command(flatten)]
+    pub compile_cache: CompileCacheArgs,
 }
 
 /// An `http://` or `https://` URL with a host, without a trailing slash.
@@ -66,7 +69,10 @@ fn parse_public_url(s: &str) -> Result<String, String> {
 }
 
 pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
-    let plugins = Arc::new(PluginHost::new(a.deadlines.limits())?);
+    let plugins = Arc::new(PluginHost::with_options(
+        a.deadlines.limits(),
+        a.compile_cache.host_options(),
+    )?);
     let listener = tokio::net::TcpListener::bind(&a.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", a.listen))?;

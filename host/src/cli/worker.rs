@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::compile_cache::CompileCacheArgs;
 use crate::config;
 use crate::lifecycle::{Worker, WorkerConfig, stop_pair};
 use crate::runtime::{Limits, PluginHost};
@@ -60,6 +61,8 @@ pub struct WorkerArgs {
     pub worker_id: Option<String>,
     #[command(flatten)]
     pub deadlines: DeadlineArgs,
+    #[command(flatten)]
+    pub compile_cache: CompileCacheArgs,
 }
 
 /// Plugin deadlines, shared by `worker` and `serve`.
@@ -133,7 +136,10 @@ pub async fn run(a: WorkerArgs) -> anyhow::Result<ExitCode> {
     let cfg = a.worker_config();
     cfg.validate()?;
     let db = store::connect(&a.database_url).await?;
-    let plugins = Arc::new(PluginHost::new(a.deadlines.limits())?);
+    let plugins = Arc::new(PluginHost::with_options(
+        a.deadlines.limits(),
+        a.compile_cache.host_options(),
+    )?);
     let (stop_handle, stop) = stop_pair();
     let worker = Worker::new(db, plugins, None, cfg, stop).await?;
     eprintln!("dialplane worker {} started", worker.id());

@@ -17,7 +17,8 @@
 //! Module map:
 //! - `engine`: the process's one wasmtime engine and its epoch ticker.
 //! - `cache`, `disk_cache`: compiled components by sha256, in memory and
-//!   optionally on disk.
+//!   optionally on disk (by sha256 and engine configuration, shared by every
+//!   command of the CLI).
 //! - `validate`: is this a component of the right world (on the real linker).
 //! - [`bindings`]: generated bindings, one module per WIT version.
 //! - [`types`]: the host-side mirror of the WIT types.
@@ -129,8 +130,9 @@ pub struct HostOptions {
     /// that `plugin test` transcripts are byte-identical run after run.
     pub deterministic: bool,
     /// Directory for compiled components (`<sha256>-<engine>.cwasm`), reused
-    /// across restarts; `None` compiles in memory only. Must be writable by
-    /// the host alone (loading a file runs its native code).
+    /// across restarts; `None` compiles in memory only. Must belong to the
+    /// host's user and be writable by it alone (loading a file runs its
+    /// native code); one that is not is ignored with a warning.
     pub compiled_cache_dir: Option<std::path::PathBuf>,
 }
 
@@ -226,10 +228,12 @@ impl PluginHost {
         let ticker = engine::EpochTicker::start(&engine, opts.epoch_tick)?;
         let flow_linker = Self::linker(&engine, false)?;
         let dialer_linker = Self::linker(&engine, true)?;
-        let disk = match &opts.compiled_cache_dir {
-            Some(dir) => Some(disk_cache::DiskCache::new(dir, &engine)?),
-            None => None,
-        };
+        // A cache that cannot be used costs compile time, not correctness.
+        let disk = opts.compiled_cache_dir.as_ref().and_then(|dir| {
+            disk_cache::DiskCache::new(dir, &engine)
+                .inspect_err(|e| tracing::warn!("compiling without a disk cache: {e:#}"))
+                .ok()
+        });
         Ok(PluginHost {
             engine,
             limits,
