@@ -39,6 +39,17 @@ async fn setup(api: &Api) -> (Tenant, Vec<i64>, i64) {
     (t, leads, run)
 }
 
+/// A JSON request and the refusal it must get: method, path, body, status,
+/// error code, field.
+type JsonCase = (
+    Method,
+    String,
+    Value,
+    u16,
+    &'static str,
+    Option<&'static str>,
+);
+
 /// Asserts `(status, error code, field)` of a refused request.
 fn refused(what: &str, (st, v): (StatusCode, Value), status: u16, code: &str, field: Option<&str>) {
     assert_eq!(st.as_u16(), status, "{what}: {v}");
@@ -56,7 +67,7 @@ async fn bad_text_and_shapes(api: Api) {
         b[k] = v;
         b
     };
-    let json_cases: Vec<(Method, String, Value, u16, &str, Option<&str>)> = vec![
+    let json_cases: Vec<JsonCase> = vec![
         (
             Method::POST,
             "/api/outbound/runs".into(),
