@@ -94,7 +94,11 @@ async fn json_errors_are_precise_and_nothing_is_written() {
         (with(json!({"flow": "flöw-日本"})), 422, "flow"),
         (with(json!({"dialer": "nope"})), 422, "dialer"),
         (with(json!({"flow_version": 42})), 422, "flow"),
-        (with(json!({"lead_ids": [leads[0], leads[0]]})), 409, ""),
+        (
+            with(json!({"lead_ids": [leads[0], leads[0]]})),
+            422,
+            "lead_ids[1]",
+        ),
         (with(json!({"lead_ids": [999999]})), 422, "lead_ids[0]"),
         (with(json!({"lead_ids": []})), 422, "lead_ids"),
         (with(json!({"filter": {"tag": "t"}})), 422, "lead_ids"),
@@ -192,7 +196,6 @@ async fn paging_and_path_values() {
         "limit=abc",
         "cursor=zzz",
         "cursor=c",
-        "cursor=%00",
     ] {
         let (st, v) = api.get(&format!("/api/leads?{q}"), &t.key).await;
         assert_eq!(
@@ -201,6 +204,13 @@ async fn paging_and_path_values() {
             "{q}: {v}"
         );
     }
+    // A NUL in any query parameter is refused before paging looks at it.
+    let (st, v) = api.get("/api/leads?cursor=%00", &t.key).await;
+    assert_eq!(
+        (st, error_code(&v).as_str(), v["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_query", Some("cursor")),
+        "{v}"
+    );
     for path in [
         "/api/leads/abc",
         "/api/leads/-1",

@@ -243,6 +243,6 @@ async fn tenant_key_on_admin_endpoints_is_403_and_admin_key_on_tenant_endpoints_
     let (st, v) = api.get("/api/leads", &admin).await;
     assert_eq!(
         (st, error_code(&v).as_str()),
-        (StatusCode::BAD_REQUEST, "tenant_key_required")
+        (StatusCode::FORBIDDEN, "tenant_key_required")
     );
 }

@@ -9,6 +9,9 @@
 //! - [`api_common`]: an in-process API server and worker on PostgreSQL, with
 //!   a tenant-aware client (shared by the `api_*` and dashboard modules).
 //! - [`api_bad_input`]: malformed requests get a precise 4xx and write nothing.
+//! - [`api_bad_text`]: NUL text, positional arrays, axum rejections: the same
+//!   precise 4xx on both engines, nothing written.
+//! - [`api_fuzz`]: generated bad bodies on every write route: no 5xx, no change on 4xx.
 //! - [`api_callback_auth`]: dialer config validation and callback signatures.
 //! - [`api_callbacks`]: provider status callbacks, end to end.
 //! - [`api_flow`]: the API with a real worker: auth, leads, plugins, runs.
@@ -47,9 +50,11 @@
 mod api_common;
 
 mod api_bad_input;
+mod api_bad_text;
 mod api_callback_auth;
 mod api_callbacks;
 mod api_flow;
+mod api_fuzz;
 mod api_isolation;
 mod api_openapi;
 mod api_rls;

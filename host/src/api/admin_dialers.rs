@@ -8,7 +8,7 @@
 //! active adapter version per new call, so new calls use it at once while
 //! calls in flight finish on the instance they started with.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,6 +18,7 @@ use super::audit::record_platform;
 use super::auth::AdminAuth;
 use super::body::{ApiJson, RawBody};
 use super::error::ApiResult;
+use super::params::ApiPath;
 use super::plugins::{
     ActivateReq, activate_version, list_versions, rollback_version, store_upload,
 };
@@ -35,7 +36,7 @@ pub fn router() -> Router<AppState> {
 async fn upload(
     State(s): State<AppState>,
     a: AdminAuth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     body: RawBody,
 ) -> ApiResult<(StatusCode, Json<PluginVersionJson>)> {
     let v = store_upload(&s, PluginKind::Dialer, None, &name, body).await?;
@@ -54,7 +55,7 @@ async fn list(State(s): State<AppState>, _a: AdminAuth) -> ApiResult<Json<serde_
 async fn versions(
     State(s): State<AppState>,
     _a: AdminAuth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let v = list_versions(&s, PluginKind::Dialer, None, &name).await?;
     let items: Vec<PluginVersionJson> = v.into_iter().map(Into::into).collect();
@@ -66,7 +67,7 @@ async fn versions(
 async fn activate(
     State(s): State<AppState>,
     a: AdminAuth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(req): ApiJson<ActivateReq>,
 ) -> ApiResult<Json<PluginVersionJson>> {
     let v = activate_version(&s, PluginKind::Dialer, None, &name, req.version).await?;
@@ -83,7 +84,7 @@ async fn activate(
 async fn rollback(
     State(s): State<AppState>,
     a: AdminAuth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<PluginVersionJson>> {
     let v = rollback_version(&s, PluginKind::Dialer, None, &name).await?;
     record_platform(

@@ -8,7 +8,7 @@
 //! provider callback that fails authentication is one too
 //! ([`callback_security_event`]).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
@@ -17,6 +17,7 @@ use super::AppState;
 use super::auth::TenantAuth;
 use super::error::{ApiError, ApiResult};
 use super::paging::{PageQuery, Paged, paged};
+use super::params::ApiQuery;
 use super::views::rfc3339_dt;
 use crate::model::{ApiKeyId, TenantId};
 use crate::store::platform_reads::Resource;
@@ -32,7 +33,7 @@ pub fn router() -> Router<AppState> {
 async fn list_platform(
     State(s): State<AppState>,
     _a: super::auth::AdminAuth,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Paged<AuditJson>>> {
     let req = q.parse()?;
     let rows = platform_log(&s, req.store_page()).await?;
@@ -65,7 +66,7 @@ impl From<AuditRecord> for AuditJson {
 async fn list(
     State(s): State<AppState>,
     t: TenantAuth,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Paged<AuditJson>>> {
     let req = q.parse()?;
     let rows = s.store.list_audit(Some(t.tenant), req.store_page()).await?;

@@ -61,12 +61,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             scoped(DbScope::Tenant(tenant), next.run(req)).await
         }
         (Principal::Tenant { .. }, true) => ApiError::Forbidden.into_response(),
-        (Principal::Admin { .. }, false) => ApiError::bad_request(
-            "tenant_key_required",
-            None,
-            "this endpoint acts for a tenant: use a tenant key",
-        )
-        .into_response(),
+        (Principal::Admin { .. }, false) => ApiError::TenantKeyRequired.into_response(),
     }
 }
 

@@ -1,8 +1,9 @@
 //! Request-body extractors that answer in the API's error shape.
 //!
 //! - [`ApiJson`]: strict JSON: malformed → 400 `invalid_json`; wrong types,
-//!   unknown fields (request types use `deny_unknown_fields`) or missing
-//!   fields → 422 naming the field path (`settings.concurrency`).
+//!   an array where an object is documented, unknown fields (request types
+//!   use `deny_unknown_fields`), missing fields or text with a NUL → 422
+//!   naming the field path (`settings.concurrency`).
 //! - [`RawBody`]: bytes for CSV and component uploads.
 //!
 //! Both turn axum's body-limit rejection into 413 `payload_too_large`.
@@ -102,11 +103,40 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     }
 }
 
-/// Parses `bytes` as `T` with errors naming the field path.
+/// Parses `bytes` as `T` with errors naming the field path, then refuses
+/// text PostgreSQL cannot store ([`super::strict::find_nul`]).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let v = parse_json_structure(bytes)?;
+    // `\u0000` is the only way JSON text holds a NUL; skip the walk otherwise.
+    if bytes.windows(6).any(|w| w == b"\\u0000") {
+        let tree: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::bad_request("invalid_json", None, e.to_string()))?;
+        if let Some(path) = super::strict::find_nul(&tree) {
+            let field = if path == "." { None } else { Some(path) };
+            return Err(ApiError::Unprocessable {
+                message: format!(
+                    "{}: {}",
+                    field.as_deref().unwrap_or("a key"),
+                    super::strict::NUL_REASON
+                ),
+                field,
+            });
+        }
+    }
+    Ok(v)
+}
+
+/// [`parse_json`] without the text check, for callers that check text
+/// themselves (lead imports report it per row).
+pub fn parse_json_structure<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(v) => Ok(v),
+    match serde_path_to_error::deserialize::<_, T>(super::strict::ObjectOnly(&mut *de)) {
+        Ok(v) => {
+            de.end().map_err(|e| {
+                ApiError::bad_request("invalid_json", None, format!("malformed JSON: {e}"))
+            })?;
+            Ok(v)
+        }
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();

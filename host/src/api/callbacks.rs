@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -29,6 +29,7 @@ use super::AppState;
 use super::audit::callback_security_event;
 use super::body::RawBody;
 use super::error::{ApiError, ApiResult};
+use super::params::ApiPath;
 use crate::runtime::{
     CallbackError, CallbackRequest, PluginKind, PluginMeta, PluginScope, Prepared,
 };
@@ -103,7 +104,7 @@ pub fn public_url(s: &AppState, headers: &HeaderMap) -> String {
 
 async fn callback(
     State(s): State<AppState>,
-    Path(token): Path<String>,
+    ApiPath(token): ApiPath<String>,
     uri: Uri,
     headers: HeaderMap,
     body: RawBody,
@@ -163,6 +164,22 @@ async fn callback(
             Ok(None) => return Ok(Json(serde_json::json!({"result": "no_event"}))),
             Ok(Some(e)) => e,
         };
+        // Text the provider sent (a call id, a reason) that PostgreSQL
+        // cannot store is the request's fault: 400 on both engines.
+        let nul = serde_json::to_value(&event)
+            .ok()
+            .and_then(|v| super::strict::find_nul(&v));
+        if let Some(path) = nul {
+            s.metrics.callback("malformed");
+            return Err(ApiError::bad_request(
+                "invalid_callback",
+                None,
+                format!(
+                    "the decoded callback's {path}: {}",
+                    super::strict::NUL_REASON
+                ),
+            ));
+        }
         let result = match s.store.apply_call_event(tenant, &event).await? {
             CallEventApplied::Applied => "applied",
             CallEventApplied::Ignored => "ignored",

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -32,6 +32,7 @@ use super::auth::TenantAuth;
 use super::body::ApiJson;
 use super::callbacks::public_url;
 use super::error::{ApiError, ApiResult};
+use super::params::ApiPath;
 use crate::runtime::{PluginScope, Properties};
 use crate::store::{StoreError, StoreKv, check_plugin_name};
 
@@ -66,7 +67,7 @@ fn check_dialer(name: &str) -> ApiResult<()> {
 async fn set(
     State(s): State<AppState>,
     t: TenantAuth,
-    Path(dialer): Path<String>,
+    ApiPath(dialer): ApiPath<String>,
     ApiJson(req): ApiJson<SetConfig>,
 ) -> ApiResult<StatusCode> {
     check_dialer(&dialer)?;
@@ -154,7 +155,7 @@ async fn list(State(s): State<AppState>, t: TenantAuth) -> ApiResult<Json<serde_
 async fn token(
     State(s): State<AppState>,
     t: TenantAuth,
-    Path(dialer): Path<String>,
+    ApiPath(dialer): ApiPath<String>,
     headers: HeaderMap,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     check_dialer(&dialer)?;

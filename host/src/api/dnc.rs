@@ -2,7 +2,7 @@
 //! `{"phones": [...]}` (each E.164; bad ones reported one by one),
 //! `GET /api/dnc/{phone}`, `DELETE /api/dnc/{phone}`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -14,6 +14,7 @@ use super::auth::TenantAuth;
 use super::body::ApiJson;
 use super::error::{ApiError, ApiResult};
 use super::paging::PageQuery;
+use super::params::{ApiPath, ApiQuery};
 use crate::leads_file::validate_phone;
 
 pub fn router() -> Router<AppState> {
@@ -65,6 +66,17 @@ async fn add(
             already += 1;
         }
     }
+    // Nothing usable at all is a bad request, not a 200 that added nothing.
+    if let (0, 0, Some(first)) = (added, already, errors.first()) {
+        let field = format!("phones[{}]", first.index);
+        return Err(ApiError::invalid(
+            &field,
+            format!(
+                "{field}: {} (no phone in the request is valid)",
+                first.reason
+            ),
+        ));
+    }
     if added > 0 {
         record(&s, &t, "dnc.added", serde_json::json!({"added": added})).await?;
     }
@@ -81,7 +93,7 @@ fn phone_param(raw: &str) -> ApiResult<String> {
 async fn get_one(
     State(s): State<AppState>,
     t: TenantAuth,
-    Path(phone): Path<String>,
+    ApiPath(phone): ApiPath<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let phone = phone_param(&phone)?;
     if s.store.dnc_contains(t.tenant, &phone).await? {
@@ -94,7 +106,7 @@ async fn get_one(
 async fn remove(
     State(s): State<AppState>,
     t: TenantAuth,
-    Path(phone): Path<String>,
+    ApiPath(phone): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let phone = phone_param(&phone)?;
     if s.store.dnc_remove(t.tenant, &phone).await? {
@@ -108,7 +120,7 @@ async fn remove(
 async fn list(
     State(s): State<AppState>,
     t: TenantAuth,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
     // Keyed by phone: the cursor is `p` + the last phone's digits.
     let limit = PageQuery {

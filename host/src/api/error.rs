@@ -27,6 +27,9 @@ pub enum ApiError {
     /// 403: a tenant key on a platform (admin) endpoint.
     #[error("this endpoint needs a platform (admin) key")]
     Forbidden,
+    /// 403: a platform (admin) key on an endpoint that acts for a tenant.
+    #[error("this endpoint acts for a tenant: use a tenant key")]
+    TenantKeyRequired,
     /// 403: a provider callback the adapter could not authenticate (e.g. a
     /// missing or wrong signature); nothing was applied.
     #[error("{0}")]
@@ -109,7 +112,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden | ApiError::CallbackUnauthenticated(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden
+            | ApiError::TenantKeyRequired
+            | ApiError::CallbackUnauthenticated(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -125,6 +130,7 @@ impl ApiError {
             ApiError::BadRequest { code, .. } => code,
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden => "forbidden",
+            ApiError::TenantKeyRequired => "tenant_key_required",
             ApiError::CallbackUnauthenticated(_) => "unauthenticated_callback",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict { .. } => "conflict",

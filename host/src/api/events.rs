@@ -9,13 +9,14 @@
 
 use std::convert::Infallible;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 
 use super::AppState;
 use super::auth::TenantAuth;
 use super::error::ApiResult;
+use super::params::ApiPath;
 use super::runs::run_for;
 use super::views::{RunJson, parse_id};
 use crate::store::tenant_scope::{DbScope, scoped};
@@ -39,7 +40,7 @@ fn event(name: &str, run: &RunJson) -> Event {
 pub async fn stream(
     State(s): State<AppState>,
     t: TenantAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let id = parse_id("id", &id)?;
     let first = run_for(&s, &t, id, "GET /api/outbound/runs/{id}/events").await?;

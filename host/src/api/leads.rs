@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -21,6 +21,7 @@ use super::auth::TenantAuth;
 use super::body::RawBody;
 use super::error::{ApiError, ApiResult};
 use super::paging::{PageQuery, Paged, paged};
+use super::params::{ApiPath, ApiQuery};
 use super::views::{LeadJson, parse_id};
 use crate::leads_file::{validate_phone, validate_timezone};
 use crate::model::LeadId;
@@ -88,7 +89,37 @@ fn row_err(row: u64, field: Option<&str>, reason: impl Into<String>) -> RowError
     }
 }
 
+/// The first text of `l` PostgreSQL cannot store (a NUL), as a row error
+/// naming the field; checked before anything else so both engines agree.
+fn check_row_text(row: u64, l: &LeadRow) -> Result<(), RowError> {
+    let nul = |f: &str| row_err(row, Some(f), super::strict::NUL_REASON);
+    let has = |t: &str| t.contains('\0');
+    let fields = [
+        ("external_id", Some(&l.external_id)),
+        ("phone", Some(&l.phone)),
+        ("name", l.name.as_ref()),
+        ("timezone", l.timezone.as_ref()),
+        ("status", l.status.as_ref()),
+    ];
+    if let Some((f, _)) = fields.iter().find(|(_, v)| v.is_some_and(|t| has(t))) {
+        return Err(nul(f));
+    }
+    if let Some(i) = l.tags.iter().position(|t| has(t)) {
+        return Err(nul(&format!("tags[{i}]")));
+    }
+    for (k, v) in &l.attributes {
+        if has(k) {
+            return Err(nul("attributes"));
+        }
+        if has(v) {
+            return Err(nul(&format!("attributes.{k}")));
+        }
+    }
+    Ok(())
+}
+
 fn check_row(row: u64, l: LeadRow) -> Result<LeadInput, RowError> {
+    check_row_text(row, &l)?;
     validate_phone(&l.phone).map_err(|m| row_err(row, Some("phone"), m))?;
     if let Some(tz) = &l.timezone {
         validate_timezone(tz).map_err(|m| row_err(row, Some("timezone"), m))?;
@@ -113,13 +144,14 @@ fn check_row(row: u64, l: LeadRow) -> Result<LeadInput, RowError> {
 type Rows = Vec<(u64, Result<LeadRow, RowError>)>;
 
 fn json_rows(bytes: &[u8]) -> Result<Rows, ApiError> {
-    let values: Vec<serde_json::Value> = super::body::parse_json(bytes)?;
+    // Text is checked per row (check_row_text), like every other lead rule.
+    let values: Vec<serde_json::Value> = super::body::parse_json_structure(bytes)?;
     Ok(values
         .into_iter()
         .enumerate()
         .map(|(i, v)| {
             let row = i as u64 + 1;
-            let de = serde_path_to_error::deserialize::<_, LeadRow>(v);
+            let de = serde_path_to_error::deserialize::<_, LeadRow>(super::strict::ObjectOnly(v));
             (
                 row,
                 de.map_err(|e| {
@@ -332,7 +364,7 @@ struct ListQuery {
 async fn list(
     State(s): State<AppState>,
     t: TenantAuth,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Paged<LeadJson>>> {
     let req = PageQuery {
         limit: q.limit,
@@ -353,7 +385,7 @@ async fn list(
 async fn get_one(
     State(s): State<AppState>,
     t: TenantAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<LeadJson>> {
     let id = parse_id("id", &id)?;
     let r = s.store.get_lead(t.tenant, LeadId(id)).await;

@@ -4,7 +4,7 @@
 //!   (same operation and guarantee as `POST /api/outbound/runs/{id}/cancel`);
 //! - `POST /api/outbound_calls/jobs/{job_id}/cancel`: cancel one queued job.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -14,6 +14,7 @@ use super::audit::{or_not_found, record};
 use super::auth::TenantAuth;
 use super::body::ApiJson;
 use super::error::ApiResult;
+use super::params::ApiPath;
 use super::runs::cancel_and_wait;
 use super::views::{JobJson, RunJson, parse_id};
 use crate::model::JobId;
@@ -45,7 +46,7 @@ async fn stop_queue(
 async fn cancel_job(
     State(s): State<AppState>,
     t: TenantAuth,
-    Path(job_id): Path<String>,
+    ApiPath(job_id): ApiPath<String>,
 ) -> ApiResult<Json<JobJson>> {
     let id = parse_id("job_id", &job_id)?;
     let endpoint = "POST /api/outbound_calls/jobs/{job_id}/cancel";

@@ -12,6 +12,9 @@
 //! - [`auth`]: the bearer key → tenant or platform principal.
 //! - [`error`]: [`error::ApiError`], the one error shape and its status codes.
 //! - [`body`]: strict JSON/CSV body extractors, size limits → 413.
+//! - [`strict`]: objects only where objects are documented; no NUL in text.
+//! - [`params`]: path and query extractors naming the bad parameter, and the
+//!   layer that renders axum's own rejections (405, ...) in the error shape.
 //! - [`paging`]: `?limit=&cursor=` keyset paging.
 //! - [`views`]: the JSON shapes of stored rows; path-id parsing.
 //! - [`leads`], [`dnc`], [`plugins`], [`dialer_config`], [`tenant_store`],
@@ -38,8 +41,10 @@ pub mod legacy;
 pub mod metrics;
 pub mod openapi;
 pub mod paging;
+pub mod params;
 pub mod plugins;
 pub mod runs;
+pub mod strict;
 pub mod tenant_store;
 pub mod views;
 
@@ -154,6 +159,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(
             state.config.body_limit.max(state.config.plugin_body_limit),
         ))
+        .layer(axum::middleware::from_fn(params::error_shape))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -17,6 +17,8 @@ use super::auth::TenantAuth;
 use super::body::{RawBody, parse_json};
 use super::error::{ApiError, ApiResult};
 use super::paging::{PageQuery, Paged, paged};
+use super::params::{ApiPath, ApiQuery};
+use super::strict::{object, opt_object};
 use super::views::{RunJson, parse_id, rfc3339};
 use crate::lifecycle::compliance::CallingWindow;
 use crate::lifecycle::settings::{CancelMode, RunSettings};
@@ -35,17 +37,20 @@ pub fn router() -> Router<AppState> {
 
 /// Most leads one run takes.
 pub const RUN_LEADS_MAX: usize = 1_000_000;
+/// Longest `settings.retry_delay_secs` (a week).
+pub const RUN_RETRY_DELAY_SECS_MAX: u32 = 7 * 24 * 3600;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRun {
     /// Plain JSON numbers ([`LeadId`] is transparent).
     pub lead_ids: Option<Vec<LeadId>>,
+    #[serde(default, deserialize_with = "opt_object")]
     pub filter: Option<FilterReq>,
     pub flow: String,
     pub flow_version: Option<i64>,
     pub dialer: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     pub settings: SettingsReq,
 }
 
@@ -61,6 +66,7 @@ pub struct FilterReq {
 pub struct SettingsReq {
     pub concurrency: Option<u32>,
     pub max_attempts: Option<u32>,
+    #[serde(default, deserialize_with = "opt_object")]
     pub calling_window: Option<WindowReq>,
     pub retry_delay_secs: Option<u32>,
     pub cancel_mode: Option<CancelMode>,
@@ -103,6 +109,14 @@ impl SettingsReq {
         s.calls_per_second = self.calls_per_second;
         let mut flow = self.flow;
         if let Some(d) = self.retry_delay_secs {
+            if d > RUN_RETRY_DELAY_SECS_MAX {
+                return Err(ApiError::invalid(
+                    "settings.retry_delay_secs",
+                    format!(
+                        "settings.retry_delay_secs: must be 0..={RUN_RETRY_DELAY_SECS_MAX}, got {d}"
+                    ),
+                ));
+            }
             flow.insert("retry_delay_secs".into(), d.to_string());
         }
         s.flow = flow.into_iter().collect();
@@ -168,6 +182,20 @@ async fn create(
                     format!("at most {RUN_LEADS_MAX} leads"),
                 ));
             }
+            // A repeat would hit the jobs' unique key in SQL (409 naming a
+            // constraint, worded per engine); name its index instead.
+            let mut seen = std::collections::HashMap::with_capacity(ids.len());
+            for (i, id) in ids.iter().enumerate() {
+                if let Some(first) = seen.insert(*id, i) {
+                    return Err(ApiError::invalid(
+                        &format!("lead_ids[{i}]"),
+                        format!(
+                            "lead_ids[{i}]: lead {} is already at lead_ids[{first}]",
+                            id.get()
+                        ),
+                    ));
+                }
+            }
             ids
         }
         (None, Some(f)) => select_leads(&s, &t, f).await?,
@@ -195,7 +223,7 @@ async fn create(
 async fn list(
     State(s): State<AppState>,
     t: TenantAuth,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Paged<RunJson>>> {
     let req = q.parse()?;
     let rows = s.store.list_runs(t.tenant, req.store_page()).await?;
@@ -222,7 +250,7 @@ pub async fn run_for(s: &AppState, t: &TenantAuth, id: i64, endpoint: &str) -> A
 async fn get_one(
     State(s): State<AppState>,
     t: TenantAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<RunJson>> {
     let id = parse_id("id", &id)?;
     Ok(Json(
@@ -268,8 +296,8 @@ pub struct JobWithAttempts {
 async fn jobs(
     State(s): State<AppState>,
     t: TenantAuth,
-    Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Paged<JobWithAttempts>>> {
     let id = parse_id("id", &id)?;
     let req = q.parse()?;
@@ -379,7 +407,7 @@ pub async fn cancel_and_wait(
 async fn cancel(
     State(s): State<AppState>,
     t: TenantAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: RawBody,
 ) -> ApiResult<Json<RunJson>> {
     let id = parse_id("id", &id)?;

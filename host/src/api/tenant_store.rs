@@ -3,7 +3,7 @@
 //! `GET /api/tenant-store/{namespace}/{key}`. Values are shown as text when
 //! they are UTF-8, else as hex.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,7 @@ use super::AppState;
 use super::auth::TenantAuth;
 use super::error::{ApiError, ApiResult};
 use super::paging::PageQuery;
+use super::params::{ApiPath, ApiQuery};
 use crate::store::{KvEntry, Page};
 
 pub fn router() -> Router<AppState> {
@@ -67,7 +68,7 @@ fn decode(c: &str) -> Option<(String, String)> {
 async fn list(
     State(s): State<AppState>,
     t: TenantAuth,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let limit = PageQuery {
         limit: q.limit,
@@ -110,7 +111,7 @@ async fn list(
 async fn get_one(
     State(s): State<AppState>,
     t: TenantAuth,
-    Path((namespace, key)): Path<(String, String)>,
+    ApiPath((namespace, key)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<KvJson>> {
     match s.store.kv_get(t.tenant, &namespace, &key).await? {
         Some(v) => Ok(Json(view(namespace, key, v))),

@@ -24,6 +24,9 @@ pub const LEAD_DAILY_ATTEMPT_CAP_DEFAULT: u32 = 3;
 pub const RUN_CONCURRENCY_RANGE: RangeInclusive<u32> = 1..=1000;
 /// Accepted `max_attempts`.
 pub const RUN_MAX_ATTEMPTS_RANGE: RangeInclusive<u32> = 1..=20;
+/// Largest accepted `calls_per_second` (far above any provider's rate;
+/// refuses absurd values such as 1e308).
+pub const RUN_CALLS_PER_SECOND_MAX: f64 = 1000.0;
 /// Accepted `call_timeout_secs` (one hour at most).
 pub const CALL_TIMEOUT_SECS_RANGE: RangeInclusive<u32> = 1..=3600;
 
@@ -136,9 +139,12 @@ impl RunSettings {
             );
         }
         if let Some(cps) = self.calls_per_second
-            && !(cps.is_finite() && cps > 0.0)
+            && !(cps.is_finite() && cps > 0.0 && cps <= RUN_CALLS_PER_SECOND_MAX)
         {
-            return bad("calls_per_second", format!("must be > 0, got {cps}"));
+            return bad(
+                "calls_per_second",
+                format!("must be > 0 and at most {RUN_CALLS_PER_SECOND_MAX}, got {cps}"),
+            );
         }
         if let Err(e) = self.calling_window.validate() {
             return bad("calling_window", e);

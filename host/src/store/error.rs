@@ -47,6 +47,18 @@ impl StoreError {
                         .map(str::to_string)
                         .unwrap_or_else(|| db.message().to_string()),
                 },
+                // Class 22 (data exception: a NUL in text 22021, in JSON
+                // 22P05, a number out of range...): the value is at fault,
+                // not the database. The API checks text first; this keeps
+                // anything it missed a 4xx. The message may quote the value:
+                // only the code is kept.
+                _ if db.code().is_some_and(|c| c.starts_with("22")) => StoreError::Invalid {
+                    field: "value".into(),
+                    reason: format!(
+                        "the database cannot store this value (SQLSTATE {})",
+                        db.code().unwrap_or_default()
+                    ),
+                },
                 _ if is_unavailable_code(db.code().as_deref()) => StoreError::Unavailable {
                     url: url.to_string(),
                     cause: db.message().to_string(),
