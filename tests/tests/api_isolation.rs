@@ -57,6 +57,22 @@ async fn security_events(api: &Api, key: &str, path: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The security events in the log at `path` once there are at least `n`
+/// (or after [`AUDIT_WITHIN`], for the assertion that follows to show them).
+async fn security_events_at_least(api: &Api, key: &str, path: &str, n: usize) -> Vec<Value> {
+    let start = std::time::Instant::now();
+    loop {
+        let events = security_events(api, key, path).await;
+        if events.len() >= n || start.elapsed() > AUDIT_WITHIN {
+            return events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// How long an event written off the response path may take to land.
+const AUDIT_WITHIN: std::time::Duration = std::time::Duration::from_secs(20);
+
 async fn every_endpoint_is_isolated(api: Api) {
     let admin = api.admin_key().await;
     api.install_sim_dialer(&admin).await;
@@ -163,6 +179,8 @@ async fn every_endpoint_is_isolated(api: Api) {
         "{v}"
     );
     assert!(!v.to_string().contains("+1415555"), "{v}");
+    // Audited like an id in a path (written off the response path).
+    expected_events += 1;
 
     // Listings show only B's own things.
     for path in [
@@ -195,14 +213,16 @@ async fn every_endpoint_is_isolated(api: Api) {
     );
 
     // Security events: in the owner's log and the platform's, none in B's.
-    let owner_events = security_events(&api, &a.key, "/api/audit").await;
+    // The body reference's event is written off the response path: wait.
+    let owner_events = security_events_at_least(&api, &a.key, "/api/audit", expected_events).await;
     assert_eq!(owner_events.len(), expected_events, "{owner_events:#?}");
     assert!(
         owner_events
             .iter()
             .all(|e| e["detail"]["by_business_id"] == b.id)
     );
-    let platform = security_events(&api, &admin, "/api/admin/audit").await;
+    let platform =
+        security_events_at_least(&api, &admin, "/api/admin/audit", expected_events).await;
     assert_eq!(platform.len(), expected_events, "{platform:#?}");
     assert!(security_events(&api, &b.key, "/api/audit").await.is_empty());
     let resources: std::collections::BTreeSet<&str> = owner_events
@@ -245,4 +265,98 @@ async fn tenant_key_on_admin_endpoints_is_403_and_admin_key_on_tenant_endpoints_
         (st, error_code(&v).as_str()),
         (StatusCode::FORBIDDEN, "tenant_key_required")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_references_in_a_run_body_on_postgres() {
+    foreign_references_in_a_run_body_are_refused_and_audited(Api::pg().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_references_in_a_run_body_on_sqlite() {
+    foreign_references_in_a_run_body_are_refused_and_audited(Api::sqlite().await).await;
+}
+
+/// Issue 12: another tenant's lead id or flow name in `POST
+/// /api/outbound/runs` is answered exactly as one nobody owns (422 naming
+/// the field), creates nothing, and is audited like an id in a path: in
+/// the owner's and the platform's logs (written off the response path,
+/// hence the wait).
+async fn foreign_references_in_a_run_body_are_refused_and_audited(api: Api) {
+    let admin = api.admin_key().await;
+    api.install_sim_dialer(&admin).await;
+    let a = api.tenant("owner").await;
+    let b = api.tenant("intruder").await;
+    let o = fixture(&api, &a).await;
+    let (st, _) = api
+        .raw(
+            Method::PUT,
+            "/api/plugins/flows/owner-only",
+            Some(&a.key),
+            "application/wasm",
+            dialplane::builtin::DEFAULT_FLOW.to_vec(),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    api.install_default_flow(&b).await;
+    let mine = api.import_leads(&b, 1).await;
+    let run = |ids: Vec<i64>, flow: &str| {
+        json!({"lead_ids": ids, "flow": flow, "dialer": "sim-dialer",
+               "settings": {"calling_window": {"start": "00:00", "end": "24:00"}}})
+    };
+    let cases = [
+        (
+            run(vec![mine[0], o.lead], "default-flow"),
+            run(vec![mine[0], 999_999], "default-flow"),
+            "lead_ids[1]",
+        ),
+        (
+            run(vec![mine[0]], "owner-only"),
+            run(vec![mine[0]], "nobody-has-this"),
+            "flow",
+        ),
+    ];
+    for (foreign, missing, field) in cases {
+        let (st_f, v_f) = api.post("/api/outbound/runs", &b.key, foreign).await;
+        let (st_m, v_m) = api.post("/api/outbound/runs", &b.key, missing).await;
+        assert_eq!(st_f, StatusCode::UNPROCESSABLE_ENTITY, "{v_f}");
+        assert_eq!(st_m, st_f, "{v_m}");
+        assert_eq!(v_f["error"]["field"], field, "{v_f}");
+        assert_eq!(v_m["error"]["field"], field, "{v_m}");
+        assert_eq!(error_code(&v_f), error_code(&v_m));
+    }
+    let (_, runs) = api.get("/api/outbound/runs", &b.key).await;
+    assert_eq!(runs["items"], json!([]), "nothing created: {runs}");
+
+    let owner_events = security_events_at_least(&api, &a.key, "/api/audit", 2).await;
+    let seen: std::collections::BTreeSet<(String, String, String)> = owner_events
+        .iter()
+        .map(|e| {
+            assert_eq!(e["detail"]["by_business_id"], b.id, "{e}");
+            (
+                e["detail"]["resource"].as_str().unwrap().to_string(),
+                e["detail"]["id"].as_str().unwrap().to_string(),
+                e["detail"]["endpoint"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let endpoint = "POST /api/outbound/runs".to_string();
+    assert_eq!(
+        seen,
+        [
+            (
+                "flow".to_string(),
+                "owner-only".to_string(),
+                endpoint.clone()
+            ),
+            ("lead".to_string(), o.lead.to_string(), endpoint),
+        ]
+        .into_iter()
+        .collect(),
+        "{owner_events:#?}"
+    );
+    assert_eq!(owner_events.len(), 2, "the missing ids wrote nothing");
+    let platform = security_events_at_least(&api, &admin, "/api/admin/audit", 2).await;
+    assert_eq!(platform.len(), 2, "{platform:#?}");
+    assert!(security_events(&api, &b.key, "/api/audit").await.is_empty());
 }

@@ -193,6 +193,53 @@ async fn append_security_event(
     .await
 }
 
+/// What a request body named that turned out not to be the tenant's.
+pub enum BodyReference {
+    /// A row id (`lead_ids[i]`, say).
+    Row(Resource, i64),
+    /// A flow by name.
+    Flow(String),
+}
+
+/// A request body named something that is not `t`'s, and the answer (a
+/// 4xx) says so as it would for something nobody owns: if another tenant
+/// owns it, records the security event, as [`not_found`] does for a path.
+/// Spawned, off the response path, so both answers cost the same.
+pub fn audit_body_reference(
+    s: &AppState,
+    t: &TenantAuth,
+    r: BodyReference,
+    endpoint: &'static str,
+) {
+    let (s, t) = (s.clone(), *t);
+    tokio::spawn(async move {
+        let found = match &r {
+            BodyReference::Row(resource, id) => s
+                .platform
+                .owner_of(*resource, *id)
+                .await
+                .map(|o| o.into_iter().filter(|o| *o != t.tenant).collect::<Vec<_>>()),
+            BodyReference::Flow(name) => s.platform.flow_owners(name, t.tenant).await,
+        };
+        let owners = match found {
+            Ok(owners) => owners,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot look up a resource owner");
+                return;
+            }
+        };
+        let (resource, id) = match &r {
+            BodyReference::Row(resource, id) => (resource.as_str(), id.to_string()),
+            BodyReference::Flow(name) => ("flow", name.clone()),
+        };
+        for owner in owners {
+            if let Err(e) = security_event(&s, &t, owner, resource, &id, endpoint).await {
+                tracing::error!(error = %e, "cannot record a security event");
+            }
+        }
+    });
+}
+
 /// The 404 for `resource` `id` asked by `t`: if another tenant owns it,
 /// records the security event first. The answer is the same either way.
 pub async fn not_found(

@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::audit::{or_not_found, record};
+use super::audit::{BodyReference, audit_body_reference, or_not_found, record};
 use super::auth::TenantAuth;
 use super::body::{RawBody, parse_json};
 use super::error::{ApiError, ApiResult};
@@ -24,7 +24,7 @@ use crate::lifecycle::compliance::CallingWindow;
 use crate::lifecycle::settings::{CancelMode, RunSettings};
 use crate::model::{JobId, LeadId, RunId};
 use crate::store::platform_reads::Resource;
-use crate::store::{LeadFilter, PAGE_LIMIT_MAX, Page, RunSpec};
+use crate::store::{LeadFilter, PAGE_LIMIT_MAX, Page, RunSpec, StoreError};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -207,7 +207,15 @@ async fn create(
         dialer: req.dialer,
         settings,
     };
-    let id = s.store.create_run(t.tenant, &spec).await?;
+    let id = match s.store.create_run(t.tenant, &spec).await {
+        Ok(id) => id,
+        Err(e) => {
+            if let Some(r) = body_reference(&e, &spec) {
+                audit_body_reference(&s, &t, r, "POST /api/outbound/runs");
+            }
+            return Err(e.into());
+        }
+    };
     record(
         &s,
         &t,
@@ -418,4 +426,22 @@ async fn cancel(
     };
     let endpoint = "POST /api/outbound/runs/{id}/cancel";
     Ok(Json(cancel_and_wait(&s, &t, id, req.mode, endpoint).await?))
+}
+
+/// The lead or flow a refused run names that the tenant does not have: it
+/// may be another tenant's (see [`audit_body_reference`]).
+fn body_reference(e: &StoreError, spec: &RunSpec) -> Option<BodyReference> {
+    let StoreError::Invalid { field, .. } = e else {
+        return None;
+    };
+    if field == "flow" {
+        return Some(BodyReference::Flow(spec.flow.clone()));
+    }
+    let i: usize = field
+        .strip_prefix("lead_ids[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()?;
+    let lead = spec.lead_ids.get(i)?;
+    Some(BodyReference::Row(Resource::Lead, lead.get()))
 }
