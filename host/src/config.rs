@@ -82,6 +82,9 @@ pub const CANCEL_WAIT_DEFAULT: Duration = Duration::from_secs(30);
 pub const API_LISTEN_DEFAULT: &str = "127.0.0.1:8080";
 /// Largest JSON or CSV request body (1 MiB): tens of thousands of leads.
 pub const API_BODY_LIMIT_DEFAULT: usize = 1 << 20;
+/// Security events being written off the response path at once (owner
+/// lookup and two audit inserts each); a request that finds none free waits.
+pub const API_AUDIT_WRITES_IN_FLIGHT: usize = 32;
 /// Largest plugin component upload (32 MiB: a componentize-js flow is ~12 MB,
 /// a componentize-py one ~19 MB).
 pub const API_PLUGIN_BODY_LIMIT_DEFAULT: usize = 32 << 20;

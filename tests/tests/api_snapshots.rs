@@ -181,6 +181,19 @@ async fn api_json_responses() {
         "error_paging",
         body(api.get("/api/leads?limit=100000", &t.key).await)
     );
+    // The cross-tenant request's security event is written off the
+    // response path: wait for it before the snapshot.
+    let start = std::time::Instant::now();
+    while !api.get("/api/audit", &t.key).await.1["items"]
+        .as_array()
+        .is_some_and(|items| items.iter().any(|e| e["security"] == true))
+    {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "no security event for the cross-tenant request"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     snap!("audit", body(api.get("/api/audit", &t.key).await));
     snap!(
         "dnc_add",

@@ -11,6 +11,8 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::AppState;
@@ -193,33 +195,34 @@ async fn append_security_event(
     .await
 }
 
-/// What a request body named that turned out not to be the tenant's.
-pub enum BodyReference {
-    /// A row id (`lead_ids[i]`, say).
+/// What a request named (in its path or its body) that turned out not to
+/// be the tenant's.
+pub enum Reference {
+    /// A row by id (`/runs/{id}`, `lead_ids[i]`).
     Row(Resource, i64),
     /// A flow by name.
     Flow(String),
 }
 
-/// A request body named something that is not `t`'s, and the answer (a
-/// 4xx) says so as it would for something nobody owns: if another tenant
-/// owns it, records the security event, as [`not_found`] does for a path.
-/// Spawned, off the response path, so both answers cost the same.
-pub fn audit_body_reference(
-    s: &AppState,
-    t: &TenantAuth,
-    r: BodyReference,
-    endpoint: &'static str,
-) {
-    let (s, t) = (s.clone(), *t);
+/// A request named something that is not `t`'s, and the answer (404, or
+/// the 422 of a body) is the one for something nobody owns: if another
+/// tenant owns it, records the security event. Spawned, off the response
+/// path, so a cross-tenant id and a nonexistent one cost the same work
+/// before the answer (no timing tell).
+pub async fn audit_reference(s: &AppState, t: &TenantAuth, r: Reference, endpoint: &str) {
+    let Ok(slot) = Arc::clone(&s.audit_slots).acquire_owned().await else {
+        return; // closed: never, the state owns it
+    };
+    let (s, t, endpoint) = (s.clone(), *t, endpoint.to_string());
     tokio::spawn(async move {
+        let _slot = slot;
         let found = match &r {
-            BodyReference::Row(resource, id) => s
+            Reference::Row(resource, id) => s
                 .platform
                 .owner_of(*resource, *id)
                 .await
                 .map(|o| o.into_iter().filter(|o| *o != t.tenant).collect::<Vec<_>>()),
-            BodyReference::Flow(name) => s.platform.flow_owners(name, t.tenant).await,
+            Reference::Flow(name) => s.platform.flow_owners(name, t.tenant).await,
         };
         let owners = match found {
             Ok(owners) => owners,
@@ -229,19 +232,20 @@ pub fn audit_body_reference(
             }
         };
         let (resource, id) = match &r {
-            BodyReference::Row(resource, id) => (resource.as_str(), id.to_string()),
-            BodyReference::Flow(name) => ("flow", name.clone()),
+            Reference::Row(resource, id) => (resource.as_str(), id.to_string()),
+            Reference::Flow(name) => ("flow", name.clone()),
         };
         for owner in owners {
-            if let Err(e) = security_event(&s, &t, owner, resource, &id, endpoint).await {
+            if let Err(e) = security_event(&s, &t, owner, resource, &id, &endpoint).await {
                 tracing::error!(error = %e, "cannot record a security event");
             }
         }
     });
 }
 
-/// The 404 for `resource` `id` asked by `t`: if another tenant owns it,
-/// records the security event first. The answer is the same either way.
+/// The 404 for `resource` `id` asked by `t`, the same whoever owns it; the
+/// security event, if another tenant does, is written off the response
+/// path ([`audit_reference`]).
 pub async fn not_found(
     s: &AppState,
     t: &TenantAuth,
@@ -249,17 +253,7 @@ pub async fn not_found(
     id: i64,
     endpoint: &str,
 ) -> ApiError {
-    match s.platform.owner_of(resource, id).await {
-        Ok(Some(owner)) if owner != t.tenant => {
-            if let Err(e) =
-                security_event(s, t, owner, resource.as_str(), &id.to_string(), endpoint).await
-            {
-                tracing::error!(error = %e, "cannot record a security event");
-            }
-        }
-        Ok(_) => {}
-        Err(e) => tracing::error!(error = %e, "cannot look up a resource owner"),
-    }
+    audit_reference(s, t, Reference::Row(resource, id), endpoint).await;
     ApiError::NotFound(resource.as_str())
 }
 

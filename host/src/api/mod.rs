@@ -108,6 +108,10 @@ pub struct AppState {
     pub flow_names: Arc<Mutex<HashMap<i64, (String, i64)>>>,
     /// Active dialer adapters, prepared, for provider callbacks.
     pub adapters: Arc<callbacks::AdapterCache>,
+    /// Security-event writes in flight off the response path
+    /// ([`audit::audit_reference`]): bounded, so a flood of probes waits
+    /// for a permit instead of queueing unbounded work.
+    pub audit_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -127,6 +131,9 @@ impl AppState {
             config: Arc::new(config),
             flow_names: Arc::default(),
             adapters: Arc::default(),
+            audit_slots: Arc::new(tokio::sync::Semaphore::new(
+                crate::config::API_AUDIT_WRITES_IN_FLIGHT,
+            )),
         })
     }
 }

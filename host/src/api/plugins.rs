@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::AppState;
-use super::audit::{record, security_event};
+use super::audit::{Reference, audit_reference, record};
 use super::auth::TenantAuth;
 use super::body::{ApiJson, RawBody};
 use super::error::{ApiError, ApiResult};
@@ -175,15 +175,9 @@ pub async fn rollback_version(
 }
 
 /// A tenant asked for a flow name it does not have: 404, and a security
-/// event if the name is another tenant's.
+/// event (off the response path) if the name is another tenant's.
 async fn flow_not_found(s: &AppState, t: &TenantAuth, name: &str, endpoint: &str) -> ApiError {
-    if let Ok(owners) = s.platform.flow_owners(name, t.tenant).await {
-        for owner in owners {
-            if let Err(e) = security_event(s, t, owner, "flow", name, endpoint).await {
-                tracing::error!(error = %e, "cannot record a security event");
-            }
-        }
-    }
+    audit_reference(s, t, Reference::Flow(name.to_string()), endpoint).await;
     ApiError::NotFound("plugin")
 }
 

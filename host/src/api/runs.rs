@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::audit::{BodyReference, audit_body_reference, or_not_found, record};
+use super::audit::{Reference, audit_reference, or_not_found, record};
 use super::auth::TenantAuth;
 use super::body::{RawBody, parse_json};
 use super::error::{ApiError, ApiResult};
@@ -211,7 +211,7 @@ async fn create(
         Ok(id) => id,
         Err(e) => {
             if let Some(r) = body_reference(&e, &spec) {
-                audit_body_reference(&s, &t, r, "POST /api/outbound/runs");
+                audit_reference(&s, &t, r, "POST /api/outbound/runs").await;
             }
             return Err(e.into());
         }
@@ -429,13 +429,13 @@ async fn cancel(
 }
 
 /// The lead or flow a refused run names that the tenant does not have: it
-/// may be another tenant's (see [`audit_body_reference`]).
-fn body_reference(e: &StoreError, spec: &RunSpec) -> Option<BodyReference> {
+/// may be another tenant's (see [`audit_reference`]).
+fn body_reference(e: &StoreError, spec: &RunSpec) -> Option<Reference> {
     let StoreError::Invalid { field, .. } = e else {
         return None;
     };
     if field == "flow" {
-        return Some(BodyReference::Flow(spec.flow.clone()));
+        return Some(Reference::Flow(spec.flow.clone()));
     }
     let i: usize = field
         .strip_prefix("lead_ids[")?
@@ -443,5 +443,5 @@ fn body_reference(e: &StoreError, spec: &RunSpec) -> Option<BodyReference> {
         .parse()
         .ok()?;
     let lead = spec.lead_ids.get(i)?;
-    Some(BodyReference::Row(Resource::Lead, lead.get()))
+    Some(Reference::Row(Resource::Lead, lead.get()))
 }

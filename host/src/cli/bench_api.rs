@@ -7,7 +7,11 @@
 //! - `GET /api/outbound/runs/{id}` (auth, RLS scope, run + counts + flow);
 //! - `POST /api/callbacks/{token}` (token lookup, the sim-dialer's
 //!   `parse-callback` in a fresh wasm instance, the call state machine —
-//!   for a provider call id no attempt has, i.e. the full lookup path).
+//!   for a provider call id no attempt has, i.e. the full lookup path);
+//! - the timing-tell pair: `GET /api/outbound/runs/{id}` by a second
+//!   tenant for the first one's run (404, plus a security event written off
+//!   the response path) and for a run nobody has (404). Their medians
+//!   should match: the answer must not reveal which ids exist.
 //!
 //! Prints requests/s and p50/p99 latency per endpoint as one JSON line.
 
@@ -26,6 +30,8 @@ use crate::store::{LeadInput, RunSpec};
 
 /// Concurrent connections, as the issue asks.
 pub const CONNECTIONS: usize = 64;
+/// A run id no tenant has (the timing-tell pair's "nonexistent" side).
+const MISSING_RUN_ID: i64 = 999_999_999;
 
 #[derive(Debug, clap::Args)]
 pub struct ApiBenchArgs {
@@ -160,6 +166,8 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
         )
         .await?;
     let token = db.create_callback_token(bid, "sim-dialer").await?;
+    let intruder = db.create_tenant("bench-intruder").await?;
+    let intruder_key = db.create_api_key(Some(intruder)).await?.plaintext;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -187,10 +195,24 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
             )))
             .expect("request")
     });
+    let intruder_get = |path: String| -> Arc<dyn Fn() -> Request<Full<Bytes>> + Send + Sync> {
+        let auth = format!("Bearer {intruder_key}");
+        Arc::new(move || {
+            Request::get(path.as_str())
+                .header("host", "127.0.0.1")
+                .header("authorization", auth.as_str())
+                .body(Full::new(Bytes::new()))
+                .expect("request")
+        })
+    };
+    let foreign_req = intruder_get(format!("/api/outbound/runs/{run_id}"));
+    let missing_req = intruder_get(format!("/api/outbound/runs/{}", MISSING_RUN_ID));
     // Warm-up: compile the adapter once, fill pools.
     drive(addr, 1, Arc::clone(&cb_req)).await?;
     let get = drive(addr, a.secs, get_req).await?;
     let cb = drive(addr, a.secs, cb_req).await?;
+    let foreign = drive(addr, a.secs, foreign_req).await?;
+    let missing = drive(addr, a.secs, missing_req).await?;
     let _ = tx.send(());
     let _ = server.await;
 
@@ -206,6 +228,10 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
         "secs_per_endpoint": a.secs,
         "get_run": {"requests": get.requests, "errors": get.errors, "rps": get.rps.round(), "p50_us": get.p50_us, "p99_us": get.p99_us},
         "callback": {"requests": cb.requests, "errors": cb.errors, "rps": cb.rps.round(), "p50_us": cb.p50_us, "p99_us": cb.p99_us},
+        // Every answer is a 404 here, counted under `errors`.
+        "get_run_cross_tenant_404": {"requests": foreign.requests, "rps": foreign.rps.round(), "p50_us": foreign.p50_us, "p99_us": foreign.p99_us},
+        "get_run_missing_404": {"requests": missing.requests, "rps": missing.rps.round(), "p50_us": missing.p50_us, "p99_us": missing.p99_us},
+        "timing_tell_p50_ratio": (foreign.p50_us as f64 / missing.p50_us.max(1) as f64 * 100.0).round() / 100.0,
     });
     if a.json {
         println!("{line}");
@@ -217,6 +243,10 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
         println!(
             "POST /api/callbacks/{{token}}: {:.0} req/s, p99 {} µs ({} errors)",
             cb.rps, cb.p99_us, cb.errors
+        );
+        println!(
+            "GET another tenant's run / a missing run (404): p50 {} / {} µs",
+            foreign.p50_us, missing.p50_us
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
