@@ -83,8 +83,11 @@ pub const API_LISTEN_DEFAULT: &str = "127.0.0.1:8080";
 /// Largest JSON or CSV request body (1 MiB): tens of thousands of leads.
 pub const API_BODY_LIMIT_DEFAULT: usize = 1 << 20;
 /// Security events being written off the response path at once (owner
-/// lookup and two audit inserts each); a request that finds none free waits.
+/// lookup and two audit inserts each).
 pub const API_AUDIT_WRITES_IN_FLIGHT: usize = 32;
+/// Security events queued or being written; a request that finds this many
+/// waits (back-pressure on a flood of probes, never lost events).
+pub const API_AUDIT_WRITES_QUEUED: usize = 1024;
 /// Largest plugin component upload (32 MiB: a componentize-js flow is ~12 MB,
 /// a componentize-py one ~19 MB).
 pub const API_PLUGIN_BODY_LIMIT_DEFAULT: usize = 32 << 20;

@@ -27,11 +27,19 @@ pub struct PgCluster {
     bin: PathBuf,
     port: u16,
     as_postgres: bool,
+    /// Extra server settings (`name=value`), passed as `-c` at every start.
+    settings: Vec<String>,
 }
 
 impl PgCluster {
     /// initdb + start; returns once the server accepts connections.
     pub fn start() -> Result<PgCluster> {
+        Self::start_with(&[])
+    }
+
+    /// [`PgCluster::start`] with extra server settings (`name=value`), e.g.
+    /// `shared_preload_libraries=pg_stat_statements`.
+    pub fn start_with(settings: &[&str]) -> Result<PgCluster> {
         let bin = server_bin_dir()?;
         let as_postgres = is_root();
         let root = std::env::temp_dir().join(format!("dialplane-pg-{}", random_suffix()));
@@ -51,6 +59,7 @@ impl PgCluster {
             bin,
             port,
             as_postgres,
+            settings: settings.iter().map(|s| s.to_string()).collect(),
         };
         cluster.run_ok(
             "initdb",
@@ -108,11 +117,14 @@ impl PgCluster {
     }
 
     fn pg_ctl_start(&self) -> Result<()> {
-        let opts = format!(
+        let mut opts = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300",
             self.port,
             self.root.join("sock").display()
         );
+        for s in &self.settings {
+            opts.push_str(&format!(" -c {s}"));
+        }
         let log = self.root.join("server.log").display().to_string();
         self.run_ok(
             "pg_ctl",

@@ -360,3 +360,98 @@ async fn foreign_references_in_a_run_body_are_refused_and_audited(api: Api) {
     assert_eq!(platform.len(), 2, "{platform:#?}");
     assert!(security_events(&api, &b.key, "/api/audit").await.is_empty());
 }
+
+/// Issue 12: asking for another tenant's run and for a run nobody has runs
+/// the same database statements before the answer, counted (not timed)
+/// with `pg_stat_statements` on a dedicated cluster. The security event's
+/// writes wait, off the response path, while the test holds every audit
+/// slot; once released, the event lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_id_and_a_missing_one_run_the_same_statements_before_the_answer() {
+    use dialplane::config::API_AUDIT_WRITES_IN_FLIGHT;
+    use dialplane_tests::pg::PgCluster;
+    use sqlx::Connection;
+
+    let cluster = tokio::task::spawn_blocking(|| {
+        PgCluster::start_with(&["shared_preload_libraries=pg_stat_statements"])
+    })
+    .await
+    .unwrap()
+    .expect("a cluster with pg_stat_statements (PostgreSQL's contrib modules)");
+    let url = cluster.create_database().await.unwrap();
+    let mut stats = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("CREATE EXTENSION pg_stat_statements")
+        .execute(&mut stats)
+        .await
+        .unwrap();
+    let api = Api::pg_at(url.clone()).await;
+    let a = api.tenant("owner").await;
+    let b = api.tenant("intruder").await;
+    api.install_sim_dialer(&api.admin_key().await).await;
+    let o = fixture(&api, &a).await;
+
+    // The statements run so far, by normalized text.
+    async fn counts(c: &mut sqlx::PgConnection) -> std::collections::BTreeMap<String, i64> {
+        sqlx::query_as::<_, (String, i64)>(
+            "SELECT query, calls FROM pg_stat_statements \
+             WHERE query NOT ILIKE '%pg_stat_statements%'",
+        )
+        .fetch_all(c)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+    }
+    fn delta(
+        before: &std::collections::BTreeMap<String, i64>,
+        after: &std::collections::BTreeMap<String, i64>,
+    ) -> std::collections::BTreeMap<String, i64> {
+        after
+            .iter()
+            .map(|(q, n)| (q.clone(), n - before.get(q).copied().unwrap_or(0)))
+            .filter(|(_, n)| *n != 0)
+            .collect()
+    }
+
+    // Off-path writes wait while the test holds every slot.
+    let held = api
+        .state
+        .audit_slots
+        .clone()
+        .acquire_many_owned(API_AUDIT_WRITES_IN_FLIGHT as u32)
+        .await
+        .unwrap();
+    // Warm both paths once (prepared statements, pool connections).
+    for id in [o.run, 999_999_999] {
+        let (st, _) = api.get(&format!("/api/outbound/runs/{id}"), &b.key).await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+    }
+    let s0 = counts(&mut stats).await;
+    let (st, foreign_body) = api
+        .get(&format!("/api/outbound/runs/{}", o.run), &b.key)
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let s1 = counts(&mut stats).await;
+    let (st, missing_body) = api.get("/api/outbound/runs/999999999", &b.key).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let s2 = counts(&mut stats).await;
+    assert_eq!(foreign_body, missing_body, "the same answer");
+    let (foreign, missing) = (delta(&s0, &s1), delta(&s1, &s2));
+    assert!(!foreign.is_empty(), "the request ran statements");
+    assert_eq!(
+        foreign, missing,
+        "the same statements before the answer, whoever owns the id"
+    );
+    assert!(
+        foreign
+            .keys()
+            .all(|q| !q.to_ascii_lowercase().contains("audit")),
+        "no audit write on the response path: {foreign:#?}"
+    );
+
+    // Released, the two foreign asks are recorded (none for the missing id).
+    drop(held);
+    let events = security_events_at_least(&api, &a.key, "/api/audit", 2).await;
+    assert_eq!(events.len(), 2, "{events:#?}");
+    drop(cluster);
+}

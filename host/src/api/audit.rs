@@ -210,12 +210,15 @@ pub enum Reference {
 /// path, so a cross-tenant id and a nonexistent one cost the same work
 /// before the answer (no timing tell).
 pub async fn audit_reference(s: &AppState, t: &TenantAuth, r: Reference, endpoint: &str) {
-    let Ok(slot) = Arc::clone(&s.audit_slots).acquire_owned().await else {
+    let Ok(queued) = Arc::clone(&s.audit_queue).acquire_owned().await else {
         return; // closed: never, the state owns it
     };
     let (s, t, endpoint) = (s.clone(), *t, endpoint.to_string());
     tokio::spawn(async move {
-        let _slot = slot;
+        let _queued = queued;
+        let Ok(_slot) = Arc::clone(&s.audit_slots).acquire_owned().await else {
+            return;
+        };
         let found = match &r {
             Reference::Row(resource, id) => s
                 .platform

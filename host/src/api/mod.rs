@@ -108,9 +108,11 @@ pub struct AppState {
     pub flow_names: Arc<Mutex<HashMap<i64, (String, i64)>>>,
     /// Active dialer adapters, prepared, for provider callbacks.
     pub adapters: Arc<callbacks::AdapterCache>,
-    /// Security-event writes in flight off the response path
-    /// ([`audit::audit_reference`]): bounded, so a flood of probes waits
-    /// for a permit instead of queueing unbounded work.
+    /// Security-event writes waiting or running off the response path
+    /// ([`audit::audit_reference`]): a request waits for one only when
+    /// this many are queued, so a flood of probes cannot queue unbounded work.
+    pub audit_queue: Arc<tokio::sync::Semaphore>,
+    /// Of those, the ones writing at once (owner lookup, audit inserts).
     pub audit_slots: Arc<tokio::sync::Semaphore>,
 }
 
@@ -131,6 +133,9 @@ impl AppState {
             config: Arc::new(config),
             flow_names: Arc::default(),
             adapters: Arc::default(),
+            audit_queue: Arc::new(tokio::sync::Semaphore::new(
+                crate::config::API_AUDIT_WRITES_QUEUED,
+            )),
             audit_slots: Arc::new(tokio::sync::Semaphore::new(
                 crate::config::API_AUDIT_WRITES_IN_FLIGHT,
             )),

@@ -42,6 +42,11 @@ impl Api {
         Self::start(url, config, None).await
     }
 
+    /// A server on the PostgreSQL database at `url`.
+    pub async fn pg_at(url: String) -> Api {
+        Self::start(url, ApiConfig::default(), None).await
+    }
+
     /// A server on a fresh SQLite file.
     pub async fn sqlite() -> Api {
         let (url, dir) = dialplane_tests::sqlite_url().unwrap();
