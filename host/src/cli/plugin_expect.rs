@@ -3,7 +3,7 @@
 //!
 //! Without `--update` the transcript is compared with the file as YAML
 //! values (so formatting does not count) and a change exits 1 with the
-//! [`transcript_diff`](super::transcript_diff). With `--update` the file is
+//! [`transcript_diff`]. With `--update` the file is
 //! (re)written atomically, and the command says whether it created,
 //! updated or kept it.
 
