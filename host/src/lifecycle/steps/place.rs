@@ -101,6 +101,18 @@ pub async fn place_one(
     }
     // "Placed" = the provider has it: stamped when place-call returned.
     let placed_at = Utc::now().timestamp_millis();
+    // A call the provider has, still under way: its callbacks settle it.
+    let pending_call = |provider_call_id: String| PendingCall {
+        job_id: job.job_id,
+        lead_id: job.lead_id,
+        attempt,
+        idempotency_key: key.clone(),
+        provider_call_id,
+        placed_at,
+        call_deadline: placed_at + i64::from(run.claimed.settings.call_timeout_secs) * 1000,
+        dialer_version,
+        compliance: compliance.clone(),
+    };
     let placed = match r {
         Ok(Ok(Placement::Finished(report))) => Placed::Done(
             after_call(
@@ -118,17 +130,9 @@ pub async fn place_one(
             )
             .await,
         ),
-        Ok(Ok(Placement::Pending(provider_call_id))) => Placed::Pending(PendingCall {
-            job_id: job.job_id,
-            lead_id: job.lead_id,
-            attempt,
-            idempotency_key: key,
-            provider_call_id,
-            placed_at,
-            call_deadline: placed_at + i64::from(run.claimed.settings.call_timeout_secs) * 1000,
-            dialer_version,
-            compliance: compliance.clone(),
-        }),
+        Ok(Ok(Placement::Pending(provider_call_id))) => {
+            Placed::Pending(pending_call(provider_call_id))
+        }
         // Nothing was placed (throttled, or a passing fault such as the
         // adapter's own storage being down): try again later without using
         // up an attempt, under the same idempotency key.
@@ -169,18 +173,9 @@ pub async fn place_one(
                     Placed::Done(JobResult::requeue(at, ctx.clock.now().timestamp_millis()))
                 }
                 Reconciled::Ended(report) => Placed::Done(after_call(ctx, run, call, report).await),
-                Reconciled::InFlight(provider_call_id) => Placed::Pending(PendingCall {
-                    job_id: job.job_id,
-                    lead_id: job.lead_id,
-                    attempt,
-                    idempotency_key: key,
-                    provider_call_id,
-                    placed_at,
-                    call_deadline: placed_at
-                        + i64::from(run.claimed.settings.call_timeout_secs) * 1000,
-                    dialer_version,
-                    compliance: compliance.clone(),
-                }),
+                Reconciled::InFlight(provider_call_id) => {
+                    Placed::Pending(pending_call(provider_call_id))
+                }
                 Reconciled::CannotTell(why) => Placed::Done(JobResult::interrupted(
                     at,
                     format!("dialer failed during place-call: {e}; lookup {why}; not re-dialed"),
