@@ -13,6 +13,7 @@
 //!   precise 4xx on both engines, nothing written.
 //! - [`api_fuzz`]: generated bad bodies on every write route: no 5xx, no change on 4xx.
 //! - [`api_callback_auth`]: dialer config validation and callback signatures.
+//! - [`api_callback_fuzz`]: generated bad callbacks: no 5xx, no change on 4xx.
 //! - [`api_callbacks`]: provider status callbacks, end to end.
 //! - [`api_flow`]: the API with a real worker: auth, leads, plugins, runs.
 //! - [`api_isolation`]: tenant isolation for every endpoint and resource.
@@ -52,6 +53,7 @@ mod api_common;
 mod api_bad_input;
 mod api_bad_text;
 mod api_callback_auth;
+mod api_callback_fuzz;
 mod api_callbacks;
 mod api_flow;
 mod api_fuzz;

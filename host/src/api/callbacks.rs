@@ -12,7 +12,8 @@
 //! so providers do not retry events that were understood. `held`: no call of
 //! the tenant has that provider id yet (the provider was faster than the
 //! worker recording the call); the event is kept and applied once it is. An
-//! unknown token is 404; a request the adapter finds malformed is 400; one it
+//! unknown token is 404; a request the adapter finds malformed, or whose
+//! decoded event is over the plugin output limit, is 400; one it
 //! cannot authenticate is 403, applies nothing and writes a security event to
 //! the tenant's and the platform's audit log.
 
@@ -31,7 +32,7 @@ use super::body::RawBody;
 use super::error::{ApiError, ApiResult};
 use super::params::ApiPath;
 use crate::runtime::{
-    CallbackError, CallbackRequest, PluginKind, PluginMeta, PluginScope, Prepared,
+    CallbackError, CallbackRequest, PluginFailure, PluginKind, PluginMeta, PluginScope, Prepared,
 };
 use crate::store::tenant_scope::{DbScope, scoped};
 use crate::store::{CallEventApplied, StoreError, StoreKv};
@@ -140,7 +141,22 @@ async fn callback(
         })?;
         let parsed = inst.parse_callback(&config, &req).await.map_err(|e| {
             s.metrics.plugin_error(e.cause.label());
-            ApiError::Internal(e.to_string())
+            match e.cause {
+                // The decoded event is over the plugin output limit: the
+                // request's fields were too large, not the adapter's fault.
+                PluginFailure::InvalidOutput(m) => {
+                    s.metrics.callback("malformed");
+                    ApiError::bad_request(
+                        "invalid_callback",
+                        None,
+                        format!(
+                            "the {} adapter's decoded callback is refused: {m}",
+                            target.dialer
+                        ),
+                    )
+                }
+                _ => ApiError::Internal(e.to_string()),
+            }
         })?;
         let event = match parsed {
             Err(CallbackError::Malformed(m)) => {

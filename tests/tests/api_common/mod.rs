@@ -22,7 +22,7 @@ pub struct Api {
     pub url: String,
     pub plugins: Arc<PluginHost>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    workers: Vec<StopHandle>,
+    workers: Vec<(StopHandle, tokio::task::JoinHandle<anyhow::Result<()>>)>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -108,8 +108,16 @@ impl Api {
         )
         .await
         .unwrap();
-        tokio::spawn(w.start());
-        self.workers.push(handle);
+        self.workers.push((handle, tokio::spawn(w.start())));
+    }
+
+    /// Stops the in-process workers and waits until they have ended, so
+    /// nothing but requests changes the data afterwards.
+    pub async fn stop_workers(&mut self) {
+        for (handle, task) in self.workers.drain(..) {
+            handle.stop();
+            task.await.expect("worker task").expect("worker");
+        }
     }
 
     pub async fn tenant(&self, name: &str) -> Tenant {
@@ -291,7 +299,7 @@ impl Drop for Api {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
-        for w in &self.workers {
+        for (w, _) in &self.workers {
             w.stop();
         }
     }
