@@ -513,3 +513,48 @@ fn check_and_test_share_the_compile_cache_and_recompile_a_corrupt_entry() {
         "{stderr}"
     );
 }
+
+/// `plugin builtin`: lists the embedded flows and dialers (never the test
+/// components), writes one byte-identical to stdout or a file, and names the
+/// choices for an unknown name.
+#[test]
+fn builtin_lists_and_writes_the_embedded_components() {
+    let out = dialplane(&["plugin", "builtin"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed = text(&out.stdout);
+    for name in [
+        "sim-dialer",
+        "http-dialer",
+        "default-flow",
+        "business-rules-flow",
+    ] {
+        assert!(listed.contains(name), "{listed}");
+    }
+    assert!(!listed.contains("hostile"), "{listed}");
+
+    let out = dialplane(&["plugin", "builtin", "sim-dialer"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        out.stdout == builtin::SIM_DIALER,
+        "stdout is not the component"
+    );
+
+    let path = file("placeholder", b"").with_file_name("flow.wasm");
+    let out = dialplane(&[
+        "plugin",
+        "builtin",
+        "default-flow",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(std::fs::read(&path).unwrap() == builtin::DEFAULT_FLOW);
+
+    let out = dialplane(&["plugin", "builtin", "hostile-loop"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("no built-in component `hostile-loop`") && err.contains("sim-dialer"),
+        "{err}"
+    );
+}

@@ -7,7 +7,7 @@
 //! Module map: [`serve`], [`worker`], [`migrate`], [`tenant`] (tenant and
 //! admin keys), [`demo`], [`plugin`] (`check`, `test`) with
 //! [`plugin_expect`] (`test --expect/--update`) and [`transcript_diff`] (the
-//! diff it prints), and the benchmarks
+//! diff it prints), [`plugin_builtin`] (`builtin`: the embedded components), and the benchmarks
 //! [`bench`](mod@bench) (the `bench` command and `bench plugin`), [`bench_lifecycle`],
 //! [`bench_api`]. [`compile_cache`] holds the compiled-component cache flags
 //! that `serve`, `worker` and `plugin check|test` share.
@@ -19,6 +19,7 @@ pub mod compile_cache;
 pub mod demo;
 pub mod migrate;
 pub mod plugin;
+pub mod plugin_builtin;
 pub mod plugin_expect;
 pub mod serve;
 pub mod tenant;

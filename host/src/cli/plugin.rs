@@ -20,6 +20,9 @@ pub enum PluginCommand {
     Check(CheckArgs),
     /// Run a call flow over a lead file against the simulated dialer; prints a YAML transcript.
     Test(TestArgs),
+    /// Write a component embedded in this binary (sim-dialer, http-dialer,
+    /// the example flows) to stdout or a file; without a name, list them.
+    Builtin(super::plugin_builtin::BuiltinArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -96,6 +99,7 @@ pub async fn run(c: PluginCommand) -> anyhow::Result<ExitCode> {
     match c {
         PluginCommand::Check(a) => check(a),
         PluginCommand::Test(a) => test(a).await,
+        PluginCommand::Builtin(a) => super::plugin_builtin::run(a),
     }
 }
 
