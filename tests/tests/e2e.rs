@@ -38,6 +38,7 @@
 //! - [`provider_takeover`]: SIGKILL of a run's owner mid-`place-call` on the
 //!   real provider path: no call lost, doubled or left `interrupted`.
 //! - [`provider_health`]: a run whose dialer cannot work fails at once, with the reason.
+//! - [`readme_tour`]: the README's tour, run as written by bash and curl.
 //! - [`run_fidelity`]: a run persists what `plugin test` shows the flow
 //!   returned (lead status and tags, notes, retries), on both engines.
 //! - [`sim_dialer`]: the built-in sim-dialer's outcome table and ledger.
@@ -78,6 +79,7 @@ mod plugin_limits;
 mod provider_health;
 mod provider_path;
 mod provider_takeover;
+mod readme_tour;
 mod run_fidelity;
 mod sim_dialer;
 mod store_cli;
