@@ -10,8 +10,9 @@
 //!   for a provider call id no attempt has, i.e. the full lookup path);
 //! - the timing-tell pair: `GET /api/outbound/runs/{id}` by a second
 //!   tenant for the first one's run (404, plus a security event written off
-//!   the response path) and for a run nobody has (404). Their medians
-//!   should match: the answer must not reveal which ids exist.
+//!   the response path) and for a run nobody has (404), interleaved on the
+//!   same connections as a prober would send them. Their medians should
+//!   match: the answer must not reveal which ids exist.
 //!
 //! Prints requests/s and p50/p99 latency per endpoint as one JSON line.
 
@@ -54,56 +55,81 @@ struct Load {
     p99_us: u64,
 }
 
-async fn drive(
+type MakeRequest = Arc<dyn Fn() -> Request<Full<Bytes>> + Send + Sync>;
+
+async fn drive(addr: std::net::SocketAddr, secs: u64, make: MakeRequest) -> anyhow::Result<Load> {
+    let mut loads = drive_mix(addr, secs, vec![make]).await?;
+    Ok(loads.remove(0))
+}
+
+/// Drives `makes` interleaved: each connection sends them in turn, so every
+/// kind of request sees the same load (and the same background work, such
+/// as the security events one kind queues). One [`Load`] per kind.
+async fn drive_mix(
     addr: std::net::SocketAddr,
     secs: u64,
-    make: Arc<dyn Fn() -> Request<Full<Bytes>> + Send + Sync>,
-) -> anyhow::Result<Load> {
+    makes: Vec<MakeRequest>,
+) -> anyhow::Result<Vec<Load>> {
+    let kinds = makes.len();
+    let makes = Arc::new(makes);
     let end = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..CONNECTIONS {
-        let make = Arc::clone(&make);
+    for conn in 0..CONNECTIONS {
+        let makes = Arc::clone(&makes);
         tasks.push(tokio::spawn(async move {
             let stream = tokio::net::TcpStream::connect(addr).await?;
             stream.set_nodelay(true)?;
-            let (mut send, conn) =
+            let (mut send, conn_task) =
                 hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-            tokio::spawn(conn);
-            let (mut lat, mut errors) = (Vec::new(), 0usize);
+            tokio::spawn(conn_task);
+            let mut lat = vec![Vec::new(); kinds];
+            let mut errors = vec![0usize; kinds];
+            let mut i = conn;
             while Instant::now() < end {
+                let kind = i % kinds;
+                i += 1;
                 let t0 = Instant::now();
-                let resp = send.send_request(make()).await?;
+                let resp = send.send_request(makes[kind]()).await?;
                 let ok = resp.status().is_success();
                 resp.into_body().collect().await?;
-                lat.push(t0.elapsed().as_micros() as u64);
+                lat[kind].push(t0.elapsed().as_micros() as u64);
                 if !ok {
-                    errors += 1;
+                    errors[kind] += 1;
                 }
             }
             anyhow::Ok((lat, errors))
         }));
     }
-    let (mut all, mut errors) = (Vec::new(), 0);
+    let mut all = vec![Vec::new(); kinds];
+    let mut errors = vec![0usize; kinds];
     for t in tasks {
         let (lat, e) = t.await??;
-        all.extend(lat);
-        errors += e;
+        for k in 0..kinds {
+            all[k].extend_from_slice(&lat[k]);
+            errors[k] += e[k];
+        }
     }
     let elapsed = started.elapsed().as_secs_f64();
-    all.sort_unstable();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0)
-    };
-    Ok(Load {
-        requests: all.len(),
-        errors,
-        rps: all.len() as f64 / elapsed,
-        p50_us: pct(0.50),
-        p99_us: pct(0.99),
-    })
+    Ok(all
+        .into_iter()
+        .zip(errors)
+        .map(|(mut lat, errors)| {
+            lat.sort_unstable();
+            let pct = |p: f64| {
+                lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+                    .copied()
+                    .unwrap_or(0)
+            };
+            Load {
+                requests: lat.len(),
+                errors,
+                rps: lat.len() as f64 / elapsed,
+                p50_us: pct(0.50),
+                p99_us: pct(0.99),
+            }
+        })
+        .collect())
 }
 
 pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
@@ -178,7 +204,7 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
 
     let get_path = format!("/api/outbound/runs/{run_id}");
     let auth = format!("Bearer {key}");
-    let get_req: Arc<dyn Fn() -> Request<Full<Bytes>> + Send + Sync> = Arc::new(move || {
+    let get_req: MakeRequest = Arc::new(move || {
         Request::get(get_path.as_str())
             .header("host", "127.0.0.1")
             .header("authorization", auth.as_str())
@@ -186,7 +212,7 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
             .expect("request")
     });
     let cb_path = format!("/api/callbacks/{token}");
-    let cb_req: Arc<dyn Fn() -> Request<Full<Bytes>> + Send + Sync> = Arc::new(move || {
+    let cb_req: MakeRequest = Arc::new(move || {
         Request::post(cb_path.as_str())
             .header("host", "127.0.0.1")
             .header("content-type", "application/x-www-form-urlencoded")
@@ -195,7 +221,7 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
             )))
             .expect("request")
     });
-    let intruder_get = |path: String| -> Arc<dyn Fn() -> Request<Full<Bytes>> + Send + Sync> {
+    let intruder_get = |path: String| -> MakeRequest {
         let auth = format!("Bearer {intruder_key}");
         Arc::new(move || {
             Request::get(path.as_str())
@@ -211,8 +237,11 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
     drive(addr, 1, Arc::clone(&cb_req)).await?;
     let get = drive(addr, a.secs, get_req).await?;
     let cb = drive(addr, a.secs, cb_req).await?;
-    let foreign = drive(addr, a.secs, foreign_req).await?;
-    let missing = drive(addr, a.secs, missing_req).await?;
+    // Interleaved, as a prober would send them: the two answers compared
+    // under the same load.
+    let mut pair = drive_mix(addr, a.secs, vec![foreign_req, missing_req]).await?;
+    let missing = pair.pop().expect("two kinds");
+    let foreign = pair.pop().expect("two kinds");
     let _ = tx.send(());
     let _ = server.await;
 
