@@ -1,11 +1,13 @@
-//! Generated bad bodies (proptest, deterministic seed) against every JSON
+//! Generated bad bodies (proptest, deterministic seed) against every
 //! POST/PUT route, on PostgreSQL and SQLite: NUL in strings, arrays for
-//! objects, wrong types, huge numbers, unknown fields, truncated JSON.
+//! objects, wrong types, huge numbers, unknown fields, truncated JSON; bodies
+//! sent to the routes that take none; and broken CSV lead files. (Provider
+//! callbacks have their own: `api_callback_fuzz`.)
 //! Asserts: never a 5xx; a 4xx is in the error shape and changes nothing
 //! (the tenant's [`snapshot`] is equal before and after).
 
 use crate::api_bad_text::snapshot;
-use crate::api_common::{Api, error_code};
+use crate::api_common::{Api, Tenant, error_code};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
@@ -112,6 +114,48 @@ fn spoil(valid: &Value, m: &Mutation) -> Vec<u8> {
     serde_json::to_vec(&v).unwrap()
 }
 
+/// What a write can change: the tenant's resources, its flows, the
+/// platform's dialers and the run's jobs.
+async fn state(api: &Api, t: &Tenant, admin: &str, run: i64) -> Value {
+    let mut out = snapshot(api, t).await;
+    for (path, key) in [
+        ("/api/plugins/flows".to_string(), t.key.as_str()),
+        ("/api/admin/dialers".to_string(), admin),
+        (format!("/api/outbound/runs/{run}/jobs"), t.key.as_str()),
+    ] {
+        let (st, v) = api.get(&path, key).await;
+        assert_eq!(st, StatusCode::OK, "{path}: {v}");
+        out[path] = v["items"].clone();
+    }
+    out
+}
+
+/// `text/csv` mutations of a valid lead file: NUL, broken quoting, ragged
+/// rows, invalid UTF-8, missing header columns, cuts.
+fn csv_mutation() -> impl Strategy<Value = (u8, usize, Vec<u8>)> {
+    (
+        0u8..8,
+        any::<usize>(),
+        prop::collection::vec(any::<u8>(), 0..12),
+    )
+}
+
+fn spoil_csv(valid: &str, (kind, at, bytes): &(u8, usize, Vec<u8>)) -> Vec<u8> {
+    let mut b = valid.as_bytes().to_vec();
+    let i = at % b.len();
+    match kind {
+        0 => b.insert(i, 0),
+        1 => b.insert(i, b'"'),
+        2 => b.splice(i..i, b",extra".iter().copied()).for_each(drop),
+        3 => b.splice(i..i, [0xff, 0xfe]).for_each(drop),
+        4 => b.truncate(i),
+        5 => b.splice(i..i, bytes.iter().copied()).for_each(drop),
+        6 => b = valid.replacen("phone", "telephone", 1).into_bytes(),
+        _ => b.extend(std::iter::repeat_n(b'9', 300)),
+    }
+    b
+}
+
 async fn fuzz_every_write_route(api: Api) {
     let t = api.tenant("t").await;
     let admin = api.admin_key().await;
@@ -119,6 +163,10 @@ async fn fuzz_every_write_route(api: Api) {
     api.install_default_flow(&t).await;
     let leads = api.import_leads(&t, 3).await;
     let run = api.create_run(&t, &leads, 1).await["id"].as_i64().unwrap();
+    let (_, jobs) = api
+        .get(&format!("/api/outbound/runs/{run}/jobs"), &t.key)
+        .await;
+    let job = jobs["items"][0]["id"].as_i64().unwrap();
     let routes: Vec<(Method, String, Value)> = vec![
         (
             Method::POST,
@@ -172,6 +220,37 @@ async fn fuzz_every_write_route(api: Api) {
             "/api/admin/dialers/fuzz-dialer".into(),
             json!({"wasm": "AGFzbQ=="}),
         ),
+        (
+            Method::POST,
+            "/api/plugins/flows/default-flow/activate".into(),
+            json!({"version": 1}),
+        ),
+        (
+            Method::POST,
+            "/api/admin/dialers/sim-dialer/activate".into(),
+            json!({"version": 1}),
+        ),
+        // Routes that take no body: whatever is sent is refused or ignored.
+        (
+            Method::POST,
+            "/api/plugins/flows/default-flow/rollback".into(),
+            json!({"version": 1}),
+        ),
+        (
+            Method::POST,
+            "/api/admin/dialers/sim-dialer/rollback".into(),
+            json!({"version": 1}),
+        ),
+        (
+            Method::POST,
+            "/api/dialer-config/sim-dialer/callback-token".into(),
+            json!({"x": 1}),
+        ),
+        (
+            Method::POST,
+            format!("/api/outbound_calls/jobs/{job}/cancel"),
+            json!({"x": 1}),
+        ),
     ];
     let mut runner = TestRunner::new_with_rng(
         Config {
@@ -183,7 +262,7 @@ async fn fuzz_every_write_route(api: Api) {
         ),
     );
     let strategy = mutation();
-    let mut before = snapshot(&api, &t).await;
+    let mut before = state(&api, &t, &admin, run).await;
     for (method, path, valid) in &routes {
         let key = if path.starts_with("/api/admin/") {
             &admin
@@ -200,7 +279,7 @@ async fn fuzz_every_write_route(api: Api) {
             assert!(!st.is_server_error(), "{what}: {st} {v}");
             if st.is_success() {
                 // A mutation that kept the body valid: the new state is the baseline.
-                before = snapshot(&api, &t).await;
+                before = state(&api, &t, &admin, run).await;
                 continue;
             }
             assert!(st.is_client_error(), "{what}: {st} {v}");
@@ -217,11 +296,42 @@ async fn fuzz_every_write_route(api: Api) {
                 error_code(&v);
             }
             assert_eq!(
-                snapshot(&api, &t).await,
+                state(&api, &t, &admin, run).await,
                 before,
                 "{what}: {st} {v} changed data"
             );
         }
+    }
+
+    // The lead import's other body type.
+    let valid_csv = "external_id,phone,name,timezone,plan\nC-1,+14155550111,Ann,America/New_York,gold\nC-2,+14155550112,\"Bo, Jr\",Europe/London,\n";
+    let strategy = csv_mutation();
+    for _ in 0..CASES_PER_ROUTE {
+        let m = strategy.new_tree(&mut runner).unwrap().current();
+        let body = spoil_csv(valid_csv, &m);
+        let what = format!("CSV {m:?} {}", String::from_utf8_lossy(&body));
+        let (st, v) = api
+            .raw(Method::POST, "/api/leads", Some(&t.key), "text/csv", body)
+            .await;
+        assert!(!st.is_server_error(), "{what}: {st} {v}");
+        if st.is_success() {
+            before = state(&api, &t, &admin, run).await;
+            continue;
+        }
+        assert!(st.is_client_error(), "{what}: {st} {v}");
+        if st == StatusCode::UNPROCESSABLE_ENTITY && v.get("errors").is_some() {
+            assert!(
+                v["errors"].as_array().is_some_and(|e| !e.is_empty()),
+                "{what}: {v}"
+            );
+        } else {
+            error_code(&v);
+        }
+        assert_eq!(
+            state(&api, &t, &admin, run).await,
+            before,
+            "{what}: {st} {v} changed data"
+        );
     }
 }
 
