@@ -45,6 +45,7 @@
 //! - [`store_cli`]: `tenant create` / `admin-key create`.
 //! - [`store_conformance`]: the store conformance suite on both engines.
 //! - [`store_pg_cluster`]: a dedicated PostgreSQL cluster can stop and restart.
+//! - [`tenant_store_counters`]: atomic `tenant-store.increment` from two workers.
 //! - [`tenant_store_isolation`]: `tenant-store` is bound to the instance's tenant.
 //! - [`twilio_sim`]: the Twilio simulator: ledger, auth, signed callbacks, quirks, faults.
 //! - [`wit_versions`]: components built against the pinned 0.1.0 WIT still run.
@@ -85,6 +86,7 @@ mod sim_dialer;
 mod store_cli;
 mod store_conformance;
 mod store_pg_cluster;
+mod tenant_store_counters;
 mod tenant_store_isolation;
 mod twilio_sim;
 mod wit_versions;

@@ -570,6 +570,16 @@ impl dialplane::runtime::TenantKv for BrokenKv {
     async fn delete(&self, _: dialplane::model::TenantId, _: &str, _: &str) -> anyhow::Result<()> {
         anyhow::bail!("connection refused")
     }
+    async fn compare_and_swap(
+        &self,
+        _: dialplane::model::TenantId,
+        _: &str,
+        _: &str,
+        _: Option<&[u8]>,
+        _: &[u8],
+    ) -> anyhow::Result<bool> {
+        anyhow::bail!("connection refused")
+    }
 }
 
 /// The epoch cannot interrupt a host call; the tokio timeout around every
@@ -627,7 +637,7 @@ async fn a_failing_tenant_store_is_a_host_error() {
     match &err.cause {
         PluginFailure::Host(m) => {
             assert!(
-                m.contains("tenant-store get failed: connection refused"),
+                m.contains("tenant-store increment failed: connection refused"),
                 "{m}"
             )
         }

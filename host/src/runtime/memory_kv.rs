@@ -64,6 +64,23 @@ impl TenantKv for MemoryKv {
         Ok(())
     }
 
+    async fn compare_and_swap(
+        &self,
+        tenant: TenantId,
+        namespace: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+    ) -> anyhow::Result<bool> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let k = (tenant.0, namespace.to_string(), key.to_string());
+        if entries.get(&k).map(Vec::as_slice) != expected {
+            return Ok(false);
+        }
+        entries.insert(k, value.to_vec());
+        Ok(true)
+    }
+
     async fn delete(&self, tenant: TenantId, namespace: &str, key: &str) -> anyhow::Result<()> {
         self.entries
             .lock()

@@ -166,7 +166,67 @@ pub trait TenantKv: Send + Sync + 'static {
         value: &[u8],
     ) -> anyhow::Result<()>;
     async fn delete(&self, tenant: TenantId, namespace: &str, key: &str) -> anyhow::Result<()>;
+    /// Stores `value` only if the stored value is still `expected` (`None`:
+    /// only if absent), atomically with respect to every other writer of the
+    /// entry (any worker, any process); `Ok(false)` when it was not.
+    async fn compare_and_swap(
+        &self,
+        tenant: TenantId,
+        namespace: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+    ) -> anyhow::Result<bool>;
+    /// Adds `delta` to the decimal counter under `key` (missing = 0) and
+    /// returns the new value: a read and a [`compare_and_swap`] retried
+    /// until no other writer came between them, so no increment is lost.
+    /// `Ok(Err(..))` is the guest's problem (not a number, overflow).
+    ///
+    /// [`compare_and_swap`]: TenantKv::compare_and_swap
+    async fn increment(
+        &self,
+        tenant: TenantId,
+        namespace: &str,
+        key: &str,
+        delta: i64,
+    ) -> anyhow::Result<Result<i64, String>> {
+        for _ in 0..KV_INCREMENT_ATTEMPTS_MAX {
+            let old = self.get(tenant, namespace, key).await?;
+            let current = match &old {
+                None => 0,
+                Some(v) => match std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|s| s.parse::<i64>().ok())
+                {
+                    Some(n) => n,
+                    None => {
+                        return Ok(Err(format!(
+                            "the value under `{key}` is not a decimal s64 counter"
+                        )));
+                    }
+                },
+            };
+            let Some(new) = current.checked_add(delta) else {
+                return Ok(Err(format!("`{key}`: {current} + {delta} overflows s64")));
+            };
+            let text = new.to_string();
+            if self
+                .compare_and_swap(tenant, namespace, key, old.as_deref(), text.as_bytes())
+                .await?
+            {
+                return Ok(Ok(new));
+            }
+        }
+        anyhow::bail!(
+            "`{key}` changed under {KV_INCREMENT_ATTEMPTS_MAX} increments in a row (contention)"
+        )
+    }
 }
+
+/// Tries of one [`TenantKv::increment`] before it reports contention: each
+/// lost try means another writer's increment succeeded, so the system as a
+/// whole always progresses; this only bounds one caller's wait.
+pub const KV_INCREMENT_ATTEMPTS_MAX: usize = 1_000;
 
 /// A line a plugin logged (or wrote to stdout/stderr) during a call.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

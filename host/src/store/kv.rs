@@ -32,6 +32,16 @@ pub trait KvStore {
         key: &str,
         value: &[u8],
     ) -> StoreResult<()>;
+    /// Writes `value` only if the stored value is `expected` (`None`: only
+    /// if absent), in one statement; `false` when it was not.
+    async fn kv_compare_and_swap(
+        &self,
+        tenant: TenantId,
+        namespace: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+    ) -> StoreResult<bool>;
     /// Deleting a missing key is not an error.
     async fn kv_delete(&self, tenant: TenantId, namespace: &str, key: &str) -> StoreResult<()>;
     /// Entries ordered by (namespace, key); `after` is not used (offset-free
@@ -72,5 +82,18 @@ impl crate::runtime::TenantKv for StoreKv {
     }
     async fn delete(&self, tenant: TenantId, namespace: &str, key: &str) -> anyhow::Result<()> {
         Ok(self.0.kv_delete(tenant, namespace, key).await?)
+    }
+    async fn compare_and_swap(
+        &self,
+        tenant: TenantId,
+        namespace: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+    ) -> anyhow::Result<bool> {
+        Ok(self
+            .0
+            .kv_compare_and_swap(tenant, namespace, key, expected, value)
+            .await?)
     }
 }

@@ -14,8 +14,9 @@
 //! `calls/<YYYY-MM-DD>` (UTC, from the WASI wall clock) in `tenant-store`
 //! has reached it, skip with `"daily cap of N calls reached"`; otherwise
 //! increment the counter and dial. The counter counts planned calls (a call
-//! the platform then defers still counts) and is not atomic across
-//! concurrent instances of one tenant: it is a business cap, not a
+//! the platform then defers still counts). It uses the atomic
+//! `tenant-store.increment`, so concurrent instances of one tenant on any
+//! worker never exceed the cap together; it is still a business cap, not a
 //! compliance control (the platform enforces those).
 //!
 //! `on-result` tags by outcome and sets the lead status:
@@ -76,22 +77,30 @@ impl Flow for BusinessRulesFlow {
             }
         };
         let key = counter_key(&clock::utc_date());
-        let used = store::get_counter(&key);
-        if used >= cap {
+        // Count first, atomically, then give the slot back if over the cap:
+        // concurrent instances can never both take the last one.
+        let used = match store::increment(&key, 1) {
+            Ok(n) => n,
+            Err(e) => {
+                log::error(format!(
+                    "lead {}: skip, cannot count the call: {e}",
+                    lead.id
+                ));
+                return Decision::Skip(format!("cannot count the call in {key}: {e}"));
+            }
+        };
+        if used as u64 > cap {
+            if let Err(e) = store::increment(&key, -1) {
+                log::error(format!("lead {}: cannot give back the count: {e}", lead.id));
+            }
             log::info(format!(
-                "lead {}: skip, {used} calls today (cap {cap})",
-                lead.id
+                "lead {}: skip, {} calls today (cap {cap})",
+                lead.id,
+                used - 1
             ));
             return Decision::Skip(format!("daily cap of {cap} calls reached"));
         }
-        if let Err(e) = store::set(&key, (used + 1).to_string()) {
-            log::error(format!(
-                "lead {}: skip, cannot count the call: {e}",
-                lead.id
-            ));
-            return Decision::Skip(format!("cannot count the call in {key}: {e}"));
-        }
-        log::info(format!("lead {}: dial, call {} today", lead.id, used + 1));
+        log::info(format!("lead {}: dial, call {used} today", lead.id));
         Decision::Dial(lead.call().timeout(timeout))
     }
 

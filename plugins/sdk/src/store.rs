@@ -1,6 +1,8 @@
 //! The tenant's private key-value store (`tenant-store` import). The host
 //! binds it to the tenant of the running call; keys are at most 256 bytes,
-//! values at most 64 KiB.
+//! values at most 64 KiB. [`increment`] and [`compare_and_swap`] are atomic
+//! across every instance of the tenant: use them for counters and any
+//! read-modify-write.
 
 use crate::flow_bindings::dialplane::plugin::tenant_store;
 
@@ -32,10 +34,20 @@ pub fn get_counter(key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Adds `by` to the decimal counter under `key` and returns the new value.
-/// Not atomic across concurrent instances of the same tenant.
-pub fn add_counter(key: &str, by: u64) -> Result<u64, String> {
-    let value = get_counter(key).saturating_add(by);
-    set(key, value.to_string())?;
-    Ok(value)
+/// Adds `delta` to the decimal counter under `key` and returns the new
+/// value, atomically: concurrent instances of the tenant, on any worker,
+/// never lose an increment (a missing key counts as 0).
+pub fn increment(key: &str, delta: i64) -> Result<i64, String> {
+    tenant_store::increment(key, delta)
+}
+
+/// Stores `value` under `key` only if the stored value is still `expected`
+/// (`None`: only if absent); `Ok(false)` when another writer came first:
+/// read again and retry.
+pub fn compare_and_swap(
+    key: &str,
+    expected: Option<&[u8]>,
+    value: impl AsRef<[u8]>,
+) -> Result<bool, String> {
+    tenant_store::compare_and_swap(key, expected, value.as_ref())
 }

@@ -89,6 +89,81 @@ pub async fn store_kv_backs_the_runtime_tenant_kv(store: Arc<dyn Store>) {
     assert_eq!(kv.get(a, "flow:f", "visits").await.unwrap(), None);
 }
 
+/// `compare_and_swap` writes only over the expected value (or absence), and
+/// concurrent `increment`s on separate connections lose nothing.
+pub async fn kv_compare_and_swap_and_concurrent_increments(store: Arc<dyn Store>) {
+    let a = tenant(&store).await;
+    let b = tenant(&store).await;
+    let kv = StoreKv(store.clone());
+    assert!(
+        kv.compare_and_swap(a, "flow:f", "k", None, b"1")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !kv.compare_and_swap(a, "flow:f", "k", None, b"2")
+            .await
+            .unwrap(),
+        "absent was expected, the key exists"
+    );
+    assert!(
+        !kv.compare_and_swap(a, "flow:f", "k", Some(b"0"), b"2")
+            .await
+            .unwrap(),
+        "a stale expected value must not write"
+    );
+    assert!(
+        kv.compare_and_swap(a, "flow:f", "k", Some(b"1"), b"2")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        kv.get(a, "flow:f", "k").await.unwrap().as_deref(),
+        Some(&b"2"[..])
+    );
+    assert!(
+        kv.compare_and_swap(b, "flow:f", "k", None, b"9")
+            .await
+            .unwrap(),
+        "another tenant's same key is another entry"
+    );
+    assert_eq!(
+        kv.get(a, "flow:f", "k").await.unwrap().as_deref(),
+        Some(&b"2"[..])
+    );
+
+    assert_eq!(kv.increment(a, "flow:f", "k", 40).await.unwrap(), Ok(42));
+    assert_eq!(kv.increment(a, "flow:f", "new", -3).await.unwrap(), Ok(-3));
+    kv.set(a, "flow:f", "text", b"not a number").await.unwrap();
+    assert!(kv.increment(a, "flow:f", "text", 1).await.unwrap().is_err());
+    kv.set(a, "flow:f", "max", i64::MAX.to_string().as_bytes())
+        .await
+        .unwrap();
+    assert!(kv.increment(a, "flow:f", "max", 1).await.unwrap().is_err());
+
+    // 16 writers, 25 increments each, on the pool's separate connections.
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let kv = kv.clone();
+            tokio::spawn(async move {
+                for _ in 0..25 {
+                    kv.increment(a, "flow:f", "count", 1)
+                        .await
+                        .unwrap()
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(
+        kv.get(a, "flow:f", "count").await.unwrap().as_deref(),
+        Some(&b"400"[..])
+    );
+}
+
 pub async fn dnc_add_remove_contains_list(store: Arc<dyn Store>) {
     let a = tenant(&store).await;
     let b = tenant(&store).await;

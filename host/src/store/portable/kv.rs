@@ -60,6 +60,46 @@ macro_rules! impl_kv_store {
                     Ok(())
                 }
 
+                async fn kv_compare_and_swap(
+                    &self,
+                    tenant: TenantId,
+                    namespace: &str,
+                    key: &str,
+                    expected: Option<&[u8]>,
+                    value: &[u8],
+                ) -> StoreResult<bool> {
+                    // One statement each: PostgreSQL re-checks `value = $6`
+                    // on the row a concurrent writer committed (READ
+                    // COMMITTED), SQLite has one writer; either way a swap
+                    // from a stale read matches nothing.
+                    let q = match expected {
+                        Some(old) => sqlx::query(
+                            "UPDATE tenant_store SET value = $4, updated_at = $5 \
+                             WHERE business_id = $1 AND namespace = $2 AND key = $3 \
+                               AND value = $6",
+                        )
+                        .bind(tenant)
+                        .bind(namespace)
+                        .bind(key)
+                        .bind(value)
+                        .bind(Utc::now())
+                        .bind(old),
+                        None => sqlx::query(
+                            "INSERT INTO tenant_store \
+                                 (business_id, namespace, key, value, updated_at) \
+                             VALUES ($1, $2, $3, $4, $5) \
+                             ON CONFLICT (business_id, namespace, key) DO NOTHING",
+                        )
+                        .bind(tenant)
+                        .bind(namespace)
+                        .bind(key)
+                        .bind(value)
+                        .bind(Utc::now()),
+                    };
+                    let done = q.execute(&self.pool).await.map_err(|e| self.err(e))?;
+                    Ok(done.rows_affected() == 1)
+                }
+
                 async fn kv_delete(
                     &self,
                     tenant: TenantId,
