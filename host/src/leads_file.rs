@@ -4,11 +4,16 @@
 //! same rules (E.164 phone, IANA time zone, unique non-empty id) and the same
 //! precise errors, which name the file, the line and the field.
 //!
-//! - **CSV**: a header row; columns `id` and `phone` are required, `name` and
-//!   `timezone` optional (empty cell = none); every other column becomes an
-//!   attribute, in header order.
-//! - **JSON**: an array of objects with the same keys; an `attributes` object
-//!   and any other keys become attributes (numbers and booleans as text).
+//! One format with `POST /api/leads` (the `lead_file_format` test feeds the
+//! same files to both):
+//! - **CSV**: a header row; columns `external_id` (or `id`) and `phone` are
+//!   required, `name`, `timezone`, `status` and `tags` optional (empty cell =
+//!   none); every other column becomes an attribute, in header order.
+//! - **JSON**: an array of objects with keys `external_id` (or `id`),
+//!   `phone`, `name`, `timezone`, `attributes` (an object of strings),
+//!   `status` and `tags` (an array of strings); any other key is an error
+//!   naming it. `status` and `tags` belong to the lead record: flows do not
+//!   see them, in `plugin test` or in a run.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -144,7 +149,16 @@ fn accept(
     Ok(())
 }
 
-const KNOWN: [&str; 4] = ["id", "phone", "name", "timezone"];
+/// CSV columns that are not attributes (as `POST /api/leads` reads them).
+const KNOWN: [&str; 7] = [
+    "external_id",
+    "id",
+    "phone",
+    "name",
+    "timezone",
+    "status",
+    "tags",
+];
 
 /// Parses CSV text (see the module docs).
 pub fn parse_csv(file: &str, text: &str) -> Result<Vec<Lead>, LeadFileError> {
@@ -156,14 +170,19 @@ pub fn parse_csv(file: &str, text: &str) -> Result<Vec<Lead>, LeadFileError> {
         .map_err(|e| err(file, 1, None, format!("unreadable header row: {e}")))?
         .clone();
     let col = |name: &str| headers.iter().position(|h| h == name);
-    let (Some(id_col), Some(phone_col)) = (col("id"), col("phone")) else {
-        let missing = if col("id").is_none() { "id" } else { "phone" };
+    let id_col = col("external_id").or_else(|| col("id"));
+    let (Some(id_col), Some(phone_col)) = (id_col, col("phone")) else {
+        let missing = if id_col.is_none() {
+            "external_id"
+        } else {
+            "phone"
+        };
         return Err(err(
             file,
             1,
             Some(missing),
             format!(
-                "the header row has no `{missing}` column (columns: id, phone, name, timezone, then attributes)"
+                "the header row has no `{missing}` column (columns: external_id or id, phone, name, timezone, status, tags, then attributes)"
             ),
         ));
     };
@@ -269,62 +288,99 @@ pub fn parse_json(file: &str, text: &str) -> Result<Vec<Lead>, LeadFileError> {
     Ok(out)
 }
 
-fn scalar(v: &serde_json::Value) -> Option<String> {
-    match v {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
+/// The keys of a JSON lead, as `POST /api/leads` takes them.
+const JSON_KEYS: [&str; 8] = [
+    "external_id",
+    "id",
+    "phone",
+    "name",
+    "timezone",
+    "attributes",
+    "status",
+    "tags",
+];
 
 fn json_lead(file: &str, line: u64, value: serde_json::Value) -> Result<Lead, LeadFileError> {
-    let serde_json::Value::Object(map) = value else {
+    use serde_json::Value;
+    let Value::Object(map) = value else {
         return Err(err(file, line, None, "each lead must be a JSON object"));
     };
-    let text_field = |key: &str, required: bool| -> Result<Option<String>, LeadFileError> {
+    if let Some(unknown) = map.keys().find(|k| !JSON_KEYS.contains(&k.as_str())) {
+        return Err(err(
+            file,
+            line,
+            Some(unknown),
+            format!(
+                "unknown field `{unknown}`: a lead has {}; attributes go in `attributes`",
+                JSON_KEYS.join(", ")
+            ),
+        ));
+    }
+    let text_field = |key: &str| -> Result<Option<String>, LeadFileError> {
         match map.get(key) {
-            None | Some(serde_json::Value::Null) if !required => Ok(None),
-            None | Some(serde_json::Value::Null) => Err(err(file, line, Some(key), "is missing")),
-            Some(v) => scalar(v)
-                .map(Some)
-                .ok_or_else(|| err(file, line, Some(key), "must be a string")),
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(err(file, line, Some(key), "must be a string")),
         }
     };
-    let id = text_field("id", true)?.unwrap_or_default();
-    let phone = text_field("phone", true)?.unwrap_or_default();
-    let name = text_field("name", false)?;
-    let timezone = text_field("timezone", false)?;
-    let mut attributes = Properties::new();
-    for (k, v) in &map {
-        if KNOWN.contains(&k.as_str()) {
-            continue;
+    let id = match (text_field("external_id")?, text_field("id")?) {
+        (Some(_), Some(_)) => {
+            return Err(err(
+                file,
+                line,
+                Some("id"),
+                "give `external_id` or its alias `id`, not both",
+            ));
         }
-        if k == "attributes" {
-            let serde_json::Value::Object(attrs) = v else {
+        (Some(id), None) | (None, Some(id)) => id,
+        (None, None) => return Err(err(file, line, Some("external_id"), "is missing")),
+    };
+    let phone = text_field("phone")?.ok_or_else(|| err(file, line, Some("phone"), "is missing"))?;
+    let name = text_field("name")?;
+    let timezone = text_field("timezone")?;
+    // The lead record's own fields (flows do not see them, in a run either):
+    // checked so a file `plugin test` takes is one the API takes.
+    text_field("status")?;
+    match map.get("tags") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(tags)) => {
+            if let Some(i) = tags.iter().position(|t| !t.is_string()) {
                 return Err(err(
                     file,
                     line,
-                    Some("attributes"),
-                    "must be an object of strings",
+                    Some(&format!("tags[{i}]")),
+                    "must be a string",
                 ));
-            };
-            for (ak, av) in attrs {
-                let av = scalar(av).ok_or_else(|| {
-                    err(
+            }
+        }
+        Some(_) => {
+            return Err(err(file, line, Some("tags"), "must be an array of strings"));
+        }
+    }
+    let mut attributes = Properties::new();
+    match map.get("attributes") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(attrs)) => {
+            for (k, v) in attrs {
+                let Value::String(v) = v else {
+                    return Err(err(
                         file,
                         line,
-                        Some(&format!("attributes.{ak}")),
-                        "must be a string, number or boolean",
-                    )
-                })?;
-                attributes.push((ak.clone(), av));
+                        Some(&format!("attributes.{k}")),
+                        "must be a string",
+                    ));
+                };
+                attributes.push((k.clone(), v.clone()));
             }
-            continue;
         }
-        let v = scalar(v)
-            .ok_or_else(|| err(file, line, Some(k), "must be a string, number or boolean"))?;
-        attributes.push((k.clone(), v));
+        Some(_) => {
+            return Err(err(
+                file,
+                line,
+                Some("attributes"),
+                "must be an object of strings",
+            ));
+        }
     }
     Ok(Lead {
         id,
@@ -375,17 +431,20 @@ mod tests {
         assert_eq!((e.line, e.field.as_deref()), (3, Some("phone")));
         let ok = parse_json(
             "l.json",
-            "[{\"id\": 7, \"phone\": \"+14155550127\", \"vip\": true, \"attributes\": {\"segment\": \"gold\"}}]",
+            "[{\"external_id\": \"7\", \"phone\": \"+14155550127\", \"status\": \"new\", \"tags\": [\"a\"], \"attributes\": {\"segment\": \"gold\"}}]",
         )
         .unwrap();
         assert_eq!(ok[0].id, "7");
-        assert_eq!(
-            ok[0].attributes,
-            vec![
-                ("segment".into(), "gold".into()),
-                ("vip".into(), "true".into())
-            ]
-        );
+        assert_eq!(ok[0].attributes, vec![("segment".into(), "gold".into())]);
+        // As the API: no loose keys, no numbers for text.
+        let e = parse_json(
+            "l.json",
+            "[{\"id\": \"a\", \"phone\": \"+14155550127\", \"vip\": \"y\"}]",
+        )
+        .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("vip"), "{e}");
+        let e = parse_json("l.json", "[{\"id\": 7, \"phone\": \"+14155550127\"}]").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("id"), "{e}");
         let e = parse_json("l.json", "[\n{\"id\": \"a\",\n \"phone\": }]").unwrap_err();
         assert_eq!(e.line, 3, "{e}");
     }

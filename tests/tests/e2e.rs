@@ -26,6 +26,7 @@
 //! - [`demo_cli`]: `dialplane demo` as the real binary.
 //! - [`example_flows`]: `plugin test` transcript snapshots of the example flows.
 //! - [`http_dialer`]: http-dialer against a fake Twilio-style provider.
+//! - [`lead_file_format`]: `plugin test` and `POST /api/leads` read the same lead files.
 //! - [`lifecycle_hot_swap`]: dialer hot swap under load, real worker processes.
 //! - [`lifecycle_processes`]: the lifecycle with real worker processes.
 //! - [`lifecycle_store`]: the run store conformance cases on both engines.
@@ -69,6 +70,7 @@ mod dashboard_e2e;
 mod demo_cli;
 mod example_flows;
 mod http_dialer;
+mod lead_file_format;
 mod lifecycle_hot_swap;
 mod lifecycle_processes;
 mod lifecycle_store;

@@ -126,6 +126,20 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(v)
 }
 
+/// The field a serde data error at `path` is about: the path, or for a
+/// missing field (reported at its parent) the parent's path and its name.
+pub fn error_field(path: &str, message: &str) -> Option<String> {
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.split('`').next());
+    match (path, missing) {
+        (".", Some(name)) => Some(name.to_string()),
+        (".", None) => None,
+        (p, Some(name)) => Some(format!("{p}.{name}")),
+        (p, None) => Some(p.to_string()),
+    }
+}
+
 /// [`parse_json`] without the text check, for callers that check text
 /// themselves (lead imports report it per row).
 pub fn parse_json_structure<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -148,7 +162,7 @@ pub fn parse_json_structure<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiE
                     format!("malformed JSON: {inner}"),
                 )),
                 Category::Data => {
-                    let field = if path == "." { None } else { Some(path) };
+                    let field = error_field(&path, &inner.to_string());
                     Err(ApiError::Unprocessable {
                         message: match &field {
                             Some(f) => format!("{f}: {inner}"),

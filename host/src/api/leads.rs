@@ -156,11 +156,9 @@ fn json_rows(bytes: &[u8]) -> Result<Rows, ApiError> {
                 row,
                 de.map_err(|e| {
                     let path = e.path().to_string();
-                    row_err(
-                        row,
-                        (path != ".").then_some(path.as_str()),
-                        e.into_inner().to_string(),
-                    )
+                    let message = e.into_inner().to_string();
+                    let field = super::body::error_field(&path, &message);
+                    row_err(row, field.as_deref(), message)
                 }),
             )
         })
