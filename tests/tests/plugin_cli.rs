@@ -95,6 +95,39 @@ fn check_accepts_a_flow_and_a_dialer_and_lists_their_interfaces() {
     }
 }
 
+/// A flow importing `wasi:filesystem` and `wasi:sockets` links (runtimes
+/// import them whether or not they use them), so `check` accepts it, but
+/// warns naming each import and why it does nothing here.
+#[test]
+fn check_warns_about_imports_that_give_a_plugin_nothing() {
+    let f = file("hostile-sandbox.wasm", builtin::HOSTILE_SANDBOX);
+    let out = dialplane(&["plugin", "check", f.to_str().unwrap()]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("ok: implements dialplane:plugin/call-flow@0.2.0"),
+        "{stdout}"
+    );
+    for prefix in ["wasi:filesystem/", "wasi:sockets/"] {
+        let warned = stderr.lines().any(|l| {
+            l.contains(&format!("warning: imports {prefix}")) && l.contains("does nothing here")
+        });
+        assert!(warned, "no warning for {prefix}: {stderr}");
+    }
+    assert!(stderr.contains("no directory is preopened"), "{stderr}");
+    assert!(stderr.contains("plugins get no network"), "{stderr}");
+
+    // A flow with nothing of the kind gets no warning.
+    let f = file("default-flow.wasm", builtin::DEFAULT_FLOW);
+    let out = dialplane(&["plugin", "check", f.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(
+        !text(&out.stderr).contains("warning"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 #[test]
 fn check_names_the_missing_export() {
     let wrong = file("wrong.wasm", builtin::WRONG_WORLD);

@@ -225,6 +225,36 @@ async fn panic_message_is_reported() {
     );
 }
 
+/// An uncaught exception of a JavaScript or Python runtime (written to
+/// stderr, then a trap) is the reason, not just "unreachable".
+#[tokio::test]
+async fn guest_exception_messages_are_reported() {
+    let host = host();
+    let p = prepare(
+        &host,
+        PluginKind::Flow,
+        "hostile-panic",
+        builtin::HOSTILE_PANIC,
+    );
+    for (id, message) in [
+        ("js", "Error: no slot left for this lead"),
+        ("py", "ValueError: lead has no segment"),
+    ] {
+        let mut f = host.flow(&p, scope(7, &p, memory_kv())).await.unwrap();
+        let err = f
+            .plan(&ctx(&[]), &lead(id, "+14155550127"))
+            .await
+            .unwrap_err();
+        match &err.cause {
+            PluginFailure::Trap(m) => {
+                assert!(m.starts_with(message), "{id}: {m}");
+                assert!(m.contains("unreachable"), "{id}: {m}");
+            }
+            other => panic!("{id}: expected a trap, got {other}"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn poisoned_instance_is_never_reused() {
     let host = host();

@@ -151,6 +151,11 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     };
     match host.prepare(meta, &wasm) {
         Ok(p) => {
+            for (import, why) in info.inert_imports() {
+                eprintln!(
+                    "{shown}: warning: imports {import}, which links but does nothing here: {why}"
+                );
+            }
             println!("ok: implements {} ({})", p.world(), kind.as_str());
             Ok(ExitCode::SUCCESS)
         }

@@ -36,12 +36,12 @@ pub fn classify(
                 Trap::StackOverflow => "stack overflow (recursion too deep)".to_string(),
                 other => other.to_string(),
             };
-            match panic_message(data) {
+            match panic_message(data).or_else(|| exception_message(data)) {
                 Some(p) => PluginFailure::Trap(format!("{p} ({what})")),
                 None => PluginFailure::Trap(what),
             }
         }
-        None => match panic_message(data) {
+        None => match panic_message(data).or_else(|| exception_message(data)) {
             Some(p) => PluginFailure::Trap(format!("{p} ({})", one_line(err))),
             None => PluginFailure::Trap(one_line(err)),
         },
@@ -65,4 +65,25 @@ fn panic_message(data: &StoreData) -> Option<String> {
     } else {
         Some(format!("{location}: {}", message.join("\n")))
     }
+}
+
+/// Longest guest exception message kept in a reason.
+const EXCEPTION_MESSAGE_MAX_CHARS: usize = 500;
+
+/// The uncaught exception a JavaScript or Python runtime wrote to stderr
+/// before trapping: componentize-js writes `Error: …` and a stack (the
+/// first exception line is the message), componentize-py a traceback whose
+/// last line is `ValueError: …`. Both match "a name ending in `Error` or
+/// `Exception`, then `: `"; the last such line wins (Python chains).
+fn exception_message(data: &StoreData) -> Option<String> {
+    let lines = data.logs.peek_messages("warn");
+    let line = lines.iter().rev().map(|l| l.trim()).find(|l| {
+        let l = l.strip_prefix("Uncaught ").unwrap_or(l);
+        l.split_once(": ").is_some_and(|(name, _)| {
+            let name = name.rsplit('.').next().unwrap_or(name);
+            (name.ends_with("Error") || name.ends_with("Exception"))
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+    })?;
+    Some(line.chars().take(EXCEPTION_MESSAGE_MAX_CHARS).collect())
 }

@@ -27,6 +27,34 @@ impl ComponentInfo {
         }
     }
 
+    /// Imports that link but give this plugin nothing, each with why: the
+    /// host grants no preopened directory and no network (see
+    /// `StoreData::new`). (Every Rust component imports the empty
+    /// `wasi:cli/environment`: not worth a warning.) `plugin check` warns about them; they are
+    /// not errors, since language runtimes (JavaScript, Python) import them
+    /// whether or not the plugin uses them.
+    pub fn inert_imports(&self) -> Vec<(String, &'static str)> {
+        const INERT: &[(&str, &str)] = &[
+            (
+                "wasi:filesystem/",
+                "no directory is preopened for plugins: every file operation fails",
+            ),
+            (
+                "wasi:sockets/",
+                "plugins get no network: TCP, UDP and name lookup are refused (a dialer reaches its provider through wasi:http, allowed to one host:port)",
+            ),
+        ];
+        self.imports
+            .iter()
+            .filter_map(|i| {
+                INERT
+                    .iter()
+                    .find(|(prefix, _)| i.starts_with(prefix))
+                    .map(|(_, why)| (i.clone(), *why))
+            })
+            .collect()
+    }
+
     /// The kind whose export this component has, if exactly one matches.
     pub fn detect_kind(&self) -> Option<PluginKind> {
         let flow = WitVersion::of_exports(PluginKind::Flow, &self.exports).is_some();
