@@ -53,6 +53,7 @@ const CONFIG_TEXT_MAX: usize = 4096;
 /// `{"config": {key: value}}`, the adapter's settings (write-only).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DialerConfig)]
 struct SetConfig {
     config: BTreeMap<String, String>,
 }

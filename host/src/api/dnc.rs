@@ -31,6 +31,7 @@ const DNC_BATCH_MAX: usize = 10_000;
 /// `{"phones": [...]}`, each E.164.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DncAdd)]
 struct AddReq {
     phones: Vec<String>,
 }

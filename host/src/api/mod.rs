@@ -175,10 +175,12 @@ fn public_routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of [`router`], built from the same route list.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    openapi::base()
-        .merge(keyed_routes())
-        .merge(public_routes())
-        .into_openapi()
+    openapi::finish(
+        openapi::base()
+            .merge(keyed_routes())
+            .merge(public_routes())
+            .into_openapi(),
+    )
 }
 
 /// The whole API.
@@ -195,7 +197,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(dashboard::router())
         .fallback(|| async { error::ApiError::NotFound("route") })
-        .layer(Extension(openapi::Served::new(&doc)))
+        .layer(Extension(openapi::Served::new(&openapi::finish(doc))))
         // The extractors apply the exact limits; this is the outer cap.
         .layer(DefaultBodyLimit::max(
             state.config.body_limit.max(state.config.plugin_body_limit),

@@ -43,6 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// `{"version": N}`: the version to make active.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ActivateVersion)]
 pub struct ActivateReq {
     pub version: i64,
 }

@@ -57,13 +57,13 @@ pub struct CreateRun {
     pub flow_version: Option<i64>,
     pub dialer: String,
     #[serde(default, deserialize_with = "object")]
-    #[schema(default)]
     pub settings: SettingsReq,
 }
 
 /// Selects the leads of a run by tag and status.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LeadFilter)]
 pub struct FilterReq {
     pub tag: Option<String>,
     pub status: Option<String>,
@@ -459,6 +459,7 @@ fn last_note(attempts: &[AttemptJson]) -> Option<String> {
 /// The optional body of a cancel: empty, or `{"mode": ...}`.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CancelRun)]
 pub struct CancelReq {
     /// `hangup` or `drain`; the run's `cancel_mode` when absent.
     #[schema(value_type = Option<String>)]
