@@ -66,7 +66,13 @@ fn bootstrap(venv: &Path) -> Result<(), String> {
     )?;
     run(
         Command::new(venv.join("bin/python"))
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
             .args(PINNED_TOOLS),
         "pip install of the pinned OpenAPI tools (PyPI must be reachable, or run .ci/run's step)",
     )?;

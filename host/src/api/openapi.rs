@@ -105,19 +105,21 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             return;
         }
         match v {
-            serde_json::Value::Object(m) => m.values_mut().for_each(|c| replace(c, false, by_schema)),
+            serde_json::Value::Object(m) => {
+                m.values_mut().for_each(|c| replace(c, false, by_schema))
+            }
             serde_json::Value::Array(a) => a.iter_mut().for_each(|c| replace(c, false, by_schema)),
             _ => {}
         }
     }
     if let Some(schemas) = value["components"]["schemas"].as_object_mut() {
         // A component is not replaced by a reference to itself.
-        schemas
-            .values_mut()
-            .for_each(|schema| match schema {
-                serde_json::Value::Object(m) => m.values_mut().for_each(|c| replace(c, false, &by_schema)),
-                _ => {}
-            });
+        schemas.values_mut().for_each(|schema| match schema {
+            serde_json::Value::Object(m) => {
+                m.values_mut().for_each(|c| replace(c, false, &by_schema))
+            }
+            _ => {}
+        });
     }
     replace(&mut value["paths"], true, &by_schema);
     serde_json::from_value(value).expect("the document reads back")
