@@ -84,42 +84,35 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// generic (`Paged<Run>`'s items), which would give clients a second,
 /// anonymous `Run` class per listing.
 pub fn finish(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use serde_json::Value;
     let mut value = serde_json::to_value(&doc).expect("an OpenAPI document serializes");
-    let components: Vec<(String, serde_json::Value)> = value["components"]["schemas"]
+    let components: Vec<(String, Value)> = value["components"]["schemas"]
         .as_object()
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
-    let by_schema = |v: &serde_json::Value| {
+    let by_schema = |v: &Value| {
         components
             .iter()
             .find(|(_, schema)| schema == v)
             .map(|(name, _)| name.clone())
     };
-    fn replace(
-        v: &mut serde_json::Value,
-        top: bool,
-        by_schema: &dyn Fn(&serde_json::Value) -> Option<String>,
-    ) {
+    /// Replaces what lies under `v` (and `v` itself unless `top`).
+    fn replace(v: &mut Value, top: bool, by_schema: &dyn Fn(&Value) -> Option<String>) {
         if !top && let Some(name) = by_schema(v) {
             *v = serde_json::json!({"$ref": format!("#/components/schemas/{name}")});
             return;
         }
         match v {
-            serde_json::Value::Object(m) => {
-                m.values_mut().for_each(|c| replace(c, false, by_schema))
-            }
-            serde_json::Value::Array(a) => a.iter_mut().for_each(|c| replace(c, false, by_schema)),
+            Value::Object(m) => m.values_mut().for_each(|c| replace(c, false, by_schema)),
+            Value::Array(a) => a.iter_mut().for_each(|c| replace(c, false, by_schema)),
             _ => {}
         }
     }
     if let Some(schemas) = value["components"]["schemas"].as_object_mut() {
         // A component is not replaced by a reference to itself.
-        schemas.values_mut().for_each(|schema| match schema {
-            serde_json::Value::Object(m) => {
-                m.values_mut().for_each(|c| replace(c, false, &by_schema))
-            }
-            _ => {}
-        });
+        schemas
+            .values_mut()
+            .for_each(|schema| replace(schema, true, &by_schema));
     }
     replace(&mut value["paths"], true, &by_schema);
     serde_json::from_value(value).expect("the document reads back")
