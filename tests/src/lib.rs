@@ -14,6 +14,8 @@
 //! - [`sqlite_url`]: a fresh SQLite file per test.
 //! - a plugin host with small, test-friendly limits, lead/run fixtures;
 //! - [`dialplane_bin`]: the real `dialplane` binary for CLI and process tests.
+//! - [`openapi_tools`]: the pinned Python OpenAPI validator and client
+//!   generator, in a virtual environment under `target/`.
 
 pub mod callback_signing;
 pub mod fake_provider;
@@ -131,6 +133,7 @@ pub async fn wait_until(within: Duration, mut cond: impl FnMut() -> bool) -> boo
 }
 
 pub mod lifecycle;
+pub mod openapi_tools;
 pub mod pg;
 
 /// URL of a new SQLite database file in a fresh temp directory (kept until

@@ -17,7 +17,7 @@
 //! - [`api_callbacks`]: provider status callbacks, end to end.
 //! - [`api_flow`]: the API with a real worker: auth, leads, plugins, runs.
 //! - [`api_isolation`]: tenant isolation for every endpoint and resource.
-//! - [`api_openapi`]: the OpenAPI document matches the routes.
+//! - [`api_openapi`]: the OpenAPI document matches the routes and validates.
 //! - [`api_rls`]: PostgreSQL Row-Level Security as the second wall.
 //! - [`api_snapshots`]: insta snapshots of API responses.
 //! - [`builtin_components`]: the embedded components behave as documented.
@@ -32,6 +32,8 @@
 //! - [`lifecycle_store`]: the run store conformance cases on both engines.
 //! - [`lifecycle_worker`]: the worker end to end, in process.
 //! - [`migrations`]: migrations are idempotent and safe to run concurrently.
+//! - [`openapi_client`]: a Python client generated from the OpenAPI document
+//!   covers every operation and runs the README's tour against `serve`.
 //! - [`pg_harness_urls`]: the PostgreSQL harness's URL helper.
 //! - [`plugin_cli`]: `plugin check` / `plugin test` via the real binary.
 //! - [`plugin_limits`]: every limit of the plugin runtime, via hostile components.
@@ -76,6 +78,7 @@ mod lifecycle_processes;
 mod lifecycle_store;
 mod lifecycle_worker;
 mod migrations;
+mod openapi_client;
 mod pg_harness_urls;
 mod plugin_cli;
 mod plugin_limits;

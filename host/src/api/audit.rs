@@ -8,16 +8,17 @@
 //! provider callback that fails authentication is one too
 //! ([`callback_security_event`]).
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use serde::Serialize;
 
 use super::AppState;
 use super::auth::TenantAuth;
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorBody, KeyedErrors};
 use super::paging::{PageQuery, Paged, paged};
 use super::params::ApiQuery;
 use super::views::rfc3339_dt;
@@ -26,12 +27,27 @@ use crate::store::platform_reads::Resource;
 use crate::store::tenant_scope::{DbScope, scoped};
 use crate::store::{AuditEntry, AuditRecord, Page};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/audit", get(list))
-        .route("/api/admin/audit", get(list_platform))
+/// The audit logs' routes and their OpenAPI operations.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(list_platform))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/admin/audit",
+    operation_id = "list_platform_audit",
+    tag = "admin",
+    summary = "The platform's audit log (paged)",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of entries", body = Paged<AuditJson>),
+        (status = 400, description = "Bad paging parameter", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("adminKey" = [])),
+)]
 async fn list_platform(
     State(s): State<AppState>,
     _a: super::auth::AdminAuth,
@@ -42,12 +58,15 @@ async fn list_platform(
     Ok(Json(paged(req, rows, |r| r.id, AuditJson::from)))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AuditEntry)]
 pub struct AuditJson {
     pub id: i64,
     pub action: String,
+    #[schema(value_type = Option<i64>)]
     pub actor_key_id: Option<ApiKeyId>,
     pub security: bool,
+    #[schema(value_type = Object)]
     pub detail: serde_json::Value,
     pub at: String,
 }
@@ -65,6 +84,20 @@ impl From<AuditRecord> for AuditJson {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/audit",
+    operation_id = "list_audit",
+    tag = "audit",
+    summary = "The tenant's audit log (paged)",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of entries", body = Paged<AuditJson>),
+        (status = 400, description = "Bad paging parameter", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn list(
     State(s): State<AppState>,
     t: TenantAuth,

@@ -21,10 +21,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
-use axum::routing::post;
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::audit::callback_security_event;
@@ -37,8 +38,9 @@ use crate::runtime::{
 use crate::store::tenant_scope::{DbScope, scoped};
 use crate::store::{CallEventApplied, StoreError, StoreKv};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/callbacks/{token}", post(callback))
+/// The callback route and its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(callback))
 }
 
 /// How long a resolved active adapter version is trusted before the store
@@ -103,6 +105,26 @@ pub fn public_url(s: &AppState, headers: &HeaderMap) -> String {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/callbacks/{token}",
+    operation_id = "post_callback",
+    tag = "callbacks",
+    summary = "Provider status callback, authenticated by the adapter (e.g. X-Twilio-Signature over the public URL)",
+    params(("token" = String, Path, description = "The callback token (`POST /api/dialer-config/{dialer}/callback-token`)")),
+    request_body(description = "As the provider sends it: form fields (Twilio-style) or JSON", content(
+        (super::openapi::CallbackFields = "application/x-www-form-urlencoded"),
+        (super::openapi::CallbackFields = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Understood (providers do not retry it)", body = super::openapi::CallbackResult),
+        (status = 400, description = "`invalid_callback`: the adapter could not decode the request", body = super::error::ErrorBody),
+        (status = 403, description = "`unauthenticated_callback`: missing or wrong signature; nothing applied, a security event recorded", body = super::error::ErrorBody),
+        (status = 404, description = "Unknown token, or no adapter of its dialer", body = super::error::ErrorBody),
+        (status = 500, description = "The adapter failed", body = super::error::ErrorBody),
+        (status = 503, description = "The database is unreachable", body = super::error::ErrorBody),
+    ),
+)]
 async fn callback(
     State(s): State<AppState>,
     ApiPath(token): ApiPath<String>,

@@ -20,37 +20,62 @@ use std::collections::BTreeMap;
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::audit::record;
 use super::auth::TenantAuth;
 use super::body::ApiJson;
 use super::callbacks::public_url;
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorBody, KeyedErrors};
+use super::paging::Paged;
 use super::params::ApiPath;
 use crate::runtime::{PluginScope, Properties};
 use crate::store::{StoreError, StoreKv, check_plugin_name};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/dialer-config", get(list))
-        .route("/api/dialer-config/{dialer}", put(set))
-        .route("/api/dialer-config/{dialer}/callback-token", post(token))
+/// The dialer configuration's routes and their OpenAPI operations.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(set))
+        .routes(routes!(token))
 }
 
 /// Most keys in one configuration, longest key and value.
 const CONFIG_KEYS_MAX: usize = 64;
 const CONFIG_TEXT_MAX: usize = 4096;
 
-#[derive(Deserialize)]
+/// `{"config": {key: value}}`, the adapter's settings (write-only).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DialerConfig)]
 struct SetConfig {
     config: BTreeMap<String, String>,
+}
+
+/// A configured dialer (never its values).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DialerConfigured {
+    pub dialer: String,
+}
+
+/// A new callback token, shown once. Fields in alphabetical order, the
+/// order the JSON had when it was built as a `serde_json` map.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CallbackToken {
+    /// The public URL (serve --public-url) + path: what to give the
+    /// provider, and what it signs.
+    pub callback_url: String,
+    pub dialer: String,
+    /// `/api/callbacks/{token}`.
+    pub path: String,
+    /// Shown once; stored hashed.
+    pub token: String,
 }
 
 fn check_dialer(name: &str) -> ApiResult<()> {
@@ -64,6 +89,23 @@ fn check_dialer(name: &str) -> ApiResult<()> {
     })
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/dialer-config/{dialer}",
+    operation_id = "set_dialer_config",
+    tag = "dialer-config",
+    summary = "Set a dialer configuration (write-only), checked first by the active adapter's validate-config",
+    params(("dialer" = String, Path, description = "The dialer adapter's name")),
+    request_body = SetConfig,
+    responses(
+        (status = 204, description = "Stored"),
+        (status = 400, description = "`invalid_dialer_config`: the adapter refused the configuration; `field` is `config.<key>`. Nothing is stored. Also a bad dialer name or malformed JSON", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "Too many keys, or a key or value too long", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn set(
     State(s): State<AppState>,
     t: TenantAuth,
@@ -141,23 +183,52 @@ async fn validate(
     }
 }
 
-async fn list(State(s): State<AppState>, t: TenantAuth) -> ApiResult<Json<serde_json::Value>> {
+#[utoipa::path(
+    get,
+    path = "/api/dialer-config",
+    operation_id = "list_dialer_configs",
+    tag = "dialer-config",
+    summary = "Which dialers are configured (never the values), in one page",
+    responses(
+        (status = 200, description = "Configured dialers", body = Paged<DialerConfigured>),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
+async fn list(
+    State(s): State<AppState>,
+    t: TenantAuth,
+) -> ApiResult<Json<Paged<DialerConfigured>>> {
     let names = s.store.list_dialer_configs(t.tenant).await?;
-    let items: Vec<_> = names
-        .into_iter()
-        .map(|d| serde_json::json!({"dialer": d}))
-        .collect();
-    Ok(Json(
-        serde_json::json!({"items": items, "next_cursor": null}),
-    ))
+    Ok(Json(Paged {
+        items: names
+            .into_iter()
+            .map(|dialer| DialerConfigured { dialer })
+            .collect(),
+        next_cursor: None,
+    }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/dialer-config/{dialer}/callback-token",
+    operation_id = "create_callback_token",
+    tag = "dialer-config",
+    summary = "Create a provider callback token (shown once) and the full callback URL to give the provider",
+    params(("dialer" = String, Path, description = "The dialer adapter's name")),
+    responses(
+        (status = 201, description = "The token and its callback URL", body = CallbackToken),
+        (status = 400, description = "A bad dialer name", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn token(
     State(s): State<AppState>,
     t: TenantAuth,
     ApiPath(dialer): ApiPath<String>,
     headers: HeaderMap,
-) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+) -> ApiResult<(StatusCode, Json<CallbackToken>)> {
     check_dialer(&dialer)?;
     let token = s.store.create_callback_token(t.tenant, &dialer).await?;
     record(
@@ -171,11 +242,11 @@ async fn token(
     let callback_url = format!("{}{path}", public_url(&s, &headers));
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({
-            "dialer": dialer,
-            "token": token,
-            "path": path,
-            "callback_url": callback_url,
-        })),
+        Json(CallbackToken {
+            callback_url,
+            dialer,
+            path,
+            token,
+        }),
     ))
 }

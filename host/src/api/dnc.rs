@@ -2,48 +2,90 @@
 //! `{"phones": [...]}` (each E.164; bad ones reported one by one),
 //! `GET /api/dnc/{phone}`, `DELETE /api/dnc/{phone}`.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::audit::record;
 use super::auth::TenantAuth;
 use super::body::ApiJson;
-use super::error::{ApiError, ApiResult};
-use super::paging::PageQuery;
+use super::error::{ApiError, ApiResult, ErrorBody, KeyedErrors};
+use super::paging::{PageQuery, Paged};
 use super::params::{ApiPath, ApiQuery};
 use crate::leads_file::validate_phone;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/dnc", get(list).post(add))
-        .route("/api/dnc/{phone}", get(get_one).delete(remove))
+/// The do-not-call list's routes and their OpenAPI operations (one `routes!` per path).
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, add))
+        .routes(routes!(get_one, remove))
 }
 
 /// Most phones in one request.
 const DNC_BATCH_MAX: usize = 10_000;
 
-#[derive(Deserialize)]
+/// `{"phones": [...]}`, each E.164.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DncAdd)]
 struct AddReq {
     phones: Vec<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct PhoneError {
     index: usize,
     phone: String,
     reason: String,
 }
 
+/// What an add did. Fields of these views are in alphabetical order, the
+/// order the JSON had when it was built as a `serde_json` map.
+#[derive(Serialize, utoipa::ToSchema)]
+struct DncAdded {
+    added: usize,
+    already_listed: usize,
+    /// The phones refused, by index in the request.
+    errors: Vec<PhoneError>,
+}
+
+/// A listed phone (`GET /api/dnc/{phone}` answers 404 for one not listed).
+#[derive(Serialize, utoipa::ToSchema)]
+struct DncListed {
+    listed: bool,
+    phone: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct DncPhone {
+    phone: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/dnc",
+    operation_id = "add_dnc",
+    tag = "dnc",
+    summary = "Add phones `{\"phones\": [...]}`; bad ones reported one by one",
+    request_body = AddReq,
+    responses(
+        (status = 200, description = "How many were added, already listed, refused", body = DncAdded),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "No phone is valid, or too many", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn add(
     State(s): State<AppState>,
     t: TenantAuth,
     ApiJson(req): ApiJson<AddReq>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<DncAdded>> {
     if req.phones.len() > DNC_BATCH_MAX {
         return Err(ApiError::invalid(
             "phones",
@@ -80,9 +122,11 @@ async fn add(
     if added > 0 {
         record(&s, &t, "dnc.added", serde_json::json!({"added": added})).await?;
     }
-    Ok(Json(
-        serde_json::json!({"added": added, "already_listed": already, "errors": errors}),
-    ))
+    Ok(Json(DncAdded {
+        added,
+        already_listed: already,
+        errors,
+    }))
 }
 
 fn phone_param(raw: &str) -> ApiResult<String> {
@@ -90,19 +134,52 @@ fn phone_param(raw: &str) -> ApiResult<String> {
     Ok(raw.to_string())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/dnc/{phone}",
+    operation_id = "get_dnc",
+    tag = "dnc",
+    summary = "Is a phone listed",
+    params(("phone" = String, Path, description = "E.164, e.g. `+14155550100` (URL-encode the `+` as `%2B`)")),
+    responses(
+        (status = 200, description = "Listed", body = DncListed),
+        (status = 400, description = "Not an E.164 phone", body = ErrorBody),
+        (status = 404, description = "Not listed", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn get_one(
     State(s): State<AppState>,
     t: TenantAuth,
     ApiPath(phone): ApiPath<String>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<DncListed>> {
     let phone = phone_param(&phone)?;
     if s.store.dnc_contains(t.tenant, &phone).await? {
-        Ok(Json(serde_json::json!({"phone": phone, "listed": true})))
+        Ok(Json(DncListed {
+            listed: true,
+            phone,
+        }))
     } else {
         Err(ApiError::NotFound("phone on the do-not-call list"))
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/dnc/{phone}",
+    operation_id = "remove_dnc",
+    tag = "dnc",
+    summary = "Remove a phone",
+    params(("phone" = String, Path, description = "E.164, e.g. `+14155550100` (URL-encode the `+` as `%2B`)")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "Not an E.164 phone", body = ErrorBody),
+        (status = 404, description = "Not listed", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn remove(
     State(s): State<AppState>,
     t: TenantAuth,
@@ -117,11 +194,25 @@ async fn remove(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/dnc",
+    operation_id = "list_dnc",
+    tag = "dnc",
+    summary = "The do-not-call list (paged, by phone)",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of phones", body = Paged<DncPhone>),
+        (status = 400, description = "Bad paging parameter", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn list(
     State(s): State<AppState>,
     t: TenantAuth,
     ApiQuery(q): ApiQuery<PageQuery>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<Paged<DncPhone>>> {
     // Keyed by phone: the cursor is `p` + the last phone's digits.
     let limit = PageQuery {
         limit: q.limit.clone(),
@@ -156,11 +247,8 @@ async fn list(
     } else {
         None
     };
-    let items: Vec<_> = rows
-        .into_iter()
-        .map(|p| serde_json::json!({"phone": p}))
-        .collect();
-    Ok(Json(
-        serde_json::json!({"items": items, "next_cursor": next}),
-    ))
+    Ok(Json(Paged {
+        items: rows.into_iter().map(|phone| DncPhone { phone }).collect(),
+        next_cursor: next,
+    }))
 }

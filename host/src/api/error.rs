@@ -76,16 +76,41 @@ fn byte_size(n: usize) -> String {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Detail<'a>,
+/// The one error shape, `{"error": {code, message, field}}`; `Error` in the
+/// OpenAPI document.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct Detail<'a> {
-    code: &'a str,
-    message: String,
-    field: Option<&'a str>,
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// Stable, machine-readable (`invalid_path`, `not_found`, ...).
+    pub code: &'a str,
+    pub message: String,
+    /// The parameter, field path or row at fault, when one is.
+    pub field: Option<&'a str>,
+}
+
+/// The failures every operation behind a key can answer, whatever it does;
+/// each operation lists its own 400, 404, 409, 413, 415 and 422.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // Only its OpenAPI responses are used.
+pub enum KeyedErrors<'a> {
+    /// Missing, unknown or revoked API key.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody<'a>),
+    /// The other kind of key: a tenant key on `/api/admin/...`, an admin
+    /// key on an operation that acts for a tenant.
+    #[response(status = 403)]
+    Forbidden(ErrorBody<'a>),
+    /// An unexpected failure (the detail is only logged).
+    #[response(status = 500)]
+    Internal(ErrorBody<'a>),
+    /// The database is unreachable.
+    #[response(status = 503)]
+    Unavailable(ErrorBody<'a>),
 }
 
 impl ApiError {
@@ -181,8 +206,8 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(detail) => tracing::warn!(%detail, "database unavailable"),
             _ => {}
         }
-        let body = Body {
-            error: Detail {
+        let body = ErrorBody {
+            error: ErrorDetail {
                 code: self.code(),
                 message: self.to_string(),
                 field: self.field(),

@@ -37,6 +37,23 @@ fn event(name: &str, run: &RunJson) -> Event {
         .unwrap_or_else(|_| Event::default().event(name))
 }
 
+/// The stream's data is the run JSON (`Run`); in the document, as the text
+/// of an event stream (an SSE event is no JSON schema).
+#[utoipa::path(
+    get,
+    path = "/api/outbound/runs/{id}/events",
+    operation_id = "stream_run_events",
+    tag = "runs",
+    summary = "Server-sent events: `state` and `progress`, each with the run JSON as data; the stream ends after the terminal `state`",
+    params(("id" = i64, Path, description = "The run's id", minimum = 1)),
+    responses(
+        (status = 200, description = "An event stream; each event's data is a `Run`", body = String, content_type = "text/event-stream"),
+        (status = 400, description = "The id is not a positive integer", body = super::error::ErrorBody),
+        (status = 404, description = "No such run (or another tenant's)", body = super::error::ErrorBody),
+        super::error::KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 pub async fn stream(
     State(s): State<AppState>,
     t: TenantAuth,

@@ -9,17 +9,19 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::audit::or_not_found;
 use super::auth::TenantAuth;
 use super::body::RawBody;
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorBody, KeyedErrors};
+use super::openapi::RawBytes;
 use super::paging::{PageQuery, Paged, paged};
 use super::params::{ApiPath, ApiQuery};
 use super::views::{LeadJson, parse_id};
@@ -28,21 +30,26 @@ use crate::model::LeadId;
 use crate::store::platform_reads::Resource;
 use crate::store::{LeadFilter, LeadInput, LeadUpsert, StoreError, check_lead_input};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/leads", get(list).post(import))
-        .route("/api/leads/{id}", get(get_one))
+/// The leads' routes and their OpenAPI operations (one `routes!` per path).
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, import))
+        .routes(routes!(get_one))
 }
 
-/// One lead in a JSON import.
-#[derive(Debug, Deserialize)]
+/// One lead in a JSON import (`LeadImportRow` in the document).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LeadImportRow)]
 struct LeadRow {
+    /// Also accepted as `id`.
     #[serde(alias = "id")]
     external_id: String,
+    /// E.164, e.g. `+14155550100`.
     phone: String,
     #[serde(default)]
     name: Option<String>,
+    /// IANA, e.g. `Europe/Paris`.
     #[serde(default)]
     timezone: Option<String>,
     #[serde(default)]
@@ -54,7 +61,7 @@ struct LeadRow {
 }
 
 /// A row that was not stored, and why.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RowError {
     /// 1-based: element index for JSON, line for CSV.
     pub row: u64,
@@ -62,15 +69,17 @@ pub struct RowError {
     pub reason: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RowStored {
     pub row: u64,
     pub id: i64,
     pub external_id: String,
+    /// `created` or `updated`.
+    #[schema(value_type = String)]
     pub result: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ImportResult {
     pub created: usize,
     pub updated: usize,
@@ -253,6 +262,27 @@ fn csv_rows(bytes: &[u8]) -> Result<Rows, ApiError> {
     Ok(out)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/leads",
+    operation_id = "import_leads",
+    tag = "leads",
+    summary = "Import leads (upsert by external id); bad rows reported one by one",
+    description = "A JSON array of rows, or CSV with the same columns (tags separated by `;`, any other column an attribute). Good rows are stored; `errors` lists the others.",
+    request_body(content(
+        (Vec<LeadRow> = "application/json"),
+        (inline(RawBytes) = "text/csv"),
+    )),
+    responses(
+        (status = 200, description = "Stored rows and the rows refused", body = ImportResult),
+        (status = 422, description = "No row could be stored; `errors` says why", body = ImportResult),
+        (status = 400, description = "Malformed JSON or CSV, or too many rows", body = ErrorBody),
+        (status = 413, description = "The body is over the limit", body = ErrorBody),
+        (status = 415, description = "Neither application/json nor text/csv", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn import(
     State(s): State<AppState>,
     t: TenantAuth,
@@ -351,14 +381,34 @@ async fn import(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only leads with this tag.
     tag: Option<String>,
+    /// Only leads with this status.
     status: Option<String>,
+    /// Items per page, 1..=500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     limit: Option<String>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/leads",
+    operation_id = "list_leads",
+    tag = "leads",
+    summary = "List leads (paged; ?tag= ?status=)",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of leads", body = Paged<LeadJson>),
+        (status = 400, description = "Bad query parameter", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn list(
     State(s): State<AppState>,
     t: TenantAuth,
@@ -380,6 +430,21 @@ async fn list(
     Ok(Json(paged(req, rows, |l| l.id.get(), LeadJson::from)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/leads/{id}",
+    operation_id = "get_lead",
+    tag = "leads",
+    summary = "One lead",
+    params(("id" = i64, Path, description = "The lead's id", minimum = 1)),
+    responses(
+        (status = 200, description = "The lead", body = LeadJson),
+        (status = 400, description = "The id is not a positive integer", body = ErrorBody),
+        (status = 404, description = "No such lead (or another tenant's)", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn get_one(
     State(s): State<AppState>,
     t: TenantAuth,

@@ -13,18 +13,19 @@
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiResult;
 pub use crate::process_metrics::Metrics;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(metrics))
+/// The metrics route and its OpenAPI operation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(metrics))
 }
 
 /// Label values are ours or outcome labels; escape anyway.
@@ -34,6 +35,17 @@ fn label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    summary = "Prometheus metrics (text exposition format 0.0.4)",
+    responses(
+        (status = 200, description = "The metrics", body = String, content_type = "text/plain; version=0.0.4"),
+        (status = 503, description = "The database is unreachable", body = super::error::ErrorBody),
+    ),
+)]
 async fn metrics(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
     let agg = s.platform.aggregates().await?;
     let mut out = String::new();

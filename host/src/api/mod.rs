@@ -24,6 +24,11 @@
 //! - [`callbacks`]: provider status callbacks (token in the path, no key).
 //! - [`admin_dialers`]: dialer adapter versions (platform key only).
 //! - [`health`], [`metrics`], [`openapi`], [`dashboard`]: operations and docs.
+//!
+//! Every router but the dashboard's is a `utoipa_axum` `OpenApiRouter`: a
+//! route and its OpenAPI operation are registered together, so the document
+//! ([`openapi_document`], served at `/api/openapi.json`) lists exactly the
+//! routes of [`router`].
 
 pub mod admin_dialers;
 pub mod audit;
@@ -53,9 +58,10 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::{Extension, Router};
 use tokio::net::TcpListener;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::config;
 use crate::runtime::PluginHost;
@@ -143,9 +149,9 @@ impl AppState {
     }
 }
 
-/// The whole API.
-pub fn router(state: AppState) -> Router {
-    let tenant = Router::new()
+/// The routes behind a key (tenant or admin, told apart by [`auth`]).
+fn keyed_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(leads::router())
         .merge(runs::router())
         .merge(legacy::router())
@@ -155,18 +161,43 @@ pub fn router(state: AppState) -> Router {
         .merge(tenant_store::router())
         .merge(audit::router())
         .merge(admin_dialers::router())
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ));
-    Router::new()
-        .merge(tenant)
+}
+
+/// The routes without a key: callbacks (their token authenticates),
+/// probes, metrics and the document.
+fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(callbacks::router())
-        .merge(dashboard::router())
         .merge(health::router())
         .merge(metrics::router())
         .merge(openapi::router())
+}
+
+/// The OpenAPI document of [`router`], built from the same route list.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    openapi::finish(
+        openapi::base()
+            .merge(keyed_routes())
+            .merge(public_routes())
+            .into_openapi(),
+    )
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let keyed = keyed_routes().route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::authenticate,
+    ));
+    let (api, doc) = openapi::base()
+        .merge(keyed)
+        .merge(public_routes())
+        .split_for_parts();
+    Router::new()
+        .merge(api)
+        .merge(dashboard::router())
         .fallback(|| async { error::ApiError::NotFound("route") })
+        .layer(Extension(openapi::Served::new(&openapi::finish(doc))))
         // The extractors apply the exact limits; this is the outer cap.
         .layer(DefaultBodyLimit::max(
             state.config.body_limit.max(state.config.plugin_body_limit),

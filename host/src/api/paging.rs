@@ -7,10 +7,16 @@ use super::error::ApiError;
 use crate::config::{API_PAGE_LIMIT_DEFAULT, API_PAGE_LIMIT_MAX};
 use crate::store::Page;
 
-/// Raw query parameters; parsed by hand so that absurd values get a precise 400.
-#[derive(Debug, Default, Deserialize)]
+/// Raw query parameters; parsed by hand so that absurd values get a precise
+/// 400. The OpenAPI document types them as the values they must parse to.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Items per page, 1..=500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
+    /// `next_cursor` of the previous page; absent for the first page.
+    #[param(value_type = Option<String>)]
     pub cursor: Option<String>,
 }
 
@@ -57,9 +63,10 @@ impl PageReq {
 }
 
 /// A page of results.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Paged<T> {
     pub items: Vec<T>,
+    /// Pass as `?cursor=` for the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
 

@@ -12,32 +12,38 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::audit::{Reference, audit_reference, record};
 use super::auth::TenantAuth;
 use super::body::{ApiJson, RawBody};
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorBody, KeyedErrors};
+use super::openapi::RawBytes;
+use super::paging::Paged;
 use super::views::PluginVersionJson;
 use crate::model::TenantId;
 use crate::runtime::{PluginFailure, PluginKind, PluginMeta};
 use crate::store::{PluginVersion, StoreError, check_plugin_name};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/plugins/flows", get(list))
-        .route("/api/plugins/flows/{name}", get(versions).put(upload))
-        .route("/api/plugins/flows/{name}/activate", post(activate))
-        .route("/api/plugins/flows/{name}/rollback", post(rollback))
+/// The flow plugins' routes and their OpenAPI operations (one `routes!` per path).
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(versions, upload))
+        .routes(routes!(activate))
+        .routes(routes!(rollback))
 }
 
-#[derive(Debug, Deserialize)]
+/// `{"version": N}`: the version to make active.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ActivateVersion)]
 pub struct ActivateReq {
     pub version: i64,
 }
@@ -194,6 +200,22 @@ async fn or_flow_not_found<T>(
     }
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/plugins/flows/{name}",
+    operation_id = "upload_flow",
+    tag = "plugins",
+    summary = "Upload a flow component (validated before it is stored); the first version of a name is activated",
+    params(("name" = String, Path, description = "The flow's name")),
+    request_body(content = inline(RawBytes), content_type = "application/wasm", description = "The component (.wasm)"),
+    responses(
+        (status = 201, description = "The new version", body = PluginVersionJson),
+        (status = 400, description = "A bad name, or not a call-flow component (`not_a_component`, `wrong_world`, `invalid_component`)", body = ErrorBody),
+        (status = 413, description = "Over the plugin body limit", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn upload(
     State(s): State<AppState>,
     t: TenantAuth,
@@ -211,30 +233,80 @@ async fn upload(
     Ok((StatusCode::CREATED, Json(v.into())))
 }
 
-async fn list(State(s): State<AppState>, t: TenantAuth) -> ApiResult<Json<serde_json::Value>> {
+/// All of `versions` in one page (a tenant has few): `next_cursor` is null.
+pub fn one_page(versions: Vec<PluginVersion>) -> Paged<PluginVersionJson> {
+    Paged {
+        items: versions.into_iter().map(Into::into).collect(),
+        next_cursor: None,
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/plugins/flows",
+    operation_id = "list_flows",
+    tag = "plugins",
+    summary = "The tenant's flow plugins (newest version of each), in one page",
+    responses(
+        (status = 200, description = "Flows", body = Paged<PluginVersionJson>),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
+async fn list(
+    State(s): State<AppState>,
+    t: TenantAuth,
+) -> ApiResult<Json<Paged<PluginVersionJson>>> {
     let v = s
         .store
         .list_plugins(PluginKind::Flow, Some(t.tenant))
         .await?;
-    let items: Vec<PluginVersionJson> = v.into_iter().map(Into::into).collect();
-    Ok(Json(
-        serde_json::json!({"items": items, "next_cursor": null}),
-    ))
+    Ok(Json(one_page(v)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/plugins/flows/{name}",
+    operation_id = "list_flow_versions",
+    tag = "plugins",
+    summary = "Versions of a flow, newest first, in one page",
+    params(("name" = String, Path, description = "The flow's name")),
+    responses(
+        (status = 200, description = "Versions", body = Paged<PluginVersionJson>),
+        (status = 400, description = "A bad name", body = ErrorBody),
+        (status = 404, description = "No such flow", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn versions(
     State(s): State<AppState>,
     t: TenantAuth,
     Path(name): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<Paged<PluginVersionJson>>> {
     let r = list_versions(&s, PluginKind::Flow, Some(t.tenant), &name).await;
     let v = or_flow_not_found(&s, &t, &name, "GET /api/plugins/flows/{name}", r).await?;
-    let items: Vec<PluginVersionJson> = v.into_iter().map(Into::into).collect();
-    Ok(Json(
-        serde_json::json!({"items": items, "next_cursor": null}),
-    ))
+    Ok(Json(one_page(v)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/plugins/flows/{name}/activate",
+    operation_id = "activate_flow",
+    tag = "plugins",
+    summary = "Activate a version `{\"version\": N}`",
+    params(("name" = String, Path, description = "The flow's name")),
+    request_body = ActivateReq,
+    responses(
+        (status = 200, description = "The version, now active", body = PluginVersionJson),
+        (status = 400, description = "A bad name or malformed JSON", body = ErrorBody),
+        (status = 404, description = "No such flow", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "No such version", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn activate(
     State(s): State<AppState>,
     t: TenantAuth,
@@ -253,6 +325,22 @@ async fn activate(
     Ok(Json(v.into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/plugins/flows/{name}/rollback",
+    operation_id = "rollback_flow",
+    tag = "plugins",
+    summary = "Activate the previous version",
+    params(("name" = String, Path, description = "The flow's name")),
+    responses(
+        (status = 200, description = "The version, now active", body = PluginVersionJson),
+        (status = 400, description = "A bad name", body = ErrorBody),
+        (status = 404, description = "No such flow", body = ErrorBody),
+        (status = 409, description = "No version to roll back to", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn rollback(
     State(s): State<AppState>,
     t: TenantAuth,

@@ -5,17 +5,18 @@
 
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::audit::{Reference, audit_reference, or_not_found, record};
 use super::auth::TenantAuth;
 use super::body::{RawBody, parse_json};
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorBody, KeyedErrors};
 use super::paging::{PageQuery, Paged, paged};
 use super::params::{ApiPath, ApiQuery};
 use super::strict::{object, opt_object};
@@ -26,13 +27,14 @@ use crate::model::{JobId, LeadId, RunId};
 use crate::store::platform_reads::Resource;
 use crate::store::{LeadFilter, PAGE_LIMIT_MAX, Page, RunSpec, StoreError};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/outbound/runs", get(list).post(create))
-        .route("/api/outbound/runs/{id}", get(get_one))
-        .route("/api/outbound/runs/{id}/jobs", get(jobs))
-        .route("/api/outbound/runs/{id}/cancel", post(cancel))
-        .route("/api/outbound/runs/{id}/events", get(super::events::stream))
+/// The runs' routes and their OpenAPI operations (one `routes!` per path).
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one))
+        .routes(routes!(jobs))
+        .routes(routes!(cancel))
+        .routes(routes!(super::events::stream))
 }
 
 /// Most leads one run takes.
@@ -40,35 +42,45 @@ pub const RUN_LEADS_MAX: usize = 1_000_000;
 /// Longest `settings.retry_delay_secs` (a week).
 pub const RUN_RETRY_DELAY_SECS_MAX: u32 = 7 * 24 * 3600;
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /api/outbound/runs`: `lead_ids` or `filter` (one of
+/// the two), the flow and the dialer.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRun {
     /// Plain JSON numbers ([`LeadId`] is transparent).
+    #[schema(value_type = Option<Vec<i64>>)]
     pub lead_ids: Option<Vec<LeadId>>,
     #[serde(default, deserialize_with = "opt_object")]
     pub filter: Option<FilterReq>,
     pub flow: String,
+    /// The flow version to pin; the active one when absent.
     pub flow_version: Option<i64>,
     pub dialer: String,
     #[serde(default, deserialize_with = "object")]
     pub settings: SettingsReq,
 }
 
-#[derive(Debug, Deserialize)]
+/// Selects the leads of a run by tag and status.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LeadFilter)]
 pub struct FilterReq {
     pub tag: Option<String>,
     pub status: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// A run's settings; every one optional (`RunSettings` in the document).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RunSettings)]
 pub struct SettingsReq {
     pub concurrency: Option<u32>,
     pub max_attempts: Option<u32>,
     #[serde(default, deserialize_with = "opt_object")]
     pub calling_window: Option<WindowReq>,
     pub retry_delay_secs: Option<u32>,
+    /// `hangup` (default) or `drain`.
+    #[schema(value_type = Option<String>)]
     pub cancel_mode: Option<CancelMode>,
     pub daily_attempt_cap: Option<u32>,
     pub call_timeout_secs: Option<u32>,
@@ -77,8 +89,10 @@ pub struct SettingsReq {
     pub flow: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The local calling window, `HH:MM` to `HH:MM` in each lead's time zone.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CallingWindow)]
 pub struct WindowReq {
     pub start: String,
     pub end: String,
@@ -155,6 +169,22 @@ async fn select_leads(s: &AppState, t: &TenantAuth, f: FilterReq) -> ApiResult<V
     Ok(ids)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/outbound/runs",
+    operation_id = "create_run",
+    tag = "runs",
+    summary = "Create a run",
+    request_body = CreateRun,
+    responses(
+        (status = 201, description = "The run, queued", body = RunJson),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "A field is invalid (`field` names it), or names a lead or flow the tenant does not have", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn create(
     State(s): State<AppState>,
     t: TenantAuth,
@@ -228,6 +258,20 @@ async fn create(
     Ok((StatusCode::CREATED, Json(s.run_json(run).await?)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/outbound/runs",
+    operation_id = "list_runs",
+    tag = "runs",
+    summary = "List runs (paged, newest first)",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of runs", body = Paged<RunJson>),
+        (status = 400, description = "Bad paging parameter", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn list(
     State(s): State<AppState>,
     t: TenantAuth,
@@ -255,6 +299,21 @@ pub async fn run_for(s: &AppState, t: &TenantAuth, id: i64, endpoint: &str) -> A
     s.run_json(run).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/outbound/runs/{id}",
+    operation_id = "get_run",
+    tag = "runs",
+    summary = "A run: status, cursor, total, counts, last call placed at",
+    params(("id" = i64, Path, description = "The run's id", minimum = 1)),
+    responses(
+        (status = 200, description = "The run", body = RunJson),
+        (status = 400, description = "The id is not a positive integer", body = ErrorBody),
+        (status = 404, description = "No such run (or another tenant's)", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn get_one(
     State(s): State<AppState>,
     t: TenantAuth,
@@ -266,7 +325,8 @@ async fn get_one(
     ))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Attempt)]
 pub struct AttemptJson {
     pub attempt: i64,
     pub placed: bool,
@@ -278,6 +338,7 @@ pub struct AttemptJson {
     /// it mid-run); null when no call was placed.
     pub dialer_version: Option<i64>,
     /// The compliance record: rule, time zone, local time, DNC check.
+    #[schema(value_type = Object)]
     pub compliance: serde_json::Value,
     /// The flow's note (and anything of its follow-up the store refused).
     pub note: Option<String>,
@@ -287,7 +348,7 @@ pub struct AttemptJson {
     pub lead_tags: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct JobWithAttempts {
     pub id: i64,
     pub lead_id: i64,
@@ -301,6 +362,21 @@ pub struct JobWithAttempts {
     pub attempts: Vec<AttemptJson>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/outbound/runs/{id}/jobs",
+    operation_id = "list_run_jobs",
+    tag = "runs",
+    summary = "A run's jobs (paged), each with its last note and its attempts: outcome, compliance record, the flow's note, lead status and tags",
+    params(("id" = i64, Path, description = "The run's id", minimum = 1), PageQuery),
+    responses(
+        (status = 200, description = "A page of jobs", body = Paged<JobWithAttempts>),
+        (status = 400, description = "Bad id or paging parameter", body = ErrorBody),
+        (status = 404, description = "No such run (or another tenant's)", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn jobs(
     State(s): State<AppState>,
     t: TenantAuth,
@@ -380,9 +456,13 @@ fn last_note(attempts: &[AttemptJson]) -> Option<String> {
         .and_then(|a| a.note.clone())
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The optional body of a cancel: empty, or `{"mode": ...}`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CancelRun)]
 pub struct CancelReq {
+    /// `hangup` or `drain`; the run's `cancel_mode` when absent.
+    #[schema(value_type = Option<String>)]
     pub mode: Option<CancelMode>,
 }
 
@@ -412,6 +492,23 @@ pub async fn cancel_and_wait(
     run_for(s, t, id, endpoint).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/outbound/runs/{id}/cancel",
+    operation_id = "cancel_run",
+    tag = "runs",
+    summary = "Cancel a run; returns once no further call can start",
+    params(("id" = i64, Path, description = "The run's id", minimum = 1)),
+    request_body(content = Option<CancelReq>, description = "Optional: an empty body cancels in the run's `cancel_mode`"),
+    responses(
+        (status = 200, description = "The run after the cancel", body = RunJson),
+        (status = 400, description = "Bad id or malformed JSON", body = ErrorBody),
+        (status = 404, description = "No such run (or another tenant's)", body = ErrorBody),
+        (status = 422, description = "An unknown `mode`", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn cancel(
     State(s): State<AppState>,
     t: TenantAuth,

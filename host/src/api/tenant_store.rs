@@ -3,29 +3,35 @@
 //! `GET /api/tenant-store/{namespace}/{key}`. Values are shown as text when
 //! they are UTF-8, else as hex.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::TenantAuth;
-use super::error::{ApiError, ApiResult};
-use super::paging::PageQuery;
+use super::error::{ApiError, ApiResult, ErrorBody, KeyedErrors};
+use super::paging::{PageQuery, Paged};
 use super::params::{ApiPath, ApiQuery};
 use crate::store::{KvEntry, Page};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/tenant-store", get(list))
-        .route("/api/tenant-store/{namespace}/{key}", get(get_one))
+/// The tenant-store's routes and their OpenAPI operations.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(get_one))
 }
 
-#[derive(Debug, Serialize)]
+/// One entry (`TenantStoreEntry` in the document).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = TenantStoreEntry)]
 pub struct KvJson {
     pub namespace: String,
     pub key: String,
+    /// The value as text, when it is UTF-8.
     pub value: Option<String>,
+    /// The value in hex, when it is not UTF-8.
     pub value_hex: Option<String>,
     pub size: usize,
 }
@@ -50,10 +56,15 @@ fn view(namespace: String, key: String, value: Vec<u8>) -> KvJson {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only entries of this namespace.
     namespace: Option<String>,
+    /// Items per page, 1..=500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     limit: Option<String>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
@@ -65,11 +76,25 @@ fn decode(c: &str) -> Option<(String, String)> {
     Some((ns.to_string(), key.to_string()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/tenant-store",
+    operation_id = "list_tenant_store",
+    tag = "tenant-store",
+    summary = "The plugins' tenant-store entries (read-only, paged)",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of entries", body = Paged<KvJson>),
+        (status = 400, description = "Bad query parameter", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn list(
     State(s): State<AppState>,
     t: TenantAuth,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<Paged<KvJson>>> {
     let limit = PageQuery {
         limit: q.limit,
         cursor: None,
@@ -103,11 +128,30 @@ async fn list(
         .into_iter()
         .map(|e| view(e.namespace, e.key, e.value))
         .collect();
-    Ok(Json(
-        serde_json::json!({"items": items, "next_cursor": next}),
-    ))
+    Ok(Json(Paged {
+        items,
+        next_cursor: next,
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/tenant-store/{namespace}/{key}",
+    operation_id = "get_tenant_store_entry",
+    tag = "tenant-store",
+    summary = "One tenant-store entry",
+    params(
+        ("namespace" = String, Path, description = "The entry's namespace"),
+        ("key" = String, Path, description = "The entry's key"),
+    ),
+    responses(
+        (status = 200, description = "The entry", body = KvJson),
+        (status = 400, description = "A bad path parameter", body = ErrorBody),
+        (status = 404, description = "No such entry", body = ErrorBody),
+        KeyedErrors,
+    ),
+    security(("tenantKey" = [])),
+)]
 async fn get_one(
     State(s): State<AppState>,
     t: TenantAuth,

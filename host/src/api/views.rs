@@ -35,21 +35,29 @@ pub fn parse_id(field: &str, raw: &str) -> Result<i64, ApiError> {
     })
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FlowRef {
     pub name: String,
     pub version: i64,
 }
 
-#[derive(Debug, Serialize)]
+/// A run, as every run operation returns it (`Run` in the OpenAPI document).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Run)]
 pub struct RunJson {
     pub id: i64,
+    /// `queued`, `running`, `completed`, `cancelled` or `failed`.
+    #[schema(value_type = String)]
     pub status: &'static str,
     pub cursor_position: i64,
     pub total_leads: i64,
+    /// Finished attempts by outcome.
     pub counts: BTreeMap<String, i64>,
+    /// Jobs by state.
     pub jobs: BTreeMap<String, i64>,
     pub cancel_requested: bool,
+    /// `hangup` or `drain`.
+    #[schema(value_type = String)]
     pub cancel_mode: &'static str,
     pub last_call_placed_at: Option<String>,
     pub created_at: String,
@@ -59,6 +67,7 @@ pub struct RunJson {
     pub flow: FlowRef,
     pub dialer: String,
     /// As created: `calling_window` `{start, end}`, `flow` an object.
+    #[schema(value_type = super::runs::SettingsReq)]
     pub settings: serde_json::Value,
 }
 
@@ -106,7 +115,8 @@ impl AppState {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Lead)]
 pub struct LeadJson {
     pub id: i64,
     pub external_id: String,
@@ -137,8 +147,11 @@ impl From<LeadRecord> for LeadJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = PluginVersion)]
 pub struct PluginVersionJson {
+    /// `flow` or `dialer`.
+    #[schema(value_type = String)]
     pub kind: PluginKind,
     pub name: String,
     pub version: i64,
@@ -162,7 +175,8 @@ impl From<PluginVersion> for PluginVersionJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Job)]
 pub struct JobJson {
     pub id: i64,
     pub run_id: i64,
