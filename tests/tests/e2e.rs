@@ -36,6 +36,7 @@
 //!   covers every operation and runs the README's tour against `serve`.
 //! - [`pg_harness_urls`]: the PostgreSQL harness's URL helper.
 //! - [`plugin_cli`]: `plugin check` / `plugin test` via the real binary.
+//! - [`plugin_new`]: `plugin new --lang rust|js|python` projects build outside the repo.
 //! - [`plugin_limits`]: every limit of the plugin runtime, via hostile components.
 //! - [`provider_path`]: http-dialer and the Twilio simulator through the API and a worker.
 //! - [`provider_takeover`]: SIGKILL of a run's owner mid-`place-call` on the
@@ -82,6 +83,7 @@ mod openapi_client;
 mod pg_harness_urls;
 mod plugin_cli;
 mod plugin_limits;
+mod plugin_new;
 mod provider_health;
 mod provider_path;
 mod provider_takeover;

@@ -237,8 +237,11 @@ async fn guest_exception_messages_are_reported() {
         builtin::HOSTILE_PANIC,
     );
     for (id, message) in [
-        ("js", "Error: no slot left for this lead"),
-        ("py", "ValueError: lead has no segment"),
+        ("js", "no slot left for this lead (at plan@flow.js:30:34)"),
+        (
+            "py",
+            "ValueError: lead has no segment (File \"/0/app.py\", line 46, in plan)",
+        ),
     ] {
         let mut f = host.flow(&p, scope(7, &p, memory_kv())).await.unwrap();
         let err = f

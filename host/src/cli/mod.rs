@@ -7,7 +7,8 @@
 //! Module map: [`serve`], [`worker`], [`migrate`], [`tenant`] (tenant and
 //! admin keys), [`demo`], [`plugin`] (`check`, `test`) with
 //! [`plugin_expect`] (`test --expect/--update`) and [`transcript_diff`] (the
-//! diff it prints), [`plugin_builtin`] (`builtin`: the embedded components), and the benchmarks
+//! diff it prints), [`plugin_builtin`] (`builtin`: the embedded components), [`plugin_new`]
+//! (`new`: a standalone flow project), and the benchmarks
 //! [`bench`](mod@bench) (the `bench` command and `bench plugin`), [`bench_lifecycle`],
 //! [`bench_api`]. [`compile_cache`] holds the compiled-component cache flags
 //! that `serve`, `worker` and `plugin check|test` share.
@@ -21,6 +22,7 @@ pub mod migrate;
 pub mod plugin;
 pub mod plugin_builtin;
 pub mod plugin_expect;
+pub mod plugin_new;
 pub mod serve;
 pub mod tenant;
 pub mod transcript_diff;

@@ -20,6 +20,9 @@ pub enum PluginCommand {
     Check(CheckArgs),
     /// Run a call flow over a lead file against the simulated dialer; prints a YAML transcript.
     Test(TestArgs),
+    /// Create a standalone call-flow project (template, SDK, WIT, toolchain,
+    /// sample leads and the expected transcript) in a new directory.
+    New(super::plugin_new::NewArgs),
     /// Write a component embedded in this binary (sim-dialer, http-dialer,
     /// the example flows) to stdout or a file; without a name, list them.
     Builtin(super::plugin_builtin::BuiltinArgs),
@@ -100,6 +103,7 @@ pub async fn run(c: PluginCommand) -> anyhow::Result<ExitCode> {
         PluginCommand::Check(a) => check(a),
         PluginCommand::Test(a) => test(a).await,
         PluginCommand::Builtin(a) => super::plugin_builtin::run(a),
+        PluginCommand::New(a) => super::plugin_new::run(a).await,
     }
 }
 

@@ -36,12 +36,12 @@ pub fn classify(
                 Trap::StackOverflow => "stack overflow (recursion too deep)".to_string(),
                 other => other.to_string(),
             };
-            match panic_message(data).or_else(|| exception_message(data)) {
+            match guest_message(data) {
                 Some(p) => PluginFailure::Trap(format!("{p} ({what})")),
                 None => PluginFailure::Trap(what),
             }
         }
-        None => match panic_message(data).or_else(|| exception_message(data)) {
+        None => match guest_message(data) {
             Some(p) => PluginFailure::Trap(format!("{p} ({})", one_line(err))),
             None => PluginFailure::Trap(one_line(err)),
         },
@@ -70,20 +70,52 @@ fn panic_message(data: &StoreData) -> Option<String> {
 /// Longest guest exception message kept in a reason.
 const EXCEPTION_MESSAGE_MAX_CHARS: usize = 500;
 
-/// The uncaught exception a JavaScript or Python runtime wrote to stderr
-/// before trapping: componentize-js writes `Error: …` and a stack (the
-/// first exception line is the message), componentize-py a traceback whose
-/// last line is `ValueError: …`. Both match "a name ending in `Error` or
-/// `Exception`, then `: `"; the last such line wins (Python chains).
-fn exception_message(data: &StoreData) -> Option<String> {
+/// What the guest said about its failure, from its stderr: an uncaught
+/// JavaScript or Python exception first (componentize-py ends those with a
+/// Rust panic of its own runtime, which says less), then a Rust panic.
+fn guest_message(data: &StoreData) -> Option<String> {
     let lines = data.logs.peek_messages("warn");
-    let line = lines.iter().rev().map(|l| l.trim()).find(|l| {
-        let l = l.strip_prefix("Uncaught ").unwrap_or(l);
-        l.split_once(": ").is_some_and(|(name, _)| {
-            let name = name.rsplit('.').next().unwrap_or(name);
-            (name.ends_with("Error") || name.ends_with("Exception"))
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        })
-    })?;
-    Some(line.chars().take(EXCEPTION_MESSAGE_MAX_CHARS).collect())
+    js_exception(&lines)
+        .or_else(|| python_exception(&lines))
+        .or_else(|| panic_message(data))
+        .map(|m| m.chars().take(EXCEPTION_MESSAGE_MAX_CHARS).collect())
+}
+
+/// componentize-js (StarlingMonkey) writes an uncaught error as its
+/// message, `Stack:`, one line per frame, then aborts: the message and the
+/// innermost frame, as `no slot left (at plan@flow.js:30:34)`.
+fn js_exception(lines: &[String]) -> Option<String> {
+    let stack = lines.iter().rposition(|l| l.trim() == "Stack:")?;
+    let message = lines[..stack].iter().rev().find(|l| !l.trim().is_empty())?;
+    match lines
+        .get(stack + 1)
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+    {
+        Some(frame) => Some(format!("{} (at {frame})", message.trim())),
+        None => Some(message.trim().to_string()),
+    }
+}
+
+/// componentize-py writes a Python traceback: its last unindented line is
+/// the exception (`ValueError: …`), the `File "…", line N, in f` line
+/// before it the innermost frame.
+fn python_exception(lines: &[String]) -> Option<String> {
+    let start = lines
+        .iter()
+        .rposition(|l| l.starts_with("Traceback (most recent call last)"))?;
+    let rest = &lines[start + 1..];
+    let exception = rest
+        .iter()
+        .take_while(|l| !l.starts_with("thread ") && !l.contains("panicked at"))
+        .filter(|l| !l.is_empty() && !l.starts_with(' '))
+        .last()?;
+    match rest
+        .iter()
+        .rev()
+        .find(|l| l.trim_start().starts_with("File \""))
+    {
+        Some(frame) => Some(format!("{exception} ({})", frame.trim())),
+        None => Some(exception.clone()),
+    }
 }
