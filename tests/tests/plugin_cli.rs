@@ -591,3 +591,44 @@ fn builtin_lists_and_writes_the_embedded_components() {
         "{err}"
     );
 }
+
+/// `bench plugin --flow NAME=PATH` measures another flow too (as the README
+/// does for the JavaScript and Python scaffolds): its per-lead cost and its
+/// compile time cold and from the cache, in the one JSON line.
+#[test]
+fn bench_plugin_measures_a_flow_given_by_path() {
+    let flow = file("template_flow.wasm", builtin::TEMPLATE_FLOW);
+    let arg = format!("mine={}", flow.display());
+    let out = dialplane(&[
+        "bench",
+        "plugin",
+        "--json",
+        "--leads",
+        "200",
+        "--flow-leads",
+        "50",
+        "--flow",
+        &arg,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mine = &line["flows"]["mine"];
+    assert_eq!(mine["leads"], 50, "{line}");
+    assert_eq!(mine["size_bytes"], builtin::TEMPLATE_FLOW.len(), "{line}");
+    for key in [
+        "median_us_per_lead",
+        "p99_us_per_lead",
+        "compile_cold_ms",
+        "compile_cached_ms",
+    ] {
+        assert!(mine[key].as_f64().is_some_and(|v| v > 0.0), "{key}: {line}");
+    }
+
+    let out = dialplane(&["bench", "plugin", "--flow", "no-path"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("`no-path` is not NAME=PATH"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -28,6 +28,26 @@ pub struct PluginBenchArgs {
     /// Leads per tenant batch: one flow + one dialer instance per batch.
     #[arg(long, default_value_t = BENCH_BATCH_DEFAULT)]
     pub batch: usize,
+    /// Also measure this flow (repeatable), e.g. `--flow js=my_flow.wasm`
+    /// from `plugin new --lang js`: per-lead cost, and compile time cold and
+    /// from the compiled-component cache. It must dial every lead.
+    #[arg(long = "flow", value_name = "NAME=PATH", value_parser = parse_flow)]
+    pub flows: Vec<(String, std::path::PathBuf)>,
+    /// Leads measured for each `--flow` (JavaScript and Python are slower).
+    #[arg(long, default_value_t = BENCH_FLOW_LEADS_DEFAULT)]
+    pub flow_leads: usize,
+}
+
+/// Leads measured for each `--flow`.
+pub const BENCH_FLOW_LEADS_DEFAULT: usize = 2_000;
+
+fn parse_flow(s: &str) -> Result<(String, std::path::PathBuf), String> {
+    match s.split_once('=') {
+        Some((name, path)) if !name.is_empty() && !path.is_empty() => {
+            Ok((name.to_string(), path.into()))
+        }
+        _ => Err(format!("`{s}` is not NAME=PATH (e.g. js=my_flow.wasm)")),
+    }
 }
 
 pub async fn run(c: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -50,7 +70,7 @@ async fn plugin(a: PluginBenchArgs) -> anyhow::Result<ExitCode> {
         ("sim-dialer", PluginKind::Dialer, builtin::SIM_DIALER),
         ("http-dialer", PluginKind::Dialer, builtin::HTTP_DIALER),
     ];
-    let r = crate::runtime::bench::run(
+    let mut r = crate::runtime::bench::run(
         a.leads,
         a.batch,
         &components,
@@ -58,6 +78,15 @@ async fn plugin(a: PluginBenchArgs) -> anyhow::Result<ExitCode> {
         builtin::SIM_DIALER,
     )
     .await?;
+    for (name, path) in &a.flows {
+        let wasm = std::fs::read(path)
+            .map_err(|e| anyhow::anyhow!("--flow {name}: cannot read {}: {e}", path.display()))?;
+        let f =
+            crate::runtime::bench::flow(name, &wasm, builtin::SIM_DIALER, a.flow_leads, a.batch)
+                .await
+                .map_err(|e| anyhow::anyhow!("--flow {name} ({}): {e:#}", path.display()))?;
+        r.flows.insert(name.clone(), f);
+    }
     if a.json {
         println!("{}", serde_json::to_string(&r)?);
     } else {
@@ -79,6 +108,16 @@ async fn plugin(a: PluginBenchArgs) -> anyhow::Result<ExitCode> {
         );
         for (name, ms) in &r.compile_ms {
             println!("  compile {name}: {ms} ms");
+        }
+        for (name, f) in &r.flows {
+            println!(
+                "  {name} ({} bytes): median {} µs, p99 {} µs per lead; compile {} ms cold, {} ms from cache",
+                f.size_bytes,
+                f.median_us_per_lead,
+                f.p99_us_per_lead,
+                f.compile_cold_ms,
+                f.compile_cached_ms
+            );
         }
         println!("  peak RSS: {} MiB", r.peak_rss_mb);
     }

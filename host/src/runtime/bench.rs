@@ -41,6 +41,83 @@ pub struct PluginBenchReport {
     pub peak_rss_mb: f64,
     pub pooling_allocator: bool,
     pub build: &'static str,
+    /// Flows given with `--flow NAME=PATH` (e.g. JavaScript and Python).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub flows: std::collections::BTreeMap<String, FlowBench>,
+}
+
+/// One more flow, measured like default-flow (one core, tenant batches),
+/// and its compile time cold and from the on-disk cache.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowBench {
+    pub size_bytes: usize,
+    pub leads: usize,
+    pub median_us_per_lead: f64,
+    pub p99_us_per_lead: f64,
+    pub instantiate_us_median: f64,
+    /// Compile (and world check) in a fresh host with no cache.
+    pub compile_cold_ms: f64,
+    /// The same from the compiled-component cache, as `serve` and `worker`
+    /// start after the first time.
+    pub compile_cached_ms: f64,
+}
+
+/// Measures `wasm` (a flow that dials every lead) over `leads` leads.
+pub async fn flow(
+    name: &str,
+    wasm: &[u8],
+    dialer_wasm: &[u8],
+    leads: usize,
+    batch: usize,
+) -> anyhow::Result<FlowBench> {
+    let batch = batch.max(1);
+    let ms = |t: Instant| (t.elapsed().as_secs_f64() * 1e4).round() / 10.0;
+    let cache = std::env::temp_dir().join(format!(
+        "dialplane-bench-cache-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&cache)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let cached_host = || {
+        PluginHost::with_options(
+            Limits::default(),
+            super::HostOptions {
+                compiled_cache_dir: Some(cache.clone()),
+                ..Default::default()
+            },
+        )
+    };
+    let t = Instant::now();
+    cached_host()?.prepare(meta(PluginKind::Flow, name), wasm)?;
+    let compile_cold_ms = ms(t);
+    let host = cached_host()?;
+    let t = Instant::now();
+    let flow = host.prepare(meta(PluginKind::Flow, name), wasm)?;
+    let compile_cached_ms = ms(t);
+    let _ = std::fs::remove_dir_all(&cache);
+    let p = BenchPlugins {
+        flow,
+        dialer: host.prepare(meta(PluginKind::Dialer, "sim-dialer"), dialer_wasm)?,
+    };
+    run_batches(&host, &p, 1, batch.min(50), 0).await?;
+    let (mut samples, mut inst) = run_batches(&host, &p, leads.div_ceil(batch), batch, 1).await?;
+    samples.truncate(leads);
+    samples.sort_unstable();
+    inst.sort_unstable();
+    Ok(FlowBench {
+        size_bytes: wasm.len(),
+        leads: samples.len(),
+        median_us_per_lead: micros(percentile(&samples, 0.50)),
+        p99_us_per_lead: micros(percentile(&samples, 0.99)),
+        instantiate_us_median: micros(percentile(&inst, 0.50)),
+        compile_cold_ms,
+        compile_cached_ms,
+    })
 }
 
 struct BenchPlugins {
@@ -124,6 +201,7 @@ pub async fn run(
         } else {
             "release"
         },
+        flows: Default::default(),
     })
 }
 
@@ -190,7 +268,7 @@ async fn run_batches(
             };
             let t = Instant::now();
             let Decision::Dial(mut req) = flow.plan(&ctx, &lead).await? else {
-                anyhow::bail!("default-flow skipped a lead");
+                anyhow::bail!("{} skipped a lead", p.flow.meta.name);
             };
             req.idempotency_key = format!("{}-{i}-1", ctx.run_id);
             let report = match dialer.place_call(&config, &req).await? {
