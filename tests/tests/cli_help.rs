@@ -164,3 +164,51 @@ fn unsupported_database_scheme_is_explained() {
     );
     assert!(!err.contains(":pw@"), "{err}");
 }
+
+/// `bench api` never load-tests the database the environment points at:
+/// with `DATABASE_URL` set and no `--database-url`, it refuses before
+/// connecting (the URL here would not even resolve).
+#[test]
+fn bench_api_refuses_to_take_the_database_from_the_environment() {
+    let out = std::process::Command::new(dialplane_bin().expect("dialplane binary"))
+        .args(["bench", "api", "--json", "--secs", "1"])
+        .env("DATABASE_URL", "postgres://prod@db.invalid/prod")
+        .output()
+        .expect("run dialplane");
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bench api does not load-test the database in DATABASE_URL")
+            && err.contains("--database-url"),
+        "{err}"
+    );
+    assert!(text(&out.stdout).is_empty());
+}
+
+/// Log lines written to a file or a pipe carry no ANSI colour codes.
+#[test]
+fn logs_to_a_pipe_have_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = dir.path().join("hostile-panic.wasm");
+    std::fs::write(&flow, dialplane::builtin::HOSTILE_PANIC).unwrap();
+    let leads = dir.path().join("leads.json");
+    std::fs::write(&leads, r#"[{"id": "a", "phone": "+14155550127"}]"#).unwrap();
+    let out = std::process::Command::new(dialplane_bin().expect("dialplane binary"))
+        .args([
+            "plugin",
+            "test",
+            flow.to_str().unwrap(),
+            "--leads",
+            leads.to_str().unwrap(),
+        ])
+        .env("DIALPLANE_LOG", "warn")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run dialplane");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("WARN"),
+        "the failing flow logs a warning: {err}"
+    );
+    assert!(!err.contains('\x1b'), "ANSI codes in piped stderr: {err:?}");
+}

@@ -36,8 +36,10 @@ const MISSING_RUN_ID: i64 = 999_999_999;
 
 #[derive(Debug, clap::Args)]
 pub struct ApiBenchArgs {
-    /// postgres://… or sqlite:… (default: a temporary SQLite file).
-    #[arg(long, env = "DATABASE_URL")]
+    /// postgres://… or sqlite:… (default: a temporary SQLite file). Only
+    /// this flag: a load test never follows `DATABASE_URL` to whatever
+    /// database the environment points at.
+    #[arg(long)]
     pub database_url: Option<String>,
     /// Seconds of load per endpoint.
     #[arg(long, default_value_t = 5)]
@@ -133,6 +135,11 @@ async fn drive_mix(
 }
 
 pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
+    if a.database_url.is_none() && std::env::var_os("DATABASE_URL").is_some() {
+        anyhow::bail!(
+            "bench api does not load-test the database in DATABASE_URL: pass it as --database-url to mean it, or unset DATABASE_URL for a temporary SQLite file"
+        );
+    }
     let dir = tempfile_dir()?;
     let url = a
         .database_url

@@ -113,8 +113,13 @@ fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("DIALPLANE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    // Colours only for a person at a terminal: a redirected file or a log
+    // collector gets plain text (and `NO_COLOR` is honoured).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
