@@ -212,3 +212,105 @@ fn logs_to_a_pipe_have_no_colour_codes() {
     );
     assert!(!err.contains('\x1b'), "ANSI codes in piped stderr: {err:?}");
 }
+
+/// Every stderr line parses as JSON with `--log-format json`: `serve`'s
+/// start-up lines, the one fatal error a command ends with, and the results
+/// a command reports (`plugin test --expect`); text mode keeps its words.
+#[test]
+fn json_mode_writes_only_json_lines_to_stderr() {
+    use std::io::{BufRead, BufReader};
+    let bin = dialplane_bin().expect("dialplane binary");
+    let all_json = |stderr: &str| -> Vec<serde_json::Value> {
+        stderr
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    };
+
+    // A fatal error: an unreachable database.
+    let out = std::process::Command::new(&bin)
+        .args([
+            "--log-format",
+            "json",
+            "migrate",
+            "--database-url",
+            "postgres://u@127.0.0.1:1/db",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let lines = all_json(&text(&out.stderr));
+    let last = lines.last().expect("an error line");
+    assert_eq!(last["level"], "ERROR", "{last}");
+    assert!(
+        last["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1:1"),
+        "{last}"
+    );
+
+    // serve's start-up lines, read until it listens.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/s.db?mode=rwc", dir.path().display());
+    let mut child = std::process::Command::new(&bin)
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &url,
+        ])
+        .env("DIALPLANE_CACHE_DIR", dir.path().join("cache"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    for l in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let l = l.unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+        let listening = v["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("dialplane API listening on http://127.0.0.1:"));
+        seen.push(v);
+        if listening {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        seen.iter().any(|v| v["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("worker") && m.ends_with("started"))),
+        "{seen:?}"
+    );
+
+    // A command's own result lines.
+    let flow = dir.path().join("t.wasm");
+    std::fs::write(&flow, dialplane::builtin::TEMPLATE_FLOW).unwrap();
+    let leads = dir.path().join("leads.json");
+    std::fs::write(&leads, r#"[{"id": "a", "phone": "+14155550127"}]"#).unwrap();
+    let expect = dir.path().join("t.yaml");
+    for _ in 0..2 {
+        let out = std::process::Command::new(&bin)
+            .args(["--log-format", "json", "plugin", "test"])
+            .args([flow.as_os_str(), "--leads".as_ref(), leads.as_os_str()])
+            .args(["--expect".as_ref(), expect.as_os_str(), "--update".as_ref()])
+            .env("DIALPLANE_CACHE_DIR", dir.path().join("cache"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let lines = all_json(&text(&out.stderr));
+        assert!(
+            lines.iter().any(|v| v["level"] == "INFO"
+                && v["fields"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("t.yaml"))),
+            "{lines:?}"
+        );
+    }
+}

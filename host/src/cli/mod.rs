@@ -11,7 +11,8 @@
 //! (`new`: a standalone flow project), and the benchmarks
 //! [`bench`](mod@bench) (the `bench` command and `bench plugin`), [`bench_lifecycle`],
 //! [`bench_api`]. [`compile_cache`] holds the compiled-component cache flags
-//! that `serve`, `worker` and `plugin check|test` share.
+//! that `serve`, `worker` and `plugin check|test` share; [`notice`] writes the
+//! command line's own stderr lines in the chosen log format.
 
 pub mod bench;
 pub mod bench_api;
@@ -19,6 +20,7 @@ pub mod bench_lifecycle;
 pub mod compile_cache;
 pub mod demo;
 pub mod migrate;
+pub mod notice;
 pub mod plugin;
 pub mod plugin_builtin;
 pub mod plugin_expect;
@@ -84,7 +86,7 @@ pub fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("dialplane: cannot start the async runtime: {e}");
+            notice::fatal(&format!("cannot start the async runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -103,13 +105,14 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("dialplane: error: {e:#}");
+            notice::fatal(&format!("{e:#}"));
             ExitCode::FAILURE
         }
     }
 }
 
 fn init_logging(format: LogFormat) {
+    notice::set_format(format);
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("DIALPLANE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));

@@ -124,7 +124,7 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     let info = match host.inspect(&wasm) {
         Ok(info) => info,
         Err(e) => {
-            eprintln!("{shown}: {e}");
+            super::notice::error(&format!("{shown}: {e}"));
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -140,11 +140,11 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     let kind = match a.kind.map(PluginKind::from).or_else(|| info.detect_kind()) {
         Some(k) => k,
         None => {
-            eprintln!(
+            super::notice::error(&format!(
                 "{shown}: cannot tell the kind: it exports neither {} (a call flow) nor {} (a dialer adapter); pass --kind to see what is missing",
                 export_names(PluginKind::Flow),
                 export_names(PluginKind::Dialer)
-            );
+            ));
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -156,9 +156,9 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     match host.prepare(meta, &wasm) {
         Ok(p) => {
             for (import, why) in info.inert_imports() {
-                eprintln!(
+                super::notice::warn(&format!(
                     "{shown}: warning: imports {import}, which links but does nothing here: {why}"
-                );
+                ));
             }
             println!("ok: implements {} ({})", p.world(), kind.as_str());
             Ok(ExitCode::SUCCESS)
@@ -166,9 +166,9 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
         Err(e) => {
             match &e.cause {
                 PluginFailure::WrongWorld { world, detail } => {
-                    eprintln!("{shown}: does not implement {world}: {detail}")
+                    super::notice::error(&format!("{shown}: does not implement {world}: {detail}"))
                 }
-                other => eprintln!("{shown}: {other}"),
+                other => super::notice::error(&format!("{shown}: {other}")),
             }
             Ok(ExitCode::FAILURE)
         }
@@ -191,7 +191,7 @@ async fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
         Ok(t) => t,
         Err(e) => match e.downcast_ref::<crate::runtime::PluginError>() {
             Some(pe) => {
-                eprintln!("{}: {}", a.flow.display(), pe.cause);
+                super::notice::error(&format!("{}: {}", a.flow.display(), pe.cause));
                 return Ok(ExitCode::FAILURE);
             }
             None => return Err(e),
@@ -199,21 +199,21 @@ async fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
     };
     if let Some(expect) = &a.expect {
         if t.failures > 0 {
-            eprintln!(
+            super::notice::error(&format!(
                 "{}: {} lead(s) stopped on a plugin failure (kept in the transcript as `error:`)",
                 a.flow.display(),
                 t.failures
-            );
+            ));
         }
         return super::plugin_expect::check(expect, &t.to_yaml(), a.update);
     }
     print!("{}", t.to_yaml());
     if t.failures > 0 {
-        eprintln!(
+        super::notice::error(&format!(
             "{}: {} lead(s) stopped on a plugin failure (see `error:` in the transcript)",
             a.flow.display(),
             t.failures
-        );
+        ));
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

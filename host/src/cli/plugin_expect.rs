@@ -34,13 +34,13 @@ pub fn check(expect: &Path, actual: &str, update: bool) -> anyhow::Result<ExitCo
         .map_err(|e| anyhow::anyhow!("the transcript is not valid YAML: {e}"))?;
     let d = transcript_diff::diff(&shown.to_string(), &expected, &actual_value);
     if d.is_empty() {
-        eprintln!("{shown}: the transcript matches");
+        super::notice::info(&format!("{shown}: the transcript matches"));
         return Ok(ExitCode::SUCCESS);
     }
     print!("{d}");
-    eprintln!(
+    super::notice::error(&format!(
         "{shown}: the transcript changed (see the diff above); run again with --update to accept it"
-    );
+    ));
     Ok(ExitCode::FAILURE)
 }
 
@@ -63,7 +63,7 @@ fn parse(path: &Path, text: &str) -> anyhow::Result<serde_yaml::Value> {
 fn write(path: &Path, existing: Option<&str>, actual: &str) -> anyhow::Result<ExitCode> {
     let shown = path.display();
     if existing == Some(actual) {
-        eprintln!("{shown}: the transcript matches; left unchanged");
+        super::notice::info(&format!("{shown}: the transcript matches; left unchanged"));
         return Ok(ExitCode::SUCCESS);
     }
     // Temp file beside the target, then rename: an interrupted update never
@@ -80,8 +80,8 @@ fn write(path: &Path, existing: Option<&str>, actual: &str) -> anyhow::Result<Ex
     };
     write().map_err(|e| anyhow::anyhow!("cannot write the expected transcript {shown}: {e}"))?;
     match existing {
-        None => eprintln!("{shown}: created with the current transcript"),
-        Some(_) => eprintln!("{shown}: updated with the current transcript"),
+        None => super::notice::info(&format!("{shown}: created with the current transcript")),
+        Some(_) => super::notice::info(&format!("{shown}: updated with the current transcript")),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -104,13 +104,13 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
             state.metrics.clone(),
         )
         .await?;
-        eprintln!("dialplane worker {} started", w.id());
+        super::notice::info(&format!("dialplane worker {} started", w.id()));
         Some(tokio::spawn(w.start()))
     };
-    eprintln!(
+    super::notice::info(&format!(
         "dialplane API listening on http://{}",
         listener.local_addr()?
-    );
+    ));
     let shutdown = {
         let stop = stop.clone();
         async move { stop.wait().await }
@@ -123,7 +123,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(w) = worker {
         w.await??;
     }
-    eprintln!("dialplane serve stopped");
+    super::notice::info("dialplane serve stopped");
     Ok(ExitCode::SUCCESS)
 }
 

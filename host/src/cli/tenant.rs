@@ -41,7 +41,7 @@ pub async fn run(c: TenantCommand) -> anyhow::Result<ExitCode> {
             let key = store.create_api_key(Some(id)).await?;
             println!("tenant_id: {id}");
             println!("api_key: {}", key.plaintext);
-            eprintln!("Store the key now: it cannot be shown again.");
+            super::notice::warn("Store the key now: it cannot be shown again.");
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -53,7 +53,7 @@ pub async fn run_admin(c: AdminKeyCommand) -> anyhow::Result<ExitCode> {
             let store = store::connect(&db.database_url).await?;
             let key = store.create_api_key(None).await?;
             println!("admin_key: {}", key.plaintext);
-            eprintln!("Store the key now: it cannot be shown again.");
+            super::notice::warn("Store the key now: it cannot be shown again.");
             Ok(ExitCode::SUCCESS)
         }
     }

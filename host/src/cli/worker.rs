@@ -142,13 +142,13 @@ pub async fn run(a: WorkerArgs) -> anyhow::Result<ExitCode> {
     )?);
     let (stop_handle, stop) = stop_pair();
     let worker = Worker::new(db, plugins, None, cfg, stop).await?;
-    eprintln!("dialplane worker {} started", worker.id());
+    super::notice::info(&format!("dialplane worker {} started", worker.id()));
     tokio::spawn(async move {
         shutdown_signal().await;
         stop_handle.stop();
     });
     worker.start().await?;
-    eprintln!("dialplane worker stopped");
+    super::notice::info("dialplane worker stopped");
     Ok(ExitCode::SUCCESS)
 }
 
