@@ -168,21 +168,7 @@ async fn dialer_config_is_validated_and_callbacks_are_authenticated() {
     let leads = api.import_leads(&t, 1).await;
     api.worker(|_| {}).await;
     let run = api.create_run(&t, &leads, 1).await["id"].as_i64().unwrap();
-    let end = tokio::time::Instant::now() + Duration::from_secs(30);
-    let call_id = loop {
-        let (_, j) = api
-            .get(&format!("/api/outbound/runs/{run}/jobs"), &t.key)
-            .await;
-        let id = j["items"][0]["attempts"]
-            .as_array()
-            .and_then(|a| a.iter().find_map(|a| a["provider_call_id"].as_str()))
-            .map(str::to_string);
-        if let Some(id) = id {
-            break id;
-        }
-        assert!(tokio::time::Instant::now() < end, "call never placed: {j}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let call_id = api.placed_call_id(&t, run).await;
     let body = format!("CallSid={call_id}&CallStatus=completed&AnsweredBy=human&CallDuration=12");
 
     // Missing and forged signatures: 403, audited, nothing applied.

@@ -7,8 +7,6 @@
 //! Asserts: never a 5xx; a 4xx is in the error shape and changes nothing
 //! (the tenant's data and the call's attempts are equal before and after).
 
-use std::time::Duration;
-
 use crate::api_bad_text::snapshot;
 use crate::api_common::{Api, Tenant, error_code};
 use dialplane_tests::callback_signing::twilio_signature;
@@ -196,21 +194,7 @@ async fn fuzz_callbacks(mut api: Api) {
     let leads = api.import_leads(&t, 1).await;
     api.worker(|_| {}).await;
     let run = api.create_run(&t, &leads, 1).await["id"].as_i64().unwrap();
-    let end = tokio::time::Instant::now() + Duration::from_secs(30);
-    let call_id = loop {
-        let (_, j) = api
-            .get(&format!("/api/outbound/runs/{run}/jobs"), &t.key)
-            .await;
-        let id = j["items"][0]["attempts"]
-            .as_array()
-            .and_then(|a| a.iter().find_map(|a| a["provider_call_id"].as_str()))
-            .map(str::to_string);
-        if let Some(id) = id {
-            break id;
-        }
-        assert!(tokio::time::Instant::now() < end, "call never placed: {j}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let call_id = api.placed_call_id(&t, run).await;
     // From here only callbacks change the call: a final event applied is
     // not settled by a worker behind the test's back.
     api.stop_workers().await;

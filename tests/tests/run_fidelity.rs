@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::api_common::{Api, Tenant};
@@ -262,16 +262,12 @@ fn attributes(l: &LeadSpec) -> Value {
 /// Uploads the flow and imports the leads with their own tags: lead ids in
 /// the order of `leads`.
 async fn import(api: &Api, t: &Tenant, leads: &[LeadSpec]) -> Vec<i64> {
-    let (st, v) = api
-        .raw(
-            Method::PUT,
-            "/api/plugins/flows/business-rules-flow",
-            Some(&t.key),
-            "application/wasm",
-            dialplane::builtin::BUSINESS_RULES_FLOW.to_vec(),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
+    api.install_flow(
+        t,
+        "business-rules-flow",
+        dialplane::builtin::BUSINESS_RULES_FLOW,
+    )
+    .await;
     let body: Vec<Value> = leads
         .iter()
         .map(|l| {

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::api_common::Api;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const LEADS_PER_RUN: usize = 150;
@@ -17,16 +17,12 @@ async fn two_workers_count_exactly(mut api: Api) {
     let admin = api.admin_key().await;
     api.install_sim_dialer(&admin).await;
     let t = api.tenant("counting").await;
-    let (st, v) = api
-        .raw(
-            Method::PUT,
-            "/api/plugins/flows/business-rules-flow",
-            Some(&t.key),
-            "application/wasm",
-            dialplane::builtin::BUSINESS_RULES_FLOW.to_vec(),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
+    api.install_flow(
+        &t,
+        "business-rules-flow",
+        dialplane::builtin::BUSINESS_RULES_FLOW,
+    )
+    .await;
     let leads = api.import_leads(&t, 2 * LEADS_PER_RUN).await;
     // One run per worker.
     api.worker(|c| c.max_runs = 1).await;

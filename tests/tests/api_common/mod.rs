@@ -212,18 +212,44 @@ impl Api {
         assert_eq!(st, StatusCode::CREATED, "{v}");
     }
 
-    /// Uploads the built-in default-flow for tenant `t`.
-    pub async fn install_default_flow(&self, t: &Tenant) {
+    /// Uploads (and, being the first version, activates) flow `name` for `t`.
+    pub async fn install_flow(&self, t: &Tenant, name: &str, wasm: &[u8]) {
         let (st, v) = self
             .raw(
                 Method::PUT,
-                "/api/plugins/flows/default-flow",
+                &format!("/api/plugins/flows/{name}"),
                 Some(&t.key),
                 "application/wasm",
-                dialplane::builtin::DEFAULT_FLOW.to_vec(),
+                wasm.to_vec(),
             )
             .await;
         assert_eq!(st, StatusCode::CREATED, "{v}");
+    }
+
+    /// Uploads the built-in default-flow for tenant `t`.
+    pub async fn install_default_flow(&self, t: &Tenant) {
+        self.install_flow(t, "default-flow", dialplane::builtin::DEFAULT_FLOW)
+            .await;
+    }
+
+    /// Waits until the first job of `run` has a placed call and returns its
+    /// provider call id (panics after 30 s).
+    pub async fn placed_call_id(&self, t: &Tenant, run: i64) -> String {
+        let end = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, j) = self
+                .get(&format!("/api/outbound/runs/{run}/jobs"), &t.key)
+                .await;
+            let id = j["items"][0]["attempts"]
+                .as_array()
+                .and_then(|a| a.iter().find_map(|a| a["provider_call_id"].as_str()))
+                .map(str::to_string);
+            if let Some(id) = id {
+                return id;
+            }
+            assert!(tokio::time::Instant::now() < end, "call never placed: {j}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Imports `n` leads `L-1..L-n` with phones ending in `digit` pattern.
