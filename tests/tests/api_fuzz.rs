@@ -197,6 +197,18 @@ async fn fuzz_every_write_route(api: Api) {
             json!({
             "filter": {"tag": "t", "status": "new"}, "flow": "default-flow", "dialer": "sim-dialer"}),
         ),
+        // Pause and resume take no body (ignored); before the cancel, so
+        // the first of each applies and later resumes are 409s.
+        (
+            Method::POST,
+            format!("/api/outbound/runs/{run}/pause"),
+            json!({"x": 1}),
+        ),
+        (
+            Method::POST,
+            format!("/api/outbound/runs/{run}/resume"),
+            json!({"x": 1}),
+        ),
         (
             Method::POST,
             format!("/api/outbound/runs/{run}/cancel"),

@@ -45,6 +45,8 @@
 //! - [`readme_tour`]: the README's tour, run as written by bash and curl.
 //! - [`run_fidelity`]: a run persists what `plugin test` shows the flow
 //!   returned (lead status and tags, notes, retries), on both engines.
+//! - [`run_pause`]: pause and resume through the API and with worker
+//!   processes (races, SIGKILL of the owner).
 //! - [`sim_dialer`]: the built-in sim-dialer's outcome table and ledger.
 //! - [`store_cli`]: `tenant create` / `admin-key create`.
 //! - [`store_conformance`]: the store conformance suite on both engines.
@@ -89,6 +91,7 @@ mod provider_path;
 mod provider_takeover;
 mod readme_tour;
 mod run_fidelity;
+mod run_pause;
 mod sim_dialer;
 mod store_cli;
 mod store_conformance;

@@ -60,7 +60,7 @@ async fn metrics(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
         out,
         "# HELP dialplane_runs Runs, by state.\n# TYPE dialplane_runs gauge"
     );
-    for state in ["queued", "running", "completed", "cancelled", "failed"] {
+    for state in crate::store::RunStatus::ALL.iter().map(|s| s.as_str()) {
         let v = agg.runs_by_state.get(state).copied().unwrap_or(0);
         let _ = writeln!(out, "dialplane_runs{{state=\"{state}\"}} {v}");
     }

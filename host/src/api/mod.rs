@@ -19,7 +19,8 @@
 //! - [`views`]: the JSON shapes of stored rows; path-id parsing.
 //! - [`leads`], [`dnc`], [`plugins`], [`dialer_config`], [`tenant_store`],
 //!   [`audit`]: a tenant's resources, one router each.
-//! - [`runs`]: runs, their jobs and attempts, cancel; [`events`]: a run's SSE stream.
+//! - [`runs`]: runs, their jobs and attempts, cancel; [`run_pause`]: pause
+//!   and resume; [`events`]: a run's SSE stream.
 //! - [`legacy`]: the original system's endpoints, same meaning.
 //! - [`callbacks`]: provider status callbacks (token in the path, no key).
 //! - [`admin_dialers`]: dialer adapter versions (platform key only).
@@ -48,6 +49,7 @@ pub mod openapi;
 pub mod paging;
 pub mod params;
 pub mod plugins;
+pub mod run_pause;
 pub mod runs;
 pub mod strict;
 pub mod tenant_store;
@@ -154,6 +156,7 @@ fn keyed_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(leads::router())
         .merge(runs::router())
+        .merge(run_pause::router())
         .merge(legacy::router())
         .merge(plugins::router())
         .merge(dialer_config::router())

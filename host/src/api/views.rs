@@ -10,7 +10,7 @@ use super::AppState;
 use super::error::ApiError;
 use crate::lifecycle::settings::RunSettings;
 use crate::runtime::PluginKind;
-use crate::store::{JobView, LeadRecord, PluginVersion, RunView, StoreError};
+use crate::store::{JobView, LeadRecord, PluginVersion, RunStatus, RunView, StoreError};
 
 /// Epoch milliseconds → RFC 3339.
 pub fn rfc3339(ms: i64) -> String {
@@ -46,7 +46,7 @@ pub struct FlowRef {
 #[schema(as = Run)]
 pub struct RunJson {
     pub id: i64,
-    /// `queued`, `running`, `completed`, `cancelled` or `failed`.
+    /// `queued`, `running`, `paused`, `completed`, `cancelled` or `failed`.
     #[schema(value_type = String)]
     pub status: &'static str,
     pub cursor_position: i64,
@@ -56,6 +56,11 @@ pub struct RunJson {
     /// Jobs by state.
     pub jobs: BTreeMap<String, i64>,
     pub cancel_requested: bool,
+    /// A pause is requested: the run is `paused`, or `running` until its
+    /// calls in flight end and its worker parks it.
+    pub pause_requested: bool,
+    /// When the run was parked (RFC 3339, UTC); null unless `paused`.
+    pub paused_at: Option<String>,
     /// `hangup` or `drain`.
     #[schema(value_type = String)]
     pub cancel_mode: &'static str,
@@ -102,6 +107,11 @@ impl AppState {
             counts: r.counts.by_outcome,
             jobs: r.counts.by_status,
             cancel_requested: r.cancel_requested,
+            pause_requested: r.pause_requested,
+            paused_at: r
+                .paused_at
+                .filter(|_| r.status == RunStatus::Paused)
+                .map(rfc3339),
             cancel_mode: r.cancel_mode.unwrap_or(r.settings.cancel_mode).as_str(),
             last_call_placed_at: r.last_call_placed_at.map(rfc3339),
             created_at: rfc3339(r.created_at),

@@ -1,4 +1,4 @@
-//! The owner's side of cancel: applies cancel notices (PostgreSQL
+//! The owner's side of cancel, pause and resume: applies their notices (PostgreSQL
 //! `LISTEN/NOTIFY`, the in-process channel on SQLite) to the runs this
 //! worker drives at once, instead of at the next heartbeat (which applies
 //! them too, so a missed notice only costs latency).
@@ -17,11 +17,18 @@ use crate::model::RunId;
 /// Pause before listening again after the notice stream ended or failed.
 pub const RECONNECT_DELAY: Duration = Duration::from_millis(200);
 
-/// Applies a cancel notice for `run_id`: closes its dialing gate and
-/// acknowledges, if this worker drives it.
+/// Applies a notice for `run_id`, if this worker drives it. A notice does
+/// not say whether it is a cancel, a pause or a resume: the run's flags
+/// are read under this worker's lease and applied as a heartbeat would.
 pub async fn run_once(ctx: &Arc<WorkerCtx>, run_id: RunId) {
-    if let Some(ctl) = ctx.run_control(run_id) {
-        ctl.cancel_seen(&*ctx.store).await;
+    let Some(ctl) = ctx.run_control(run_id) else {
+        return;
+    };
+    match ctx.store.lease_state(&ctl.claim).await {
+        Ok(Some(state)) => ctl.apply(&state, &*ctx.store).await,
+        Ok(None) => ctl.lease_lost(),
+        // The next heartbeat reads the same flags.
+        Err(e) => tracing::warn!(run_id = run_id.0, "run notice not applied: {e}"),
     }
 }
 

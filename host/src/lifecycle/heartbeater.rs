@@ -1,6 +1,7 @@
 //! The heartbeater: one statement refreshes `lock_ts` of every run this worker
 //! owns (per-run heartbeats are what overload a database at scale), and
-//! reports which leases it still holds and which runs were cancelled.
+//! reports which leases it still holds and which runs were cancelled,
+//! paused or resumed.
 //!
 //! It also renews the *local* lease deadline ([`super::lease`]) that zombie
 //! safety relies on. A worker paused by SIGSTOP wakes with an
@@ -21,8 +22,9 @@ use super::fleet_share;
 use crate::model::RunId;
 
 /// One heartbeat: refresh, then apply what it says to the run drivers
-/// (cancel → close the dialing gate and acknowledge; missing → lease lost).
-/// The local lease is extended only after cancels are applied.
+/// (cancel or pause → close the dialing gate and acknowledge; resume →
+/// reopen it; missing → lease lost). The local lease is extended only after
+/// they are applied.
 pub async fn run_once(ctx: &Arc<WorkerCtx>) -> anyhow::Result<()> {
     let sent = Instant::now();
     let leases = ctx.store.heartbeat(&ctx.cfg.worker_id).await?;
@@ -30,9 +32,7 @@ pub async fn run_once(ctx: &Arc<WorkerCtx>) -> anyhow::Result<()> {
     for ctl in ctx.active_runs() {
         match held.get(&ctl.claim.run) {
             Some(l) if l.generation == ctl.claim.generation => {
-                if l.cancel_requested && !l.cancel_acked {
-                    ctl.cancel_seen(&*ctx.store).await;
-                }
+                ctl.apply(l, &*ctx.store).await;
                 ctl.lease.renewed(sent);
             }
             _ => ctl.lease_lost(),

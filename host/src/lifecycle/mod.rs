@@ -12,6 +12,7 @@
 //! - [`heartbeater`]: renews every lease of the worker in one statement, and the local lease.
 //! - [`cancel_listener`]: applies cancel notices to the runs this worker drives, at once.
 //! - [`canceller`]: the API's cancel operation (request, then wait for the owner); no loop.
+//! - [`pauser`]: the API's pause and resume operations (pause waits for the owner as cancel does); no loop.
 //! - [`dialer_watcher`]: hot swap: refreshes the dialer directory on activation notices.
 //! - [`fleet_share`]: recomputes this worker's share of fleet-wide limits; run by the heartbeater.
 //! - [`reconciler`]: settles jobs left `dialing` through the adapter's `lookup`; one retry rule.
@@ -66,6 +67,7 @@ pub mod job_result;
 pub mod lease;
 pub mod log_limiter;
 pub mod metrics;
+pub mod pauser;
 pub mod pipeline;
 pub mod reconciler;
 pub mod run_control;
@@ -83,6 +85,7 @@ pub use call_events::apply_call_event;
 pub use canceller::cancel_run;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::WorkerCtx;
+pub use pauser::{pause_run, resume_run};
 pub use settings::{CancelMode, RunSettings};
 pub use shutdown::{Stop, StopHandle, stop_pair};
 pub use worker::Worker;

@@ -297,6 +297,10 @@ async fn plan_mark(
             run.ctl.cancel_seen(&*ctx.store).await;
             return Ok(None);
         }
+        MarkResult::Paused => {
+            run.ctl.pause_seen(&*ctx.store).await;
+            return Ok(None);
+        }
         MarkResult::LeaseLost => {
             run.ctl.lease_lost();
             return Ok(None);

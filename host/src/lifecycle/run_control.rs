@@ -1,5 +1,6 @@
-//! What the worker's other loops tell one run's driver: cancel seen (the
-//! dialing gate), lease lost, reconcile needed, calls still pending, and
+//! What the worker's other loops tell one run's driver: cancel or pause
+//! seen (the dialing gate), lease lost, reconcile needed, calls still
+//! pending, and
 //! what a placement tells it: the dialer cannot work (halt). State only,
 //! shared between the driver and the worker's loops through the worker
 //! context.
@@ -13,7 +14,7 @@ use tokio::sync::{Notify, RwLock, RwLockReadGuard};
 use super::lease::LeaseClock;
 use super::log_limiter::LogLimiter;
 use crate::model::{Lease, TenantId};
-use crate::store::{ClaimedRun, Fenced, Store};
+use crate::store::{ClaimedRun, Fenced, LeaseState, Store};
 
 /// What the worker's other loops (heartbeat, cancel listener) tell a driver.
 pub struct RunControl {
@@ -22,11 +23,13 @@ pub struct RunControl {
     pub tenant: TenantId,
     /// This run's lease, as far as this worker can tell locally.
     pub lease: LeaseClock,
-    /// `true` once cancel is seen. Placements hold the read side while
-    /// they check it and call the adapter; cancel takes the write side, so
-    /// when it is acknowledged no placement is starting or will start.
+    /// `true` (closed) once cancel or pause is seen. Placements hold the
+    /// read side while they check it and call the adapter; cancel and pause
+    /// take the write side, so when they are acknowledged no placement is
+    /// starting or will start. A resume reopens it (unless cancelled).
     gate: RwLock<bool>,
     cancelled: AtomicBool,
+    paused: AtomicBool,
     lost: AtomicBool,
     reconcile: AtomicBool,
     /// Calls placed in `pending` mode that have not ended: they count
@@ -50,8 +53,9 @@ impl RunControl {
             claim: run.lease.clone(),
             tenant: run.tenant,
             lease: LeaseClock::new(ttl),
-            gate: RwLock::new(run.cancel_requested),
+            gate: RwLock::new(run.cancel_requested || run.pause_requested),
             cancelled: AtomicBool::new(run.cancel_requested),
+            paused: AtomicBool::new(run.pause_requested),
             lost: AtomicBool::new(false),
             // A new owner first settles what earlier owners left dialing.
             reconcile: AtomicBool::new(true),
@@ -77,6 +81,52 @@ impl RunControl {
             Err(e) => tracing::warn!(run_id = self.claim.run.0, "cancel ack failed: {e}"),
         }
         self.wake.notify_waiters();
+    }
+
+    /// Closes the dialing gate, then acknowledges the pause (fenced). The
+    /// driver then lets calls in flight end and parks the run.
+    pub async fn pause_seen(&self, store: &dyn Store) {
+        {
+            let mut g = self.gate.write().await;
+            *g = true;
+        }
+        self.paused.store(true, Ordering::SeqCst);
+        match store.ack_pause(&self.claim).await {
+            Ok(Fenced::Done) => {}
+            Ok(Fenced::LeaseLost) => self.lease_lost(),
+            // The next heartbeat sees the unacknowledged pause and retries.
+            Err(e) => tracing::warn!(run_id = self.claim.run.0, "pause ack failed: {e}"),
+        }
+        self.wake.notify_waiters();
+    }
+
+    /// The pause was withdrawn before the run was parked: reopen the gate
+    /// (a cancel keeps it closed).
+    pub async fn resume_seen(&self) {
+        {
+            let mut g = self.gate.write().await;
+            self.paused.store(false, Ordering::SeqCst);
+            *g = self.is_cancelled();
+        }
+        self.wake.notify_waiters();
+    }
+
+    /// Applies what a heartbeat or a notice read of this run's flags.
+    pub async fn apply(&self, state: &LeaseState, store: &dyn Store) {
+        if state.cancel_requested && !state.cancel_acked {
+            self.cancel_seen(store).await;
+        }
+        if state.pause_requested {
+            if !state.pause_acked || !self.is_paused() {
+                self.pause_seen(store).await;
+            }
+        } else if self.is_paused() {
+            self.resume_seen().await;
+        }
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::SeqCst)
     }
 
     pub fn lease_lost(&self) {
@@ -145,7 +195,8 @@ impl RunControl {
         self.pending.store(n, Ordering::SeqCst);
     }
 
-    /// Permission to call the adapter now: the gate is open, the run is not
+    /// Permission to call the adapter now: the gate is open (no cancel or
+    /// pause), the run is not
     /// halted, the lease is ours and not (locally) expired. Hold the guard
     /// across `place-call`.
     pub async fn dial_guard(&self) -> Option<RwLockReadGuard<'_, bool>> {

@@ -5,7 +5,9 @@
 //! due, finish the run if nothing is left, else sleep until the next
 //! `not_before` or a wake-up (cancel, lease loss, stop). A cancelled run
 //! stops placing calls at once (the gate), hangs up or drains calls in
-//! flight, and ends `cancelled`. A run whose dialer cannot work (see
+//! flight, and ends `cancelled`. A paused run stops placing calls the same
+//! way, lets calls in flight end, and is parked at its cursor for a later
+//! claim. A run whose dialer cannot work (see
 //! [`super::dialer_health`]) stops placing calls and ends `failed`.
 
 use std::sync::Arc;
@@ -25,7 +27,7 @@ use super::run_state::RunState;
 use super::settings::CancelMode;
 use super::steps::after_call::{CallOf, after_call};
 use crate::runtime::{CallReport, Outcome};
-use crate::store::{ClaimedRun, Fenced, JobResult, JobStatus, RunStatus};
+use crate::store::{ClaimedRun, Fenced, JobResult, JobStatus, Parked, RunStatus};
 
 /// A driver heartbeats before a batch when the last beat is older than the
 /// heartbeat interval divided by this, and re-checks a stalled lease as
@@ -168,6 +170,9 @@ async fn step(
         pipeline::flush(ctx, run, pending).await?;
         return finish_cancelled(ctx, run).await;
     }
+    if ctl.is_paused() {
+        return pause(ctx, run, pending, next).await;
+    }
     if pending.failed() {
         // Never dial more while results of placed calls cannot be committed.
         pipeline::flush(ctx, run, pending).await?;
@@ -245,6 +250,50 @@ async fn fail_halted(
         Fenced::LeaseLost => run.ctl.lease_lost(),
     }
     Ok(Step::Done)
+}
+
+/// A paused run: no new calls (the gate is closed); what was placed is
+/// committed, what was marked ahead goes back to the queue, calls in flight
+/// end as they would (callbacks, the call timeout); then the run is parked
+/// at its cursor and this worker lets go of it. A resume before that
+/// reopens the gate and the run carries on here.
+async fn pause(
+    ctx: &Arc<WorkerCtx>,
+    run: &RunState,
+    pending: &mut Uncommitted,
+    next: &mut Option<Marked>,
+) -> anyhow::Result<Step> {
+    pipeline::flush(ctx, run, pending).await?;
+    pipeline::unmark(ctx, run, next.take()).await?;
+    settle_pending(ctx, run).await?;
+    if run.ctl.pending() > 0 {
+        return Ok(Step::Idle(ctx.cfg.poll_interval));
+    }
+    let lease = &run.claimed.lease;
+    match ctx.store.park_run(lease).await? {
+        Parked::Parked => {
+            tracing::info!(
+                tenant = run.claimed.tenant.0,
+                run_id = lease.run.0,
+                "run paused"
+            );
+            Ok(Step::Done)
+        }
+        Parked::NotRequested => {
+            run.ctl.resume_seen().await;
+            Ok(Step::Continue)
+        }
+        // A job left `dialing` that is not a pending call of ours (an
+        // earlier owner's): settle it through the adapter's lookup first.
+        Parked::Busy => {
+            run.ctl.needs_reconcile();
+            Ok(Step::Idle(ctx.cfg.poll_interval))
+        }
+        Parked::LeaseLost => {
+            run.ctl.lease_lost();
+            Ok(Step::Done)
+        }
+    }
 }
 
 /// Completes pending calls whose end arrived (callbacks through

@@ -50,12 +50,17 @@ macro_rules! named_variants {
     };
 }
 
-/// Run states: `queued → running → completed | cancelled | failed`.
+/// Run states: `queued → running → completed | cancelled | failed`, and
+/// `running → paused → queued` (pause, then resume). `paused` is not a
+/// stored value: the database keeps a paused run as `queued` with
+/// `pause_requested` (migration 0010 says why) and the run columns read it
+/// back as `paused`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     Queued,
     Running,
+    Paused,
     Completed,
     Cancelled,
     Failed,
@@ -64,6 +69,7 @@ pub enum RunStatus {
 named_variants!(RunStatus, "run status", {
     Queued => "queued",
     Running => "running",
+    Paused => "paused",
     Completed => "completed",
     Cancelled => "cancelled",
     Failed => "failed",
@@ -142,7 +148,7 @@ mod tests {
         round_trips(RunStatus::ALL, RunStatus::as_str);
         round_trips(JobStatus::ALL, JobStatus::as_str);
         round_trips(CallState::ALL, CallState::as_str);
-        assert_eq!(RunStatus::ALL.len(), 5);
+        assert_eq!(RunStatus::ALL.len(), 6);
         assert_eq!(JobStatus::ALL.len(), 7);
         assert_eq!(CallState::ALL.len(), 4);
     }

@@ -56,6 +56,8 @@
 //! - [`audit`]: [`AuditStore`], the tenant and platform audit logs.
 //! - [`dialer_config`]: [`DialerConfigStore`], dialer configs, callback tokens.
 //! - [`runs`]: [`ApiRunStore`] and [`WorkerRunStore`], the run lifecycle.
+//! - [`run_pause`]: [`ApiRunPause`] and [`WorkerRunPause`], pausing and
+//!   resuming a run.
 //! - [`platform_reads`]: [`PlatformReads`], the API's cross-tenant reads.
 //! - `portable`: the stores and run-row mappers written once for both
 //!   engines (macros).
@@ -84,6 +86,7 @@ pub mod platform_reads;
 pub mod plugins;
 mod portable;
 pub mod postgres;
+pub mod run_pause;
 pub mod runs;
 pub mod secret;
 pub mod sqlite;
@@ -101,6 +104,7 @@ pub use leads::*;
 pub use migrate::MigrationReport;
 pub use platform_reads::PlatformReads;
 pub use plugins::*;
+pub use run_pause::*;
 pub use runs::*;
 
 /// Result of a store method.
@@ -141,6 +145,7 @@ pub trait ApiStore:
     + AuditStore
     + DialerConfigStore
     + ApiRunStore
+    + ApiRunPause
     + Send
     + Sync
 {
@@ -156,6 +161,7 @@ impl<T> ApiStore for T where
         + AuditStore
         + DialerConfigStore
         + ApiRunStore
+        + ApiRunPause
         + Send
         + Sync
 {
@@ -164,9 +170,9 @@ impl<T> ApiStore for T where
 /// Everything dialplane keeps in its database: the API's side plus the
 /// workers' leases. What [`connect`] returns, workers and the CLI hold, and
 /// tests use; hand the API only its [`ApiStore`] part.
-pub trait Store: ApiStore + WorkerRunStore {}
+pub trait Store: ApiStore + WorkerRunStore + WorkerRunPause {}
 
-impl<T: ApiStore + WorkerRunStore> Store for T {}
+impl<T: ApiStore + WorkerRunStore + WorkerRunPause> Store for T {}
 
 /// Which database engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

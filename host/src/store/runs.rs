@@ -71,6 +71,11 @@ pub struct RunView {
     pub cursor_position: i64,
     pub cancel_requested: bool,
     pub cancel_mode: Option<CancelMode>,
+    /// A pause was asked for and not withdrawn (the run is `paused`, or
+    /// `running` until its owner parks it).
+    pub pause_requested: bool,
+    /// When the run was last parked (epoch ms).
+    pub paused_at: Option<i64>,
     pub owner_worker: Option<String>,
     pub lease_generation: LeaseGeneration,
     pub last_call_placed_at: Option<i64>,
@@ -171,6 +176,9 @@ pub struct ClaimedRun {
     pub settings: RunSettings,
     pub cancel_requested: bool,
     pub cancel_mode: Option<CancelMode>,
+    /// A pause is requested: the new owner starts with its gate closed,
+    /// settles what earlier owners left dialing, and parks the run.
+    pub pause_requested: bool,
 }
 
 /// The state of one lease as seen by a heartbeat.
@@ -180,6 +188,27 @@ pub struct LeaseState {
     pub generation: LeaseGeneration,
     pub cancel_requested: bool,
     pub cancel_acked: bool,
+    pub pause_requested: bool,
+    /// This generation acknowledged the pause ([`super::WorkerRunPause::ack_pause`]).
+    pub pause_acked: bool,
+}
+
+/// A [`LeaseState`] row: `id, lease_generation, cancel_requested,
+/// cancel_acked, pause_requested, pause_acked` (each driver's
+/// `LEASE_STATE_COLUMNS`).
+pub type LeaseStateRow = (RunId, LeaseGeneration, bool, bool, bool, bool);
+
+impl From<LeaseStateRow> for LeaseState {
+    fn from(r: LeaseStateRow) -> Self {
+        LeaseState {
+            run: r.0,
+            generation: r.1,
+            cancel_requested: r.2,
+            cancel_acked: r.3,
+            pause_requested: r.4,
+            pause_acked: r.5,
+        }
+    }
 }
 
 /// How many live runs one worker drives for one tenant on one adapter: the
@@ -258,6 +287,8 @@ pub enum MarkResult {
     Marked(Vec<JobId>),
     /// `cancel_requested` was set first: nothing was written.
     Cancelled,
+    /// `pause_requested` was set first: nothing was written.
+    Paused,
     /// The lease moved on: nothing was written.
     LeaseLost,
 }
@@ -420,8 +451,8 @@ pub trait WorkerRunStore {
     /// take them over at once (status stays `running`).
     async fn release_worker(&self, worker: &WorkerId) -> StoreResult<()>;
 
-    /// Claims up to `limit` runs in one statement: `queued` ones, or
-    /// `running` ones whose lease expired. Each claim bumps the generation.
+    /// Claims up to `limit` runs in one statement: `queued` ones (not
+    /// paused), or `running` ones whose lease expired. Each claim bumps the generation.
     async fn claim_runs(
         &self,
         worker: &WorkerId,

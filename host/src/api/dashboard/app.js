@@ -219,7 +219,10 @@
     tr.replaceChildren();
 
     cell(tr, "#" + run.id, "run-id");
-    const st = cell(tr, run.status + (run.cancel_requested && !isTerminal(run) ? " (cancelling)" : ""), "status");
+    let note = "";
+    if (run.cancel_requested && !isTerminal(run)) note = " (cancelling)";
+    else if (run.pause_requested && run.status === "running") note = " (pausing)";
+    const st = cell(tr, run.status + note, "status");
     st.dataset.status = run.status;
     if (run.failure) st.title = run.failure;
 
@@ -257,8 +260,38 @@
       btn.disabled = !!run.cancel_requested;
       btn.addEventListener("click", () => cancelRun(run.id, btn));
       actions.appendChild(btn);
+      if (!run.cancel_requested) actions.appendChild(pauseButton(run));
     }
     tr.appendChild(actions);
+  }
+
+  /** Pause for a run that may dial, Resume for a paused (or pausing) one. */
+  function pauseButton(run) {
+    const resume = !!run.pause_requested;
+    const btn = document.createElement("button");
+    btn.type = "button";
+    btn.className = resume ? "resume" : "pause";
+    btn.dataset.runId = String(run.id);
+    btn.textContent = resume ? "Resume" : "Pause";
+    btn.addEventListener("click", () => pauseOrResume(run.id, btn, resume ? "resume" : "pause"));
+    return btn;
+  }
+
+  async function pauseOrResume(id, btn, action) {
+    const gen = state.generation;
+    const idle = btn.textContent;
+    btn.disabled = true;
+    btn.textContent = action === "pause" ? "Pausing…" : "Resuming…";
+    try {
+      const run = await api("/api/outbound/runs/" + id + "/" + action, { method: "POST" });
+      if (gen === state.generation) updateRun(run);
+      setError($("runs-error"), "");
+    } catch (e) {
+      if (handleAuthError(e)) return;
+      setError($("runs-error"), "Cannot " + action + " run #" + id + ": " + e.message);
+      btn.disabled = false;
+      btn.textContent = idle;
+    }
   }
 
   async function cancelRun(id, btn) {
@@ -433,6 +466,8 @@
       run.cursor_position + " of " + run.total_leads + " leads finished",
     ];
     if (run.cancel_requested) parts.push("cancel requested (" + (run.cancel_mode || "hangup") + ")");
+    if (run.pause_requested && run.status === "running") parts.push("pausing: calls in flight are ending");
+    if (run.paused_at) parts.push("paused " + fmtTime(run.paused_at));
     if (run.last_call_placed_at) parts.push("last call placed " + fmtTime(run.last_call_placed_at));
     if (run.finished_at) parts.push("finished " + fmtTime(run.finished_at));
     if (run.failure) parts.push("failed: " + run.failure);

@@ -76,7 +76,7 @@ pub async fn place_one(
         if run.ctl.is_cancelled() {
             return Placed::Done(JobResult::cancelled_before_placing(at));
         }
-        if run.ctl.halted().is_some() {
+        if run.ctl.halted().is_some() || run.ctl.is_paused() {
             // Nothing placed: back to the queue, same attempt and key.
             return Placed::Done(JobResult::requeue(at, ctx.clock.now().timestamp_millis()));
         }

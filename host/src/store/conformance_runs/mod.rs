@@ -12,12 +12,14 @@
 //! - [`calls`]: the cursor, retries, provider events, repeated commits.
 //! - [`follow_up`]: a flow's lead status and tags, committed fenced with
 //!   the result.
+//! - [`pause`]: pausing and resuming runs, across a takeover.
 
 pub mod calls;
 pub mod cancel;
 pub mod create;
 pub mod follow_up;
 pub mod leases;
+pub mod pause;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,6 +34,7 @@ pub use cancel::*;
 pub use create::*;
 pub use follow_up::*;
 pub use leases::*;
+pub use pause::*;
 
 /// Stamps out one `#[tokio::test]` per case; `$open` as for
 /// [`crate::store_conformance_tests!`].
@@ -53,7 +56,11 @@ macro_rules! run_store_conformance_tests {
             run_fleet_load_counts_live_runs_by_owner,
             run_stale_owner_results_write_nothing,
             run_finish_upserts_recorded_calls_and_repeats_harmlessly,
-            run_lead_update_commits_with_the_result_under_the_fence
+            run_lead_update_commits_with_the_result_under_the_fence,
+            run_pause_of_unowned_run_parks_it_and_resume_requeues_it,
+            run_pause_of_owned_run_blocks_marking_and_parks_at_the_cursor,
+            run_resume_before_the_owner_parks_withdraws_the_pause,
+            run_pause_survives_takeover
         );
     };
     ($open:path; $($case:ident),+ $(,)?) => {

@@ -63,7 +63,11 @@ macro_rules! impl_platform_reads {
                     {
                         out.calls_by_outcome.insert(r.get(0), r.get(1));
                     }
-                    for r in sqlx::query("SELECT status, COUNT(*) FROM runs GROUP BY 1")
+                    for r in sqlx::query(
+                        // A parked run is stored `queued` (migration 0010).
+                        "SELECT CASE WHEN status = 'queued' AND pause_requested \
+                             THEN 'paused' ELSE status END, COUNT(*) FROM runs GROUP BY 1",
+                    )
                         .fetch_all(&self.pool)
                         .await
                         .map_err(|e| self.err(e))?

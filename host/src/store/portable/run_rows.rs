@@ -14,10 +14,14 @@ use crate::model::CallState;
 macro_rules! impl_run_rows {
     ($row:ty, $engine:ident) => {
         const RUN_COLUMNS: &str = concat!(
-            "id, business_id, status, flow_plugin_id, dialer, settings",
+            // A parked run is stored `queued` with `pause_requested` (migration 0010).
+            "id, business_id, \
+             CASE WHEN status = 'queued' AND pause_requested THEN 'paused' ELSE status END AS status, \
+             flow_plugin_id, dialer, settings",
             $crate::store::portable::pg_cast!($engine, "::text AS settings"),
-            ", total_leads, cursor_position, cancel_requested, cancel_mode, owner_worker, \
-             lease_generation, last_call_placed_at, failure, created_at, started_at, finished_at"
+            ", total_leads, cursor_position, cancel_requested, cancel_mode, pause_requested, \
+             paused_at, owner_worker, lease_generation, last_call_placed_at, failure, created_at, \
+             started_at, finished_at"
         );
 
         const JOB_COLUMNS: &str =
@@ -56,6 +60,8 @@ macro_rules! impl_run_rows {
                 cancel_mode: row
                     .get::<Option<&str>, _>("cancel_mode")
                     .and_then($crate::model::CancelMode::parse),
+                pause_requested: row.get("pause_requested"),
+                paused_at: row.get("paused_at"),
                 owner_worker: row.get("owner_worker"),
                 lease_generation: row.get("lease_generation"),
                 last_call_placed_at: row.get("last_call_placed_at"),

@@ -21,8 +21,9 @@ impl PgStore {
         let mut tx = self.begin().await?;
         match self.fence(&mut tx, run_id, generation).await? {
             None => return Ok(MarkResult::LeaseLost),
-            Some(true) => return Ok(MarkResult::Cancelled),
-            Some(false) => {}
+            Some(f) if f.cancel => return Ok(MarkResult::Cancelled),
+            Some(f) if f.pause => return Ok(MarkResult::Paused),
+            Some(_) => {}
         }
         let (mut d_ids, mut d_att, mut d_c) = (vec![], vec![], vec![]);
         let (mut f_ids, mut f_until) = (vec![], vec![]);

@@ -23,6 +23,8 @@
 //!   reads and writes.
 //! - [`worker_side`]: [`crate::store::WorkerRunStore`], leases, the owner's
 //!   reads of its work and the end of a run.
+//! - [`pause`]: [`crate::store::ApiRunPause`] and
+//!   [`crate::store::WorkerRunPause`], pausing and resuming a run.
 //! - [`batch_writes`]: the owner's fenced batch writes (mark dialing,
 //!   record pending calls).
 //! - [`finish_batch`]: `finish_jobs`, a batch's results in one statement.
@@ -30,6 +32,7 @@
 mod api_side;
 mod batch_writes;
 mod finish_batch;
+mod pause;
 mod worker_side;
 
 use sqlx::postgres::PgRow;
@@ -46,8 +49,21 @@ const DIALING_COLUMN: &str = "array_fill('dialing'::TEXT, ARRAY[cardinality($2::
 
 /// The database clock in epoch milliseconds.
 const NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
-/// Channel of cancel notices; the payload is the run id.
+/// Channel of cancel, pause and resume notices; the payload is the run id
+/// (the owner reads which with [`crate::store::WorkerRunPause::lease_state`]).
 const CANCEL_CHANNEL: &str = "dialplane_cancel";
+
+/// The columns of a [`crate::store::LeaseStateRow`].
+const LEASE_STATE_COLUMNS: &str = "id, lease_generation, cancel_requested, \
+     COALESCE(cancel_acked_generation = lease_generation, FALSE), pause_requested, \
+     COALESCE(pause_acked_generation = lease_generation, FALSE)";
+
+/// What a fenced write finds on the run row it locked.
+#[derive(Debug, Clone, Copy)]
+struct RunFlags {
+    cancel: bool,
+    pause: bool,
+}
 
 crate::store::portable::run_rows::impl_run_rows!(PgRow, postgres);
 
@@ -58,9 +74,9 @@ impl PgStore {
         tx: &mut Transaction<'_, Postgres>,
         run_id: i64,
         generation: i64,
-    ) -> StoreResult<Option<bool>> {
-        let row: Option<(bool,)> = sqlx::query_as(
-            "SELECT cancel_requested FROM runs \
+    ) -> StoreResult<Option<RunFlags>> {
+        let row: Option<(bool, bool)> = sqlx::query_as(
+            "SELECT cancel_requested, pause_requested FROM runs \
              WHERE id = $1 AND lease_generation = $2 AND status = 'running' FOR UPDATE",
         )
         .bind(run_id)
@@ -68,7 +84,7 @@ impl PgStore {
         .fetch_optional(&mut **tx)
         .await
         .map_err(|e| self.err(e))?;
-        Ok(row.map(|r| r.0))
+        Ok(row.map(|(cancel, pause)| RunFlags { cancel, pause }))
     }
 
     async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {

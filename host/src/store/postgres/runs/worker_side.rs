@@ -12,13 +12,15 @@ use sqlx::Row;
 use sqlx::postgres::PgListener;
 
 use super::finish_batch::{ATTEMPT_KEY_CONSTRAINT, FinishBatch};
-use super::{CANCEL_CHANNEL, NOW_MS, dialing_job_from_row, job_work_from_row};
+use super::{
+    CANCEL_CHANNEL, LEASE_STATE_COLUMNS, NOW_MS, RunFlags, dialing_job_from_row, job_work_from_row,
+};
 use crate::config::POSTGRES_ANALYZE_AFTER_JOBS;
-use crate::model::{CancelMode, Lease, LeaseGeneration, RunId, TenantId, WorkerId};
+use crate::model::{CancelMode, Lease, RunId, TenantId, WorkerId};
 use crate::store::postgres::PgStore;
 use crate::store::runs::{
-    ClaimedRun, DialingJob, Fenced, JobDecision, JobResult, JobWork, LeaseState, MarkResult,
-    PendingCall, RunLoad, RunStatus, WorkerInfo, WorkerRunStore,
+    ClaimedRun, DialingJob, Fenced, JobDecision, JobResult, JobWork, LeaseState, LeaseStateRow,
+    MarkResult, PendingCall, RunLoad, RunStatus, WorkerInfo, WorkerRunStore,
 };
 use crate::store::{StoreError, StoreResult};
 
@@ -71,7 +73,7 @@ impl WorkerRunStore for PgStore {
         let rows = sqlx::query(&format!(
             "WITH c AS ( \
                  SELECT id, status AS old_status FROM runs \
-                 WHERE status = 'queued' \
+                 WHERE (status = 'queued' AND NOT pause_requested) \
                     OR (status = 'running' AND (owner_worker IS NULL OR lock_ts IS NULL \
                                                 OR lock_ts < {NOW_MS} - lease_ttl_ms)) \
                  ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) \
@@ -79,10 +81,13 @@ impl WorkerRunStore for PgStore {
                  lease_generation = r.lease_generation + 1, lease_ttl_ms = $3, lock_ts = {NOW_MS}, \
                  started_at = COALESCE(r.started_at, {NOW_MS}), \
                  cancel_acked_generation = CASE WHEN r.cancel_requested \
-                     THEN r.lease_generation + 1 ELSE r.cancel_acked_generation END \
+                     THEN r.lease_generation + 1 ELSE r.cancel_acked_generation END, \
+                 pause_acked_generation = CASE WHEN r.pause_requested \
+                     THEN r.lease_generation + 1 ELSE r.pause_acked_generation END \
              FROM c WHERE r.id = c.id \
              RETURNING r.id, r.business_id, r.lease_generation, c.old_status, r.flow_plugin_id, \
                  r.dialer, r.settings::text AS settings, r.cancel_requested, r.cancel_mode, \
+                 r.pause_requested, \
                  r.total_leads"
         ))
         .bind(worker_id)
@@ -118,6 +123,7 @@ impl WorkerRunStore for PgStore {
                     cancel_mode: r
                         .get::<Option<&str>, _>("cancel_mode")
                         .and_then(CancelMode::parse),
+                    pause_requested: r.get("pause_requested"),
                 })
             })
             .collect()
@@ -146,27 +152,16 @@ impl WorkerRunStore for PgStore {
 
     async fn heartbeat(&self, worker: &WorkerId) -> StoreResult<Vec<LeaseState>> {
         let worker_id = worker.as_str();
-        let rows: Vec<(RunId, LeaseGeneration, bool, bool)> = sqlx::query_as(&format!(
+        let rows: Vec<LeaseStateRow> = sqlx::query_as(&format!(
             "WITH w AS (UPDATE workers SET last_seen = {NOW_MS} WHERE id = $1) \
              UPDATE runs SET lock_ts = {NOW_MS} WHERE owner_worker = $1 AND status = 'running' \
-             RETURNING id, lease_generation, cancel_requested, \
-                 COALESCE(cancel_acked_generation = lease_generation, FALSE)"
+             RETURNING {LEASE_STATE_COLUMNS}"
         ))
         .bind(worker_id)
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(run, generation, cancel_requested, cancel_acked)| LeaseState {
-                    run,
-                    generation,
-                    cancel_requested,
-                    cancel_acked,
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(LeaseState::from).collect())
     }
 
     async fn ack_cancel(&self, lease: &Lease) -> StoreResult<Fenced> {
@@ -326,7 +321,7 @@ impl WorkerRunStore for PgStore {
     async fn finish_run_if_done(&self, lease: &Lease) -> StoreResult<RunStatus> {
         let (run_id, generation) = (lease.run.0, lease.generation.0);
         let mut tx = self.begin().await?;
-        let Some(cancel) = self.fence(&mut tx, run_id, generation).await? else {
+        let Some(RunFlags { cancel, .. }) = self.fence(&mut tx, run_id, generation).await? else {
             let (s,): (String,) = sqlx::query_as("SELECT status FROM runs WHERE id = $1")
                 .bind(run_id)
                 .fetch_one(&mut *tx)

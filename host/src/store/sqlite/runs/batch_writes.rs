@@ -23,8 +23,9 @@ impl SqliteStore {
         let mut tx = self.write_tx().await?;
         match self.fence(&mut tx, run_id, generation).await? {
             None => return Ok(MarkResult::LeaseLost),
-            Some(true) => return Ok(MarkResult::Cancelled),
-            Some(false) => {}
+            Some(f) if f.cancel => return Ok(MarkResult::Cancelled),
+            Some(f) if f.pause => return Ok(MarkResult::Paused),
+            Some(_) => {}
         }
         let mut marked = Vec::new();
         let mut skipped = 0u64;

@@ -8,11 +8,14 @@
 //!   reads and writes.
 //! - [`worker_side`]: [`crate::store::WorkerRunStore`], leases, the owner's
 //!   reads of its work and the end of a run.
+//! - [`pause`]: [`crate::store::ApiRunPause`] and
+//!   [`crate::store::WorkerRunPause`], pausing and resuming a run.
 //! - [`batch_writes`]: the owner's fenced batch writes (mark dialing, record
 //!   pending calls, finish jobs).
 
 mod api_side;
 mod batch_writes;
+mod pause;
 mod worker_side;
 
 use std::sync::OnceLock;
@@ -27,6 +30,18 @@ use crate::store::{StoreError, StoreResult};
 
 /// The database clock in epoch milliseconds.
 const NOW_MS: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
+
+/// The columns of a [`crate::store::LeaseStateRow`].
+const LEASE_STATE_COLUMNS: &str = "id, lease_generation, cancel_requested, \
+     COALESCE(cancel_acked_generation = lease_generation, 0), pause_requested, \
+     COALESCE(pause_acked_generation = lease_generation, 0)";
+
+/// What a fenced write finds on the run row it locked.
+#[derive(Debug, Clone, Copy)]
+struct RunFlags {
+    cancel: bool,
+    pause: bool,
+}
 
 /// In-process cancel notices: (database url, run id).
 fn cancel_channel() -> &'static broadcast::Sender<(String, i64)> {
@@ -50,9 +65,9 @@ impl SqliteStore {
         tx: &mut Transaction<'_, Sqlite>,
         run_id: i64,
         generation: i64,
-    ) -> StoreResult<Option<bool>> {
-        let row: Option<(bool,)> = sqlx::query_as(
-            "SELECT cancel_requested FROM runs \
+    ) -> StoreResult<Option<RunFlags>> {
+        let row: Option<(bool, bool)> = sqlx::query_as(
+            "SELECT cancel_requested, pause_requested FROM runs \
              WHERE id = $1 AND lease_generation = $2 AND status = 'running'",
         )
         .bind(run_id)
@@ -60,7 +75,7 @@ impl SqliteStore {
         .fetch_optional(&mut **tx)
         .await
         .map_err(|e| self.err(e))?;
-        Ok(row.map(|r| r.0))
+        Ok(row.map(|(cancel, pause)| RunFlags { cancel, pause }))
     }
 
     async fn run_exists(&self, tenant: TenantId, run: RunId) -> StoreResult<()> {

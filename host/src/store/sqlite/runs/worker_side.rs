@@ -9,11 +9,13 @@ use futures::stream::BoxStream;
 use sqlx::Row;
 use tokio::sync::broadcast;
 
-use super::{NOW_MS, cancel_channel, dialing_job_from_row, job_work_from_row};
+use super::{
+    LEASE_STATE_COLUMNS, NOW_MS, RunFlags, cancel_channel, dialing_job_from_row, job_work_from_row,
+};
 use crate::model::{CancelMode, Lease, LeaseGeneration, RunId, TenantId, WorkerId};
 use crate::store::runs::{
-    ClaimedRun, DialingJob, Fenced, JobDecision, JobResult, JobWork, LeaseState, MarkResult,
-    PendingCall, RunLoad, RunStatus, WorkerInfo, WorkerRunStore,
+    ClaimedRun, DialingJob, Fenced, JobDecision, JobResult, JobWork, LeaseState, LeaseStateRow,
+    MarkResult, PendingCall, RunLoad, RunStatus, WorkerInfo, WorkerRunStore,
 };
 use crate::store::sqlite::SqliteStore;
 use crate::store::{StoreError, StoreResult};
@@ -71,14 +73,16 @@ impl WorkerRunStore for SqliteStore {
                  lease_generation = lease_generation + 1, lease_ttl_ms = $3, lock_ts = {NOW_MS}, \
                  started_at = COALESCE(started_at, {NOW_MS}), \
                  cancel_acked_generation = CASE WHEN cancel_requested \
-                     THEN lease_generation + 1 ELSE cancel_acked_generation END \
+                     THEN lease_generation + 1 ELSE cancel_acked_generation END, \
+                 pause_acked_generation = CASE WHEN pause_requested \
+                     THEN lease_generation + 1 ELSE pause_acked_generation END \
              WHERE id IN (SELECT id FROM runs \
-                 WHERE status = 'queued' \
+                 WHERE (status = 'queued' AND NOT pause_requested) \
                     OR (status = 'running' AND (owner_worker IS NULL OR lock_ts IS NULL \
                                                 OR lock_ts < {NOW_MS} - lease_ttl_ms)) \
                  ORDER BY id LIMIT $2) \
              RETURNING id, business_id, lease_generation, flow_plugin_id, dialer, settings, \
-                 cancel_requested, cancel_mode"
+                 cancel_requested, cancel_mode, pause_requested"
         ))
         .bind(worker_id)
         .bind(limit as i64)
@@ -109,6 +113,7 @@ impl WorkerRunStore for SqliteStore {
                     cancel_mode: r
                         .get::<Option<&str>, _>("cancel_mode")
                         .and_then(CancelMode::parse),
+                    pause_requested: r.get("pause_requested"),
                 })
             })
             .collect()
@@ -145,27 +150,16 @@ impl WorkerRunStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
-        let rows: Vec<(RunId, LeaseGeneration, bool, bool)> = sqlx::query_as(&format!(
+        let rows: Vec<LeaseStateRow> = sqlx::query_as(&format!(
             "UPDATE runs SET lock_ts = {NOW_MS} WHERE owner_worker = $1 AND status = 'running' \
-             RETURNING id, lease_generation, cancel_requested, \
-                 COALESCE(cancel_acked_generation = lease_generation, 0)"
+             RETURNING {LEASE_STATE_COLUMNS}"
         ))
         .bind(worker_id)
         .fetch_all(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
         tx.commit().await.map_err(|e| self.err(e))?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(run, generation, cancel_requested, cancel_acked)| LeaseState {
-                    run,
-                    generation,
-                    cancel_requested,
-                    cancel_acked,
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(LeaseState::from).collect())
     }
 
     async fn ack_cancel(&self, lease: &Lease) -> StoreResult<Fenced> {
@@ -306,7 +300,7 @@ impl WorkerRunStore for SqliteStore {
     async fn finish_run_if_done(&self, lease: &Lease) -> StoreResult<RunStatus> {
         let (run_id, generation) = (lease.run.0, lease.generation.0);
         let mut tx = self.write_tx().await?;
-        let Some(cancel) = self.fence(&mut tx, run_id, generation).await? else {
+        let Some(RunFlags { cancel, .. }) = self.fence(&mut tx, run_id, generation).await? else {
             let (s,): (String,) = sqlx::query_as("SELECT status FROM runs WHERE id = $1")
                 .bind(run_id)
                 .fetch_one(&mut *tx)
