@@ -22,7 +22,9 @@
 //! - [`runs`]: runs, their jobs and attempts, cancel; [`events`]: a run's SSE stream.
 //! - [`legacy`]: the original system's endpoints, same meaning.
 //! - [`callbacks`]: provider status callbacks (token in the path, no key).
+//! - [`keys`]: a tenant's own API keys (list, create, revoke, rotate).
 //! - [`admin_dialers`]: dialer adapter versions (platform key only).
+//! - [`admin_keys`]: tenants, their keys and the platform's keys (platform key only).
 //! - [`health`], [`metrics`], [`openapi`], [`dashboard`]: operations and docs.
 //!
 //! Every router but the dashboard's is a `utoipa_axum` `OpenApiRouter`: a
@@ -31,6 +33,7 @@
 //! routes of [`router`].
 
 pub mod admin_dialers;
+pub mod admin_keys;
 pub mod audit;
 pub mod auth;
 pub mod body;
@@ -41,6 +44,7 @@ pub mod dnc;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod keys;
 pub mod leads;
 pub mod legacy;
 pub mod metrics;
@@ -160,7 +164,9 @@ fn keyed_routes() -> OpenApiRouter<AppState> {
         .merge(dnc::router())
         .merge(tenant_store::router())
         .merge(audit::router())
+        .merge(keys::router())
         .merge(admin_dialers::router())
+        .merge(admin_keys::router())
 }
 
 /// The routes without a key: callbacks (their token authenticates),

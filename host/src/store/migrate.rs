@@ -86,6 +86,11 @@ pub const POSTGRES: &[Migration] = &[
         description: "attempt follow-up",
         sql: include_str!("../../../migrations/postgres/0007_attempt_follow_up.sql"),
     },
+    Migration {
+        version: 8,
+        description: "keys and tenant names",
+        sql: include_str!("../../../migrations/postgres/0008_keys_and_tenant_names.sql"),
+    },
 ];
 
 /// SQLite migrations, in order; same versions as [`POSTGRES`].
@@ -124,6 +129,11 @@ pub const SQLITE: &[Migration] = &[
         version: 7,
         description: "attempt follow-up",
         sql: include_str!("../../../migrations/sqlite/0007_attempt_follow_up.sql"),
+    },
+    Migration {
+        version: 8,
+        description: "keys and tenant names",
+        sql: include_str!("../../../migrations/sqlite/0008_keys_and_tenant_names.sql"),
     },
 ];
 

@@ -1,0 +1,16 @@
+-- 0008 API keys gain a label and the time of their last use; tenant names
+-- become unique (case-insensitive, ignoring surrounding spaces).
+
+ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS label TEXT;
+-- Written at most once per key per API_KEY_LAST_USED_WRITE_INTERVAL.
+ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS last_used_at TIMESTAMPTZ;
+
+-- Older versions let `tenant create` make the same name twice. The oldest
+-- tenant (lowest id) keeps the name; each later one becomes "Name (#id)",
+-- unique because ids are. Every tenant is kept.
+UPDATE businesses AS b
+   SET name = left(btrim(b.name), 170) || ' (#' || b.id || ')'
+ WHERE EXISTS (SELECT 1 FROM businesses AS o
+                WHERE lower(btrim(o.name)) = lower(btrim(b.name)) AND o.id < b.id);
+
+CREATE UNIQUE INDEX IF NOT EXISTS businesses_name_key ON businesses (lower(btrim(name)));
