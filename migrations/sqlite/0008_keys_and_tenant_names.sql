@@ -6,8 +6,19 @@ ALTER TABLE api_keys ADD COLUMN label TEXT;
 ALTER TABLE api_keys ADD COLUMN last_used_at TEXT;
 
 -- Older versions let `tenant create` make the same name twice. The oldest
--- tenant (lowest id) keeps the name; each later one becomes "Name (#id)",
--- unique because ids are. Every tenant is kept.
+-- tenant (lowest id) keeps the name; each later one becomes "Name (#id)".
+-- Every tenant is kept. A new name can meet an older tenant's own name
+-- ("Acme (#2)" made by hand): each pass renames what is still duplicated,
+-- and the index below fails the migration (rolled back, named) if three
+-- passes did not do.
+UPDATE businesses
+   SET name = substr(trim(name), 1, 170) || ' (#' || id || ')'
+ WHERE EXISTS (SELECT 1 FROM businesses AS o
+                WHERE lower(trim(o.name)) = lower(trim(businesses.name)) AND o.id < businesses.id);
+UPDATE businesses
+   SET name = substr(trim(name), 1, 170) || ' (#' || id || ')'
+ WHERE EXISTS (SELECT 1 FROM businesses AS o
+                WHERE lower(trim(o.name)) = lower(trim(businesses.name)) AND o.id < businesses.id);
 UPDATE businesses
    SET name = substr(trim(name), 1, 170) || ' (#' || id || ')'
  WHERE EXISTS (SELECT 1 FROM businesses AS o

@@ -201,7 +201,9 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
         )
         .await?;
     let token = db.create_callback_token(bid, "sim-dialer").await?;
-    let intruder = db.create_tenant(&format!("bench-intruder-{run:08x}")).await?;
+    let intruder = db
+        .create_tenant(&format!("bench-intruder-{run:08x}"))
+        .await?;
     let intruder_key = db.create_api_key(Some(intruder)).await?.plaintext;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -184,7 +184,9 @@ pub async fn run(c: TenantCommand) -> anyhow::Result<ExitCode> {
             let store = connect(&db).await?;
             let id = match store.create_tenant(&name).await {
                 Ok(id) => id,
-                Err(StoreError::Conflict { constraint }) if constraint == TENANT_NAME_CONSTRAINT => {
+                Err(StoreError::Conflict { constraint })
+                    if constraint == TENANT_NAME_CONSTRAINT =>
+                {
                     anyhow::bail!(
                         "name: a tenant named {:?} exists (names are unique, ignoring case \
                          and surrounding spaces); see `dialplane tenant list`",
@@ -282,7 +284,9 @@ pub async fn run_admin(c: AdminKeyCommand) -> anyhow::Result<ExitCode> {
     match c {
         AdminKeyCommand::Create { label, out } => {
             let store = connect(&out.db).await?;
-            let key = store.create_labelled_api_key(None, label.as_deref()).await?;
+            let key = store
+                .create_labelled_api_key(None, label.as_deref())
+                .await?;
             print_created("admin_key", CreatedKeyJson::new(key, None), out.json)?;
         }
         AdminKeyCommand::List { out } => {

@@ -122,11 +122,17 @@ pub async fn keys_have_labels_last_use_and_rotate(store: Arc<dyn Store>) {
     assert_eq!(again.last_used_at, Some(first_use), "throttled");
 
     // Rotation: another owner cannot; the owner gets a new key, same label.
-    assert_not_found(store.rotate_api_key(Some(b), key.id).await, "cross-tenant rotate");
+    assert_not_found(
+        store.rotate_api_key(Some(b), key.id).await,
+        "cross-tenant rotate",
+    );
     assert_not_found(store.rotate_api_key(None, key.id).await, "platform rotate");
     let new = store.rotate_api_key(Some(a), key.id).await.unwrap();
     assert_ne!(new.id, key.id);
-    assert_not_found(store.resolve_api_key(&key.plaintext).await, "rotated-out key");
+    assert_not_found(
+        store.resolve_api_key(&key.plaintext).await,
+        "rotated-out key",
+    );
     assert_eq!(
         store.resolve_api_key(&new.plaintext).await.unwrap(),
         Principal::Tenant {
@@ -151,7 +157,11 @@ pub async fn revoking_the_last_active_key_can_be_refused(store: Arc<dyn Store>) 
     let k2 = store.create_api_key(Some(a)).await.unwrap();
     assert_not_found(
         store
-            .revoke_api_key_guarded(Some(a), ApiKeyId(k1.id.get() + 1_000_000), Revoke::KeepOneActive)
+            .revoke_api_key_guarded(
+                Some(a),
+                ApiKeyId(k1.id.get() + 1_000_000),
+                Revoke::KeepOneActive,
+            )
             .await,
         "unknown key",
     );
@@ -168,7 +178,10 @@ pub async fn revoking_the_last_active_key_can_be_refused(store: Arc<dyn Store>) 
         }
         other => panic!("expected Conflict, got {other:?}"),
     }
-    assert!(store.resolve_api_key(&k2.plaintext).await.is_ok(), "still active");
+    assert!(
+        store.resolve_api_key(&k2.plaintext).await.is_ok(),
+        "still active"
+    );
     // Revoking an already revoked key stays harmless under the guard.
     store
         .revoke_api_key_guarded(Some(a), k1.id, Revoke::KeepOneActive)
