@@ -164,7 +164,7 @@ async fn create_admin_key(
     operation_id = "revoke_admin_key",
     tag = "admin",
     summary = "Revoke an admin key; not the last active one",
-    params(("id" = String, Path, description = "The key's id")),
+    params(("id" = i64, Path, description = "The key's id", minimum = 1)),
     responses(
         (status = 204, description = "Revoked (or already revoked)"),
         (status = 400, description = "The id is not a positive integer", body = ErrorBody),
@@ -197,7 +197,7 @@ async fn revoke_admin_key(
     operation_id = "rotate_admin_key",
     tag = "admin",
     summary = "Replace an admin key: a new one with the same label, the old one revoked",
-    params(("id" = String, Path, description = "The key's id")),
+    params(("id" = i64, Path, description = "The key's id", minimum = 1)),
     responses(
         (status = 201, description = "The new key, with its plaintext", body = CreatedKeyJson),
         (status = 400, description = "The id is not a positive integer", body = ErrorBody),
@@ -301,7 +301,7 @@ async fn create_tenant(
     operation_id = "list_tenant_keys",
     tag = "admin",
     summary = "A tenant's keys, revoked ones included, in one page",
-    params(("id" = String, Path, description = "The tenant's id")),
+    params(("id" = i64, Path, description = "The tenant's id", minimum = 1)),
     responses(
         (status = 200, description = "Keys, oldest first", body = Paged<ApiKeyJson>),
         (status = 400, description = "The id is not a positive integer", body = ErrorBody),
@@ -325,7 +325,7 @@ async fn list_tenant_keys(
     operation_id = "create_tenant_key",
     tag = "admin",
     summary = "Create a key for a tenant `{\"label\": ...}` (plaintext in this answer only)",
-    params(("id" = String, Path, description = "The tenant's id")),
+    params(("id" = i64, Path, description = "The tenant's id", minimum = 1)),
     request_body = CreateKeyReq,
     responses(
         (status = 201, description = "The key, with its plaintext", body = CreatedKeyJson),
@@ -356,8 +356,8 @@ async fn create_tenant_key(
     tag = "admin",
     summary = "Revoke a tenant's key, even its last one (a rescue)",
     params(
-        ("id" = String, Path, description = "The tenant's id"),
-        ("key_id" = String, Path, description = "The key's id"),
+        ("id" = i64, Path, description = "The tenant's id", minimum = 1),
+        ("key_id" = i64, Path, description = "The key's id", minimum = 1),
     ),
     responses(
         (status = 204, description = "Revoked (or already revoked)"),
@@ -393,8 +393,8 @@ async fn revoke_tenant_key(
     tag = "admin",
     summary = "Replace a tenant's key: a new one with the same label, the old one revoked",
     params(
-        ("id" = String, Path, description = "The tenant's id"),
-        ("key_id" = String, Path, description = "The key's id"),
+        ("id" = i64, Path, description = "The tenant's id", minimum = 1),
+        ("key_id" = i64, Path, description = "The key's id", minimum = 1),
     ),
     responses(
         (status = 201, description = "The new key, with its plaintext", body = CreatedKeyJson),

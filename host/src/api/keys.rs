@@ -235,7 +235,7 @@ async fn create(
     operation_id = "revoke_key",
     tag = "keys",
     summary = "Revoke a key (at once, on every node); not the last active one",
-    params(("id" = String, Path, description = "The key's id")),
+    params(("id" = i64, Path, description = "The key's id", minimum = 1)),
     responses(
         (status = 204, description = "Revoked (or already revoked)"),
         (status = 400, description = "The id is not a positive integer", body = ErrorBody),
@@ -268,7 +268,7 @@ async fn revoke(
     operation_id = "rotate_key",
     tag = "keys",
     summary = "Replace a key: a new one with the same label, the old one revoked",
-    params(("id" = String, Path, description = "The key's id")),
+    params(("id" = i64, Path, description = "The key's id", minimum = 1)),
     responses(
         (status = 201, description = "The new key, with its plaintext", body = CreatedKeyJson),
         (status = 400, description = "The id is not a positive integer", body = ErrorBody),
