@@ -123,8 +123,10 @@ macro_rules! impl_account_store {
                         .unwrap_or(chrono::Duration::MAX);
                     // Written only when stale, and conditionally, so a burst
                     // of requests on several nodes writes the row once.
+                    // Bookkeeping, not authentication: a failed write (a
+                    // busy SQLite file) is logged and the request goes on.
                     if last_used.is_none_or(|t| now - t >= interval) {
-                        sqlx::query(
+                        if let Err(e) = sqlx::query(
                             "UPDATE api_keys SET last_used_at = $1 \
                              WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)",
                         )
@@ -133,7 +135,9 @@ macro_rules! impl_account_store {
                         .bind(now - interval)
                         .execute(&self.pool)
                         .await
-                        .map_err(|e| self.err(e))?;
+                        {
+                            tracing::warn!(key_id = %key_id, error = %self.err(e), "cannot record an API key's use");
+                        }
                     }
                     Ok(match row.get::<Option<TenantId>, _>(1) {
                         Some(tenant) => Principal::Tenant { tenant, key_id },
