@@ -97,3 +97,8 @@ pub const API_PAGE_LIMIT_DEFAULT: u32 = 50;
 pub const API_PAGE_LIMIT_MAX: u32 = 500;
 /// How often the SSE stream of a run checks for progress.
 pub const API_EVENTS_INTERVAL_DEFAULT: Duration = Duration::from_millis(250);
+/// A key's `last_used_at` is written at most once per this interval, so an
+/// authenticated request costs no write (it is a "roughly when", not a log).
+pub const API_KEY_LAST_USED_WRITE_INTERVAL: Duration = Duration::from_secs(60);
+/// Longest label of an API key, in characters.
+pub const API_KEY_LABEL_MAX: usize = 100;

@@ -127,6 +127,19 @@ async fn state(api: &Api, t: &Tenant, admin: &str, run: i64) -> Value {
         assert_eq!(st, StatusCode::OK, "{path}: {v}");
         out[path] = v["items"].clone();
     }
+    // Keys and tenants; a key's last use moves with every request, not a write.
+    for (path, key) in [
+        ("/api/keys", t.key.as_str()),
+        ("/api/admin/keys", admin),
+        ("/api/admin/tenants", admin),
+    ] {
+        let (st, mut v) = api.get(path, key).await;
+        assert_eq!(st, StatusCode::OK, "{path}: {v}");
+        for item in v["items"].as_array_mut().unwrap() {
+            item.as_object_mut().unwrap().remove("last_used_at");
+        }
+        out[path] = v["items"].clone();
+    }
     out
 }
 
@@ -181,7 +194,28 @@ async fn fuzz_every_write_route(api: Api) {
         .get(&format!("/api/outbound/runs/{run}/jobs"), &t.key)
         .await;
     let job = jobs["items"][0]["id"].as_i64().unwrap();
+    // Keys to rotate (rotating the keys the fuzz uses would lock it out).
+    let (_, spare) = api.post("/api/keys", &t.key, json!({})).await;
+    let spare = spare["id"].as_i64().unwrap();
+    let (_, spare_admin) = api.post("/api/admin/keys", &admin, json!({})).await;
+    let spare_admin = spare_admin["id"].as_i64().unwrap();
     let routes: Vec<(Method, String, Value)> = vec![
+        (Method::POST, "/api/keys".into(), json!({"label": "ci"})),
+        (
+            Method::POST,
+            "/api/admin/keys".into(),
+            json!({"label": "ops"}),
+        ),
+        (
+            Method::POST,
+            "/api/admin/tenants".into(),
+            json!({"name": "Fuzz Co"}),
+        ),
+        (
+            Method::POST,
+            format!("/api/admin/tenants/{}/keys", t.id),
+            json!({"label": "rescue"}),
+        ),
         (
             Method::POST,
             "/api/outbound/runs".into(),
@@ -275,6 +309,16 @@ async fn fuzz_every_write_route(api: Api) {
         (
             Method::POST,
             format!("/api/outbound_calls/jobs/{job}/cancel"),
+            json!({"x": 1}),
+        ),
+        (
+            Method::POST,
+            format!("/api/keys/{spare}/rotate"),
+            json!({"x": 1}),
+        ),
+        (
+            Method::POST,
+            format!("/api/admin/keys/{spare_admin}/rotate"),
             json!({"x": 1}),
         ),
     ];

@@ -16,6 +16,8 @@
 //! - [`api_callback_fuzz`]: generated bad callbacks: no 5xx, no change on 4xx.
 //! - [`api_callbacks`]: provider status callbacks, end to end.
 //! - [`api_flow`]: the API with a real worker: auth, leads, plugins, runs.
+//! - [`api_keys`]: API keys and tenants via the API and the CLI; a revoked
+//!   key is refused by every node within a second.
 //! - [`api_isolation`]: tenant isolation for every endpoint and resource.
 //! - [`api_openapi`]: the OpenAPI document matches the routes and validates.
 //! - [`api_rls`]: PostgreSQL Row-Level Security as the second wall.
@@ -66,6 +68,7 @@ mod api_callbacks;
 mod api_flow;
 mod api_fuzz;
 mod api_isolation;
+mod api_keys;
 mod api_openapi;
 mod api_rls;
 mod api_snapshots;

@@ -156,3 +156,94 @@ async fn a_changed_migration_is_refused() {
     let err = store::connect(&url).await.err().expect("must refuse");
     assert!(err.to_string().contains("checksum mismatch"), "{err}");
 }
+
+/// A database at version 7 (before unique tenant names), as an older binary
+/// left it: migrations 1 to 7 applied and recorded.
+async fn at_version_7<DB: sqlx::Database>(
+    conn: &mut <DB as sqlx::Database>::Connection,
+    migrations: &[migrate::Migration],
+) where
+    for<'c> &'c mut <DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::Executor::execute(
+        &mut *conn,
+        "CREATE TABLE dialplane_migrations (version BIGINT PRIMARY KEY, \
+         description TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    )
+    .await
+    .unwrap();
+    for m in migrations.iter().filter(|m| m.version <= 7) {
+        sqlx::Executor::execute(&mut *conn, m.sql).await.unwrap();
+        sqlx::query("INSERT INTO dialplane_migrations VALUES ($1, $2, $3, 'then')")
+            .bind(m.version)
+            .bind(m.description)
+            .bind(m.checksum())
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    // What the old `tenant create` allowed: one name, several tenants.
+    for name in ["Acme", "acme ", "Other", "ACME", "Acme (#2)"] {
+        sqlx::query("INSERT INTO businesses (name) VALUES ($1)")
+            .bind(name)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+}
+
+/// Migrating keeps every tenant: the oldest keeps the name, later ones
+/// get their id appended; afterwards the name is unique.
+async fn duplicates_renamed(url: &str) {
+    let db = store::connect(url)
+        .await
+        .expect("migrates despite duplicates");
+    let mut names: Vec<(i64, String)> = db
+        .list_tenants()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.id.get(), t.name))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec![
+            (1, "Acme".to_string()),
+            (2, "acme (#2)".to_string()),
+            (3, "Other".to_string()),
+            (4, "ACME (#4)".to_string()),
+            (5, "Acme (#2) (#5)".to_string()),
+        ]
+    );
+    assert!(matches!(
+        db.create_tenant("ACME").await,
+        Err(store::StoreError::Conflict { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_duplicate_tenant_names_are_renamed_not_lost() {
+    let (url, _dir) = sqlite_url().unwrap();
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    at_version_7::<sqlx::Sqlite>(&mut conn, migrate::SQLITE).await;
+    drop(conn);
+    duplicates_renamed(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_duplicate_tenant_names_are_renamed_not_lost() {
+    let url = pg::fresh_database().await.unwrap();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    at_version_7::<sqlx::Postgres>(&mut conn, migrate::POSTGRES).await;
+    drop(conn);
+    duplicates_renamed(&url).await;
+}

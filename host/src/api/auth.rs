@@ -6,6 +6,12 @@
 //! `/api/admin/...` (403) and admin keys elsewhere (403: those routes act for
 //! a tenant and an admin key has none), then runs the request inside its
 //! tenant's database scope. Handlers take [`TenantAuth`] or [`AdminAuth`].
+//!
+//! Every request looks its key up in the database: there is no cache, so a
+//! key revoked through any node is refused by every node from the next
+//! request. The lookup records the key's use at most once per
+//! [`crate::config::API_KEY_LAST_USED_WRITE_INTERVAL`] (a conditional
+//! UPDATE only when the stored time is older), so a request costs no write.
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::AUTHORIZATION;

@@ -23,7 +23,9 @@
 //!   and resume; [`events`]: a run's SSE stream.
 //! - [`legacy`]: the original system's endpoints, same meaning.
 //! - [`callbacks`]: provider status callbacks (token in the path, no key).
+//! - [`keys`]: a tenant's own API keys (list, create, revoke, rotate).
 //! - [`admin_dialers`]: dialer adapter versions (platform key only).
+//! - [`admin_keys`]: tenants, their keys and the platform's keys (platform key only).
 //! - [`health`], [`metrics`], [`openapi`], [`dashboard`]: operations and docs.
 //!
 //! Every router but the dashboard's is a `utoipa_axum` `OpenApiRouter`: a
@@ -32,6 +34,7 @@
 //! routes of [`router`].
 
 pub mod admin_dialers;
+pub mod admin_keys;
 pub mod audit;
 pub mod auth;
 pub mod body;
@@ -42,6 +45,7 @@ pub mod dnc;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod keys;
 pub mod leads;
 pub mod legacy;
 pub mod metrics;
@@ -163,7 +167,9 @@ fn keyed_routes() -> OpenApiRouter<AppState> {
         .merge(dnc::router())
         .merge(tenant_store::router())
         .merge(audit::router())
+        .merge(keys::router())
         .merge(admin_dialers::router())
+        .merge(admin_keys::router())
 }
 
 /// The routes without a key: callbacks (their token authenticates),

@@ -150,7 +150,9 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
     let db = crate::store::connect(&url).await?;
 
     // Fixtures, straight through the store (the bench measures reads).
-    let bid = db.create_tenant("bench").await?;
+    // Tenant names are unique: a database kept between runs gets new ones.
+    let run = rand::random::<u32>();
+    let bid = db.create_tenant(&format!("bench-{run:08x}")).await?;
     let key = db.create_api_key(Some(bid)).await?.plaintext;
     db.insert_plugin_version(
         PluginKind::Dialer,
@@ -199,7 +201,9 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
         )
         .await?;
     let token = db.create_callback_token(bid, "sim-dialer").await?;
-    let intruder = db.create_tenant("bench-intruder").await?;
+    let intruder = db
+        .create_tenant(&format!("bench-intruder-{run:08x}"))
+        .await?;
     let intruder_key = db.create_api_key(Some(intruder)).await?.plaintext;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

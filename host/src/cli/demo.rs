@@ -89,10 +89,13 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let store = store::connect(&url).await?;
     println!("database: {}", store.redacted_url());
 
+    // Tenant names are unique and a kept database sees many demos: a fresh
+    // name per run (time and a random suffix) never takes another's.
     let tenant = store
         .create_tenant(&format!(
-            "demo-{}",
-            chrono::Utc::now().format("%Y%m%d-%H%M%S%.3f")
+            "demo-{}-{:08x}",
+            chrono::Utc::now().format("%Y%m%d-%H%M%S%.3f"),
+            rand::random::<u32>()
         ))
         .await?;
     let key = store.create_api_key(Some(tenant)).await?;

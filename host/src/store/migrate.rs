@@ -87,6 +87,11 @@ pub const POSTGRES: &[Migration] = &[
         sql: include_str!("../../../migrations/postgres/0007_attempt_follow_up.sql"),
     },
     Migration {
+        version: 8,
+        description: "keys and tenant names",
+        sql: include_str!("../../../migrations/postgres/0008_keys_and_tenant_names.sql"),
+    },
+    Migration {
         version: 10,
         description: "run pause",
         sql: include_str!("../../../migrations/postgres/0010_run_pause.sql"),
@@ -129,6 +134,11 @@ pub const SQLITE: &[Migration] = &[
         version: 7,
         description: "attempt follow-up",
         sql: include_str!("../../../migrations/sqlite/0007_attempt_follow_up.sql"),
+    },
+    Migration {
+        version: 8,
+        description: "keys and tenant names",
+        sql: include_str!("../../../migrations/sqlite/0008_keys_and_tenant_names.sql"),
     },
     Migration {
         version: 10,

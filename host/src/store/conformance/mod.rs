@@ -44,6 +44,9 @@ pub async fn run_all(store: Arc<dyn Store>) {
     all!(
         tenants_and_keys,
         revoked_key_is_rejected,
+        tenant_names_are_unique,
+        keys_have_labels_last_use_and_rotate,
+        revoking_the_last_active_key_can_be_refused,
         leads_upsert_updates_rather_than_duplicates,
         leads_bad_rows_are_reported_and_good_rows_stored,
         leads_are_isolated_between_tenants,
@@ -73,6 +76,9 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!($open;
             tenants_and_keys,
             revoked_key_is_rejected,
+            tenant_names_are_unique,
+            keys_have_labels_last_use_and_rotate,
+            revoking_the_last_active_key_can_be_refused,
             leads_upsert_updates_rather_than_duplicates,
             leads_bad_rows_are_reported_and_good_rows_stored,
             leads_are_isolated_between_tenants,
