@@ -30,6 +30,7 @@
 //! - [`http_dialer`]: http-dialer against a fake Twilio-style provider.
 //! - [`lead_file_format`]: `plugin test` and `POST /api/leads` read the same lead files.
 //! - [`lifecycle_hot_swap`]: dialer hot swap under load, real worker processes.
+//! - [`lifecycle_logs`]: a worker's lifecycle events at `info` with tenant and run.
 //! - [`lifecycle_processes`]: the lifecycle with real worker processes.
 //! - [`lifecycle_store`]: the run store conformance cases on both engines.
 //! - [`lifecycle_worker`]: the worker end to end, in process.
@@ -80,6 +81,7 @@ mod example_flows;
 mod http_dialer;
 mod lead_file_format;
 mod lifecycle_hot_swap;
+mod lifecycle_logs;
 mod lifecycle_processes;
 mod lifecycle_store;
 mod lifecycle_worker;

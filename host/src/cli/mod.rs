@@ -79,7 +79,18 @@ pub enum Command {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    // Services log their lifecycle at `info` (an operator's record: runs
+    // claimed, paused, cancelled, finished, taken over); one-shot commands
+    // print their results, so only warnings and errors by default.
+    let service = matches!(cli.command, Command::Serve(_) | Command::Worker(_));
+    init_logging(
+        cli.log_format,
+        if service {
+            SERVICE_LOG_FILTER_DEFAULT
+        } else {
+            COMMAND_LOG_FILTER_DEFAULT
+        },
+    );
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -111,11 +122,16 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
+/// `serve` and `worker`'s log filter when `DIALPLANE_LOG` is unset.
+pub const SERVICE_LOG_FILTER_DEFAULT: &str = "info";
+/// Every other command's log filter when `DIALPLANE_LOG` is unset.
+pub const COMMAND_LOG_FILTER_DEFAULT: &str = "warn";
+
+fn init_logging(format: LogFormat, default_filter: &str) {
     notice::set_format(format);
     use tracing_subscriber::EnvFilter;
     let filter =
-        EnvFilter::try_from_env("DIALPLANE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+        EnvFilter::try_from_env("DIALPLANE_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter));
     // Colours only for a person at a terminal: a redirected file or a log
     // collector gets plain text (and `NO_COLOR` is honoured).
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())

@@ -77,10 +77,11 @@ pub async fn claim(ctx: &Arc<WorkerCtx>, limit: u32) -> anyhow::Result<(Instant,
         for r in &claimed {
             tracing::info!(
                 worker = %ctx.cfg.worker_id,
+                tenant = r.tenant.0,
                 run_id = r.lease.run.0,
                 generation = r.lease.generation.0,
-                reclaimed = r.reclaimed,
-                "claimed run"
+                "{}",
+                if r.reclaimed { "took over run" } else { "claimed run" }
             );
         }
     }

@@ -11,6 +11,7 @@
 //! - [`claimer`]: leases `queued` runs and runs whose lease expired; spawns their drivers.
 //! - [`heartbeater`]: renews every lease of the worker in one statement, and the local lease.
 //! - [`cancel_listener`]: applies cancel notices to the runs this worker drives, at once.
+//! - [`deferral_tally`]: a run's deferred leads by rule, summarised in one log line a minute.
 //! - [`canceller`]: the API's cancel operation (request, then wait for the owner); no loop.
 //! - [`pauser`]: the API's pause and resume operations (pause waits for the owner as cancel does); no loop.
 //! - [`dialer_watcher`]: hot swap: refreshes the dialer directory on activation notices.
@@ -56,6 +57,7 @@ pub mod clock;
 pub mod commit;
 pub mod compliance;
 pub mod context;
+pub mod deferral_tally;
 pub mod dialer_directory;
 pub mod dialer_health;
 pub mod dialer_watcher;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, RwLock, RwLockReadGuard};
 
+use super::deferral_tally::DeferralTally;
 use super::lease::LeaseClock;
 use super::log_limiter::LogLimiter;
 use crate::model::{Lease, TenantId};
@@ -44,6 +45,8 @@ pub struct RunControl {
     halt: Mutex<Option<String>>,
     /// Throttles the run's log lines about transient dialer errors.
     pub transient_log: LogLimiter,
+    /// Leads deferred by the platform rules, for the summary line.
+    pub deferrals: DeferralTally,
     pub wake: Notify,
 }
 
@@ -63,6 +66,7 @@ impl RunControl {
             async_adapter: AtomicBool::new(false),
             halt: Mutex::new(None),
             transient_log: LogLimiter::default(),
+            deferrals: DeferralTally::default(),
             wake: Notify::new(),
         }
     }
@@ -73,7 +77,13 @@ impl RunControl {
             let mut g = self.gate.write().await;
             *g = true;
         }
-        self.cancelled.store(true, Ordering::SeqCst);
+        if !self.cancelled.swap(true, Ordering::SeqCst) {
+            tracing::info!(
+                tenant = self.tenant.0,
+                run_id = self.claim.run.0,
+                "cancel seen: no new call starts"
+            );
+        }
         match store.ack_cancel(&self.claim).await {
             Ok(Fenced::Done) => {}
             Ok(Fenced::LeaseLost) => self.lease_lost(),
@@ -90,7 +100,13 @@ impl RunControl {
             let mut g = self.gate.write().await;
             *g = true;
         }
-        self.paused.store(true, Ordering::SeqCst);
+        if !self.paused.swap(true, Ordering::SeqCst) {
+            tracing::info!(
+                tenant = self.tenant.0,
+                run_id = self.claim.run.0,
+                "pause seen: no new call starts"
+            );
+        }
         match store.ack_pause(&self.claim).await {
             Ok(Fenced::Done) => {}
             Ok(Fenced::LeaseLost) => self.lease_lost(),
@@ -108,6 +124,11 @@ impl RunControl {
             self.paused.store(false, Ordering::SeqCst);
             *g = self.is_cancelled();
         }
+        tracing::info!(
+            tenant = self.tenant.0,
+            run_id = self.claim.run.0,
+            "pause withdrawn: dialing again"
+        );
         self.wake.notify_waiters();
     }
 
@@ -130,7 +151,14 @@ impl RunControl {
     }
 
     pub fn lease_lost(&self) {
-        self.lost.store(true, Ordering::SeqCst);
+        if !self.lost.swap(true, Ordering::SeqCst) {
+            tracing::info!(
+                tenant = self.tenant.0,
+                run_id = self.claim.run.0,
+                generation = self.claim.generation.0,
+                "lease lost: this worker stops driving the run"
+            );
+        }
         self.wake.notify_waiters();
     }
 

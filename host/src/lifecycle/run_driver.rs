@@ -98,6 +98,9 @@ async fn drive_inner(
             pipeline::flush(ctx, &run, &mut pending).await?;
             return pipeline::unmark(ctx, &run, next.take()).await;
         }
+        if let Some(by_rule) = ctl.deferrals.take_due(false) {
+            log_deferrals(&run, &by_rule);
+        }
         match step(ctx, &run, &mut pending, &mut next).await {
             Ok(Step::Continue) => backoff = STEP_RETRY_FIRST_DELAY,
             Ok(Step::Idle(d)) => {
@@ -107,7 +110,12 @@ async fn drive_inner(
                     _ = ctx.stop.wait() => {}
                 }
             }
-            Ok(Step::Done) => return Ok(()),
+            Ok(Step::Done) => {
+                if let Some(by_rule) = ctl.deferrals.take_due(true) {
+                    log_deferrals(&run, &by_rule);
+                }
+                return Ok(());
+            }
             Err(e) => {
                 // Database outage and the like: the lease protects us while
                 // we retry; if it runs out another worker resumes the run.
@@ -120,6 +128,17 @@ async fn drive_inner(
             }
         }
     }
+}
+
+/// The deferred-leads summary ([`super::deferral_tally`]).
+fn log_deferrals(run: &RunState, by_rule: &std::collections::BTreeMap<String, u64>) {
+    tracing::info!(
+        tenant = run.claimed.tenant.0,
+        run_id = run.claimed.lease.run.0,
+        deferred = by_rule.values().sum::<u64>(),
+        by_rule = %serde_json::to_string(by_rule).unwrap_or_default(),
+        "leads deferred by the platform rules"
+    );
 }
 
 enum Step {
@@ -214,7 +233,12 @@ async fn step(
     match ctx.store.finish_run_if_done(lease).await? {
         RunStatus::Running => {}
         status => {
-            tracing::info!(run_id, status = status.as_str(), "run finished");
+            tracing::info!(
+                tenant = run.claimed.tenant.0,
+                run_id,
+                status = status.as_str(),
+                "run finished"
+            );
             return Ok(Step::Done);
         }
     }
@@ -406,7 +430,15 @@ async fn finish_cancelled(ctx: &Arc<WorkerCtx>, run: &RunState) -> anyhow::Resul
     }
     match ctx.store.finish_run_if_done(lease).await? {
         RunStatus::Running => Ok(Step::Idle(ctx.cfg.poll_interval)),
-        _ => Ok(Step::Done),
+        status => {
+            tracing::info!(
+                tenant = run.claimed.tenant.0,
+                run_id = lease.run.0,
+                status = status.as_str(),
+                "run finished"
+            );
+            Ok(Step::Done)
+        }
     }
 }
 

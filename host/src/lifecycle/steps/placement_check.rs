@@ -65,7 +65,8 @@ pub async fn check(
     match compliance::judge(&facts, s.calling_window, cap, now) {
         Verdict::Allow(record) => Ok(record.to_json()),
         // Same attempt, same key: the lead waits for the next opening.
-        Verdict::Defer { until, .. } => {
+        Verdict::Defer { until, record } => {
+            run.ctl.deferrals.record(&record.rule);
             Err(JobResult::requeue(at.clone(), until.timestamp_millis()))
         }
         Verdict::Skip { reason, record } => Err(JobResult::finished(

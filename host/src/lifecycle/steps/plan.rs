@@ -102,16 +102,19 @@ pub async fn plan_one(
             },
             Some(req),
         ),
-        Verdict::Defer { until, record } => (
-            JobDecision::Defer {
-                job_id: job.job_id,
-                lead_id: job.lead_id,
-                attempt,
-                until_ms: until.timestamp_millis(),
-                compliance: record.to_json(),
-            },
-            None,
-        ),
+        Verdict::Defer { until, record } => {
+            run.ctl.deferrals.record(&record.rule);
+            (
+                JobDecision::Defer {
+                    job_id: job.job_id,
+                    lead_id: job.lead_id,
+                    attempt,
+                    until_ms: until.timestamp_millis(),
+                    compliance: record.to_json(),
+                },
+                None,
+            )
+        }
         Verdict::Skip { reason, record } => (
             JobDecision::Skip {
                 job_id: job.job_id,
