@@ -40,6 +40,7 @@ use super::error::ErrorBody;
         (name = "dnc", description = "A tenant's do-not-call list"),
         (name = "tenant-store", description = "What a tenant's plugins stored (read-only)"),
         (name = "audit", description = "A tenant's audit log"),
+        (name = "settings", description = "A tenant's settings: retention of finished runs"),
         (name = "admin", description = "The platform: dialer adapters and the audit log (admin key)"),
         (name = "callbacks", description = "Provider status callbacks (the token in the path authenticates)"),
         (name = "operations", description = "Probes, metrics and this document"),

@@ -14,6 +14,7 @@
 //! - [`canceller`]: the API's cancel operation (request, then wait for the owner); no loop.
 //! - [`dialer_watcher`]: hot swap: refreshes the dialer directory on activation notices.
 //! - [`fleet_share`]: recomputes this worker's share of fleet-wide limits; run by the heartbeater.
+//! - [`cleaner`]: deletes finished runs' jobs and attempts past retention, counts kept.
 //! - [`reconciler`]: settles jobs left `dialing` through the adapter's `lookup`; one retry rule.
 //!
 //! One claimed run:
@@ -51,6 +52,7 @@ pub mod call_events;
 pub mod cancel_listener;
 pub mod canceller;
 pub mod claimer;
+pub mod cleaner;
 pub mod clock;
 pub mod commit;
 pub mod compliance;

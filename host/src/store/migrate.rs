@@ -86,6 +86,16 @@ pub const POSTGRES: &[Migration] = &[
         description: "attempt follow-up",
         sql: include_str!("../../../migrations/postgres/0007_attempt_follow_up.sql"),
     },
+    Migration {
+        version: 8,
+        description: "keys and tenant names",
+        sql: include_str!("../../../migrations/postgres/0008_keys_and_tenant_names.sql"),
+    },
+    Migration {
+        version: 9,
+        description: "retention",
+        sql: include_str!("../../../migrations/postgres/0009_retention.sql"),
+    },
 ];
 
 /// SQLite migrations, in order; same versions as [`POSTGRES`].
@@ -124,6 +134,16 @@ pub const SQLITE: &[Migration] = &[
         version: 7,
         description: "attempt follow-up",
         sql: include_str!("../../../migrations/sqlite/0007_attempt_follow_up.sql"),
+    },
+    Migration {
+        version: 8,
+        description: "keys and tenant names",
+        sql: include_str!("../../../migrations/sqlite/0008_keys_and_tenant_names.sql"),
+    },
+    Migration {
+        version: 9,
+        description: "retention",
+        sql: include_str!("../../../migrations/sqlite/0009_retention.sql"),
     },
 ];
 

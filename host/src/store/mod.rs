@@ -57,6 +57,8 @@
 //! - [`dialer_config`]: [`DialerConfigStore`], dialer configs, callback tokens.
 //! - [`runs`]: [`ApiRunStore`] and [`WorkerRunStore`], the run lifecycle.
 //! - [`platform_reads`]: [`PlatformReads`], the API's cross-tenant reads.
+//! - [`retention`]: [`RetentionStore`] (a tenant's retention, erasing a
+//!   person's data) and [`CleanerStore`] (deleting finished runs' rows).
 //! - `portable`: the stores and run-row mappers written once for both
 //!   engines (macros).
 //! - [`postgres`]: the PostgreSQL driver.
@@ -84,6 +86,7 @@ pub mod platform_reads;
 pub mod plugins;
 mod portable;
 pub mod postgres;
+pub mod retention;
 pub mod runs;
 pub mod secret;
 pub mod sqlite;
@@ -101,6 +104,7 @@ pub use leads::*;
 pub use migrate::MigrationReport;
 pub use platform_reads::PlatformReads;
 pub use plugins::*;
+pub use retention::{CleanerStore, LeadErasure, PurgeBatch, RetentionStore};
 pub use runs::*;
 
 /// Result of a store method.
@@ -141,6 +145,7 @@ pub trait ApiStore:
     + AuditStore
     + DialerConfigStore
     + ApiRunStore
+    + RetentionStore
     + Send
     + Sync
 {
@@ -156,6 +161,7 @@ impl<T> ApiStore for T where
         + AuditStore
         + DialerConfigStore
         + ApiRunStore
+        + RetentionStore
         + Send
         + Sync
 {
@@ -164,9 +170,9 @@ impl<T> ApiStore for T where
 /// Everything dialplane keeps in its database: the API's side plus the
 /// workers' leases. What [`connect`] returns, workers and the CLI hold, and
 /// tests use; hand the API only its [`ApiStore`] part.
-pub trait Store: ApiStore + WorkerRunStore {}
+pub trait Store: ApiStore + WorkerRunStore + CleanerStore {}
 
-impl<T: ApiStore + WorkerRunStore> Store for T {}
+impl<T: ApiStore + WorkerRunStore + CleanerStore> Store for T {}
 
 /// Which database engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

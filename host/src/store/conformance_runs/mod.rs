@@ -12,12 +12,15 @@
 //! - [`calls`]: the cursor, retries, provider events, repeated commits.
 //! - [`follow_up`]: a flow's lead status and tags, committed fenced with
 //!   the result.
+//! - [`retention`]: the cleaner's batches and frozen counts, cleaners at
+//!   once, erasing a lead.
 
 pub mod calls;
 pub mod cancel;
 pub mod create;
 pub mod follow_up;
 pub mod leases;
+pub mod retention;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,6 +35,7 @@ pub use cancel::*;
 pub use create::*;
 pub use follow_up::*;
 pub use leases::*;
+pub use retention::*;
 
 /// Stamps out one `#[tokio::test]` per case; `$open` as for
 /// [`crate::store_conformance_tests!`].
@@ -53,7 +57,10 @@ macro_rules! run_store_conformance_tests {
             run_fleet_load_counts_live_runs_by_owner,
             run_stale_owner_results_write_nothing,
             run_finish_upserts_recorded_calls_and_repeats_harmlessly,
-            run_lead_update_commits_with_the_result_under_the_fence
+            run_lead_update_commits_with_the_result_under_the_fence,
+            retention_cleaner_deletes_in_batches_and_keeps_counts,
+            retention_cleaners_at_once_share_the_work,
+            erase_lead_wipes_personal_data_and_keeps_counts
         );
     };
     ($open:path; $($case:ident),+ $(,)?) => {

@@ -1,0 +1,2 @@
+-- Placeholder for the keys helper's migration 0008 (branch h13-keys): take
+-- theirs when merging. Comments only, so the runner records it and runs nothing.
