@@ -3,7 +3,8 @@
 //! tenant's retention (`retention_days`, default
 //! [`RETENTION_DAYS_DEFAULT`](crate::config::RETENTION_DAYS_DEFAULT)), in
 //! transactions of at most `cleaner_batch_size` rows. A run's job counts
-//! are frozen onto the run first, so its view keeps its totals.
+//! are frozen onto the run first, so its view keeps its totals. Provider
+//! events held for calls never recorded go after the same retention.
 //!
 //! Every worker runs one; on PostgreSQL each batch takes its run with
 //! `SKIP LOCKED`, so cleaners on several workers share the work and never
@@ -43,6 +44,16 @@ pub async fn run_once(
         done.jobs += b.jobs;
         done.attempts += b.attempts;
         done.held_events += b.held_events;
+    }
+    // Events held for calls no attempt ever recorded hang off nothing.
+    loop {
+        let n = store
+            .purge_held_events(default_days, now_ms, batch_size)
+            .await?;
+        done.held_events += n;
+        if n < u64::from(batch_size) {
+            break;
+        }
     }
     Ok(done)
 }

@@ -98,6 +98,14 @@ pub trait CleanerStore {
         now_ms: i64,
         limit: u32,
     ) -> StoreResult<PurgeBatch>;
+    /// Deletes at most `limit` provider events held for calls never
+    /// recorded, received longer ago than their tenant's retention; how many.
+    async fn purge_held_events(
+        &self,
+        default_days: u32,
+        now_ms: i64,
+        limit: u32,
+    ) -> StoreResult<u64>;
 }
 
 /// Validates a retention the tenant asks for.

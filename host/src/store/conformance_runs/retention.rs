@@ -118,6 +118,34 @@ pub async fn retention_cleaner_deletes_in_batches_and_keeps_counts(store: Arc<dy
             .is_empty(),
         "a purged run is done"
     );
+    // An event held for a call never recorded goes after the retention too.
+    for t in [b, other] {
+        let held = CallEvent {
+            provider_call_id: unique("never-recorded"),
+            state: CallState::Ringing,
+            report: None,
+        };
+        assert_eq!(
+            store.apply_call_event(t, &held).await.unwrap(),
+            CallEventApplied::Held
+        );
+    }
+    let later = now_ms() + A_DAY_LATER_MS;
+    assert_eq!(
+        store
+            .purge_held_events(DEFAULT_DAYS, later, 10)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .purge_held_events(DEFAULT_DAYS, later, 10)
+            .await
+            .unwrap(),
+        0,
+        "the other tenant's is within its retention"
+    );
     assert!(matches!(
         store.set_retention_days(b, Some(3651)).await,
         Err(StoreError::Invalid { field, .. }) if field == "days"

@@ -357,6 +357,30 @@ macro_rules! impl_retention_store {
                         run_purged,
                     })
                 }
+
+                async fn purge_held_events(
+                    &self,
+                    default_days: u32,
+                    now_ms: i64,
+                    limit: u32,
+                ) -> StoreResult<u64> {
+                    // Row values and a LIMIT in the subquery: both engines.
+                    let n = sqlx::query(
+                        "DELETE FROM early_call_events WHERE (business_id, provider_call_id) IN \
+                         (SELECT e.business_id, e.provider_call_id FROM early_call_events e \
+                          JOIN businesses b ON b.id = e.business_id \
+                          WHERE e.received_at <= $1 - COALESCE(b.retention_days, $2) * 86400000 \
+                          LIMIT $3)",
+                    )
+                    .bind(now_ms)
+                    .bind(default_days as i64)
+                    .bind(limit.max(1) as i64)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| self.err(e))?
+                    .rows_affected();
+                    Ok(n)
+                }
             }
         };
     };
