@@ -335,6 +335,11 @@ pub async fn erase_lead_wipes_personal_data_and_keeps_counts(store: Arc<dyn Stor
     ));
 
     // The queued job is skipped, counted by the cursor, never handed out.
+    let (w2, g2) = claim_as(&store, "w2", waiting).await;
+    let planned = store
+        .next_jobs(&lease(waiting, g2, &w2), FAR_FUTURE, 10)
+        .await
+        .unwrap();
     let done = store.erase_lead(b, queued, 7).await.unwrap();
     assert_eq!(done.jobs_skipped, 1);
     let job = &store.list_jobs(b, waiting, Page::first(10)).await.unwrap()[0];
@@ -343,7 +348,32 @@ pub async fn erase_lead_wipes_personal_data_and_keeps_counts(store: Arc<dyn Stor
         ("skipped", Some(ERASED_JOB_REASON))
     );
     assert_eq!(store.get_run(b, waiting).await.unwrap().cursor_position, 1);
-    let (w2, g2) = claim_as(&store, "w2", waiting).await;
+    // A worker that planned the job before the erasure: dialing it is
+    // refused, and its deferral records no attempt (which would carry the
+    // compliance record, and with it what the rules said about the lead).
+    let l2 = lease(waiting, g2, &w2);
+    assert_eq!(
+        store
+            .mark_dialing(&l2, &[dial(&planned[0])], 0)
+            .await
+            .unwrap(),
+        MarkResult::Marked(vec![])
+    );
+    let defer = JobDecision::Defer {
+        job_id: planned[0].job_id,
+        lead_id: planned[0].lead_id,
+        attempt: 1,
+        until_ms: FAR_FUTURE,
+        compliance: format!(r#"{{"verdict":"deferred","reason":"{phone}"}}"#),
+    };
+    store.mark_dialing(&l2, &[defer], 0).await.unwrap();
+    assert!(
+        store
+            .list_attempts(b, waiting, Page::first(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(
         store
             .next_jobs(&lease(waiting, g2, &w2), FAR_FUTURE, 10)
