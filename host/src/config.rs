@@ -76,6 +76,13 @@ pub const WORKER_BATCH_SIZE_DEFAULT: u32 = 256;
 pub const WORKER_POLL_INTERVAL_DEFAULT: Duration = Duration::from_millis(200);
 /// How long `cancel` waits for the owner to acknowledge before failing.
 pub const CANCEL_WAIT_DEFAULT: Duration = Duration::from_secs(30);
+/// How long a finished run's jobs and attempts are kept (days), unless its
+/// tenant set its own (`PUT /api/settings/retention`).
+pub const RETENTION_DAYS_DEFAULT: u32 = 90;
+/// How often each worker's cleaner looks for finished runs past retention.
+pub const CLEANER_INTERVAL_DEFAULT: Duration = Duration::from_secs(300);
+/// Rows the cleaner deletes per transaction (attempts, then jobs, of one run).
+pub const CLEANER_BATCH_SIZE_DEFAULT: u32 = 1000;
 
 // ---- HTTP API ----
 /// Address `dialplane serve` listens on.

@@ -267,6 +267,16 @@ async fn fuzz_every_write_route(api: Api) {
         ),
         (
             Method::PUT,
+            "/api/settings/retention".into(),
+            json!({"days": 30}),
+        ),
+        (
+            Method::POST,
+            "/api/leads/erase".into(),
+            json!({"phone": "+14155550177"}),
+        ),
+        (
+            Method::PUT,
             "/api/dialer-config/sim-dialer".into(),
             json!({"config": {"k": "v"}}),
         ),

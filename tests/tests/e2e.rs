@@ -46,6 +46,8 @@
 //!   real provider path: no call lost, doubled or left `interrupted`.
 //! - [`provider_health`]: a run whose dialer cannot work fails at once, with the reason.
 //! - [`readme_tour`]: the README's tour, run as written by bash and curl.
+//! - [`retention`]: the cleaner keeps run counts; erasure leaves a phone in
+//!   no table (both engines, the real binary).
 //! - [`run_fidelity`]: a run persists what `plugin test` shows the flow
 //!   returned (lead status and tags, notes, retries), on both engines.
 //! - [`run_pause`]: pause and resume through the API and with worker
@@ -95,6 +97,7 @@ mod provider_health;
 mod provider_path;
 mod provider_takeover;
 mod readme_tour;
+mod retention;
 mod run_fidelity;
 mod run_pause;
 mod sim_dialer;

@@ -19,6 +19,8 @@
 //! - [`views`]: the JSON shapes of stored rows; path-id parsing.
 //! - [`leads`], [`dnc`], [`plugins`], [`dialer_config`], [`tenant_store`],
 //!   [`audit`]: a tenant's resources, one router each.
+//! - [`retention`]: the tenant's retention setting, erasing a lead's
+//!   personal data (by id or by phone).
 //! - [`runs`]: runs, their jobs and attempts, cancel; [`run_pause`]: pause
 //!   and resume; [`events`]: a run's SSE stream.
 //! - [`legacy`]: the original system's endpoints, same meaning.
@@ -53,6 +55,7 @@ pub mod openapi;
 pub mod paging;
 pub mod params;
 pub mod plugins;
+pub mod retention;
 pub mod run_pause;
 pub mod runs;
 pub mod strict;
@@ -159,6 +162,7 @@ impl AppState {
 fn keyed_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(leads::router())
+        .merge(retention::router())
         .merge(runs::router())
         .merge(run_pause::router())
         .merge(legacy::router())

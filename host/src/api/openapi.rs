@@ -41,6 +41,7 @@ use super::error::ErrorBody;
         (name = "tenant-store", description = "What a tenant's plugins stored (read-only)"),
         (name = "audit", description = "A tenant's audit log"),
         (name = "keys", description = "A tenant's own API keys"),
+        (name = "settings", description = "A tenant's settings: retention of finished runs"),
         (name = "admin", description = "The platform: dialer adapters, tenants, keys and the audit log (admin key)"),
         (name = "callbacks", description = "Provider status callbacks (the token in the path authenticates)"),
         (name = "operations", description = "Probes, metrics and this document"),

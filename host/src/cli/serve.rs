@@ -14,7 +14,7 @@ use crate::config;
 use crate::lifecycle::{Worker, WorkerConfig, stop_pair};
 use crate::runtime::PluginHost;
 
-use super::worker::DeadlineArgs;
+use super::worker::{DeadlineArgs, RetentionArgs};
 use crate::store;
 
 #[derive(Debug, clap::Args)]
@@ -50,6 +50,8 @@ pub struct ServeArgs {
     pub provider_hosts: Vec<String>,
     #[command(flatten)]
     pub deadlines: DeadlineArgs,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
     #[command(flatten)]
     pub compile_cache: CompileCacheArgs,
 }
@@ -96,9 +98,13 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
             db,
             plugins,
             None,
-            WorkerConfig {
-                provider_hosts: a.provider_hosts.clone(),
-                ..WorkerConfig::new()
+            {
+                let mut cfg = WorkerConfig {
+                    provider_hosts: a.provider_hosts.clone(),
+                    ..WorkerConfig::new()
+                };
+                a.retention.apply(&mut cfg);
+                cfg
             },
             stop.clone(),
             state.metrics.clone(),

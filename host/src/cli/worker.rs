@@ -62,7 +62,33 @@ pub struct WorkerArgs {
     #[command(flatten)]
     pub deadlines: DeadlineArgs,
     #[command(flatten)]
+    pub retention: RetentionArgs,
+    #[command(flatten)]
     pub compile_cache: CompileCacheArgs,
+}
+
+/// The cleaner's retention and pace, shared by `worker` and `serve`.
+#[derive(Debug, clap::Args)]
+pub struct RetentionArgs {
+    /// Days a finished run's jobs and attempts are kept, for tenants that set
+    /// no retention of their own.
+    #[arg(long, env = "DIALPLANE_RETENTION_DAYS",
+          default_value_t = config::RETENTION_DAYS_DEFAULT,
+          value_parser = clap::value_parser!(u32).range(0..=3650))]
+    pub retention_days: u32,
+    /// How often the cleaner looks for finished runs past retention (default 5m).
+    #[arg(long, env = "DIALPLANE_CLEANER_INTERVAL", value_parser = parse_duration)]
+    pub cleaner_interval: Option<Duration>,
+}
+
+impl RetentionArgs {
+    /// Sets the cleaner's part of `cfg`.
+    pub fn apply(&self, cfg: &mut WorkerConfig) {
+        cfg.retention_days = self.retention_days;
+        if let Some(d) = self.cleaner_interval {
+            cfg.cleaner_interval = d;
+        }
+    }
 }
 
 /// Plugin deadlines, shared by `worker` and `serve`.
@@ -110,6 +136,7 @@ impl WorkerArgs {
         cfg.account_calls_per_second = self.account_cps;
         cfg.tenant_calls_per_second = self.tenant_cps;
         cfg.provider_hosts = self.provider_hosts.clone();
+        self.retention.apply(&mut cfg);
         cfg
     }
 }

@@ -16,6 +16,7 @@
 //! - [`pauser`]: the API's pause and resume operations (pause waits for the owner as cancel does); no loop.
 //! - [`dialer_watcher`]: hot swap: refreshes the dialer directory on activation notices.
 //! - [`fleet_share`]: recomputes this worker's share of fleet-wide limits; run by the heartbeater.
+//! - [`cleaner`]: deletes finished runs' jobs and attempts past retention, counts kept.
 //! - [`reconciler`]: settles jobs left `dialing` through the adapter's `lookup`; one retry rule.
 //!
 //! One claimed run:
@@ -53,6 +54,7 @@ pub mod call_events;
 pub mod cancel_listener;
 pub mod canceller;
 pub mod claimer;
+pub mod cleaner;
 pub mod clock;
 pub mod commit;
 pub mod compliance;

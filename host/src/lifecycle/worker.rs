@@ -15,7 +15,7 @@ use super::clock::{Clock, SystemClock};
 use super::context::WorkerCtx;
 use super::shutdown::Stop;
 use super::worker_config::WorkerConfig;
-use super::{cancel_listener, claimer, dialer_watcher, heartbeater};
+use super::{cancel_listener, claimer, cleaner, dialer_watcher, heartbeater};
 use crate::process_metrics::Metrics;
 use crate::runtime::PluginHost;
 use crate::store::{Store, WorkerInfo};
@@ -79,13 +79,14 @@ impl Worker {
     }
 
     /// Runs until the stop signal: heartbeater, cancel listener, dialer
-    /// watcher, and the claim loop. Then waits (at most a lease TTL) for the
+    /// watcher, cleaner, and the claim loop. Then waits (at most a lease TTL) for the
     /// drivers to finish their batch and releases the leases.
     pub async fn start(self) -> anyhow::Result<()> {
         let ctx = self.ctx.clone();
         let hb = tokio::spawn(heartbeater::start(ctx.clone()));
         let listener = tokio::spawn(cancel_listener::start(ctx.clone()));
         let watcher = tokio::spawn(dialer_watcher::start(ctx.clone()));
+        let cleaner = tokio::spawn(cleaner::start(ctx.clone()));
         claimer::start(ctx.clone()).await;
         // Drivers see the stop signal between batches.
         let deadline = tokio::time::Instant::now() + ctx.cfg.lease_ttl;
@@ -97,6 +98,7 @@ impl Worker {
         }
         listener.abort();
         watcher.abort();
+        cleaner.abort();
         let _ = hb.await;
         ctx.store.release_worker(&ctx.cfg.worker_id).await?;
         Ok(())

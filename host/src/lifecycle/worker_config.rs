@@ -32,6 +32,13 @@ pub struct WorkerConfig {
     /// Empty: whatever `base_url` the tenant configured. Set it so a tenant
     /// cannot point an adapter at the platform's own network.
     pub provider_hosts: Vec<String>,
+    /// Days a finished run's jobs and attempts are kept when its tenant set
+    /// no retention of its own ([`super::cleaner`]).
+    pub retention_days: u32,
+    /// How often the cleaner looks for finished runs past retention.
+    pub cleaner_interval: Duration,
+    /// Rows the cleaner deletes per transaction.
+    pub cleaner_batch_size: u32,
 }
 
 impl WorkerConfig {
@@ -49,6 +56,9 @@ impl WorkerConfig {
             poll_interval: config::WORKER_POLL_INTERVAL_DEFAULT,
             dialer_watch_interval: config::DIALER_WATCH_INTERVAL_DEFAULT,
             provider_hosts: Vec::new(),
+            retention_days: config::RETENTION_DAYS_DEFAULT,
+            cleaner_interval: config::CLEANER_INTERVAL_DEFAULT,
+            cleaner_batch_size: config::CLEANER_BATCH_SIZE_DEFAULT,
         }
     }
 
@@ -64,6 +74,9 @@ impl WorkerConfig {
         }
         if self.max_runs == 0 || self.batch_size == 0 || self.tenant_max_concurrent_calls == 0 {
             anyhow::bail!("max-runs, batch-size and tenant-max-calls must be at least 1");
+        }
+        if self.cleaner_interval.is_zero() || self.cleaner_batch_size == 0 {
+            anyhow::bail!("cleaner-interval and the cleaner's batch size must be above 0");
         }
         Ok(())
     }

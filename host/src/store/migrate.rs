@@ -92,6 +92,11 @@ pub const POSTGRES: &[Migration] = &[
         sql: include_str!("../../../migrations/postgres/0008_keys_and_tenant_names.sql"),
     },
     Migration {
+        version: 9,
+        description: "retention",
+        sql: include_str!("../../../migrations/postgres/0009_retention.sql"),
+    },
+    Migration {
         version: 10,
         description: "run pause",
         sql: include_str!("../../../migrations/postgres/0010_run_pause.sql"),
@@ -139,6 +144,11 @@ pub const SQLITE: &[Migration] = &[
         version: 8,
         description: "keys and tenant names",
         sql: include_str!("../../../migrations/sqlite/0008_keys_and_tenant_names.sql"),
+    },
+    Migration {
+        version: 9,
+        description: "retention",
+        sql: include_str!("../../../migrations/sqlite/0009_retention.sql"),
     },
     Migration {
         version: 10,

@@ -59,6 +59,8 @@
 //! - [`run_pause`]: [`ApiRunPause`] and [`WorkerRunPause`], pausing and
 //!   resuming a run.
 //! - [`platform_reads`]: [`PlatformReads`], the API's cross-tenant reads.
+//! - [`retention`]: [`RetentionStore`] (a tenant's retention, erasing a
+//!   person's data) and [`CleanerStore`] (deleting finished runs' rows).
 //! - `portable`: the stores and run-row mappers written once for both
 //!   engines (macros).
 //! - [`postgres`]: the PostgreSQL driver.
@@ -86,6 +88,7 @@ pub mod platform_reads;
 pub mod plugins;
 mod portable;
 pub mod postgres;
+pub mod retention;
 pub mod run_pause;
 pub mod runs;
 pub mod secret;
@@ -104,6 +107,7 @@ pub use leads::*;
 pub use migrate::MigrationReport;
 pub use platform_reads::PlatformReads;
 pub use plugins::*;
+pub use retention::{CleanerStore, LeadErasure, PurgeBatch, RetentionStore};
 pub use run_pause::*;
 pub use runs::*;
 
@@ -146,6 +150,7 @@ pub trait ApiStore:
     + DialerConfigStore
     + ApiRunStore
     + ApiRunPause
+    + RetentionStore
     + Send
     + Sync
 {
@@ -162,6 +167,7 @@ impl<T> ApiStore for T where
         + DialerConfigStore
         + ApiRunStore
         + ApiRunPause
+        + RetentionStore
         + Send
         + Sync
 {
@@ -170,9 +176,9 @@ impl<T> ApiStore for T where
 /// Everything dialplane keeps in its database: the API's side plus the
 /// workers' leases. What [`connect`] returns, workers and the CLI hold, and
 /// tests use; hand the API only its [`ApiStore`] part.
-pub trait Store: ApiStore + WorkerRunStore + WorkerRunPause {}
+pub trait Store: ApiStore + WorkerRunStore + WorkerRunPause + CleanerStore {}
 
-impl<T: ApiStore + WorkerRunStore + WorkerRunPause> Store for T {}
+impl<T: ApiStore + WorkerRunStore + WorkerRunPause + CleanerStore> Store for T {}
 
 /// Which database engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

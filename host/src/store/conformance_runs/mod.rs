@@ -13,6 +13,8 @@
 //! - [`follow_up`]: a flow's lead status and tags, committed fenced with
 //!   the result.
 //! - [`pause`]: pausing and resuming runs, across a takeover.
+//! - [`retention`]: the cleaner's batches and frozen counts, cleaners at
+//!   once, erasing a lead.
 
 pub mod calls;
 pub mod cancel;
@@ -20,6 +22,7 @@ pub mod create;
 pub mod follow_up;
 pub mod leases;
 pub mod pause;
+pub mod retention;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,6 +38,7 @@ pub use create::*;
 pub use follow_up::*;
 pub use leases::*;
 pub use pause::*;
+pub use retention::*;
 
 /// Stamps out one `#[tokio::test]` per case; `$open` as for
 /// [`crate::store_conformance_tests!`].
@@ -60,7 +64,10 @@ macro_rules! run_store_conformance_tests {
             run_pause_of_unowned_run_parks_it_and_resume_requeues_it,
             run_pause_of_owned_run_blocks_marking_and_parks_at_the_cursor,
             run_resume_before_the_owner_parks_withdraws_the_pause,
-            run_pause_survives_takeover
+            run_pause_survives_takeover,
+            retention_cleaner_deletes_in_batches_and_keeps_counts,
+            retention_cleaners_at_once_share_the_work,
+            erase_lead_wipes_personal_data_and_keeps_counts
         );
     };
     ($open:path; $($case:ident),+ $(,)?) => {

@@ -13,6 +13,8 @@
 //!   and callback tokens.
 //! - [`platform_reads`]: [`super::PlatformReads`], the API's cross-tenant
 //!   reads (owner lookups, `/metrics`, job details).
+//! - [`retention`]: [`super::RetentionStore`] and [`super::CleanerStore`],
+//!   a tenant's retention, erasing a lead, the cleaner's batches.
 //! - [`run_rows`]: the run store's column lists and row mappers (runs,
 //!   jobs, attempts, a worker's jobs and leads), declared by each driver's
 //!   `runs` module, whose statements stay per engine.
@@ -33,6 +35,7 @@ pub mod dialer_config;
 pub mod dnc;
 pub mod kv;
 pub mod platform_reads;
+pub mod retention;
 pub mod run_rows;
 
 /// A PostgreSQL cast in SQL text shared by both engines: the cast itself on
@@ -58,6 +61,7 @@ macro_rules! impl_portable_stores {
         $crate::store::portable::call_events::impl_call_events!($store, $engine);
         $crate::store::portable::dialer_config::impl_dialer_config_store!($store, $engine);
         $crate::store::portable::platform_reads::impl_platform_reads!($store, $engine);
+        $crate::store::portable::retention::impl_retention_store!($store, $engine);
     };
 }
 pub(crate) use impl_portable_stores;

@@ -56,13 +56,14 @@ impl ApiRunStore for PgStore {
         // in SQL is planned from statistics, and right after a large import
         // they say the tenant has no leads, which made it a nested loop over
         // both lists (17 s for 20,000 leads). `id = ANY` is linear either way.
-        let found: Vec<(LeadId,)> =
-            sqlx::query_as("SELECT id FROM leads WHERE business_id = $1 AND id = ANY($2)")
-                .bind(tenant)
-                .bind(&spec.lead_ids)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(|e| self.err(e))?;
+        let found: Vec<(LeadId,)> = sqlx::query_as(
+            "SELECT id FROM leads WHERE business_id = $1 AND id = ANY($2) AND erased_at IS NULL",
+        )
+        .bind(tenant)
+        .bind(&spec.lead_ids)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
         let found: std::collections::HashSet<LeadId> = found.into_iter().map(|r| r.0).collect();
         if let Some((i, id)) = spec
             .lead_ids
@@ -122,7 +123,14 @@ impl ApiRunStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
-        view.counts = counts_from_rows(counts);
+        // Once the cleaner took the jobs, their counts live on the run.
+        let (frozen,): (Option<String>,) =
+            sqlx::query_as("SELECT purged_counts::text FROM runs WHERE id = $1")
+                .bind(run)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| self.err(e))?;
+        view.counts = crate::store::retention::frozen_or(frozen, counts_from_rows(counts));
         Ok(view)
     }
 

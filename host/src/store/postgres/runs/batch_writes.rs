@@ -139,7 +139,9 @@ impl PgStore {
                  SELECT r.business_id, $1, d.job, d.lead, d.att, FALSE, d.dec, d.c::jsonb, $2, $3, $4 \
                  FROM UNNEST($5::BIGINT[], $6::BIGINT[], $7::INT[], $8::TEXT[], $9::TEXT[]) \
                      AS d(job, lead, att, dec, c) \
-                 JOIN runs r ON r.id = $1",
+                 JOIN runs r ON r.id = $1 \
+                 WHERE NOT EXISTS (SELECT 1 FROM leads l \
+                     WHERE l.business_id = r.business_id AND l.id = d.lead AND l.erased_at IS NOT NULL)",
             )
             .bind(run_id)
             .bind(worker_id)

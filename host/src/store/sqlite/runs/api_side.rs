@@ -67,7 +67,7 @@ impl ApiRunStore for SqliteStore {
         for (i, lead_id) in spec.lead_ids.iter().enumerate() {
             let done = sqlx::query(&format!(
                 "INSERT INTO jobs (business_id, run_id, lead_id, position, updated_at) \
-                 SELECT $1, $2, id, $4, {NOW_MS} FROM leads WHERE business_id = $1 AND id = $3"
+                 SELECT $1, $2, id, $4, {NOW_MS} FROM leads WHERE business_id = $1 AND id = $3 AND erased_at IS NULL"
             ))
             .bind(tenant)
             .bind(run_id)
@@ -108,7 +108,14 @@ impl ApiRunStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
-        view.counts = counts_from_rows(counts);
+        // Once the cleaner took the jobs, their counts live on the run.
+        let (frozen,): (Option<String>,) =
+            sqlx::query_as("SELECT purged_counts FROM runs WHERE id = $1")
+                .bind(run)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| self.err(e))?;
+        view.counts = crate::store::retention::frozen_or(frozen, counts_from_rows(counts));
         Ok(view)
     }
 

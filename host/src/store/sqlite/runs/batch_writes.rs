@@ -360,7 +360,8 @@ impl SqliteStore {
         sqlx::query(
             "INSERT INTO attempts (business_id, run_id, job_id, lead_id, attempt, placed, \
                  decision, compliance, worker_id, lease_generation, decided_at) \
-             SELECT business_id, $1, $2, $3, $4, 0, $5, $6, $7, $8, $9 FROM runs WHERE id = $1",
+             SELECT business_id, $1, $2, $3, $4, 0, $5, $6, $7, $8, $9 FROM runs WHERE id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM leads WHERE id = $3 AND erased_at IS NOT NULL)",
         )
         .bind(run_id)
         .bind(job_id)
