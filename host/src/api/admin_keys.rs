@@ -263,9 +263,9 @@ async fn create_tenant(
     a: AdminAuth,
     ApiJson(req): ApiJson<CreateTenantReq>,
 ) -> ApiResult<(StatusCode, Json<TenantCreatedJson>)> {
-    let id = s
+    let (id, created) = s
         .store
-        .create_tenant(&req.name)
+        .create_tenant_with_key(&req.name)
         .await
         .map_err(|e| match e {
             StoreError::Conflict { constraint } if constraint == TENANT_NAME_CONSTRAINT => {
@@ -277,7 +277,7 @@ async fn create_tenant(
             e => e.into(),
         })?;
     let tenant = s.store.get_tenant(id).await?;
-    let key = create_key(&s, Some(id), CreateKeyReq { label: None }).await?;
+    let key = CreatedKeyJson::new(created, None);
     record_both(
         &s,
         &a,

@@ -182,8 +182,8 @@ pub async fn run(c: TenantCommand) -> anyhow::Result<ExitCode> {
     match c {
         TenantCommand::Create { name, json, db } => {
             let store = connect(&db).await?;
-            let id = match store.create_tenant(&name).await {
-                Ok(id) => id,
+            let (id, key) = match store.create_tenant_with_key(&name).await {
+                Ok(created) => created,
                 Err(StoreError::Conflict { constraint })
                     if constraint == TENANT_NAME_CONSTRAINT =>
                 {
@@ -196,7 +196,6 @@ pub async fn run(c: TenantCommand) -> anyhow::Result<ExitCode> {
                 Err(e) => return Err(e.into()),
             };
             let tenant = store.get_tenant(id).await?;
-            let key = store.create_api_key(Some(id)).await?;
             if json {
                 print_json(&TenantCreatedJson {
                     tenant: tenant_json(tenant),

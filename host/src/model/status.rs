@@ -155,8 +155,8 @@ mod tests {
 
     #[test]
     fn unknown_names_are_refused_with_the_kind() {
-        let err = "paused".parse::<RunStatus>().unwrap_err();
-        assert_eq!(err.to_string(), "unknown run status \"paused\"");
+        let err = "suspended".parse::<RunStatus>().unwrap_err();
+        assert_eq!(err.to_string(), "unknown run status \"suspended\"");
         assert!("Queued".parse::<JobStatus>().is_err());
         assert!("".parse::<CallState>().is_err());
     }

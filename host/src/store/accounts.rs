@@ -80,6 +80,9 @@ pub trait AccountStore {
     /// Creates a tenant; returns its id. A name already taken (compared
     /// case-insensitively, trimmed) → Conflict [`TENANT_NAME_CONSTRAINT`].
     async fn create_tenant(&self, name: &str) -> StoreResult<TenantId>;
+    /// Creates a tenant and its first API key in one transaction, so a
+    /// failure leaves neither (a tenant nobody can use is a half-written state).
+    async fn create_tenant_with_key(&self, name: &str) -> StoreResult<(TenantId, CreatedKey)>;
     async fn get_tenant(&self, tenant: TenantId) -> StoreResult<Tenant>;
     /// Every tenant, by id (platform work only).
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;

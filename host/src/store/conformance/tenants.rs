@@ -90,6 +90,22 @@ pub async fn tenant_names_are_unique(store: Arc<dyn Store>) {
         .collect();
     assert_eq!(same.len(), 1, "the refused creates wrote nothing");
     assert_eq!(same[0].id, first);
+
+    // A tenant and its first key, in one transaction.
+    let other = unique("Keyed Co");
+    let (id, key) = store.create_tenant_with_key(&other).await.unwrap();
+    assert_eq!(
+        store.resolve_api_key(&key.plaintext).await.unwrap(),
+        Principal::Tenant {
+            tenant: id,
+            key_id: key.id
+        }
+    );
+    assert_eq!(store.list_api_keys(Some(id)).await.unwrap().len(), 1);
+    assert!(matches!(
+        store.create_tenant_with_key(&other.to_lowercase()).await,
+        Err(StoreError::Conflict { .. })
+    ));
 }
 
 pub async fn keys_have_labels_last_use_and_rotate(store: Arc<dyn Store>) {

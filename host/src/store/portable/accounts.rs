@@ -46,25 +46,18 @@ macro_rules! impl_account_store {
             #[async_trait]
             impl AccountStore for $store {
                 async fn create_tenant(&self, name: &str) -> StoreResult<TenantId> {
-                    let name = name.trim();
-                    if name.is_empty() || name.chars().count() > 200 {
-                        return Err(StoreError::invalid("name", "must be 1 to 200 characters"));
-                    }
-                    let row = sqlx::query(
-                        "INSERT INTO businesses (name, created_at) VALUES ($1, $2) RETURNING id",
-                    )
-                    .bind(name)
-                    .bind(Utc::now())
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(|e| match self.err(e) {
-                        // The name is checked above: only the unique index remains.
-                        StoreError::Conflict { .. } => StoreError::Conflict {
-                            constraint: TENANT_NAME_CONSTRAINT.into(),
-                        },
-                        e => e,
-                    })?;
-                    Ok(row.get(0))
+                    insert_tenant(&self.pool, self, name).await
+                }
+
+                async fn create_tenant_with_key(
+                    &self,
+                    name: &str,
+                ) -> StoreResult<(TenantId, CreatedKey)> {
+                    let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
+                    let id = insert_tenant(&mut *tx, self, name).await?;
+                    let key = insert_key(&mut *tx, self, Some(id), None).await?;
+                    tx.commit().await.map_err(|e| self.err(e))?;
+                    Ok((id, key))
                 }
 
                 async fn get_tenant(&self, tenant: TenantId) -> StoreResult<Tenant> {
@@ -272,6 +265,32 @@ macro_rules! impl_account_store {
 
             /// Inserts a new key of `tenant` (`None`: admin) on `db` (the
             /// pool, or a rotation's transaction).
+            /// Inserts a tenant named `name` (trimmed; 1 to 200 characters).
+            async fn insert_tenant<'e, E>(db: E, store: &$store, name: &str) -> StoreResult<TenantId>
+            where
+                E: sqlx::Executor<'e, Database = <$store as $crate::store::portable::accounts::HasDb>::Db>,
+            {
+                let name = name.trim();
+                if name.is_empty() || name.chars().count() > 200 {
+                    return Err(StoreError::invalid("name", "must be 1 to 200 characters"));
+                }
+                let row = sqlx::query(
+                    "INSERT INTO businesses (name, created_at) VALUES ($1, $2) RETURNING id",
+                )
+                .bind(name)
+                .bind(Utc::now())
+                .fetch_one(db)
+                .await
+                .map_err(|e| match store.err(e) {
+                    // The name is checked above: only the unique index remains.
+                    StoreError::Conflict { .. } => StoreError::Conflict {
+                        constraint: TENANT_NAME_CONSTRAINT.into(),
+                    },
+                    e => e,
+                })?;
+                Ok(row.get(0))
+            }
+
             async fn insert_key<'e, E>(
                 db: E,
                 store: &$store,
