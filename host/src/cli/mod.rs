@@ -128,7 +128,8 @@ fn init_logging(format: LogFormat) {
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Json => builder.json().init(),
+        // The enclosing spans are listed once (`spans`), not again as `span`.
+        LogFormat::Json => builder.json().with_current_span(false).init(),
         LogFormat::Text => builder.init(),
     }
 }
