@@ -164,21 +164,26 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
         warnings: Vec::new(),
         error: None,
     };
-    let human = json_output::Human::new(a.json);
+    // With --json the document holds the lists; stderr keeps the verdicts.
+    let lists = |r: &CheckReport| {
+        println!("{shown}");
+        println!("imports:");
+        for i in &r.imports {
+            println!("  - {i}");
+        }
+        println!("exports:");
+        for e in &r.exports {
+            println!("  - {e}");
+        }
+    };
     match host.inspect(&wasm) {
         Err(e) => r.error = Some(e.to_string()),
         Ok(info) => {
-            human.line(&shown);
-            human.line("imports:");
-            for i in &info.imports {
-                human.line(&format!("  - {i}"));
-            }
-            human.line("exports:");
-            for e in &info.exports {
-                human.line(&format!("  - {e}"));
-            }
             r.imports = info.imports.clone();
             r.exports = info.exports.clone();
+            if !a.json {
+                lists(&r);
+            }
             check_world(&a, &host, &wasm, &info, &mut r);
         }
     }
@@ -191,11 +196,10 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
             w.import, w.message
         ));
     }
-    if let (true, Some(world), Some(kind)) = (r.ok, r.world, r.kind) {
-        human.line(&format!("ok: implements {world} ({kind})"));
-    }
     if a.json {
         json_output::print(&r)?;
+    } else if let (true, Some(world), Some(kind)) = (r.ok, r.world, r.kind) {
+        println!("ok: implements {world} ({kind})");
     }
     Ok(if r.ok {
         ExitCode::SUCCESS

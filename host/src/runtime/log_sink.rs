@@ -45,7 +45,7 @@ pub struct LogSink {
     /// `name@version`, masked like the lines.
     plugin: Arc<str>,
     /// The scope's `run_id` field, if it has one.
-    run_id: Option<i64>,
+    run_id: Option<Arc<RunIdField>>,
     /// Any other scope fields, `key=value` (none today; a field name must be
     /// known when the code is compiled, so only `run_id` is typed).
     other: Option<Arc<str>>,
@@ -59,13 +59,15 @@ impl LogSink {
         fields: &[(String, String)],
         budget: &PluginLogBudget,
     ) -> Self {
-        let run_id = fields
-            .iter()
-            .find(|(k, _)| k == "run_id")
-            .and_then(|(_, v)| v.parse().ok());
+        let run_id = fields.iter().find(|(k, _)| k == "run_id").map(|(_, v)| {
+            Arc::new(match v.parse() {
+                Ok(n) => RunIdField::Number(n),
+                Err(_) => RunIdField::Text(mask_phone_numbers(v).into()),
+            })
+        });
         let other: Vec<String> = fields
             .iter()
-            .filter(|(k, v)| !(k == "run_id" && v.parse::<i64>().is_ok()))
+            .filter(|(k, _)| k != "run_id")
             .map(|(k, v)| format!("{k}={}", mask_phone_numbers(v)))
             .collect();
         let plugin = format!("{}@{}", meta.name, meta.version);
@@ -147,12 +149,19 @@ impl LogSink {
         let (tenant, plugin, run_id) = if in_worker_span {
             (None, None, None)
         } else {
-            (Some(self.tenant.0), Some(&*self.plugin), self.run_id)
+            (
+                Some(self.tenant.0),
+                Some(&*self.plugin),
+                self.run_id.as_deref(),
+            )
         };
         let other = self.other.as_deref();
         let message = mask_phone_numbers(message);
+        // One callsite per level and per type of `run_id` (a field's type
+        // is fixed where it is written).
         macro_rules! event {
-            ($level:expr) => {{
+            ($level:expr, $run_id:expr) => {{
+                let run_id = $run_id;
                 if suppressed > 0 {
                     tracing::event!(
                         $level,
@@ -175,12 +184,27 @@ impl LogSink {
                 );
             }};
         }
+        macro_rules! at_level {
+            ($level:expr) => {
+                match run_id {
+                    Some(RunIdField::Number(n)) => event!($level, Some(*n)),
+                    Some(RunIdField::Text(t)) => event!($level, Some(&**t)),
+                    None => event!($level, None::<i64>),
+                }
+            };
+        }
         if trace {
-            event!(tracing::Level::TRACE)
+            at_level!(tracing::Level::TRACE)
         } else {
-            event!(tracing::Level::DEBUG)
+            at_level!(tracing::Level::DEBUG)
         }
     }
+}
+
+/// The scope's `run_id`: a worker's run (a number) or `plugin test`'s name.
+enum RunIdField {
+    Number(i64),
+    Text(Arc<str>),
 }
 
 fn truncate(s: &str, max: usize) -> String {
