@@ -31,6 +31,9 @@ pub const PLUGIN_TIMEOUT_GRACE_DEFAULT: Duration = Duration::from_millis(250);
 /// Instance slots of the pooling allocator (instances alive at once);
 /// 0 selects on-demand allocation.
 pub const PLUGIN_POOL_INSTANCES_DEFAULT: u32 = 256;
+/// Plugin log lines (the `log` import, stdout, stderr) passed to the logs
+/// per second per scope (a worker's run), the rest counted in one line.
+pub const PLUGIN_LOG_LINES_PER_SECOND_DEFAULT: u32 = 20;
 /// Variable naming the directory of compiled components (`.cwasm`) that
 /// `serve`, `worker` and `plugin check|test` share (`--compile-cache-dir`).
 pub const COMPILE_CACHE_DIR_ENV: &str = "DIALPLANE_CACHE_DIR";

@@ -145,7 +145,8 @@ async fn json_logs_carry_tenant_run_job_and_plugin_spans() {
     let out = tokio::process::Command::new(bin)
         .args(["--log-format", "json", "demo", "--leads", "20"])
         .env_remove("DATABASE_URL")
-        .env("DIALPLANE_LOG", "info")
+        // Plugins' own lines are debug.
+        .env("DIALPLANE_LOG", "info,dialplane::runtime::log_sink=debug")
         .output()
         .await
         .unwrap();
@@ -180,5 +181,11 @@ async fn json_logs_carry_tenant_run_job_and_plugin_spans() {
     );
     assert_eq!(spans[2]["name"], "plugin");
     assert!(spans[2]["plugin"].is_string(), "{line}");
-    assert!(line["level"].is_string() && line["timestamp"].is_string());
+    assert!(line["level"] == "DEBUG" && line["timestamp"].is_string());
+    // What the spans carry is not repeated: not in the event's fields, not
+    // in a `span` beside `spans`.
+    for key in ["tenant", "plugin", "run_id", "fields"] {
+        assert!(line["fields"].get(key).is_none(), "{key} repeated: {line}");
+    }
+    assert!(line.get("span").is_none(), "{line}");
 }

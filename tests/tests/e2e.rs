@@ -24,6 +24,8 @@
 //! - [`api_snapshots`]: insta snapshots of API responses.
 //! - [`builtin_components`]: the embedded components behave as documented.
 //! - [`cli_help`]: the command line's help and errors, via the real binary.
+//! - [`cli_json`]: `--json` on every command that prints a result; plugin
+//!   log lines (debug, masked phones, typed fields, rate-limited).
 //! - [`dashboard_e2e`]: the dashboard in headless Chromium.
 //! - [`demo_cli`]: `dialplane demo` as the real binary.
 //! - [`example_flows`]: `plugin test` transcript snapshots of the example flows.
@@ -77,6 +79,7 @@ mod api_rls;
 mod api_snapshots;
 mod builtin_components;
 mod cli_help;
+mod cli_json;
 mod dashboard_e2e;
 mod demo_cli;
 mod example_flows;

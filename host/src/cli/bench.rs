@@ -1,4 +1,5 @@
-//! `dialplane bench …`: benchmarks that print one JSON line with `--json`.
+//! `dialplane bench …`: benchmarks that print one JSON object with `--json`
+//! (through [`super::json_output`]; each names itself under `bench`).
 //! Measure with `cargo run --release -- bench <name> --json`.
 
 use std::process::ExitCode;
@@ -19,7 +20,7 @@ pub enum BenchCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct PluginBenchArgs {
-    /// Print one JSON line instead of a readable summary.
+    /// Print one JSON object instead of a readable summary.
     #[arg(long)]
     pub json: bool,
     /// Leads to measure (on one core; the all-cores run does as many in total).
@@ -88,7 +89,7 @@ async fn plugin(a: PluginBenchArgs) -> anyhow::Result<ExitCode> {
         r.flows.insert(name.clone(), f);
     }
     if a.json {
-        println!("{}", serde_json::to_string(&r)?);
+        super::json_output::print(&r)?;
     } else {
         println!(
             "plugin bench ({} build, {} leads, batches of {}):",

@@ -44,7 +44,7 @@ pub struct ApiBenchArgs {
     /// Seconds of load per endpoint.
     #[arg(long, default_value_t = 5)]
     pub secs: u64,
-    /// Print one JSON line (otherwise a short table).
+    /// Print one JSON object (otherwise a short table).
     #[arg(long)]
     pub json: bool,
 }
@@ -263,7 +263,7 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
     };
     let line = serde_json::json!({
         "bench": "api",
-        "database": engine,
+        "engine": engine,
         "connections": CONNECTIONS,
         "secs_per_endpoint": a.secs,
         "get_run": {"requests": get.requests, "errors": get.errors, "rps": get.rps.round(), "p50_us": get.p50_us, "p99_us": get.p99_us},
@@ -274,7 +274,7 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
         "timing_tell_p50_ratio": (foreign.p50_us as f64 / missing.p50_us.max(1) as f64 * 100.0).round() / 100.0,
     });
     if a.json {
-        println!("{line}");
+        super::json_output::print(&line)?;
     } else {
         println!(
             "GET /api/outbound/runs/{{id}}: {:.0} req/s, p99 {} µs ({} errors)",

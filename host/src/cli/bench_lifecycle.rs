@@ -49,7 +49,7 @@ pub struct LifecycleBenchArgs {
     /// Skip the SIGKILL reclaim measurement (it spawns a worker process).
     #[arg(long)]
     pub no_reclaim: bool,
-    /// Print one JSON line.
+    /// Print one JSON object (otherwise the same, indented).
     #[arg(long)]
     pub json: bool,
 }
@@ -196,7 +196,7 @@ pub async fn run(a: LifecycleBenchArgs) -> anyhow::Result<ExitCode> {
     }
     let out = result?;
     if a.json {
-        println!("{out}");
+        super::json_output::print(&out)?;
     } else {
         println!("{}", serde_json::to_string_pretty(&out)?);
     }

@@ -8,7 +8,6 @@
 //! dialer's own ledger, not from the host's bookkeeping. Any failure, and
 //! any call placed after a cancel returned, exits non-zero.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -16,11 +15,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use super::json_output::{self, Human};
 use crate::builtin;
 use crate::config;
 use crate::demo::lead_generator::{self, DemoLeads, LocalWindow};
 use crate::demo::progress::Progress;
-use crate::demo::sim_ledger;
+use crate::demo::run_report::{count_decisions, report};
 use crate::demo::summary::{self, RunReport};
 use crate::lifecycle::canceller;
 use crate::lifecycle::settings::{CancelMode, RunSettings};
@@ -28,7 +28,7 @@ use crate::lifecycle::shutdown::stop_pair;
 use crate::lifecycle::{Worker, WorkerConfig};
 use crate::model::{LeadId, TenantId};
 use crate::runtime::{Limits, PluginHost, PluginKind, PluginMeta};
-use crate::store::{self, LeadUpsert, Page, RunSpec, RunStatus, Store};
+use crate::store::{self, LeadUpsert, RunSpec, RunStatus, Store};
 
 /// Leads imported when `--leads` is not given.
 pub const DEMO_LEADS_DEFAULT: usize = 1000;
@@ -78,6 +78,11 @@ pub struct DemoArgs {
     /// Calls in flight at once per run.
     #[arg(long, default_value_t = DEMO_CONCURRENCY_DEFAULT)]
     pub concurrency: u32,
+    /// Print the summary as one JSON object (`runs`: per run its id,
+    /// status, totals, outcome and job counts, elapsed); progress and notes
+    /// go to stderr.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -87,7 +92,8 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     // The temp dir lives until the end of `run`.
     let (url, _temp, kept_dir) = database_url(&a)?;
     let store = store::connect(&url).await?;
-    println!("database: {}", store.redacted_url());
+    let human = Human::new(a.json);
+    human.line(&format!("database: {}", store.redacted_url()));
 
     // Tenant names are unique and a kept database sees many demos: a fresh
     // name per run (time and a random suffix) never takes another's.
@@ -101,7 +107,9 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let key = store.create_api_key(Some(tenant)).await?;
     let plugins = Arc::new(PluginHost::new(Limits::default())?);
     install_plugins(store.as_ref(), &plugins, tenant).await?;
-    println!("tenant #{tenant} created; plugins sim-dialer and default-flow installed");
+    human.line(&format!(
+        "tenant #{tenant} created; plugins sim-dialer and default-flow installed"
+    ));
 
     let now = chrono::Utc::now();
     let window = config::CALLING_WINDOW_DEFAULT;
@@ -122,7 +130,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         .chain(&cancelled.leads)
         .filter_map(|l| l.timezone.as_deref())
         .collect();
-    println!(
+    human.line(&format!(
         "imported {} leads in {} time zones; it is now inside the {window} calling window in {}; \
          {} campaign leads live where it is not; {} number(s) on the do-not-call list",
         2 * a.leads,
@@ -130,7 +138,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         zones.open.join(", "),
         campaign.in_closed_zones,
         campaign.dnc.len(),
-    );
+    ));
 
     // The real worker, in this process.
     let (stop_handle, stop) = stop_pair();
@@ -156,10 +164,13 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
                 campaign_ids,
                 campaign.in_closed_zones,
                 a.concurrency,
+                human,
             )
             .await?,
         );
-        reports.push(run_cancelled(store.as_ref(), tenant, cancelled_ids, a.concurrency).await?);
+        reports.push(
+            run_cancelled(store.as_ref(), tenant, cancelled_ids, a.concurrency, human).await?,
+        );
         anyhow::Ok(reports)
     }
     .await;
@@ -173,19 +184,30 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     let reports = result?;
 
-    println!();
-    print!("{}", summary::render(&reports));
-    println!(
-        "(throughput includes default-flow's {DEMO_RETRY_DELAY_SECS} s retry delay for busy and \
-         unanswered calls; `dialplane bench lifecycle` measures the worker alone)"
-    );
-    println!();
-    if let Some(dir) = kept_dir {
+    if a.json {
+        json_output::print(&summary::to_json(
+            store.redacted_url(),
+            tenant.0,
+            &reports,
+            kept_dir
+                .as_ref()
+                .map(|dir| (dir.as_path(), key.plaintext.as_str())),
+        ))?;
+    } else {
+        println!();
+        print!("{}", summary::render(&reports));
         println!(
+            "(throughput includes default-flow's {DEMO_RETRY_DELAY_SECS} s retry delay for busy and \
+             unanswered calls; `dialplane bench lifecycle` measures the worker alone)"
+        );
+        println!();
+    }
+    if let Some(dir) = kept_dir {
+        human.line(&format!(
             "The database is kept in {}. Watch it in the dashboard:\n  dialplane serve --database-url {url}\n  then open http://127.0.0.1:8080/ and log in with the API key {}",
             dir.display(),
             key.plaintext
-        );
+        ));
     }
 
     let cancel = &reports[1];
@@ -340,12 +362,16 @@ async fn run_campaign(
     lead_ids: Vec<LeadId>,
     deferred_expected: usize,
     concurrency: u32,
+    human: Human,
 ) -> anyhow::Result<RunReport> {
     let total = lead_ids.len() as i64;
     let run_id = create(store, tenant, lead_ids, settings(concurrency, None)).await?;
-    println!("\nrun #{run_id}: campaign over {total} leads (default-flow + sim-dialer)");
+    human.blank();
+    human.line(&format!(
+        "run #{run_id}: campaign over {total} leads (default-flow + sim-dialer)"
+    ));
     let t0 = Instant::now();
-    let mut progress = Progress::for_run("campaign", total as u64);
+    let mut progress = Progress::for_run("campaign", total as u64, human.json());
     let expect_left = deferred_expected as i64;
     loop {
         let run = store.get_run(tenant, run_id.into()).await?;
@@ -371,10 +397,10 @@ async fn run_campaign(
                 run.cursor_position as u64,
                 &format!("{expect_left} deferred by the calling window"),
             );
-            println!(
+            human.line(&format!(
                 "run #{run_id}: {expect_left} leads are outside their calling window and wait for \
                  it to open; stopping the run here (drain)"
-            );
+            ));
             canceller::cancel_run(
                 store,
                 tenant,
@@ -399,13 +425,17 @@ async fn run_cancelled(
     tenant: TenantId,
     lead_ids: Vec<LeadId>,
     concurrency: u32,
+    human: Human,
 ) -> anyhow::Result<RunReport> {
     let total = lead_ids.len() as i64;
     let cps = (total as f64 / DEMO_CANCEL_RUN_TARGET.as_secs_f64()).max(5.0);
     let run_id = create(store, tenant, lead_ids, settings(concurrency, Some(cps))).await?;
-    println!("\nrun #{run_id}: {total} leads at {cps:.0} calls/s, cancelled half-way");
+    human.blank();
+    human.line(&format!(
+        "run #{run_id}: {total} leads at {cps:.0} calls/s, cancelled half-way"
+    ));
     let t0 = Instant::now();
-    let mut progress = Progress::for_run("cancelled", total as u64);
+    let mut progress = Progress::for_run("cancelled", total as u64, human.json());
     loop {
         let run = store.get_run(tenant, run_id.into()).await?;
         progress.update(run.cursor_position as u64, run.status.as_str());
@@ -433,11 +463,11 @@ async fn run_cancelled(
     let acknowledged_at_ms = chrono::Utc::now().timestamp_millis();
     let run = wait_terminal(store, tenant, run_id).await?;
     progress.finish(run.cursor_position as u64, run.status.as_str());
-    println!(
+    human.line(&format!(
         "run #{run_id}: cancel acknowledged in {:.1} ms; {} queued jobs cancelled",
         cancelled.latency.as_secs_f64() * 1000.0,
         cancelled.jobs_cancelled
-    );
+    ));
     let elapsed = t0.elapsed();
     let mut r = report(
         store,
@@ -480,97 +510,4 @@ async fn wait_terminal(
         check_deadline(t0, run_id)?;
         tokio::time::sleep(WATCH_INTERVAL).await;
     }
-}
-
-/// Distinct jobs per compliance outcome, from the attempt rows.
-#[derive(Debug, Default)]
-struct Decisions {
-    deferred_window: u64,
-    skipped_dnc: u64,
-    outcomes: BTreeMap<String, u64>,
-    retries: u64,
-}
-
-async fn count_decisions(
-    store: &dyn Store,
-    tenant: TenantId,
-    run_id: i64,
-) -> anyhow::Result<Decisions> {
-    let mut d = Decisions::default();
-    let mut deferred = std::collections::BTreeSet::new();
-    let mut dnc = std::collections::BTreeSet::new();
-    let mut after = None;
-    loop {
-        let page = store
-            .list_attempts(
-                tenant,
-                run_id.into(),
-                Page {
-                    after,
-                    limit: store::PAGE_LIMIT_MAX,
-                },
-            )
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
-        for a in &page {
-            let rule = serde_json::from_str::<serde_json::Value>(&a.compliance)
-                .ok()
-                .and_then(|v| v.get("rule").and_then(|r| r.as_str()).map(str::to_string))
-                .unwrap_or_default();
-            if a.placed {
-                if let Some(o) = &a.outcome {
-                    *d.outcomes.entry(o.clone()).or_default() += 1;
-                }
-                if a.attempt > 1 {
-                    d.retries += 1;
-                }
-            } else if a.decision == "deferred" && rule == "calling-window" {
-                deferred.insert(a.job_id);
-            } else if a.decision == "skipped" && rule == "dnc" {
-                dnc.insert(a.job_id);
-            }
-        }
-    }
-    d.deferred_window = deferred.len() as u64;
-    d.skipped_dnc = dnc.len() as u64;
-    Ok(d)
-}
-
-async fn report(
-    store: &dyn Store,
-    tenant: TenantId,
-    run_id: i64,
-    label: &str,
-    elapsed: Duration,
-    cancel_acknowledged_ms: Option<i64>,
-) -> anyhow::Result<RunReport> {
-    let run = store.get_run(tenant, run_id.into()).await?;
-    let d = count_decisions(store, tenant, run_id).await?;
-    let placements = sim_ledger::placements_of_run(store, tenant, run_id).await?;
-    let jobs: BTreeMap<String, u64> = run
-        .counts
-        .by_status
-        .iter()
-        .map(|(k, v)| (k.clone(), *v as u64))
-        .collect();
-    let skipped = jobs.get("skipped").copied().unwrap_or(0);
-    Ok(RunReport {
-        label: label.to_string(),
-        run_id,
-        status: run.status.as_str().to_string(),
-        total_leads: run.total_leads,
-        cursor_position: run.cursor_position,
-        calls_placed: placements.len() as u64,
-        outcomes: d.outcomes,
-        jobs,
-        skipped_dnc: d.skipped_dnc,
-        deferred_window: d.deferred_window,
-        skipped_other: skipped.saturating_sub(d.skipped_dnc),
-        retries: d.retries,
-        calls_after_cancel: cancel_acknowledged_ms
-            .map(|t| sim_ledger::placed_after(&placements, t) as u64),
-        cancel_latency: None,
-        elapsed,
-    })
 }

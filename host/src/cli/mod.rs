@@ -12,13 +12,16 @@
 //! [`bench`](mod@bench) (the `bench` command and `bench plugin`), [`bench_lifecycle`],
 //! [`bench_api`]. [`compile_cache`] holds the compiled-component cache flags
 //! that `serve`, `worker` and `plugin check|test` share; [`notice`] writes the
-//! command line's own stderr lines in the chosen log format.
+//! command line's own stderr lines in the chosen log format; [`json_output`]
+//! prints the one JSON document of a command's `--json` (every command that
+//! prints a result has it; `serve` and `worker` only log).
 
 pub mod bench;
 pub mod bench_api;
 pub mod bench_lifecycle;
 pub mod compile_cache;
 pub mod demo;
+pub mod json_output;
 pub mod migrate;
 pub mod notice;
 pub mod plugin;
@@ -71,7 +74,7 @@ pub enum Command {
     /// Manage platform (admin) keys.
     #[command(subcommand, name = "admin-key")]
     AdminKey(tenant::AdminKeyCommand),
-    /// Benchmarks; each prints one JSON line with --json.
+    /// Benchmarks; each prints one JSON object with --json.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
 }
@@ -141,7 +144,8 @@ fn init_logging(format: LogFormat, default_filter: &str) {
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Json => builder.json().init(),
+        // The enclosing spans are listed once (`spans`), not again as `span`.
+        LogFormat::Json => builder.json().with_current_span(false).init(),
         LogFormat::Text => builder.init(),
     }
 }

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::compile_cache::CompileCacheArgs;
+use super::json_output;
 use crate::runtime::{Limits, PluginFailure, PluginHost, PluginKind, PluginMeta, export_names};
 use crate::testing::{TRANSCRIPT_MAX_ATTEMPTS_DEFAULT, TranscriptOptions};
 
@@ -50,6 +51,10 @@ pub struct CheckArgs {
     /// Which world to check against; detected from the exports when omitted.
     #[arg(long, value_enum)]
     pub kind: Option<KindArg>,
+    /// Print the verdict as one JSON object (`ok`, `kind`, `world`,
+    /// `wit_version`, `imports`, `exports`, `warnings`, `error`).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub compile_cache: CompileCacheArgs,
 }
@@ -87,6 +92,10 @@ pub struct TestArgs {
     /// first time) instead of comparing.
     #[arg(long, requires = "expect")]
     pub update: bool,
+    /// Print one JSON object: `ok`, `failures`, the `transcript`, and with
+    /// --expect the comparison (`expect.action`, `expect.changes`).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub compile_cache: CompileCacheArgs,
 }
@@ -117,60 +126,131 @@ fn file_name(path: &std::path::Path) -> String {
         .unwrap_or_else(|| "component".into())
 }
 
+/// What `plugin check` found; printed as lines, or as the `--json` document.
+#[derive(serde::Serialize)]
+struct CheckReport {
+    component: String,
+    /// Whether the component implements its world (what an upload needs).
+    ok: bool,
+    kind: Option<&'static str>,
+    /// The world it implements, e.g. `dialplane:plugin/call-flow@0.2.0`.
+    world: Option<&'static str>,
+    wit_version: Option<&'static str>,
+    imports: Vec<String>,
+    exports: Vec<String>,
+    warnings: Vec<CheckWarning>,
+    /// Why it does not check (`ok` false).
+    error: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct CheckWarning {
+    import: String,
+    message: String,
+}
+
 fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     let wasm = read_component(&a.component)?;
     let host = PluginHost::with_options(Limits::default(), a.compile_cache.host_options())?;
-    let shown = a.component.display();
-    let info = match host.inspect(&wasm) {
-        Ok(info) => info,
-        Err(e) => {
-            super::notice::error(&format!("{shown}: {e}"));
-            return Ok(ExitCode::FAILURE);
+    let shown = a.component.display().to_string();
+    let mut r = CheckReport {
+        component: shown.clone(),
+        ok: false,
+        kind: None,
+        world: None,
+        wit_version: None,
+        imports: Vec::new(),
+        exports: Vec::new(),
+        warnings: Vec::new(),
+        error: None,
+    };
+    // With --json the document holds the lists; stderr keeps the verdicts.
+    let lists = |r: &CheckReport| {
+        println!("{shown}");
+        println!("imports:");
+        for i in &r.imports {
+            println!("  - {i}");
+        }
+        println!("exports:");
+        for e in &r.exports {
+            println!("  - {e}");
         }
     };
-    println!("{shown}");
-    println!("imports:");
-    for i in &info.imports {
-        println!("  - {i}");
-    }
-    println!("exports:");
-    for e in &info.exports {
-        println!("  - {e}");
-    }
-    let kind = match a.kind.map(PluginKind::from).or_else(|| info.detect_kind()) {
-        Some(k) => k,
-        None => {
-            super::notice::error(&format!(
-                "{shown}: cannot tell the kind: it exports neither {} (a call flow) nor {} (a dialer adapter); pass --kind to see what is missing",
-                export_names(PluginKind::Flow),
-                export_names(PluginKind::Dialer)
-            ));
-            return Ok(ExitCode::FAILURE);
+    match host.inspect(&wasm) {
+        Err(e) => r.error = Some(e.to_string()),
+        Ok(info) => {
+            r.imports = info.imports.clone();
+            r.exports = info.exports.clone();
+            if !a.json {
+                lists(&r);
+            }
+            check_world(&a, &host, &wasm, &info, &mut r);
         }
+    }
+    if let Some(error) = &r.error {
+        super::notice::error(&format!("{shown}: {error}"));
+    }
+    for w in &r.warnings {
+        super::notice::warn(&format!(
+            "{shown}: warning: imports {}, which links but does nothing here: {}",
+            w.import, w.message
+        ));
+    }
+    if a.json {
+        json_output::print(&r)?;
+    } else if let (true, Some(world), Some(kind)) = (r.ok, r.world, r.kind) {
+        println!("ok: implements {world} ({kind})");
+    }
+    Ok(if r.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Fills in the kind, world and verdict of an inspected component.
+fn check_world(
+    a: &CheckArgs,
+    host: &PluginHost,
+    wasm: &[u8],
+    info: &crate::runtime::ComponentInfo,
+    r: &mut CheckReport,
+) {
+    let Some(kind) = a.kind.map(PluginKind::from).or_else(|| info.detect_kind()) else {
+        r.error = Some(format!(
+            "cannot tell the kind: it exports neither {} (a call flow) nor {} (a dialer adapter); pass --kind to see what is missing",
+            export_names(PluginKind::Flow),
+            export_names(PluginKind::Dialer)
+        ));
+        return;
     };
+    r.kind = Some(kind.as_str());
     let meta = PluginMeta {
         kind,
         name: file_name(&a.component),
         version: 0,
     };
-    match host.prepare(meta, &wasm) {
+    match host.prepare(meta, wasm) {
         Ok(p) => {
-            for (import, why) in info.inert_imports() {
-                super::notice::warn(&format!(
-                    "{shown}: warning: imports {import}, which links but does nothing here: {why}"
-                ));
-            }
-            println!("ok: implements {} ({})", p.world(), kind.as_str());
-            Ok(ExitCode::SUCCESS)
+            r.ok = true;
+            r.world = Some(p.world());
+            r.wit_version = Some(p.wit_version().as_str());
+            r.warnings = info
+                .inert_imports()
+                .into_iter()
+                .map(|(import, why)| CheckWarning {
+                    import,
+                    message: why.to_string(),
+                })
+                .collect();
         }
         Err(e) => {
-            match &e.cause {
+            r.error = Some(match &e.cause {
                 PluginFailure::WrongWorld { world, detail } => {
-                    super::notice::error(&format!("{shown}: does not implement {world}: {detail}"))
+                    format!("does not implement {world}: {detail}")
                 }
-                other => super::notice::error(&format!("{shown}: {other}")),
-            }
-            Ok(ExitCode::FAILURE)
+                other => other.to_string(),
+            })
         }
     }
 }
@@ -197,24 +277,45 @@ async fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
             None => return Err(e),
         },
     };
-    if let Some(expect) = &a.expect {
-        if t.failures > 0 {
-            super::notice::error(&format!(
-                "{}: {} lead(s) stopped on a plugin failure (kept in the transcript as `error:`)",
-                a.flow.display(),
-                t.failures
-            ));
-        }
-        return super::plugin_expect::check(expect, &t.to_yaml(), a.update);
-    }
-    print!("{}", t.to_yaml());
+    let shown = a.flow.display().to_string();
     if t.failures > 0 {
+        let where_ = if a.expect.is_some() || a.json {
+            "kept in the transcript as `error:`"
+        } else {
+            "see `error:` in the transcript"
+        };
         super::notice::error(&format!(
-            "{}: {} lead(s) stopped on a plugin failure (see `error:` in the transcript)",
-            a.flow.display(),
+            "{shown}: {} lead(s) stopped on a plugin failure ({where_})",
             t.failures
         ));
-        return Ok(ExitCode::FAILURE);
     }
-    Ok(ExitCode::SUCCESS)
+    let expected = match &a.expect {
+        Some(expect) => Some(super::plugin_expect::check(expect, &t.to_yaml(), a.update)?),
+        None => None,
+    };
+    if let Some(outcome) = &expected {
+        outcome.report(a.json);
+    } else if !a.json {
+        print!("{}", t.to_yaml());
+    }
+    // With --expect, a plugin failure recorded in a matching transcript is
+    // what the author expects: only a changed transcript fails.
+    let ok = match &expected {
+        Some(outcome) => outcome.ok(),
+        None => t.failures == 0,
+    };
+    if a.json {
+        json_output::print(&serde_json::json!({
+            "flow": shown,
+            "ok": ok,
+            "failures": t.failures,
+            "transcript": t,
+            "expect": expected,
+        }))?;
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

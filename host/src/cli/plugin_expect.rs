@@ -8,21 +8,86 @@
 //! updated or kept it.
 
 use std::path::Path;
-use std::process::ExitCode;
 
-use super::transcript_diff;
+use super::transcript_diff::{self, Change};
+
+/// What `--expect` did with the transcript.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Compared, equal.
+    Matched,
+    /// Compared, different: the changes, field by field.
+    Changed,
+    /// `--update`: the file did not exist and now holds the transcript.
+    Created,
+    /// `--update`: the file held another transcript and now holds this one.
+    Updated,
+    /// `--update`: the file already held this transcript.
+    Unchanged,
+}
+
+/// The comparison's result, printed as a diff or as the `--json` document.
+#[derive(Debug, serde::Serialize)]
+pub struct Outcome {
+    pub expect: String,
+    pub action: Action,
+    /// Empty unless `action` is `changed`.
+    pub changes: Vec<Change>,
+}
+
+impl Outcome {
+    /// Whether the command succeeds: everything but a changed transcript.
+    pub fn ok(&self) -> bool {
+        !matches!(self.action, Action::Changed)
+    }
+
+    /// The human lines: the diff on stdout, the verdict on stderr.
+    pub fn report(&self, json: bool) {
+        let shown = &self.expect;
+        match self.action {
+            Action::Matched => super::notice::info(&format!("{shown}: the transcript matches")),
+            Action::Unchanged => {
+                super::notice::info(&format!("{shown}: the transcript matches; left unchanged"))
+            }
+            Action::Created => {
+                super::notice::info(&format!("{shown}: created with the current transcript"))
+            }
+            Action::Updated => {
+                super::notice::info(&format!("{shown}: updated with the current transcript"))
+            }
+            Action::Changed => {
+                if !json {
+                    print!("{}", transcript_diff::render(shown, &self.changes));
+                }
+                super::notice::error(&format!(
+                    "{shown}: the transcript changed (see the {}); run again with --update to accept it",
+                    if json { "changes" } else { "diff above" }
+                ));
+            }
+        }
+    }
+}
 
 /// Compares `actual` (the transcript's YAML) with `expect`, or writes it
 /// there when `update` is set.
-pub fn check(expect: &Path, actual: &str, update: bool) -> anyhow::Result<ExitCode> {
+pub fn check(expect: &Path, actual: &str, update: bool) -> anyhow::Result<Outcome> {
     let shown = expect.display();
     let existing = match std::fs::read_to_string(expect) {
         Ok(s) => Some(s),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => anyhow::bail!("cannot read the expected transcript {shown}: {e}"),
     };
+    let outcome = |action, changes| Outcome {
+        expect: shown.to_string(),
+        action,
+        changes,
+    };
     if update {
-        return write(expect, existing.as_deref(), actual);
+        return Ok(outcome(
+            write(expect, existing.as_deref(), actual)?,
+            Vec::new(),
+        ));
     }
     let Some(existing) = existing else {
         anyhow::bail!(
@@ -32,16 +97,12 @@ pub fn check(expect: &Path, actual: &str, update: bool) -> anyhow::Result<ExitCo
     let expected = parse(expect, &existing)?;
     let actual_value: serde_yaml::Value = serde_yaml::from_str(actual)
         .map_err(|e| anyhow::anyhow!("the transcript is not valid YAML: {e}"))?;
-    let d = transcript_diff::diff(&shown.to_string(), &expected, &actual_value);
-    if d.is_empty() {
-        super::notice::info(&format!("{shown}: the transcript matches"));
-        return Ok(ExitCode::SUCCESS);
-    }
-    print!("{d}");
-    super::notice::error(&format!(
-        "{shown}: the transcript changed (see the diff above); run again with --update to accept it"
-    ));
-    Ok(ExitCode::FAILURE)
+    let changes = transcript_diff::changes(&expected, &actual_value);
+    Ok(if changes.is_empty() {
+        outcome(Action::Matched, changes)
+    } else {
+        outcome(Action::Changed, changes)
+    })
 }
 
 /// The expected file as YAML, its errors naming the file and the line.
@@ -60,11 +121,10 @@ fn parse(path: &Path, text: &str) -> anyhow::Result<serde_yaml::Value> {
     })
 }
 
-fn write(path: &Path, existing: Option<&str>, actual: &str) -> anyhow::Result<ExitCode> {
+fn write(path: &Path, existing: Option<&str>, actual: &str) -> anyhow::Result<Action> {
     let shown = path.display();
     if existing == Some(actual) {
-        super::notice::info(&format!("{shown}: the transcript matches; left unchanged"));
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Action::Unchanged);
     }
     // Temp file beside the target, then rename: an interrupted update never
     // leaves half a transcript behind.
@@ -79,9 +139,8 @@ fn write(path: &Path, existing: Option<&str>, actual: &str) -> anyhow::Result<Ex
         Ok(())
     };
     write().map_err(|e| anyhow::anyhow!("cannot write the expected transcript {shown}: {e}"))?;
-    match existing {
-        None => super::notice::info(&format!("{shown}: created with the current transcript")),
-        Some(_) => super::notice::info(&format!("{shown}: updated with the current transcript")),
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(match existing {
+        None => Action::Created,
+        Some(_) => Action::Updated,
+    })
 }

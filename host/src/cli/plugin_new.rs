@@ -15,9 +15,10 @@
 //! same sample lead file and the transcript `plugin test --expect` must
 //! reproduce; the `plugin_new` test builds all three and checks that.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::json_output;
 use crate::runtime::Limits;
 use crate::testing::{TRANSCRIPT_MAX_ATTEMPTS_DEFAULT, TranscriptOptions};
 
@@ -39,6 +40,10 @@ pub struct NewArgs {
     /// Where to create the project (default: `./NAME`); must not exist yet.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Print one JSON object: the `directory`, the `files` written, the
+    /// `component` path a build makes and the `build` and `test` commands.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The SDK's sources, as in `plugins/sdk`.
@@ -207,26 +212,38 @@ fn check_name(name: &str) -> anyhow::Result<()> {
     }
 }
 
-/// Writes `build.sh`, executable.
-fn write_script(root: &Path, text: &str, stem: &str) -> anyhow::Result<()> {
-    write(root, "build.sh", &text.replace("@STEM@", stem))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let path = root.join("build.sh");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| anyhow::anyhow!("cannot make {} executable: {e}", path.display()))?;
-    }
-    Ok(())
+/// The new project's directory and the files written into it so far
+/// (relative paths, what `--json` lists).
+struct Project {
+    root: PathBuf,
+    written: Vec<String>,
 }
 
-fn write(root: &Path, rel: &str, text: &str) -> anyhow::Result<()> {
-    let path = root.join(rel);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+impl Project {
+    fn write(&mut self, rel: &str, text: &str) -> anyhow::Result<()> {
+        let path = self.root.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        }
+        std::fs::write(&path, text)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        self.written.push(rel.to_string());
+        Ok(())
     }
-    std::fs::write(&path, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+
+    /// Writes `build.sh`, executable.
+    fn write_script(&mut self, text: &str, stem: &str) -> anyhow::Result<()> {
+        self.write("build.sh", &text.replace("@STEM@", stem))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let path = self.root.join("build.sh");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| anyhow::anyhow!("cannot make {} executable: {e}", path.display()))?;
+        }
+        Ok(())
+    }
 }
 
 /// The transcript the template flow gives over [`SAMPLE_LEADS`], as
@@ -255,53 +272,55 @@ pub async fn run(a: NewArgs) -> anyhow::Result<ExitCode> {
     }
     let stem = a.name.replace('-', "_");
     let transcript = expected_transcript(&stem).await?;
+    let mut p = Project {
+        root: root.clone(),
+        written: Vec::new(),
+    };
     match a.lang {
         Lang::Rust => {
-            write(&root, "Cargo.toml", &flow_manifest(&a.name))?;
-            write(&root, "rust-toolchain.toml", RUST_TOOLCHAIN)?;
-            write(&root, ".cargo/config.toml", CARGO_CONFIG)?;
-            write(&root, ".gitignore", "/target\n")?;
-            write(
-                &root,
+            p.write("Cargo.toml", &flow_manifest(&a.name))?;
+            p.write("rust-toolchain.toml", RUST_TOOLCHAIN)?;
+            p.write(".cargo/config.toml", CARGO_CONFIG)?;
+            p.write(".gitignore", "/target\n")?;
+            p.write(
                 "src/lib.rs",
                 &TEMPLATE_FLOW_SOURCE.replace("template_flow.wasm", &format!("{stem}.wasm")),
             )?;
-            write(&root, "sdk/Cargo.toml", SDK_MANIFEST)?;
+            p.write("sdk/Cargo.toml", SDK_MANIFEST)?;
             for (file, text) in SDK_SOURCES {
                 // In the repository the WIT is two levels up; here it is in the SDK.
                 let text = text.replace("path: \"../../wit\"", "path: \"wit\"");
-                write(&root, &format!("sdk/src/{file}"), &text)?;
+                p.write(&format!("sdk/src/{file}"), &text)?;
             }
             for (file, text) in WIT_FILES {
-                write(&root, &format!("sdk/wit/{file}"), text)?;
+                p.write(&format!("sdk/wit/{file}"), text)?;
             }
         }
         Lang::Js => {
-            write(&root, "flow.js", JS_FLOW)?;
-            write(&root, "package.json", &package_json(&a.name))?;
-            write_script(&root, JS_BUILD, &stem)?;
-            write(&root, ".gitignore", "/node_modules\n/*.wasm\n")?;
+            p.write("flow.js", JS_FLOW)?;
+            p.write("package.json", &package_json(&a.name))?;
+            p.write_script(JS_BUILD, &stem)?;
+            p.write(".gitignore", "/node_modules\n/*.wasm\n")?;
             for (file, text) in WIT_FILES {
-                write(&root, &format!("wit/{file}"), text)?;
+                p.write(&format!("wit/{file}"), text)?;
             }
         }
         Lang::Python => {
-            write(&root, "app.py", PYTHON_APP)?;
-            write(
-                &root,
+            p.write("app.py", PYTHON_APP)?;
+            p.write(
                 "requirements.txt",
                 &format!("componentize-py=={COMPONENTIZE_PY_VERSION}\n"),
             )?;
-            write_script(&root, PYTHON_BUILD, &stem)?;
-            write(&root, ".gitignore", "/.venv\n/*.wasm\n__pycache__/\n")?;
+            p.write_script(PYTHON_BUILD, &stem)?;
+            p.write(".gitignore", "/.venv\n/*.wasm\n__pycache__/\n")?;
             for (file, text) in WIT_FILES {
-                write(&root, &format!("wit/{file}"), text)?;
+                p.write(&format!("wit/{file}"), text)?;
             }
         }
     }
-    write(&root, "leads.json", SAMPLE_LEADS)?;
-    write(&root, "transcript.yaml", &transcript)?;
-    write(&root, "README.md", &readme(&a.name, &stem, a.lang))?;
+    p.write("leads.json", SAMPLE_LEADS)?;
+    p.write("transcript.yaml", &transcript)?;
+    p.write("README.md", &readme(&a.name, &stem, a.lang))?;
     let (build, wasm) = match a.lang {
         Lang::Rust => (
             "cargo build --release",
@@ -309,12 +328,24 @@ pub async fn run(a: NewArgs) -> anyhow::Result<ExitCode> {
         ),
         Lang::Js | Lang::Python => ("./build.sh", format!("{stem}.wasm")),
     };
+    let test = format!("dialplane plugin test {wasm} --leads leads.json --expect transcript.yaml");
+    if a.json {
+        return json_output::print(&serde_json::json!({
+            "directory": root.display().to_string(),
+            "lang": lang_name(a.lang),
+            "files": p.written,
+            "component": wasm,
+            "build": build,
+            "test": test,
+        }))
+        .map(|()| ExitCode::SUCCESS);
+    }
     println!(
         "created {} ({} call flow)",
         root.display(),
         lang_name(a.lang)
     );
     println!("  cd {} && {build}", root.display());
-    println!("  dialplane plugin test {wasm} --leads leads.json --expect transcript.yaml");
+    println!("  {test}");
     Ok(ExitCode::SUCCESS)
 }

@@ -146,8 +146,7 @@ struct Revoked {
 }
 
 fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string(v)?);
-    Ok(())
+    super::json_output::print(v)
 }
 
 fn warn_store_now() {

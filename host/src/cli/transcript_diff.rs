@@ -10,20 +10,44 @@
 //! -busy
 //! +answered-human
 //! ```
+//!
+//! [`changes`] gives the same hunks as data (`plugin test --expect --json`).
 
 use serde_yaml::Value;
 
-/// The diff of `expected` against `actual`; empty when they are equal as
-/// YAML values (formatting and key order do not count).
+/// One changed field: where it is, and its value on each side (absent on
+/// the side that lacks it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Change {
+    pub lead: Option<String>,
+    pub attempt: Option<String>,
+    /// The field path below the lead and attempt; empty for a whole entry.
+    pub field: String,
+    pub expected: Option<Value>,
+    pub actual: Option<Value>,
+}
+
+/// The changed fields of `expected` against `actual`; empty when they are
+/// equal as YAML values (formatting and key order do not count).
+pub fn changes(expected: &Value, actual: &Value) -> Vec<Change> {
+    let mut found = Vec::new();
+    walk(&mut found, &Place::default(), Some(expected), Some(actual));
+    found
+}
+
+/// The diff of `expected` against `actual` as text; empty when equal.
 pub fn diff(expected_name: &str, expected: &Value, actual: &Value) -> String {
-    let mut hunks = Vec::new();
-    walk(&mut hunks, &Place::default(), Some(expected), Some(actual));
-    if hunks.is_empty() {
+    render(expected_name, &changes(expected, actual))
+}
+
+/// `changes` as the unified-style text.
+pub fn render(expected_name: &str, changes: &[Change]) -> String {
+    if changes.is_empty() {
         return String::new();
     }
     let mut out = format!("--- {expected_name} (expected)\n+++ plugin test (actual)\n");
-    for h in hunks {
-        out.push_str(&h);
+    for c in changes {
+        out.push_str(&hunk(c));
     }
     out
 }
@@ -53,28 +77,38 @@ impl Place {
         p
     }
 
-    fn header(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(l) = &self.lead {
-            parts.push(format!("lead {l}"));
-        }
-        if let Some(a) = &self.attempt {
-            parts.push(format!("attempt {a}"));
-        }
-        let field = if self.path.is_empty() {
-            "(whole entry)"
-        } else {
-            &self.path
-        };
-        if parts.is_empty() {
-            format!("@@ {field} @@\n")
-        } else {
-            format!("@@ {}: {field} @@\n", parts.join(", "))
+    fn change(&self, expected: Option<&Value>, actual: Option<&Value>) -> Change {
+        Change {
+            lead: self.lead.clone(),
+            attempt: self.attempt.clone(),
+            field: self.path.clone(),
+            expected: expected.cloned(),
+            actual: actual.cloned(),
         }
     }
 }
 
-fn walk(hunks: &mut Vec<String>, at: &Place, expected: Option<&Value>, actual: Option<&Value>) {
+fn header(c: &Change) -> String {
+    let mut parts = Vec::new();
+    if let Some(l) = &c.lead {
+        parts.push(format!("lead {l}"));
+    }
+    if let Some(a) = &c.attempt {
+        parts.push(format!("attempt {a}"));
+    }
+    let field = if c.field.is_empty() {
+        "(whole entry)"
+    } else {
+        &c.field
+    };
+    if parts.is_empty() {
+        format!("@@ {field} @@\n")
+    } else {
+        format!("@@ {}: {field} @@\n", parts.join(", "))
+    }
+}
+
+fn walk(hunks: &mut Vec<Change>, at: &Place, expected: Option<&Value>, actual: Option<&Value>) {
     match (expected, actual) {
         (Some(e), Some(a)) if e == a => {}
         (Some(Value::Mapping(e)), Some(Value::Mapping(a))) => {
@@ -102,12 +136,12 @@ fn walk(hunks: &mut Vec<String>, at: &Place, expected: Option<&Value>, actual: O
                 walk(hunks, &at.index(i), e.get(i), a.get(i));
             }
         }
-        (e, a) => hunks.push(hunk(at, e, a)),
+        (e, a) => hunks.push(at.change(e, a)),
     }
 }
 
 /// Leads are matched by their `lead` id; below a lead, paths restart.
-fn walk_leads(hunks: &mut Vec<String>, e: &[Value], a: &[Value]) {
+fn walk_leads(hunks: &mut Vec<Change>, e: &[Value], a: &[Value]) {
     walk_keyed(hunks, &Place::default(), e, a, "lead", |_, k| Place {
         lead: Some(k),
         ..Place::default()
@@ -117,7 +151,7 @@ fn walk_leads(hunks: &mut Vec<String>, e: &[Value], a: &[Value]) {
 /// Matches the entries of two lists by the scalar under `key` (falling
 /// back to their position), in expected order, then the added ones.
 fn walk_keyed(
-    hunks: &mut Vec<String>,
+    hunks: &mut Vec<Change>,
     at: &Place,
     e: &[Value],
     a: &[Value],
@@ -142,9 +176,9 @@ fn walk_keyed(
     }
 }
 
-fn hunk(at: &Place, expected: Option<&Value>, actual: Option<&Value>) -> String {
-    let mut h = at.header();
-    for (sign, v) in [('-', expected), ('+', actual)] {
+fn hunk(c: &Change) -> String {
+    let mut h = header(c);
+    for (sign, v) in [('-', &c.expected), ('+', &c.actual)] {
         if let Some(v) = v {
             for line in yaml_lines(v) {
                 h.push(sign);

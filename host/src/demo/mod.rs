@@ -7,9 +7,12 @@
 //!   otherwise (CI logs, pipes).
 //! - [`sim_ledger`]: counts the calls the sim dialer really placed, from its
 //!   own ledger in the tenant store, independently of the host's bookkeeping.
-//! - [`summary`]: the closing table.
+//! - [`run_report`]: one run's facts for the summary, from the database and
+//!   the ledger.
+//! - [`summary`]: the closing table, or its JSON (`demo --json`).
 
 pub mod lead_generator;
 pub mod progress;
+pub mod run_report;
 pub mod sim_ledger;
 pub mod summary;

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::cli::notice;
+
 /// How often a plain (non-terminal) progress line is printed.
 pub const PLAIN_PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -24,8 +26,10 @@ pub enum Progress {
 }
 
 impl Progress {
-    /// A bar on stderr if stderr is a terminal, else plain lines on stdout.
-    pub fn for_run(label: &str, total: u64) -> Progress {
+    /// A bar on stderr if stderr is a terminal, else plain lines on stdout,
+    /// or with `json` (stdout holds the `--json` document) on stderr as
+    /// notices (JSON lines under `--log-format json`).
+    pub fn for_run(label: &str, total: u64, json: bool) -> Progress {
         if std::io::stderr().is_terminal() {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             bar.set_style(
@@ -39,12 +43,12 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(100));
             Progress::Bar(bar)
         } else {
-            Progress::plain(
-                label,
-                total,
-                Box::new(std::io::stdout()),
-                PLAIN_PROGRESS_INTERVAL,
-            )
+            let out: Box<dyn Write + Send> = if json {
+                Box::new(NoticeLines::default())
+            } else {
+                Box::new(std::io::stdout())
+            };
+            Progress::plain(label, total, out, PLAIN_PROGRESS_INTERVAL)
         }
     }
 
@@ -100,6 +104,25 @@ impl Progress {
                 let _ = out.flush();
             }
         }
+    }
+}
+
+/// Each complete line written becomes one [`notice::info`] on stderr.
+#[derive(Default)]
+struct NoticeLines(Vec<u8>);
+
+impl Write for NoticeLines {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(b);
+        while let Some(end) = self.0.iter().position(|&c| c == b'\n') {
+            let line: Vec<u8> = self.0.drain(..=end).collect();
+            notice::info(String::from_utf8_lossy(&line).trim_end());
+        }
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

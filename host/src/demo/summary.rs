@@ -49,6 +49,49 @@ impl RunReport {
     }
 }
 
+/// The summary as the `demo --json` document: the database, the tenant,
+/// one object per run (the table's facts, durations in milliseconds and
+/// seconds), and where the kept database is with the key to look at it.
+pub fn to_json(
+    database: &str,
+    tenant: i64,
+    runs: &[RunReport],
+    kept: Option<(&std::path::Path, &str)>,
+) -> serde_json::Value {
+    let runs: Vec<serde_json::Value> = runs
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "label": r.label,
+                "run_id": r.run_id,
+                "status": r.status,
+                "total_leads": r.total_leads,
+                "cursor_position": r.cursor_position,
+                "calls_placed": r.calls_placed,
+                "retries": r.retries,
+                "outcomes": r.outcomes,
+                "jobs": r.jobs,
+                "skipped_dnc": r.skipped_dnc,
+                "deferred_window": r.deferred_window,
+                "skipped_other": r.skipped_other,
+                "calls_after_cancel": r.calls_after_cancel,
+                "cancel_latency_ms": r.cancel_latency.map(|d| d.as_secs_f64() * 1000.0),
+                "elapsed_secs": r.elapsed.as_secs_f64(),
+                "calls_per_sec": r.throughput(),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "database": database,
+        "tenant": tenant,
+        "runs": runs,
+        "kept": kept.map(|(dir, key)| serde_json::json!({
+            "dir": dir.display().to_string(),
+            "api_key": key,
+        })),
+    })
+}
+
 /// Renders the table (plain text, aligned, no colours: it ends up in logs).
 pub fn render(runs: &[RunReport]) -> String {
     let mut rows: Vec<(String, Vec<String>)> = Vec::new();

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::runtime::{
     ActGate, CallReport, CallRequest, Decision, DialError, DialerInstance, FlowInstance, FollowUp,
-    HttpAllowlist, HttpRefusals, Lead, Placement, PluginError, PluginHost, PluginKind, PluginMeta,
-    PluginScope, Prepared, Properties, RunContext,
+    HttpAllowlist, HttpRefusals, Lead, Placement, PluginError, PluginHost, PluginKind,
+    PluginLogBudget, PluginMeta, PluginScope, Prepared, Properties, RunContext,
 };
 use crate::store::{ClaimedRun, StoreKv};
 
@@ -105,6 +105,8 @@ impl RunPlugins {
         };
         let kv = Arc::new(StoreKv(ctx.store.clone()));
         let log_fields = vec![("run_id".to_string(), run.lease.run.to_string())];
+        // One budget of plugin log lines for the run's flow and dialer.
+        let log_budget = PluginLogBudget::default();
         Ok(RunPlugins {
             ctx: ctx.clone(),
             host: ctx.plugins.clone(),
@@ -119,6 +121,7 @@ impl RunPlugins {
                 http_refused: HttpRefusals::default(),
                 act_gate: ActGate::default(),
                 log_fields: log_fields.clone(),
+                log_budget: log_budget.clone(),
             },
             dialer_scope: PluginScope {
                 tenant: run.tenant,
@@ -132,6 +135,7 @@ impl RunPlugins {
                     ActGate::new(move || ctl.lease.valid() && !ctl.is_lost())
                 },
                 log_fields,
+                log_budget,
             },
             http_denied_because,
             dialer_config,

@@ -33,6 +33,8 @@
 //! - `limits`, `output_check`, `failure`: the memory cap, bounds on what a
 //!   plugin returns, and what a failed call becomes.
 //! - `host_log`, `log_sink`, `stdio_capture`: a plugin's log lines and stdio.
+//! - `plugin_log_budget`, `phone_mask`: how many of those lines reach the
+//!   logs (per scope, per second), and phone numbers masked in them.
 //! - `host_tenant_store`: the `tenant-store` import, bound to the scope's tenant.
 //! - `http_allowlist`: `wasi:http` for dialers, only to allowed hosts.
 //! - [`memory_kv`]: an in-memory tenant store for `plugin test`.
@@ -57,7 +59,9 @@ mod limits;
 mod log_sink;
 pub mod memory_kv;
 mod output_check;
+mod phone_mask;
 mod plugin_error;
+mod plugin_log_budget;
 mod plugin_scope;
 mod stdio_capture;
 mod store_data;
@@ -73,7 +77,9 @@ use wasmtime::component::{HasSelf, Linker};
 pub use cache::sha256_hex;
 pub use http_allowlist::HttpAllowlist;
 pub use memory_kv::MemoryKv;
+pub use phone_mask::mask_phone_numbers;
 pub use plugin_error::{PluginError, PluginFailure};
+pub use plugin_log_budget::PluginLogBudget;
 pub use plugin_scope::{ActGate, HttpRefusals, PluginMeta, PluginScope};
 pub use types::*;
 pub use validate::{ComponentInfo, export_names, world_name};

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::model::TenantId;
 
+use super::plugin_log_budget::PluginLogBudget;
 use super::{HttpAllowlist, PluginKind, Properties, TenantKv};
 
 /// Who a component is, for error messages, logs and metrics.
@@ -39,6 +40,9 @@ pub struct PluginScope {
     pub act_gate: ActGate,
     /// Extra fields attached to every log line (e.g. `run_id`).
     pub log_fields: Vec<(String, String)>,
+    /// How many log lines a second the scope's instances may pass to the
+    /// logs; shared by clones (every instance of a run).
+    pub log_budget: PluginLogBudget,
 }
 
 impl PluginScope {
@@ -53,6 +57,7 @@ impl PluginScope {
             http_refused: HttpRefusals::default(),
             act_gate: ActGate::default(),
             log_fields: Vec::new(),
+            log_budget: PluginLogBudget::default(),
         }
     }
 

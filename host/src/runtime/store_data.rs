@@ -38,7 +38,7 @@ impl StoreData {
         memory_bytes: usize,
         opts: &HostOptions,
     ) -> Self {
-        let logs = LogSink::new(scope.tenant, &meta, &scope.log_fields);
+        let logs = LogSink::new(scope.tenant, &meta, &scope.log_fields, &scope.log_budget);
         let stdout = StdioCapture::new("info", logs.clone());
         let stderr = StdioCapture::new("warn", logs.clone());
         // Grants nothing: no preopened directories, no environment, no
