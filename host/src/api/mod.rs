@@ -19,7 +19,8 @@
 //! - [`views`]: the JSON shapes of stored rows; path-id parsing.
 //! - [`leads`], [`dnc`], [`plugins`], [`dialer_config`], [`tenant_store`],
 //!   [`audit`]: a tenant's resources, one router each.
-//! - [`runs`]: runs, their jobs and attempts, cancel; [`run_pause`]: pause
+//! - [`runs`]: runs and cancel; [`run_jobs`]: a run's jobs (filtered, paged)
+//!   and one job's timeline; [`run_pause`]: pause
 //!   and resume; [`events`]: a run's SSE stream.
 //! - [`legacy`]: the original system's endpoints, same meaning.
 //! - [`callbacks`]: provider status callbacks (token in the path, no key).
@@ -49,6 +50,7 @@ pub mod openapi;
 pub mod paging;
 pub mod params;
 pub mod plugins;
+pub mod run_jobs;
 pub mod run_pause;
 pub mod runs;
 pub mod strict;

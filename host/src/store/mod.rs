@@ -58,6 +58,8 @@
 //! - [`runs`]: [`ApiRunStore`] and [`WorkerRunStore`], the run lifecycle.
 //! - [`run_pause`]: [`ApiRunPause`] and [`WorkerRunPause`], pausing and
 //!   resuming a run.
+//! - [`job_reads`]: [`ApiJobReads`], a run's jobs filtered and paged, and one
+//!   job with its lead and attempts (the dashboard's reads).
 //! - [`platform_reads`]: [`PlatformReads`], the API's cross-tenant reads.
 //! - `portable`: the stores and run-row mappers written once for both
 //!   engines (macros).
@@ -79,6 +81,7 @@ pub mod conformance_runs;
 pub mod dialer_config;
 pub mod dnc;
 pub mod error;
+pub mod job_reads;
 pub mod kv;
 pub mod leads;
 pub mod migrate;
@@ -99,6 +102,7 @@ pub use audit::*;
 pub use dialer_config::*;
 pub use dnc::*;
 pub use error::{StoreError, redact_url};
+pub use job_reads::ApiJobReads;
 pub use kv::*;
 pub use leads::*;
 pub use migrate::MigrationReport;
@@ -146,6 +150,7 @@ pub trait ApiStore:
     + DialerConfigStore
     + ApiRunStore
     + ApiRunPause
+    + ApiJobReads
     + Send
     + Sync
 {
@@ -162,6 +167,7 @@ impl<T> ApiStore for T where
         + DialerConfigStore
         + ApiRunStore
         + ApiRunPause
+        + ApiJobReads
         + Send
         + Sync
 {
