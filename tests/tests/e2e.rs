@@ -18,6 +18,8 @@
 //! - [`api_flow`]: the API with a real worker: auth, leads, plugins, runs.
 //! - [`api_isolation`]: tenant isolation for every endpoint and resource.
 //! - [`api_openapi`]: the OpenAPI document matches the routes and validates.
+//! - [`api_run_jobs`]: a run's jobs filtered and paged, and one job's
+//!   timeline, through the API with a worker, on both engines.
 //! - [`api_rls`]: PostgreSQL Row-Level Security as the second wall.
 //! - [`api_snapshots`]: insta snapshots of API responses.
 //! - [`builtin_components`]: the embedded components behave as documented.
@@ -68,6 +70,7 @@ mod api_fuzz;
 mod api_isolation;
 mod api_openapi;
 mod api_rls;
+mod api_run_jobs;
 mod api_snapshots;
 mod builtin_components;
 mod cli_help;

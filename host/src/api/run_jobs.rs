@@ -18,9 +18,9 @@ use super::paging::{PageQuery, Paged, paged};
 use super::params::{ApiPath, ApiQuery};
 use super::views::{parse_id, rfc3339};
 use crate::model::{JobId, RunId};
+use crate::store::AttemptView;
 use crate::store::job_reads::{DialPhase, JobFilter, JobListing, JobStateFilter};
 use crate::store::platform_reads::Resource;
-use crate::store::AttemptView;
 
 /// Longest `outcome` filter.
 pub const JOB_OUTCOME_FILTER_MAX: usize = 64;
@@ -44,7 +44,8 @@ pub struct JobsQuery {
     pub status: Option<String>,
     /// The job's outcome, exactly (e.g. `answered`, `no-answer`).
     pub outcome: Option<String>,
-    /// A lead: its id, its external id (exactly), or part of its phone number.
+    /// A lead: its id or its external id (exactly); with a leading `+`, the
+    /// start of its phone number (`+1415` matches every +1 415 number).
     pub lead: Option<String>,
     /// Jobs last updated at or after this time (RFC 3339).
     pub since: Option<String>,
@@ -60,9 +61,7 @@ fn text_filter(field: &str, v: &Option<String>, max: usize) -> ApiResult<Option<
     match v.as_deref().map(str::trim) {
         None => Ok(None),
         Some("") => Err(bad(field, "must not be empty".into())),
-        Some(s) if s.chars().count() > max => {
-            Err(bad(field, format!("at most {max} characters")))
-        }
+        Some(s) if s.chars().count() > max => Err(bad(field, format!("at most {max} characters"))),
         Some(s) => Ok(Some(s.to_string())),
     }
 }
@@ -373,10 +372,7 @@ pub async fn job(
 ) -> ApiResult<Json<JobDetailJson>> {
     let id = parse_id("id", &id)?;
     let job_id = parse_id("job_id", &job_id)?;
-    let r = s
-        .store
-        .job_detail(t.tenant, RunId(id), JobId(job_id))
-        .await;
+    let r = s.store.job_detail(t.tenant, RunId(id), JobId(job_id)).await;
     let endpoint = "GET /api/outbound/runs/{id}/jobs/{job_id}";
     // Another tenant's job (whatever run it is asked under) is a 404 with
     // its security event, like every cross-tenant read.

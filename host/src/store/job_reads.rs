@@ -52,8 +52,8 @@ pub struct JobFilter {
     pub state: Option<JobStateFilter>,
     /// The job's outcome, exactly.
     pub outcome: Option<String>,
-    /// A lead: its id (when numeric), its external id exactly, or a part
-    /// of its phone number.
+    /// A lead: with a leading `+`, the start of its phone number (E.164);
+    /// otherwise its external id exactly, or its id.
     pub lead: Option<String>,
     /// Last update at or after (epoch ms).
     pub since: Option<i64>,
@@ -106,8 +106,7 @@ pub trait ApiJobReads {
     ) -> StoreResult<Vec<JobListing>>;
 
     /// One job of `run`, with its lead and attempts.
-    async fn job_detail(&self, tenant: TenantId, run: RunId, job: JobId)
-    -> StoreResult<JobDetail>;
+    async fn job_detail(&self, tenant: TenantId, run: RunId, job: JobId) -> StoreResult<JobDetail>;
 }
 
 /// `%`, `_` and the escape itself, escaped for `LIKE ... ESCAPE '\'`.

@@ -13,11 +13,14 @@
 //! - [`follow_up`]: a flow's lead status and tags, committed fenced with
 //!   the result.
 //! - [`pause`]: pausing and resuming runs, across a takeover.
+//! - [`jobs`]: the dashboard's job reads: filters, reserved vs placed,
+//!   paging, one job's detail.
 
 pub mod calls;
 pub mod cancel;
 pub mod create;
 pub mod follow_up;
+pub mod jobs;
 pub mod leases;
 pub mod pause;
 
@@ -33,6 +36,7 @@ pub use calls::*;
 pub use cancel::*;
 pub use create::*;
 pub use follow_up::*;
+pub use jobs::*;
 pub use leases::*;
 pub use pause::*;
 
@@ -60,7 +64,8 @@ macro_rules! run_store_conformance_tests {
             run_pause_of_unowned_run_parks_it_and_resume_requeues_it,
             run_pause_of_owned_run_blocks_marking_and_parks_at_the_cursor,
             run_resume_before_the_owner_parks_withdraws_the_pause,
-            run_pause_survives_takeover
+            run_pause_survives_takeover,
+            run_jobs_filter_by_state_outcome_lead_and_time
         );
     };
     ($open:path; $($case:ident),+ $(,)?) => {

@@ -109,19 +109,21 @@ macro_rules! impl_job_reads {
                         sql.push_str(&format!(" AND j.outcome = {p}"));
                     }
                     if let Some(lead) = &filter.lead {
-                        let ext = next(Bound::Text(lead.clone()), &mut binds);
-                        let phone = next(
-                            Bound::Text(format!("%{}%", like_escape(lead))),
-                            &mut binds,
-                        );
-                        let mut any = format!(
-                            "l.external_id = {ext} OR l.phone LIKE {phone} ESCAPE '\\'"
-                        );
-                        if let Ok(id) = lead.parse::<i64>() {
-                            let p = next(Bound::Int(id), &mut binds);
-                            any.push_str(&format!(" OR j.lead_id = {p}"));
+                        if lead.starts_with('+') {
+                            let p = next(
+                                Bound::Text(format!("{}%", like_escape(lead))),
+                                &mut binds,
+                            );
+                            sql.push_str(&format!(" AND l.phone LIKE {p} ESCAPE '\\'"));
+                        } else {
+                            let ext = next(Bound::Text(lead.clone()), &mut binds);
+                            let mut any = format!("l.external_id = {ext}");
+                            if let Ok(id) = lead.parse::<i64>() {
+                                let p = next(Bound::Int(id), &mut binds);
+                                any.push_str(&format!(" OR j.lead_id = {p}"));
+                            }
+                            sql.push_str(&format!(" AND ({any})"));
                         }
-                        sql.push_str(&format!(" AND ({any})"));
                     }
                     if let Some(t) = filter.since {
                         let p = next(Bound::Int(t), &mut binds);
