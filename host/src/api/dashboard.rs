@@ -100,7 +100,7 @@ mod tests {
     async fn serves_the_page_and_its_assets_with_types_and_csp() {
         for (path, ty, needle) in [
             ("/", "text/html", "id=\"login-form\""),
-            (APP_JS_PATH, "text/javascript", "/api/outbound/runs"),
+            (APP_JS_PATH, "text/javascript", "Authorization"),
             (STYLE_CSS_PATH, "text/css", ".bar"),
         ] {
             let res = get_path(path).await;
