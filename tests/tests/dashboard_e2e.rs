@@ -156,14 +156,28 @@ impl Browser {
             .to_string()
     }
 
+    /// Clicks the element `css` selects; if the page replaced it between
+    /// the lookup and the click (a live update), looks it up again.
     async fn click(&self, css: &str) {
-        let id = self.element(css).await;
-        self.cmd(
-            reqwest::Method::POST,
-            &format!("/element/{id}/click"),
-            Some(json!({})),
-        )
-        .await;
+        for _ in 0..5 {
+            let id = self.element(css).await;
+            let v: Value = self
+                .http
+                .post(format!("{}/element/{id}/click", self.session))
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            match v["value"].get("error").and_then(Value::as_str) {
+                None => return,
+                Some("stale element reference") => continue,
+                Some(_) => panic!("WebDriver click {css}: {}", v["value"]),
+            }
+        }
+        panic!("{css} kept being replaced");
     }
 
     async fn type_into(&self, css: &str, text: &str) {

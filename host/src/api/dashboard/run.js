@@ -124,14 +124,15 @@ DP.run = (() => {
     }, wait);
   }
 
-  function renderCounts(table, counts) {
+  /** Count tables; `names` rewords a label (the key stays in data-label). */
+  function renderCounts(table, counts, names) {
     const tbody = table.tBodies[0];
     tbody.replaceChildren();
     const entries = Object.entries(counts || {}).sort((a, b) => b[1] - a[1]);
     for (const [label, n] of entries) {
       const tr = document.createElement("tr");
       tr.dataset.label = label;
-      DP.cell(tr, label);
+      DP.cell(tr, (names && names[label]) || label);
       DP.cell(tr, String(n), "num");
       tbody.appendChild(tr);
     }
@@ -158,9 +159,15 @@ DP.run = (() => {
     $("detail").dataset.status = run.status;
     DP.runs.renderProgress($("detail-progress"), run);
     $("detail").dataset.percent = $("detail-progress").dataset.percent;
-    $("detail-actions").replaceChildren(...DP.runs.actionButtons(run, $("detail-error")));
+    // Rebuilt only when they change: a button must not vanish under a click.
+    const actionsKey = JSON.stringify([run.id, run.status, run.cancel_requested, run.pause_requested]);
+    if ($("detail-actions").dataset.key !== actionsKey) {
+      $("detail-actions").dataset.key = actionsKey;
+      $("detail-actions").replaceChildren(...DP.runs.actionButtons(run, $("detail-error")));
+    }
     renderCounts($("detail-outcomes"), run.counts);
-    renderCounts($("detail-jobs"), run.jobs);
+    // The run's counts do not split `dialing`; the jobs filter does.
+    renderCounts($("detail-jobs"), run.jobs, { dialing: "dialing (reserved or placed)" });
   }
 
   async function loadJobs() {

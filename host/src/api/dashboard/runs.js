@@ -205,6 +205,16 @@ DP.runs = (() => {
       tbody.insertBefore(tr, after || null);
     }
     tr.dataset.status = run.status;
+    // The actions cell is kept while the run's state is the same: a button
+    // must not vanish under a click.
+    const actionsKey = JSON.stringify([run.status, run.cancel_requested, run.pause_requested]);
+    let actions = tr.querySelector("td.actions");
+    if (!actions || actions.dataset.key !== actionsKey) {
+      actions = document.createElement("td");
+      actions.className = "actions";
+      actions.dataset.key = actionsKey;
+      actions.append(...actionButtons(run, DP.$("runs-error")));
+    }
     tr.replaceChildren();
 
     const idCell = DP.cell(tr, "", "run-id", "Run");
@@ -218,8 +228,7 @@ DP.runs = (() => {
     DP.cell(tr, run.flow ? run.flow.name + " v" + run.flow.version : "—", "flow", "Flow");
     DP.cell(tr, run.dialer || "—", "dialer", "Dialer");
     DP.cell(tr, DP.fmtTime(run.created_at), "created", "Created");
-    const actions = DP.cell(tr, "", "actions");
-    actions.append(...actionButtons(run, DP.$("runs-error")));
+    tr.appendChild(actions);
   }
 
   return { load, stop, onRoute, renderRow, renderProgress, statusText, actionButtons };
