@@ -609,6 +609,20 @@ async fn dashboard_logs_in_streams_progress_and_cancels() {
             json!([]),
         )
         .await;
+    // A job marked for a batch says `reserved` until its call is placed,
+    // then `placed`: the page never shows the stored `dialing`.
+    let states = browser
+        .wait_for(
+            "run 2's jobs page",
+            "const rows = [...document.querySelectorAll('#detail-attempts tbody tr[data-job-id]')]; \
+             return rows.length > 0 && rows.map(r => r.dataset.state);",
+            json!([]),
+        )
+        .await;
+    assert!(
+        states.as_array().unwrap().iter().all(|s| s != "dialing"),
+        "{states}"
+    );
     browser.click("#detail-actions button.pause").await;
     browser
         .wait_for(
@@ -722,6 +736,48 @@ async fn dashboard_logs_in_streams_progress_and_cancels() {
     );
     assert!(placements.len() < 200, "{} calls", placements.len());
     browser.screenshot("dashboard-cancelled.png").await;
+
+    // 200 jobs: the page holds 50, and Next fetches the next 50 only.
+    let first_page = browser
+        .wait_for(
+            "run 2's first page",
+            "const ids = [...document.querySelectorAll('#detail-attempts tbody tr[data-job-id]')] \
+               .map(r => Number(r.dataset.jobId)); \
+             return ids.length === 50 && !document.getElementById('page-next').disabled && ids;",
+            json!([]),
+        )
+        .await;
+    browser.click("#page-next").await;
+    let second_page = browser
+        .wait_for(
+            "run 2's second page",
+            "if (!location.hash.includes('cursor=')) return null; \
+             const ids = [...document.querySelectorAll('#detail-attempts tbody tr[data-job-id]')] \
+               .map(r => Number(r.dataset.jobId)); \
+             return ids.length === 50 && ids[0] > arguments[0] && ids;",
+            json!([first_page[49]]),
+        )
+        .await;
+    assert!(second_page[0].as_i64() > first_page[49].as_i64());
+    let fetches = browser.js(JOB_FETCHES, json!([])).await;
+    let bytes: i64 = fetches
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f[1].as_i64().unwrap())
+        .sum();
+    assert!(
+        fetches
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f[0].as_str().unwrap().contains("limit=50")),
+        "{fetches}"
+    );
+    eprintln!(
+        "run 2 (200 jobs): {} job page fetches, {bytes} bytes",
+        fetches.as_array().unwrap().len()
+    );
 
     // A phone: at 420 and 360 px nothing scrolls sideways (tables become
     // cards), on every view.
