@@ -146,14 +146,14 @@ pub struct JobWithAttempts {
     pub lead_external_id: Option<String>,
     /// The stored job state: `queued`, `dialing`, `completed`, ...
     pub state: String,
-    /// `state`, except that a `dialing` job is `reserved` (marked for a
-    /// batch, its call not yet handed to the provider) or `placed`.
-    pub phase: String,
     pub attempt: i64,
     pub outcome: Option<String>,
     pub reason: Option<String>,
     /// The note of the job's last attempt (deferrals aside).
     pub note: Option<String>,
+    /// `state`, except that a `dialing` job is `reserved` (marked for a
+    /// batch, its call not yet handed to the provider) or `placed`.
+    pub phase: String,
     /// The job's last change (RFC 3339, UTC).
     pub updated_at: String,
     pub attempts: Vec<AttemptJson>,
