@@ -15,6 +15,7 @@ DP.run = (() => {
     id: null,
     params: new URLSearchParams(),
     prev: [], // cursors of the pages before this one
+    keepStack: false, // the next route comes from Next/Previous: keep `prev`
     lastKey: null, // what the jobs page was fetched for
     refreshTimer: null,
     lastFetch: 0,
@@ -48,7 +49,7 @@ DP.run = (() => {
       const before = view.prev.pop();
       if (before) q.set("cursor", before);
       else q.delete("cursor");
-      view.navigatingBack = true;
+      view.keepStack = true;
       DP.go(hashFor(view.id, q));
     });
     $("page-next").addEventListener("click", () => {
@@ -56,7 +57,7 @@ DP.run = (() => {
       const q = new URLSearchParams(view.params);
       view.prev.push(view.params.get("cursor") || "");
       q.set("cursor", view.next);
-      view.navigatingBack = true;
+      view.keepStack = true;
       DP.go(hashFor(view.id, q));
     });
   }
@@ -79,8 +80,8 @@ DP.run = (() => {
     }
     const $ = DP.$;
     if (view.id !== r.run) view.prev = [];
-    if (!view.navigatingBack && !r.params.get("cursor")) view.prev = [];
-    view.navigatingBack = false;
+    if (!view.keepStack && !r.params.get("cursor")) view.prev = [];
+    view.keepStack = false;
     view.id = r.run;
     view.params = r.params;
     view.lastKey = null;
@@ -234,8 +235,13 @@ DP.run = (() => {
     $("page-next").disabled = !page.next_cursor;
     $("page-prev").disabled = !view.params.get("cursor");
     $("page-first").disabled = !view.params.get("cursor");
-    const n = view.prev.length + (view.params.get("cursor") && view.prev.length === 0 ? 1 : 0);
-    $("page-info").textContent = "page " + (n + 1) + " · " + page.items.length + " jobs";
+    // A page opened by its URL does not know how many came before it.
+    const where = !view.params.get("cursor")
+      ? "page 1"
+      : view.prev.length
+        ? "page " + (view.prev.length + 1)
+        : "a later page";
+    $("page-info").textContent = where + " · " + page.items.length + " jobs";
     $("detail").dataset.jobsLoaded = String(Date.now());
   }
 
