@@ -23,6 +23,7 @@ from dialplane_client.api.runs import (
     cancel_run,
     create_run,
     get_run,
+    get_run_job,
     list_run_jobs,
     list_runs,
     stream_run_events,
@@ -37,6 +38,7 @@ from dialplane_client.models import (
     Error,
     Health,
     ImportResult,
+    JobDetail,
     JobWithAttempts,
     Lead,
     LeadImportRow,
@@ -185,6 +187,17 @@ assert sorted(j.lead_id for j in jobs) == sorted(lead_ids), jobs
 assert "cancelled" in {j.state for j in jobs}, jobs
 for job in jobs:
     assert all(isinstance(a, Attempt) and isinstance(a.placed, bool) for a in job.attempts), job
+
+# Filtered on the server, and one job with its lead and attempt timeline.
+cancelled_jobs = parsed(
+    list_run_jobs.sync_detailed(run.id, client=tenant, status="cancelled", limit=500),
+    PagedJobWithAttempts,
+    200,
+)
+assert cancelled_jobs.items and all(j.state == "cancelled" for j in cancelled_jobs.items), cancelled_jobs
+job = parsed(get_run_job.sync_detailed(run.id, jobs[0].id, client=tenant), JobDetail, 200)
+assert job.id == jobs[0].id and job.lead.id == jobs[0].lead_id, job
+assert job.phase == job.state or job.state == "dialing", job
 
 # Errors are typed too.
 missing = parsed(get_run.sync_detailed(run.id + 1000, client=tenant), Error, 404)

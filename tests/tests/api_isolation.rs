@@ -98,6 +98,12 @@ async fn every_endpoint_is_isolated(api: Api) {
         ),
         (
             Method::GET,
+            format!("/api/outbound/runs/{}/jobs/{}", o.run, o.job),
+            None,
+            true,
+        ),
+        (
+            Method::GET,
             format!("/api/outbound/runs/{}/events", o.run),
             None,
             true,

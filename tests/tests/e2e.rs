@@ -20,6 +20,8 @@
 //!   key is refused by every node within a second.
 //! - [`api_isolation`]: tenant isolation for every endpoint and resource.
 //! - [`api_openapi`]: the OpenAPI document matches the routes and validates.
+//! - [`api_run_jobs`]: a run's jobs filtered and paged, and one job's
+//!   timeline, through the API with a worker, on both engines.
 //! - [`api_rls`]: PostgreSQL Row-Level Security as the second wall.
 //! - [`api_snapshots`]: insta snapshots of API responses.
 //! - [`builtin_components`]: the embedded components behave as documented.
@@ -76,6 +78,7 @@ mod api_isolation;
 mod api_keys;
 mod api_openapi;
 mod api_rls;
+mod api_run_jobs;
 mod api_snapshots;
 mod builtin_components;
 mod cli_help;

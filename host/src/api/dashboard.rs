@@ -1,5 +1,6 @@
-//! The live dashboard: one static page (`dashboard/index.html`, `app.js`,
-//! `style.css`) compiled into the binary, so `dialplane serve` needs no files
+//! The live dashboard: one static page (`dashboard/index.html`, its scripts
+//! `app.js`, `events.js`, `runs.js`, `run.js`, `job.js`, and `style.css`)
+//! compiled into the binary, so `dialplane serve` needs no files
 //! on disk and the browser fetches nothing from the network.
 //!
 //! The page talks to the JSON API with the tenant's key in the
@@ -13,8 +14,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 const INDEX_HTML: &str = include_str!("dashboard/index.html");
-const APP_JS: &str = include_str!("dashboard/app.js");
 const STYLE_CSS: &str = include_str!("dashboard/style.css");
+
+/// The page's scripts, in load order (`defer`): `app.js` is the core (API
+/// calls, routing, login, the confirmation dialog, formats), then one file
+/// per view and the live event stream.
+const SCRIPTS: &[(&str, &str)] = &[
+    ("/dashboard/app.js", include_str!("dashboard/app.js")),
+    ("/dashboard/events.js", include_str!("dashboard/events.js")),
+    ("/dashboard/runs.js", include_str!("dashboard/runs.js")),
+    ("/dashboard/run.js", include_str!("dashboard/run.js")),
+    ("/dashboard/job.js", include_str!("dashboard/job.js")),
+];
 
 /// Only our own scripts, styles and API: an injected string can neither run
 /// script nor send the key elsewhere.
@@ -24,7 +35,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
 
 /// Path of the page.
 pub const INDEX_PATH: &str = "/";
-/// Path of the script.
+/// Path of the core script.
 pub const APP_JS_PATH: &str = "/dashboard/app.js";
 /// Path of the stylesheet.
 pub const STYLE_CSS_PATH: &str = "/dashboard/style.css";
@@ -32,19 +43,22 @@ pub const STYLE_CSS_PATH: &str = "/dashboard/style.css";
 /// Serves the page at `/` and its assets under `/dashboard/`. Public: the
 /// page holds no data; every API call it makes is authenticated.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
+    let mut r = Router::new()
         .route(
             INDEX_PATH,
             get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
         )
         .route(
-            APP_JS_PATH,
-            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
-        )
-        .route(
             STYLE_CSS_PATH,
             get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }),
-        )
+        );
+    for &(path, body) in SCRIPTS {
+        r = r.route(
+            path,
+            get(move || async move { asset("text/javascript; charset=utf-8", body) }),
+        );
+    }
+    r
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -86,7 +100,7 @@ mod tests {
     async fn serves_the_page_and_its_assets_with_types_and_csp() {
         for (path, ty, needle) in [
             ("/", "text/html", "id=\"login-form\""),
-            (APP_JS_PATH, "text/javascript", "/api/outbound/runs"),
+            (APP_JS_PATH, "text/javascript", "Authorization"),
             (STYLE_CSS_PATH, "text/css", ".bar"),
         ] {
             let res = get_path(path).await;
@@ -106,10 +120,20 @@ mod tests {
 
     #[tokio::test]
     async fn page_references_only_local_assets() {
-        for text in [INDEX_HTML, APP_JS, STYLE_CSS] {
+        for text in [INDEX_HTML, STYLE_CSS]
+            .into_iter()
+            .chain(SCRIPTS.iter().map(|s| s.1))
+        {
             assert!(!text.contains("http://") && !text.contains("https://"));
         }
-        assert!(INDEX_HTML.contains(APP_JS_PATH) && INDEX_HTML.contains(STYLE_CSS_PATH));
+        assert!(INDEX_HTML.contains(STYLE_CSS_PATH));
+        for (path, _) in SCRIPTS {
+            assert!(
+                INDEX_HTML.contains(path),
+                "{path} is not loaded by the page"
+            );
+            assert_eq!(get_path(path).await.status(), StatusCode::OK, "{path}");
+        }
     }
 
     #[tokio::test]

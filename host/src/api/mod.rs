@@ -21,7 +21,8 @@
 //!   [`audit`]: a tenant's resources, one router each.
 //! - [`retention`]: the tenant's retention setting, erasing a lead's
 //!   personal data (by id or by phone).
-//! - [`runs`]: runs, their jobs and attempts, cancel; [`run_pause`]: pause
+//! - [`runs`]: runs and cancel; [`run_jobs`]: a run's jobs (filtered, paged)
+//!   and one job's timeline; [`run_pause`]: pause
 //!   and resume; [`events`]: a run's SSE stream.
 //! - [`legacy`]: the original system's endpoints, same meaning.
 //! - [`callbacks`]: provider status callbacks (token in the path, no key).
@@ -56,6 +57,7 @@ pub mod paging;
 pub mod params;
 pub mod plugins;
 pub mod retention;
+pub mod run_jobs;
 pub mod run_pause;
 pub mod runs;
 pub mod strict;

@@ -1,14 +1,14 @@
 //! Runs: `POST /api/outbound/runs` → 201, `GET /api/outbound/runs` (paged),
-//! `GET /api/outbound/runs/{id}`, `GET /api/outbound/runs/{id}/jobs` (paged,
-//! with attempts), `POST /api/outbound/runs/{id}/cancel` (returns once no
-//! further call can start). Events (SSE) are in [`super::events`].
+//! `GET /api/outbound/runs/{id}`, `POST /api/outbound/runs/{id}/cancel`
+//! (returns once no further call can start). A run's jobs are in
+//! [`super::run_jobs`], its events (SSE) in [`super::events`].
 
 use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -20,10 +20,10 @@ use super::error::{ApiError, ApiResult, ErrorBody, KeyedErrors};
 use super::paging::{PageQuery, Paged, paged};
 use super::params::{ApiPath, ApiQuery};
 use super::strict::{object, opt_object};
-use super::views::{RunJson, parse_id, rfc3339};
+use super::views::{RunJson, parse_id};
 use crate::lifecycle::compliance::CallingWindow;
 use crate::lifecycle::settings::{CancelMode, RunSettings};
-use crate::model::{JobId, LeadId, RunId};
+use crate::model::{LeadId, RunId};
 use crate::store::platform_reads::Resource;
 use crate::store::{LeadFilter, PAGE_LIMIT_MAX, Page, RunSpec, StoreError};
 
@@ -32,7 +32,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(get_one))
-        .routes(routes!(jobs))
+        .routes(routes!(super::run_jobs::jobs))
+        .routes(routes!(super::run_jobs::job))
         .routes(routes!(cancel))
         .routes(routes!(super::events::stream))
 }
@@ -323,137 +324,6 @@ async fn get_one(
     Ok(Json(
         run_for(&s, &t, id, "GET /api/outbound/runs/{id}").await?,
     ))
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[schema(as = Attempt)]
-pub struct AttemptJson {
-    pub attempt: i64,
-    pub placed: bool,
-    pub decision: String,
-    pub placed_at: Option<String>,
-    pub outcome: Option<String>,
-    pub provider_call_id: Option<String>,
-    /// The dialer adapter version that placed the call (hot swap can change
-    /// it mid-run); null when no call was placed.
-    pub dialer_version: Option<i64>,
-    /// The compliance record: rule, time zone, local time, DNC check.
-    #[schema(value_type = Object)]
-    pub compliance: serde_json::Value,
-    /// The flow's note (and anything of its follow-up the store refused).
-    pub note: Option<String>,
-    /// The lead status this attempt's follow-up set; null when it set none.
-    pub lead_status: Option<String>,
-    /// The tags this attempt's follow-up added to the lead.
-    pub lead_tags: Vec<String>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct JobWithAttempts {
-    pub id: i64,
-    pub lead_id: i64,
-    pub lead_external_id: Option<String>,
-    pub state: String,
-    pub attempt: i64,
-    pub outcome: Option<String>,
-    pub reason: Option<String>,
-    /// The note of the job's last attempt (deferrals aside).
-    pub note: Option<String>,
-    pub attempts: Vec<AttemptJson>,
-}
-
-#[utoipa::path(
-    get,
-    path = "/api/outbound/runs/{id}/jobs",
-    operation_id = "list_run_jobs",
-    tag = "runs",
-    summary = "A run's jobs (paged), each with its last note and its attempts: outcome, compliance record, the flow's note, lead status and tags",
-    params(("id" = i64, Path, description = "The run's id", minimum = 1), PageQuery),
-    responses(
-        (status = 200, description = "A page of jobs", body = Paged<JobWithAttempts>),
-        (status = 400, description = "Bad id or paging parameter", body = ErrorBody),
-        (status = 404, description = "No such run (or another tenant's)", body = ErrorBody),
-        KeyedErrors,
-    ),
-    security(("tenantKey" = [])),
-)]
-async fn jobs(
-    State(s): State<AppState>,
-    t: TenantAuth,
-    ApiPath(id): ApiPath<String>,
-    ApiQuery(q): ApiQuery<PageQuery>,
-) -> ApiResult<Json<Paged<JobWithAttempts>>> {
-    let id = parse_id("id", &id)?;
-    let req = q.parse()?;
-    // Existence (and the security event) first: an empty page would say nothing.
-    let r = s.store.get_run(t.tenant, RunId(id)).await.map(|_| ());
-    or_not_found(
-        &s,
-        &t,
-        Resource::Run,
-        id,
-        "GET /api/outbound/runs/{id}/jobs",
-        r,
-    )
-    .await?;
-    let rows = s
-        .store
-        .list_jobs(t.tenant, RunId(id), req.store_page())
-        .await?;
-    let page = paged(req, rows, |j| j.id.0, |j| j);
-    let job_ids: Vec<JobId> = page.items.iter().map(|j| j.id).collect();
-    let (leads, attempts) = s
-        .platform
-        .job_details(t.tenant, RunId(id), &job_ids)
-        .await?;
-    let mut by_job: BTreeMap<JobId, Vec<AttemptJson>> = BTreeMap::new();
-    for a in attempts {
-        by_job.entry(a.job_id).or_default().push(AttemptJson {
-            attempt: a.attempt,
-            placed: a.placed,
-            decision: a.decision,
-            placed_at: a.placed_at.map(rfc3339),
-            outcome: a.outcome,
-            provider_call_id: a.provider_call_id,
-            dialer_version: a.dialer_version,
-            compliance: serde_json::from_str(&a.compliance).unwrap_or(serde_json::Value::Null),
-            note: a.note,
-            lead_status: a.lead_status,
-            lead_tags: a.lead_tags,
-        });
-    }
-    let items = page
-        .items
-        .into_iter()
-        .map(|j| {
-            let attempts = by_job.remove(&j.id).unwrap_or_default();
-            JobWithAttempts {
-                lead_external_id: leads.get(&j.id).cloned(),
-                note: last_note(&attempts),
-                attempts,
-                id: j.id.0,
-                lead_id: j.lead_id.0,
-                state: j.status,
-                attempt: j.attempt,
-                outcome: j.outcome,
-                reason: j.reason,
-            }
-        })
-        .collect();
-    Ok(Json(Paged {
-        items,
-        next_cursor: page.next_cursor,
-    }))
-}
-
-/// The note of the last attempt that was not a deferral (a deferral has no
-/// note, and says nothing of how the job went).
-fn last_note(attempts: &[AttemptJson]) -> Option<String> {
-    attempts
-        .iter()
-        .rev()
-        .find(|a| a.decision != "deferred")
-        .and_then(|a| a.note.clone())
 }
 
 /// The optional body of a cancel: empty, or `{"mode": ...}`.

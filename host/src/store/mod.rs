@@ -58,6 +58,8 @@
 //! - [`runs`]: [`ApiRunStore`] and [`WorkerRunStore`], the run lifecycle.
 //! - [`run_pause`]: [`ApiRunPause`] and [`WorkerRunPause`], pausing and
 //!   resuming a run.
+//! - [`job_reads`]: [`ApiJobReads`], a run's jobs filtered and paged, and one
+//!   job with its lead and attempts (the dashboard's reads).
 //! - [`platform_reads`]: [`PlatformReads`], the API's cross-tenant reads.
 //! - [`retention`]: [`RetentionStore`] (a tenant's retention, erasing a
 //!   person's data) and [`CleanerStore`] (deleting finished runs' rows).
@@ -81,6 +83,7 @@ pub mod conformance_runs;
 pub mod dialer_config;
 pub mod dnc;
 pub mod error;
+pub mod job_reads;
 pub mod kv;
 pub mod leads;
 pub mod migrate;
@@ -102,6 +105,7 @@ pub use audit::*;
 pub use dialer_config::*;
 pub use dnc::*;
 pub use error::{StoreError, redact_url};
+pub use job_reads::ApiJobReads;
 pub use kv::*;
 pub use leads::*;
 pub use migrate::MigrationReport;
@@ -151,6 +155,7 @@ pub trait ApiStore:
     + ApiRunStore
     + ApiRunPause
     + RetentionStore
+    + ApiJobReads
     + Send
     + Sync
 {
@@ -168,6 +173,7 @@ impl<T> ApiStore for T where
         + ApiRunStore
         + ApiRunPause
         + RetentionStore
+        + ApiJobReads
         + Send
         + Sync
 {

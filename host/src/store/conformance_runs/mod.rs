@@ -15,11 +15,14 @@
 //! - [`pause`]: pausing and resuming runs, across a takeover.
 //! - [`retention`]: the cleaner's batches and frozen counts, cleaners at
 //!   once, erasing a lead.
+//! - [`jobs`]: the dashboard's job reads: filters, reserved vs placed,
+//!   paging, one job's detail.
 
 pub mod calls;
 pub mod cancel;
 pub mod create;
 pub mod follow_up;
+pub mod jobs;
 pub mod leases;
 pub mod pause;
 pub mod retention;
@@ -36,6 +39,7 @@ pub use calls::*;
 pub use cancel::*;
 pub use create::*;
 pub use follow_up::*;
+pub use jobs::*;
 pub use leases::*;
 pub use pause::*;
 pub use retention::*;
@@ -67,7 +71,8 @@ macro_rules! run_store_conformance_tests {
             run_pause_survives_takeover,
             retention_cleaner_deletes_in_batches_and_keeps_counts,
             retention_cleaners_at_once_share_the_work,
-            erase_lead_wipes_personal_data_and_keeps_counts
+            erase_lead_wipes_personal_data_and_keeps_counts,
+            run_jobs_filter_by_state_outcome_lead_and_time
         );
     };
     ($open:path; $($case:ident),+ $(,)?) => {

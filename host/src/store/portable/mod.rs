@@ -11,6 +11,8 @@
 //!   events that arrive before their call is recorded.
 //! - [`dialer_config`]: [`super::DialerConfigStore`], dialer configurations
 //!   and callback tokens.
+//! - [`job_reads`]: [`super::ApiJobReads`], a run's jobs filtered and paged,
+//!   and one job with its lead and attempts (the dashboard's reads).
 //! - [`platform_reads`]: [`super::PlatformReads`], the API's cross-tenant
 //!   reads (owner lookups, `/metrics`, job details).
 //! - [`retention`]: [`super::RetentionStore`] and [`super::CleanerStore`],
@@ -33,6 +35,7 @@ pub mod audit;
 pub mod call_events;
 pub mod dialer_config;
 pub mod dnc;
+pub mod job_reads;
 pub mod kv;
 pub mod platform_reads;
 pub mod retention;
@@ -62,6 +65,7 @@ macro_rules! impl_portable_stores {
         $crate::store::portable::dialer_config::impl_dialer_config_store!($store, $engine);
         $crate::store::portable::platform_reads::impl_platform_reads!($store, $engine);
         $crate::store::portable::retention::impl_retention_store!($store, $engine);
+        $crate::store::portable::job_reads::impl_job_reads!($store, $engine);
     };
 }
 pub(crate) use impl_portable_stores;
