@@ -216,9 +216,14 @@ async fn lifecycle_events_are_logged_at_info_with_tenant_and_run() {
 
     let first = stderr_lines(w1).await;
     let heir = stderr_lines(w2).await;
+    assert_eq!(
+        events(&first, "claimed run", a, run_a).len(),
+        2,
+        "claimed, and claimed again after the resume: {first:#?}"
+    );
     assert!(
-        !events(&first, "claimed run", a, run_a).is_empty(),
-        "{first:#?}"
+        events(&first, "took over run", a, run_a).is_empty(),
+        "a resumed run is not a takeover"
     );
     assert!(!events(&first, "pause seen: no new call starts", a, run_a).is_empty());
     assert_eq!(events(&first, "run paused", a, run_a).len(), 1);

@@ -38,6 +38,22 @@ pub enum Placed {
     Abandoned,
 }
 
+/// What becomes of a job its run no longer dials: cancelled (never
+/// placed), or back to the queue with the same attempt and key (paused, or
+/// halted by a broken dialer). `None` while the run may dial.
+fn refused(ctx: &Arc<WorkerCtx>, run: &RunState, at: &JobAttempt) -> Option<Placed> {
+    if run.ctl.is_cancelled() {
+        return Some(Placed::Done(JobResult::cancelled_before_placing(
+            at.clone(),
+        )));
+    }
+    if run.ctl.halted().is_some() || run.ctl.is_paused() {
+        let now = ctx.clock.now().timestamp_millis();
+        return Some(Placed::Done(JobResult::requeue(at.clone(), now)));
+    }
+    None
+}
+
 /// Step 4 (and 5) for one marked job, fetched (with its DNC entry) at
 /// `fetched_at`.
 #[tracing::instrument(level = "info", name = "job", skip_all, fields(job = job.job_id.get(), lead = job.lead_id.get(), attempt = job.attempt + 1))]
@@ -52,6 +68,12 @@ pub async fn place_one(
     let run_id = run.claimed.lease.run.0;
     let at = JobAttempt::next_of(run.claimed.lease.run, job);
     let key = at.idempotency_key.clone();
+    // Stopped already (cancel, pause, a broken dialer): settle the job now
+    // instead of after the slot and rate waits, so a paced batch drains at
+    // once and the run ends or parks without waiting out its pace.
+    if let Some(done) = refused(ctx, run, &at) {
+        return done;
+    }
     let _slot = ctx.tenant_slots(run.claimed.tenant).acquire().await;
     ctx.rate
         .acquire(&[
@@ -73,14 +95,7 @@ pub async fn place_one(
     // The gate: cancel takes the write side, so once it is acknowledged no
     // placement can start; the lease is checked under it.
     let Some(gate) = run.ctl.dial_guard().await else {
-        if run.ctl.is_cancelled() {
-            return Placed::Done(JobResult::cancelled_before_placing(at));
-        }
-        if run.ctl.halted().is_some() || run.ctl.is_paused() {
-            // Nothing placed: back to the queue, same attempt and key.
-            return Placed::Done(JobResult::requeue(at, ctx.clock.now().timestamp_millis()));
-        }
-        return Placed::Abandoned;
+        return refused(ctx, run, &at).unwrap_or(Placed::Abandoned);
     };
     // The waits are over: judged again now, under the gate (so a cancel
     // still wins), and nothing placed if the answer is "not now".

@@ -162,12 +162,12 @@ pub async fn run_pause_of_owned_run_blocks_marking_and_parks_at_the_cursor(store
         store.request_resume(b, run_id).await.unwrap(),
         RunStatus::Queued
     );
-    let (w2, g2) = claim_as(&store, "w2", run_id).await;
-    assert!(g2 > g + 1);
-    let rest = store
-        .next_jobs(&lease(run_id, g2, &w2), FAR_FUTURE, 10)
+    let c2 = claimable(&store, run_id)
         .await
-        .unwrap();
+        .expect("claimable after resume");
+    assert!(!c2.reclaimed, "a resumed run is claimed, not taken over");
+    assert!(c2.lease.generation.0 > g + 1);
+    let rest = store.next_jobs(&c2.lease, FAR_FUTURE, 10).await.unwrap();
     assert_eq!(
         rest.iter().map(|j| j.job_id).collect::<Vec<_>>(),
         vec![jobs[2].job_id],
@@ -232,7 +232,7 @@ pub async fn run_pause_survives_takeover(store: Arc<dyn Store>) {
         "a call left dialing waits for a new owner to settle it"
     );
     let c = claimable(&store, run_id).await.expect("taken over");
-    assert!(c.pause_requested);
+    assert!(c.pause_requested && c.reclaimed);
     let l2 = c.lease.clone();
     let state = store.lease_state(&l2).await.unwrap().unwrap();
     assert!(state.pause_requested && state.pause_acked);

@@ -66,8 +66,24 @@ impl WorkerRunStore for SqliteStore {
         lease_ttl_ms: i64,
     ) -> StoreResult<Vec<ClaimedRun>> {
         let worker_id = worker.as_str();
-        // One statement in one write transaction: no other writer in between.
+        // One write transaction: no other writer in between, so the runs the
+        // first statement sees are the ones the second claims.
         let mut tx = self.write_tx().await?;
+        // Which of them another worker held (`running`): a takeover, unlike
+        // a queued run, new or resumed after a pause (both bump the generation).
+        let taken_over: std::collections::HashSet<i64> = sqlx::query_scalar(&format!(
+            "SELECT id FROM (SELECT id, status FROM runs \
+                 WHERE (status = 'queued' AND NOT pause_requested) \
+                    OR (status = 'running' AND (owner_worker IS NULL OR lock_ts IS NULL \
+                                                OR lock_ts < {NOW_MS} - lease_ttl_ms)) \
+                 ORDER BY id LIMIT $1) WHERE status = 'running'"
+        ))
+        .bind(limit as i64)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?
+        .into_iter()
+        .collect();
         let rows = sqlx::query(&format!(
             "UPDATE runs SET status = 'running', owner_worker = $1, \
                  lease_generation = lease_generation + 1, lease_ttl_ms = $3, lock_ts = {NOW_MS}, \
@@ -102,9 +118,7 @@ impl WorkerRunStore for SqliteStore {
                         worker: worker.clone(),
                     },
                     tenant: r.get("business_id"),
-                    // Generation 1 is the first claim; anything later took
-                    // the run over from an earlier owner.
-                    reclaimed: generation > 1,
+                    reclaimed: taken_over.contains(&r.get::<i64, _>("id")),
                     flow_plugin_id: r.get("flow_plugin_id"),
                     dialer: r.get("dialer"),
                     settings: serde_json::from_str(&settings)
