@@ -590,6 +590,27 @@ pub(crate) fn counts_from_rows(rows: Vec<(String, Option<String>, i64)>) -> JobC
     c
 }
 
+/// A run's live job counts (`run_job_counts`, kept by the jobs triggers of
+/// migration 0011); the caller has checked the run is the tenant's.
+pub(crate) const RUN_JOB_COUNTS_SQL: &str =
+    "SELECT status, outcome, n FROM run_job_counts WHERE run_id = $1 AND n <> 0";
+
+/// `run_job_counts` rows → counts. A status `''` (or outcome `''`) row
+/// counts only by outcome (or only by status): the frozen maps of runs the
+/// cleaner purged before 0011 were backfilled that way.
+pub(crate) fn counts_from_counters(rows: Vec<(String, String, i64)>) -> JobCounts {
+    let mut c = JobCounts::default();
+    for (status, outcome, n) in rows {
+        if !status.is_empty() {
+            *c.by_status.entry(status).or_default() += n;
+        }
+        if !outcome.is_empty() {
+            *c.by_outcome.entry(outcome).or_default() += n;
+        }
+    }
+    c
+}
+
 /// A lead's `attributes` JSON object → ordered string pairs (non-string
 /// values are passed as their JSON text).
 pub(crate) fn attributes_from_json(json: &str) -> crate::runtime::Properties {
