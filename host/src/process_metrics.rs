@@ -139,11 +139,7 @@ impl Metrics {
                 version: BUILD_VERSION.into(),
             })
             .set(1);
-        registry.register(
-            "dialplane_build_info",
-            "The running build (value 1).",
-            build,
-        );
+        registry.register("dialplane_build_info", "The running build (value 1)", build);
         let start: Gauge<f64, AtomicU64> = Gauge::default();
         start.set(
             SystemTime::now()
@@ -153,83 +149,83 @@ impl Metrics {
         );
         registry.register(
             "dialplane_process_start_time_seconds",
-            "When this process started (Unix time).",
+            "When this process started (Unix time)",
             start,
         );
         // Counter names get `_total` from the encoder.
         registry.register(
             "dialplane_plugin_errors",
-            "Plugin failures seen by this process, by cause.",
+            "Plugin failures seen by this process, by cause",
             m.plugin_errors.clone(),
         );
         registry.register(
             "dialplane_callbacks",
-            "Provider callbacks received by this process, by result.",
+            "Provider callbacks received by this process, by result",
             m.callbacks.clone(),
         );
         registry.register(
             "dialplane_security_events",
-            "Security events: cross-tenant accesses and unauthenticated callbacks refused.",
+            "Security events: cross-tenant accesses and unauthenticated callbacks refused",
             m.security_events.clone(),
         );
         registry.register(
             "dialplane_cancel_latency_seconds",
-            "Cancel request until no call can start.",
+            "Cancel request until no call can start",
             m.cancel_latency.clone(),
         );
         registry.register(
             "dialplane_claim_latency_seconds",
-            "Time to claim a run.",
+            "Time to claim a run",
             m.claim_latency.clone(),
         );
         registry.register(
             "dialplane_calls",
-            "Calls whose results this process's workers committed, by outcome and dialer.",
+            "Calls whose results this process's workers committed, by outcome and dialer",
             m.calls.clone(),
         );
         registry.register(
             "dialplane_retries",
-            "Placed calls whose job was queued again for another attempt.",
+            "Placed calls whose job was queued again for another attempt",
             m.retries.clone(),
         );
         registry.register(
             "dialplane_plugin_call_duration_seconds",
-            "Calls into plugins by this process, by export.",
+            "Calls into plugins by this process, by export",
             m.plugin_calls.clone(),
         );
         registry.register(
             "dialplane_plugin_compile_duration_seconds",
-            "Components this process compiled (cache misses).",
+            "Components this process compiled (cache misses)",
             m.plugin_compile.clone(),
         );
         registry.register(
             "dialplane_compliance_decisions",
-            "Compliance verdicts of this process's workers, by stage, rule and verdict.",
+            "Compliance verdicts of this process's workers, by stage, rule and verdict",
             m.compliance.clone(),
         );
         registry.register(
             "dialplane_heartbeats",
-            "Heartbeats this process's workers sent.",
+            "Heartbeats this process's workers sent",
             m.heartbeats.clone(),
         );
         registry.register(
             "dialplane_leases_lost",
-            "Runs whose lease this process's workers lost.",
+            "Runs whose lease this process's workers lost",
             m.leases_lost.clone(),
         );
         registry.register(
             "dialplane_takeovers",
-            "Runs this process's workers took over from an expired owner.",
+            "Runs this process's workers took over from an expired owner",
             m.takeovers.clone(),
         );
         registry.register(
             "dialplane_http_requests",
-            "HTTP requests served, by route template, method and status.",
+            "HTTP requests served, by route template, method and status",
             m.http_requests.clone(),
         );
         registry.register(
             "dialplane_http_request_duration_seconds",
-            "HTTP request latency, by route template and method.",
+            "HTTP request latency, by route template and method",
             m.http_latency.clone(),
         );
         Metrics { registry, ..m }

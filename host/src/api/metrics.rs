@@ -82,14 +82,14 @@ async fn fleet_metrics(State(s): State<AppState>) -> ApiResult<impl IntoResponse
         runs.get_or_create(&vec![("state".into(), state.into())])
             .set(v);
     }
-    registry.register("dialplane_runs", "Runs, by state (fleet-wide).", runs);
+    registry.register("dialplane_runs", "Runs, by state (fleet-wide)", runs);
     let jobs: Family<Vec<(String, String)>, Gauge> = Family::default();
     for status in JobStatus::ALL.iter().map(|s| s.as_str()) {
         let v = agg.jobs_by_status.get(status).copied().unwrap_or(0);
         jobs.get_or_create(&vec![("state".into(), status.into())])
             .set(v);
     }
-    registry.register("dialplane_jobs", "Jobs, by state (fleet-wide).", jobs);
+    registry.register("dialplane_jobs", "Jobs, by state (fleet-wide)", jobs);
     let outcomes: Family<Vec<(String, String)>, Gauge> = Family::default();
     for (outcome, v) in &agg.jobs_by_outcome {
         outcomes
@@ -98,14 +98,14 @@ async fn fleet_metrics(State(s): State<AppState>) -> ApiResult<impl IntoResponse
     }
     registry.register(
         "dialplane_job_outcomes",
-        "Jobs, by their last call's outcome (fleet-wide).",
+        "Jobs, by their last call's outcome (fleet-wide)",
         outcomes,
     );
     let in_flight: Gauge = Gauge::default();
     in_flight.set(agg.jobs_by_status.get("dialing").copied().unwrap_or(0));
     registry.register(
         "dialplane_calls_in_flight",
-        "Calls in flight: jobs dialing (fleet-wide).",
+        "Calls in flight: jobs dialing (fleet-wide)",
         in_flight,
     );
     let mut out = String::new();
