@@ -59,6 +59,12 @@ struct ComplianceDecision {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Pool {
+    /// `api`: the API's tenant-scoped store.
+    pool: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Build {
     version: String,
 }
@@ -104,6 +110,9 @@ pub struct Metrics {
     takeovers: Counter,
     http_requests: Family<HttpRequest, Counter>,
     http_latency: HistogramFamily<HttpRoute>,
+    pool_connections: Family<Pool, Gauge>,
+    pool_idle: Family<Pool, Gauge>,
+    pool_max: Family<Pool, Gauge>,
 }
 
 impl Default for Metrics {
@@ -132,6 +141,9 @@ impl Metrics {
             takeovers: Counter::default(),
             http_requests: Family::default(),
             http_latency: Family::new_with_constructor(latency_histogram),
+            pool_connections: Family::default(),
+            pool_idle: Family::default(),
+            pool_max: Family::default(),
         };
         let build: Family<Build, Gauge> = Family::default();
         build
@@ -228,7 +240,34 @@ impl Metrics {
             "HTTP request latency, by route template and method",
             m.http_latency.clone(),
         );
+        registry.register(
+            "dialplane_db_pool_connections",
+            "Open database connections of this process's pool, read at scrape",
+            m.pool_connections.clone(),
+        );
+        registry.register(
+            "dialplane_db_pool_idle",
+            "Idle database connections of this process's pool, read at scrape",
+            m.pool_idle.clone(),
+        );
+        registry.register(
+            "dialplane_db_pool_max",
+            "The pool's connection limit",
+            m.pool_max.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Records `pool`'s occupancy (called when scraped).
+    pub fn set_pool(&self, pool: &str, status: crate::store::PoolStatus) {
+        let label = Pool { pool: pool.into() };
+        self.pool_connections
+            .get_or_create(&label)
+            .set(i64::from(status.size));
+        self.pool_idle.get_or_create(&label).set(status.idle as i64);
+        self.pool_max
+            .get_or_create(&label)
+            .set(i64::from(status.max));
     }
 
     /// OpenMetrics text of every family.

@@ -82,6 +82,13 @@ async fn families_after_a_small_run(mut api: Api) {
         "{m}"
     );
     assert!(value(&m, "dialplane_heartbeats_total", "") >= 1.0, "{m}");
+    let pool_max = value(&m, "dialplane_db_pool_max", "pool=\"api\"");
+    assert!(pool_max >= 1.0, "{m}");
+    assert!(value(&m, "dialplane_db_pool_connections", "pool=\"api\"") <= pool_max);
+    assert!(
+        value(&m, "dialplane_db_pool_idle", "pool=\"api\"")
+            <= value(&m, "dialplane_db_pool_connections", "pool=\"api\"")
+    );
     assert_eq!(value(&m, "dialplane_leases_lost_total", ""), 0.0, "{m}");
     assert_eq!(value(&m, "dialplane_takeovers_total", ""), 0.0, "{m}");
 
