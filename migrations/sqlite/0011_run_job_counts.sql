@@ -11,15 +11,18 @@ CREATE TABLE IF NOT EXISTS run_job_counts (
     business_id INTEGER NOT NULL,
     status      TEXT NOT NULL,
     outcome     TEXT NOT NULL DEFAULT '',
+    -- PostgreSQL spreads a pair over slots for concurrent writers; SQLite
+    -- has one writer: always 0.
+    slot        INTEGER NOT NULL DEFAULT 0,
     n           INTEGER NOT NULL,
-    PRIMARY KEY (run_id, status, outcome)
+    PRIMARY KEY (run_id, status, outcome, slot)
 );
 
 CREATE TRIGGER IF NOT EXISTS jobs_count_insert AFTER INSERT ON jobs
 BEGIN
     INSERT INTO run_job_counts (run_id, business_id, status, outcome, n)
     VALUES (NEW.run_id, NEW.business_id, NEW.status, COALESCE(NEW.outcome, ''), 1)
-    ON CONFLICT (run_id, status, outcome) DO UPDATE SET n = n + 1;
+    ON CONFLICT (run_id, status, outcome, slot) DO UPDATE SET n = n + 1;
 END;
 
 CREATE TRIGGER IF NOT EXISTS jobs_count_update AFTER UPDATE OF status, outcome ON jobs
@@ -29,7 +32,7 @@ BEGIN
     WHERE run_id = OLD.run_id AND status = OLD.status AND outcome = COALESCE(OLD.outcome, '');
     INSERT INTO run_job_counts (run_id, business_id, status, outcome, n)
     VALUES (NEW.run_id, NEW.business_id, NEW.status, COALESCE(NEW.outcome, ''), 1)
-    ON CONFLICT (run_id, status, outcome) DO UPDATE SET n = n + 1;
+    ON CONFLICT (run_id, status, outcome, slot) DO UPDATE SET n = n + 1;
 END;
 
 -- Backfill: live jobs, then runs whose jobs the cleaner already purged (their

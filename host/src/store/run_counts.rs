@@ -19,8 +19,8 @@ pub(crate) fn counts_from_rows(rows: Vec<(String, Option<String>, i64)>) -> JobC
 
 /// A run's live job counts (`run_job_counts`, kept by the jobs triggers of
 /// migration 0011); the caller has checked the run is the tenant's.
-pub(crate) const RUN_JOB_COUNTS_SQL: &str =
-    "SELECT status, outcome, n FROM run_job_counts WHERE run_id = $1 AND n <> 0";
+pub(crate) const RUN_JOB_COUNTS_SQL: &str = "SELECT status, outcome, CAST(SUM(n) AS BIGINT) FROM run_job_counts WHERE run_id = $1 \
+     GROUP BY status, outcome HAVING SUM(n) <> 0";
 
 /// `run_job_counts` rows → counts. A status `''` (or outcome `''`) row
 /// counts only by outcome (or only by status): the frozen maps of runs the
