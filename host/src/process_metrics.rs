@@ -1,91 +1,361 @@
-//! This process's counters and histograms, shared by the API and the
-//! workers it hosts (`dialplane serve` hands one [`Metrics`] to both), and
-//! rendered by `/metrics` ([`crate::api::metrics`]).
-//!
-//! Atomics and std Mutexes, not tokio's: nothing awaits while one is held.
+//! This process's metrics (per node: each counts only what it did, so
+//! `sum()` across replicas is right), shared by the API and the workers it
+//! hosts (`dialplane serve` hands one [`Metrics`] to both), kept in one
+//! `prometheus-client` [`Registry`] and rendered by `/metrics`
+//! ([`crate::api::metrics`]). Fleet-wide gauges (runs, jobs, calls in
+//! flight) are not here: they come from the database at `/metrics/fleet`.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Histogram bucket bounds (seconds).
-const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
-#[derive(Debug, Default)]
-pub struct Histogram {
-    counts: [AtomicU64; 10],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
+/// Latency buckets (seconds) of the cancel, claim and HTTP histograms.
+pub const LATENCY_BUCKETS: [f64; 10] =
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+
+/// Compile-time buckets (seconds): a component compiles in 0.1 s to tens
+/// of seconds.
+pub const COMPILE_BUCKETS: [f64; 8] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0];
+
+/// The build's version (`dialplane_build_info{version}`).
+pub const BUILD_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Cause {
+    cause: String,
 }
 
-impl Histogram {
-    pub fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if secs <= *b {
-                self.counts[i].fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros
-            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
-    }
-
-    /// Appends the Prometheus text of this histogram.
-    pub fn write(&self, out: &mut String, name: &str, help: &str) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        for (i, b) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{le=\"{b}\"}} {}",
-                self.counts[i].load(Ordering::Relaxed)
-            );
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(
-            out,
-            "{name}_sum {}",
-            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(out, "{name}_count {count}");
-    }
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallbackResult {
+    result: String,
 }
 
-/// This process's counters.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallOutcome {
+    outcome: String,
+    /// The run's dialer adapter (platform-installed names: bounded).
+    dialer: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginCall {
+    /// The export called: `plan`, `on-result`, `place-call`, …
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ComplianceDecision {
+    /// `plan` (before the flow's request is dialed) or `placement` (the
+    /// rules once more just before the call).
+    stage: String,
+    rule: String,
+    verdict: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Pool {
+    /// `api`: the API's tenant-scoped store.
+    pool: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Build {
+    version: String,
+}
+
+/// An HTTP request's labels: the matched route template (never the raw
+/// path), the method and the status code — bounded sets.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpRequest {
+    route: String,
+    method: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpRoute {
+    route: String,
+    method: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+/// This process's counters and histograms, in one registry.
+#[derive(Debug)]
 pub struct Metrics {
-    pub plugin_errors: Mutex<BTreeMap<String, u64>>,
-    pub callbacks: Mutex<BTreeMap<String, u64>>,
-    pub security_events: AtomicU64,
-    pub cancel_latency: Histogram,
+    registry: Registry,
+    plugin_errors: Family<Cause, Counter>,
+    callbacks: Family<CallbackResult, Counter>,
+    security_events: Counter,
+    cancel_latency: Histogram,
     /// Round trip of a claim that took at least one run.
-    pub claim_latency: Histogram,
+    claim_latency: Histogram,
+    calls: Family<CallOutcome, Counter>,
+    retries: Counter,
+    plugin_calls: HistogramFamily<PluginCall>,
+    plugin_compile: Histogram,
+    compliance: Family<ComplianceDecision, Counter>,
+    heartbeats: Counter,
+    leases_lost: Counter,
+    takeovers: Counter,
+    http_requests: Family<HttpRequest, Counter>,
+    http_latency: HistogramFamily<HttpRoute>,
+    pool_connections: Family<Pool, Gauge>,
+    pool_idle: Family<Pool, Gauge>,
+    pool_max: Family<Pool, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let m = Metrics {
+            registry: Registry::default(),
+            plugin_errors: Family::default(),
+            callbacks: Family::default(),
+            security_events: Counter::default(),
+            cancel_latency: latency_histogram(),
+            claim_latency: latency_histogram(),
+            calls: Family::default(),
+            retries: Counter::default(),
+            plugin_calls: Family::new_with_constructor(latency_histogram),
+            plugin_compile: Histogram::new(COMPILE_BUCKETS),
+            compliance: Family::default(),
+            heartbeats: Counter::default(),
+            leases_lost: Counter::default(),
+            takeovers: Counter::default(),
+            http_requests: Family::default(),
+            http_latency: Family::new_with_constructor(latency_histogram),
+            pool_connections: Family::default(),
+            pool_idle: Family::default(),
+            pool_max: Family::default(),
+        };
+        let build: Family<Build, Gauge> = Family::default();
+        build
+            .get_or_create(&Build {
+                version: BUILD_VERSION.into(),
+            })
+            .set(1);
+        registry.register("dialplane_build_info", "The running build (value 1)", build);
+        let start: Gauge<f64, AtomicU64> = Gauge::default();
+        start.set(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs_f64(),
+        );
+        registry.register(
+            "dialplane_process_start_time_seconds",
+            "When this process started (Unix time)",
+            start,
+        );
+        // Counter names get `_total` from the encoder.
+        registry.register(
+            "dialplane_plugin_errors",
+            "Plugin failures seen by this process, by cause",
+            m.plugin_errors.clone(),
+        );
+        registry.register(
+            "dialplane_callbacks",
+            "Provider callbacks received by this process, by result",
+            m.callbacks.clone(),
+        );
+        registry.register(
+            "dialplane_security_events",
+            "Security events: cross-tenant accesses and unauthenticated callbacks refused",
+            m.security_events.clone(),
+        );
+        registry.register(
+            "dialplane_cancel_latency_seconds",
+            "Cancel request until no call can start",
+            m.cancel_latency.clone(),
+        );
+        registry.register(
+            "dialplane_claim_latency_seconds",
+            "Time to claim a run",
+            m.claim_latency.clone(),
+        );
+        registry.register(
+            "dialplane_calls",
+            "Calls whose results this process's workers committed, by outcome and dialer",
+            m.calls.clone(),
+        );
+        registry.register(
+            "dialplane_retries",
+            "Placed calls whose job was queued again for another attempt",
+            m.retries.clone(),
+        );
+        registry.register(
+            "dialplane_plugin_call_duration_seconds",
+            "Calls into plugins by this process, by export",
+            m.plugin_calls.clone(),
+        );
+        registry.register(
+            "dialplane_plugin_compile_duration_seconds",
+            "Components this process compiled (cache misses)",
+            m.plugin_compile.clone(),
+        );
+        registry.register(
+            "dialplane_compliance_decisions",
+            "Compliance verdicts of this process's workers, by stage, rule and verdict",
+            m.compliance.clone(),
+        );
+        registry.register(
+            "dialplane_heartbeats",
+            "Heartbeats this process's workers sent",
+            m.heartbeats.clone(),
+        );
+        registry.register(
+            "dialplane_leases_lost",
+            "Runs whose lease this process's workers lost",
+            m.leases_lost.clone(),
+        );
+        registry.register(
+            "dialplane_takeovers",
+            "Runs this process's workers took over from an expired owner",
+            m.takeovers.clone(),
+        );
+        registry.register(
+            "dialplane_http_requests",
+            "HTTP requests served, by route template, method and status",
+            m.http_requests.clone(),
+        );
+        registry.register(
+            "dialplane_http_request_duration_seconds",
+            "HTTP request latency, by route template and method",
+            m.http_latency.clone(),
+        );
+        registry.register(
+            "dialplane_db_pool_connections",
+            "Open database connections of this process's pool, read at scrape",
+            m.pool_connections.clone(),
+        );
+        registry.register(
+            "dialplane_db_pool_idle",
+            "Idle database connections of this process's pool, read at scrape",
+            m.pool_idle.clone(),
+        );
+        registry.register(
+            "dialplane_db_pool_max",
+            "The pool's connection limit",
+            m.pool_max.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// Records `pool`'s occupancy (called when scraped).
+    pub fn set_pool(&self, pool: &str, status: crate::store::PoolStatus) {
+        let label = Pool { pool: pool.into() };
+        self.pool_connections
+            .get_or_create(&label)
+            .set(i64::from(status.size));
+        self.pool_idle.get_or_create(&label).set(status.idle as i64);
+        self.pool_max
+            .get_or_create(&label)
+            .set(i64::from(status.max));
+    }
+
+    /// OpenMetrics text of every family.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
     pub fn plugin_error(&self, cause: &str) {
-        *self
-            .plugin_errors
-            .lock()
-            .unwrap()
-            .entry(cause.to_string())
-            .or_default() += 1;
+        self.plugin_errors
+            .get_or_create(&Cause {
+                cause: cause.into(),
+            })
+            .inc();
     }
     pub fn callback(&self, result: &str) {
-        *self
-            .callbacks
-            .lock()
-            .unwrap()
-            .entry(result.to_string())
-            .or_default() += 1;
+        self.callbacks
+            .get_or_create(&CallbackResult {
+                result: result.into(),
+            })
+            .inc();
+    }
+    pub fn security_event(&self) {
+        self.security_events.inc();
     }
     pub fn observe_cancel(&self, d: Duration) {
-        self.cancel_latency.observe(d);
+        self.cancel_latency.observe(d.as_secs_f64());
     }
     pub fn observe_claim(&self, d: Duration) {
-        self.claim_latency.observe(d);
+        self.claim_latency.observe(d.as_secs_f64());
+    }
+    /// A committed call result (`outcome`: [`crate::runtime::Outcome::label`]).
+    pub fn call(&self, outcome: &str, dialer: &str) {
+        self.calls
+            .get_or_create(&CallOutcome {
+                outcome: outcome.into(),
+                dialer: dialer.into(),
+            })
+            .inc();
+    }
+    /// One call into a plugin's export `kind`, however it ended.
+    pub fn plugin_call(&self, kind: &str, took: Duration) {
+        self.plugin_calls
+            .get_or_create(&PluginCall { kind: kind.into() })
+            .observe(took.as_secs_f64());
+    }
+    /// One component compiled (not loaded from a cache).
+    pub fn plugin_compiled(&self, took: Duration) {
+        self.plugin_compile.observe(took.as_secs_f64());
+    }
+    pub fn retry(&self) {
+        self.retries.inc();
+    }
+    pub fn compliance_decision(&self, stage: &str, rule: &str, verdict: &str) {
+        self.compliance
+            .get_or_create(&ComplianceDecision {
+                stage: stage.into(),
+                rule: rule.into(),
+                verdict: verdict.into(),
+            })
+            .inc();
+    }
+    pub fn heartbeat(&self) {
+        self.heartbeats.inc();
+    }
+    pub fn lease_lost(&self) {
+        self.leases_lost.inc();
+    }
+    pub fn takeover(&self) {
+        self.takeovers.inc();
+    }
+    /// One served request; `route` is the matched template (`unmatched`
+    /// when none matched).
+    pub fn http_request(&self, route: &str, method: &str, status: u16, took: Duration) {
+        self.http_requests
+            .get_or_create(&HttpRequest {
+                route: route.into(),
+                method: method.into(),
+                status: status.to_string(),
+            })
+            .inc();
+        self.http_latency
+            .get_or_create(&HttpRoute {
+                route: route.into(),
+                method: method.into(),
+            })
+            .observe(took.as_secs_f64());
     }
 }

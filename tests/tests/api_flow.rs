@@ -251,9 +251,25 @@ async fn run_completes_with_jobs_attempts_events_and_metrics() {
         "{actions:?}"
     );
 
+    let fleet = api.fleet_metrics().await;
+    assert!(
+        fleet.contains("dialplane_runs{state=\"completed\"} 1"),
+        "{fleet}"
+    );
+    assert!(fleet.contains("dialplane_job_outcomes{outcome="), "{fleet}");
+    assert!(fleet.contains("dialplane_calls_in_flight 0"), "{fleet}");
     let m = api.metrics().await;
-    assert!(m.contains("dialplane_runs{state=\"completed\"} 1"), "{m}");
     assert!(m.contains("dialplane_calls_total{outcome="), "{m}");
+    assert!(m.contains("dialplane_build_info{version="), "{m}");
+    assert!(metric(&m, "dialplane_heartbeats_total") >= 1.0, "{m}");
+    assert!(
+        m.contains("dialplane_http_requests_total{route=\"/api/outbound/runs/{id}\",method=\"GET\",status=\"200\"}"),
+        "requests are counted by route template: {m}"
+    );
+    assert!(
+        !m.contains("dialplane_runs{"),
+        "fleet gauges are not per node: {m}"
+    );
     assert!(m.contains("dialplane_cancel_latency_seconds_count"), "{m}");
     assert!(
         metric(&m, "dialplane_claim_latency_seconds_count") >= 1.0,

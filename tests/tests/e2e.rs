@@ -93,6 +93,7 @@ mod lifecycle_logs;
 mod lifecycle_processes;
 mod lifecycle_store;
 mod lifecycle_worker;
+mod metrics;
 mod migrations;
 mod openapi_client;
 mod pg_harness_urls;

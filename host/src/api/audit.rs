@@ -208,9 +208,7 @@ async fn append_security_event(
     action: &str,
     detail: serde_json::Value,
 ) -> ApiResult<()> {
-    s.metrics
-        .security_events
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    s.metrics.security_event();
     scoped(DbScope::Platform, async {
         for log in [Some(owner), None] {
             s.store

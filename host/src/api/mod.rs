@@ -142,11 +142,14 @@ impl AppState {
     ) -> anyhow::Result<AppState> {
         let store = crate::store::tenant_scope::connect_api(url).await?;
         let platform = connect_platform_reads(url).await?;
+        let metrics = Arc::new(metrics::Metrics::default());
+        let observed = Arc::clone(&metrics);
+        plugins.observe_compiles(Box::new(move |took| observed.plugin_compiled(took)));
         Ok(AppState {
             store,
             platform,
             plugins,
-            metrics: Arc::new(metrics::Metrics::default()),
+            metrics,
             config: Arc::new(config),
             flow_names: Arc::default(),
             adapters: Arc::default(),
@@ -218,6 +221,10 @@ pub fn router(state: AppState) -> Router {
             state.config.body_limit.max(state.config.plugin_body_limit),
         ))
         .layer(axum::middleware::from_fn(params::error_shape))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track_http,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -4,7 +4,8 @@
 //! run and a callback token, then drives two endpoints in turn with
 //! [`CONNECTIONS`] keep-alive HTTP/1.1 connections for `--secs` each:
 //!
-//! - `GET /api/outbound/runs/{id}` (auth, RLS scope, run + counts + flow);
+//! - `GET /api/outbound/runs/{id}` (auth, RLS scope, run + counts + flow)
+//!   of a run of `--run-jobs` jobs ([`RUN_JOBS_DEFAULT`]);
 //! - `POST /api/callbacks/{token}` (token lookup, the sim-dialer's
 //!   `parse-callback` in a fresh wasm instance, the call state machine —
 //!   for a provider call id no attempt has, i.e. the full lookup path);
@@ -31,6 +32,11 @@ use crate::store::{LeadInput, RunSpec};
 
 /// Concurrent connections, as the issue asks.
 pub const CONNECTIONS: usize = 64;
+/// Jobs in the run `GET /api/outbound/runs/{id}` reads (its counts must
+/// not cost more with more jobs).
+pub const RUN_JOBS_DEFAULT: usize = 100_000;
+/// Leads upserted per store call while building the run.
+const LEAD_CHUNK: usize = 5_000;
 /// A run id no tenant has (the timing-tell pair's "nonexistent" side).
 const MISSING_RUN_ID: i64 = 999_999_999;
 
@@ -44,6 +50,9 @@ pub struct ApiBenchArgs {
     /// Seconds of load per endpoint.
     #[arg(long, default_value_t = 5)]
     pub secs: u64,
+    /// Jobs in the run the GET reads.
+    #[arg(long, default_value_t = RUN_JOBS_DEFAULT)]
+    pub run_jobs: usize,
     /// Print one JSON object (otherwise a short table).
     #[arg(long)]
     pub json: bool,
@@ -172,22 +181,23 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
     .await?;
     db.activate_plugin_version(PluginKind::Flow, Some(bid), "default-flow", 1)
         .await?;
-    let leads: Vec<LeadInput> = (0..100)
-        .map(|i| LeadInput {
-            external_id: format!("L-{i}"),
-            phone: format!("+1415555{i:04}"),
-            timezone: Some("America/New_York".into()),
-            ..LeadInput::default()
-        })
-        .collect();
-    let ids: Vec<LeadId> = db
-        .upsert_leads(bid, &leads)
-        .await?
-        .into_iter()
-        .map(|r| match r? {
-            crate::store::LeadUpsert::Created(id) | crate::store::LeadUpsert::Updated(id) => Ok(id),
-        })
-        .collect::<Result<_, crate::store::StoreError>>()?;
+    let mut ids: Vec<LeadId> = Vec::with_capacity(a.run_jobs);
+    for chunk_start in (0..a.run_jobs.max(1)).step_by(LEAD_CHUNK) {
+        let leads: Vec<LeadInput> = (chunk_start
+            ..(chunk_start + LEAD_CHUNK).min(a.run_jobs.max(1)))
+            .map(|i| LeadInput {
+                external_id: format!("L-{i}"),
+                phone: format!("+1415{i:07}"),
+                timezone: Some("America/New_York".into()),
+                ..LeadInput::default()
+            })
+            .collect();
+        for r in db.upsert_leads(bid, &leads).await? {
+            ids.push(match r? {
+                crate::store::LeadUpsert::Created(id) | crate::store::LeadUpsert::Updated(id) => id,
+            });
+        }
+    }
     let run_id = db
         .create_run(
             bid,
@@ -265,6 +275,7 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
         "bench": "api",
         "engine": engine,
         "connections": CONNECTIONS,
+        "run_jobs": a.run_jobs.max(1),
         "secs_per_endpoint": a.secs,
         "get_run": {"requests": get.requests, "errors": get.errors, "rps": get.rps.round(), "p50_us": get.p50_us, "p99_us": get.p99_us},
         "callback": {"requests": cb.requests, "errors": cb.errors, "rps": cb.rps.round(), "p50_us": cb.p50_us, "p99_us": cb.p99_us},

@@ -75,6 +75,9 @@ pub async fn claim(ctx: &Arc<WorkerCtx>, limit: u32) -> anyhow::Result<(Instant,
             tracing::warn!(worker = %ctx.cfg.worker_id, "fleet load unavailable: {e:#}");
         }
         for r in &claimed {
+            if r.reclaimed {
+                ctx.process_metrics.takeover();
+            }
             tracing::info!(
                 worker = %ctx.cfg.worker_id,
                 tenant = r.tenant.0,

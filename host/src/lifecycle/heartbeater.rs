@@ -35,9 +35,14 @@ pub async fn run_once(ctx: &Arc<WorkerCtx>) -> anyhow::Result<()> {
                 ctl.apply(l, &*ctx.store).await;
                 ctl.lease.renewed(sent);
             }
-            _ => ctl.lease_lost(),
+            _ => {
+                if ctl.lose_lease() {
+                    ctx.process_metrics.lease_lost();
+                }
+            }
         }
     }
+    ctx.process_metrics.heartbeat();
     // Worker-level: only "when did we last heartbeat" (for beat_if_older).
     ctx.lease.renewed(sent);
     // Limits are fleet-wide: re-take this worker's share. A failure keeps

@@ -56,8 +56,17 @@ impl Uncommitted {
         self.failed
     }
 
-    /// The results were committed: record claim-to-finish latency.
-    fn committed(&mut self, ctx: &WorkerCtx) {
+    /// The results were committed: count the calls (by outcome and the
+    /// run's dialer) and retries, and record claim-to-finish latency.
+    fn committed(&mut self, ctx: &WorkerCtx, dialer: &str) {
+        for r in self.results.iter().filter(|r| r.placed_at.is_some()) {
+            let outcome = r.report.as_ref().map(|c| c.outcome.label());
+            ctx.process_metrics
+                .call(outcome.as_deref().unwrap_or("unknown"), dialer);
+            if matches!(r.next, crate::store::JobNext::Requeue { .. }) {
+                ctx.process_metrics.retry();
+            }
+        }
         self.results.clear();
         self.failed = false;
         for (claimed_at, n) in self.batches.drain(..) {
@@ -110,7 +119,7 @@ pub async fn flush(
             return Err(e);
         }
     }
-    pending.committed(ctx);
+    pending.committed(ctx, &run.claimed.dialer);
     Ok(())
 }
 

@@ -151,7 +151,13 @@ impl RunControl {
     }
 
     pub fn lease_lost(&self) {
-        if !self.lost.swap(true, Ordering::SeqCst) {
+        self.lose_lease();
+    }
+
+    /// [`Self::lease_lost`], true the first time (logged and counted once).
+    pub fn lose_lease(&self) -> bool {
+        let first = !self.lost.swap(true, Ordering::SeqCst);
+        if first {
             tracing::info!(
                 tenant = self.tenant.0,
                 run_id = self.claim.run.0,
@@ -160,6 +166,7 @@ impl RunControl {
             );
         }
         self.wake.notify_waiters();
+        first
     }
 
     pub fn is_lost(&self) -> bool {

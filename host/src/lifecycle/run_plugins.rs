@@ -229,7 +229,11 @@ impl RunPlugins {
     #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.flow.meta.name, version = self.flow.meta.version))]
     pub async fn plan(&self, ctx: &RunContext, lead: &Lead) -> Result<Decision, PluginError> {
         let mut f = self.counted(self.take_flow().await)?;
+        let started = std::time::Instant::now();
         let r = f.plan(ctx, lead).await;
+        self.ctx
+            .process_metrics
+            .plugin_call("plan", started.elapsed());
         if r.is_ok() {
             self.put_flow(f);
         }
@@ -244,7 +248,11 @@ impl RunPlugins {
         report: &CallReport,
     ) -> Result<FollowUp, PluginError> {
         let mut f = self.counted(self.take_flow().await)?;
+        let started = std::time::Instant::now();
         let r = f.on_result(ctx, lead, report).await;
+        self.ctx
+            .process_metrics
+            .plugin_call("on-result", started.elapsed());
         if r.is_ok() {
             self.put_flow(f);
         }
@@ -264,7 +272,11 @@ impl RunPlugins {
         };
         let version = slot.active.version;
         tracing::Span::current().record("version", version);
+        let started = std::time::Instant::now();
         let r = d.place_call(&self.dialer_config, req).await;
+        self.ctx
+            .process_metrics
+            .plugin_call("place-call", started.elapsed());
         if r.is_ok() {
             Self::put_dialer(&slot, d);
         }
@@ -278,7 +290,11 @@ impl RunPlugins {
     #[tracing::instrument(level = "info", name = "plugin", skip_all, fields(plugin = %self.dialer_name))]
     pub async fn dialer_config_problem(&self) -> Option<String> {
         let (slot, mut d) = self.counted(self.take_dialer().await).ok()?;
+        let started = std::time::Instant::now();
         let r = d.validate_config(&self.dialer_config).await;
+        self.ctx
+            .process_metrics
+            .plugin_call("validate-config", started.elapsed());
         if r.is_ok() {
             Self::put_dialer(&slot, d);
         }
@@ -297,7 +313,11 @@ impl RunPlugins {
         provider_call_id: &str,
     ) -> Result<Result<(), DialError>, PluginError> {
         let (slot, mut d) = self.counted(self.take_dialer().await)?;
+        let started = std::time::Instant::now();
         let r = d.hangup(&self.dialer_config, provider_call_id).await;
+        self.ctx
+            .process_metrics
+            .plugin_call("hangup", started.elapsed());
         if r.is_ok() {
             Self::put_dialer(&slot, d);
         }
@@ -310,7 +330,11 @@ impl RunPlugins {
         idempotency_key: &str,
     ) -> Result<Result<Option<Placement>, DialError>, PluginError> {
         let (slot, mut d) = self.counted(self.take_dialer().await)?;
+        let started = std::time::Instant::now();
         let r = d.lookup(&self.dialer_config, idempotency_key).await;
+        self.ctx
+            .process_metrics
+            .plugin_call("lookup", started.elapsed());
         if r.is_ok() {
             Self::put_dialer(&slot, d);
         }

@@ -281,7 +281,13 @@ pub struct PluginHost {
     cache: cache::ComponentCache,
     disk: Option<disk_cache::DiskCache>,
     ticker: engine::EpochTicker,
+    /// Told how long each compilation took (the process's metrics; the
+    /// runtime does not know them: it is below lifecycle and api).
+    compile_observer: std::sync::OnceLock<CompileObserver>,
 }
+
+/// See [`PluginHost::observe_compiles`].
+pub type CompileObserver = Box<dyn Fn(std::time::Duration) + Send + Sync>;
 
 impl PluginHost {
     /// A host with [`HostOptions::default`].
@@ -309,6 +315,7 @@ impl PluginHost {
             cache: cache::ComponentCache::default(),
             disk,
             ticker,
+            compile_observer: std::sync::OnceLock::new(),
         })
     }
 
@@ -357,7 +364,11 @@ impl PluginHost {
             self.cache.put_component(sha, c.clone());
             return Ok(c);
         }
+        let started = std::time::Instant::now();
         let c = validate::compile(&self.engine, wasm)?;
+        if let Some(observe) = self.compile_observer.get() {
+            observe(started.elapsed());
+        }
         if let Some(d) = &self.disk {
             d.store(sha, &c);
         }
@@ -396,6 +407,12 @@ impl PluginHost {
             info,
             pre,
         }))
+    }
+
+    /// Calls `observe` with the duration of every compilation from now on
+    /// (cache hits are not compilations); the first observer set stays.
+    pub fn observe_compiles(&self, observe: CompileObserver) {
+        let _ = self.compile_observer.set(observe);
     }
 
     /// Components loaded from [`HostOptions::compiled_cache_dir`] instead of compiled.

@@ -101,6 +101,11 @@ pub const POSTGRES: &[Migration] = &[
         description: "run pause",
         sql: include_str!("../../../migrations/postgres/0010_run_pause.sql"),
     },
+    Migration {
+        version: 11,
+        description: "run job counts",
+        sql: include_str!("../../../migrations/postgres/0011_run_job_counts.sql"),
+    },
 ];
 
 /// SQLite migrations, in order; same versions as [`POSTGRES`].
@@ -154,6 +159,11 @@ pub const SQLITE: &[Migration] = &[
         version: 10,
         description: "run pause",
         sql: include_str!("../../../migrations/sqlite/0010_run_pause.sql"),
+    },
+    Migration {
+        version: 11,
+        description: "run job counts",
+        sql: include_str!("../../../migrations/sqlite/0011_run_job_counts.sql"),
     },
 ];
 

@@ -56,6 +56,7 @@
 //! - [`audit`]: [`AuditStore`], the tenant and platform audit logs.
 //! - [`dialer_config`]: [`DialerConfigStore`], dialer configs, callback tokens.
 //! - [`runs`]: [`ApiRunStore`] and [`WorkerRunStore`], the run lifecycle.
+//! - [`run_counts`]: a run's live job counts (`run_job_counts`, migration 0011).
 //! - [`run_pause`]: [`ApiRunPause`] and [`WorkerRunPause`], pausing and
 //!   resuming a run.
 //! - [`job_reads`]: [`ApiJobReads`], a run's jobs filtered and paged, and one
@@ -92,6 +93,7 @@ pub mod plugins;
 mod portable;
 pub mod postgres;
 pub mod retention;
+pub mod run_counts;
 pub mod run_pause;
 pub mod runs;
 pub mod secret;
@@ -129,6 +131,18 @@ pub trait StoreInfo {
     fn ping(&self) -> futures::future::BoxFuture<'_, StoreResult<()>>;
     /// Highest applied migration version (for `/readyz`: "migrations current").
     fn schema_version(&self) -> futures::future::BoxFuture<'_, StoreResult<i64>>;
+    /// The connection pool right now (for `/metrics`).
+    fn pool_status(&self) -> PoolStatus;
+}
+
+/// A connection pool's occupancy, read from sqlx when asked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open (idle or in use).
+    pub size: u32,
+    pub idle: usize,
+    /// The pool's limit.
+    pub max: u32,
 }
 
 /// What the API may call: the tenant-scoped stores and nothing that claims a

@@ -48,12 +48,15 @@ impl Resource {
     }
 }
 
-/// Counts for `/metrics`.
+/// Fleet-wide counts for `/metrics/fleet`: runs by state (a parked run is
+/// `paused`), and jobs by status and by outcome summed over the runs' live
+/// counters (`run_job_counts`, migration 0011) — never a scan of jobs or
+/// attempts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Aggregates {
-    /// Placed calls by outcome label (`unknown` while no outcome yet).
-    pub calls_by_outcome: BTreeMap<String, i64>,
     pub runs_by_state: BTreeMap<String, i64>,
+    pub jobs_by_status: BTreeMap<String, i64>,
+    pub jobs_by_outcome: BTreeMap<String, i64>,
 }
 
 /// One attempt of a job, for `GET /api/outbound/runs/{id}/jobs`.
@@ -85,7 +88,7 @@ pub trait PlatformReads: Send + Sync {
     /// The tenants owning a flow plugin named `name` (other than `except`).
     async fn flow_owners(&self, name: &str, except: TenantId) -> StoreResult<Vec<TenantId>>;
 
-    /// Calls by outcome and runs by state, over all tenants.
+    /// Runs by state and jobs by status and outcome, over all tenants.
     async fn aggregates(&self) -> StoreResult<Aggregates>;
 
     /// Name and version of a plugin row (runs pin flows by row id).

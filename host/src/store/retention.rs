@@ -24,7 +24,7 @@
 
 use async_trait::async_trait;
 
-use super::{JobCounts, StoreResult};
+use super::StoreResult;
 use crate::model::{LeadId, RunId, TenantId};
 
 /// Shortest retention a tenant may set, in days (0: purge as soon as the
@@ -120,11 +120,4 @@ pub fn check_retention_days(days: i64) -> StoreResult<u32> {
             ),
         ))
     }
-}
-
-/// The counts a run shows: frozen ones once the cleaner took its jobs.
-pub(crate) fn frozen_or(frozen: Option<String>, live: JobCounts) -> JobCounts {
-    frozen
-        .and_then(|j| serde_json::from_str(&j).ok())
-        .unwrap_or(live)
 }

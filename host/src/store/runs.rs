@@ -31,6 +31,8 @@ use crate::model::{
 /// so `store::runs::RunStatus` paths keep working.
 pub use crate::model::{JobStatus, RunStatus};
 
+pub(crate) use super::run_counts::{RUN_JOB_COUNTS_SQL, counts_from_counters, counts_from_rows};
+
 /// Reading `runs.status`: a name the model does not know is a corrupt row.
 impl RunStatus {
     pub fn parse(s: &str) -> StoreResult<Self> {
@@ -577,17 +579,6 @@ pub(crate) fn no_flow(spec: &RunSpec) -> super::StoreError {
             None => format!("no active flow plugin {:?} for this tenant", spec.flow),
         },
     )
-}
-
-pub(crate) fn counts_from_rows(rows: Vec<(String, Option<String>, i64)>) -> JobCounts {
-    let mut c = JobCounts::default();
-    for (status, outcome, n) in rows {
-        *c.by_status.entry(status).or_default() += n;
-        if let Some(o) = outcome {
-            *c.by_outcome.entry(o).or_default() += n;
-        }
-    }
-    c
 }
 
 /// A lead's `attributes` JSON object → ordered string pairs (non-string

@@ -286,9 +286,18 @@ impl Api {
 
     /// The Prometheus text of `/metrics` (no key needed).
     pub async fn metrics(&self) -> String {
+        self.metrics_at("/metrics").await
+    }
+
+    /// The fleet-wide gauges (`/metrics/fleet`).
+    pub async fn fleet_metrics(&self) -> String {
+        self.metrics_at("/metrics/fleet").await
+    }
+
+    async fn metrics_at(&self, path: &str) -> String {
         let resp = self
             .http
-            .get(format!("{}/metrics", self.base))
+            .get(format!("{}{path}", self.base))
             .send()
             .await
             .unwrap();

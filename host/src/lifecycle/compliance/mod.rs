@@ -58,6 +58,19 @@ pub enum Verdict {
     },
 }
 
+impl Verdict {
+    /// (rule, verdict) for `dialplane_compliance_decisions_total`: an
+    /// allowed lead passed every rule (`all`); otherwise the rule that said
+    /// no. Both come from fixed sets (bounded labels).
+    pub fn metric_labels(&self) -> (&str, &'static str) {
+        match self {
+            Verdict::Allow(_) => ("all", "allowed"),
+            Verdict::Defer { record, .. } => (&record.rule, "deferred"),
+            Verdict::Skip { record, .. } => (&record.rule, "skipped"),
+        }
+    }
+}
+
 /// The facts about a lead the store hands out with its job.
 #[derive(Debug, Clone)]
 pub struct LeadFacts<'a> {

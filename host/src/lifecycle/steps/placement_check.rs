@@ -62,7 +62,11 @@ pub async fn check(
     let cap = s
         .daily_attempt_cap
         .min(crate::config::LEAD_DAILY_ATTEMPT_CAP_DEFAULT);
-    match compliance::judge(&facts, s.calling_window, cap, now) {
+    let verdict = compliance::judge(&facts, s.calling_window, cap, now);
+    let (rule, said) = verdict.metric_labels();
+    ctx.process_metrics
+        .compliance_decision("placement", rule, said);
+    match verdict {
         Verdict::Allow(record) => Ok(record.to_json()),
         // Same attempt, same key: the lead waits for the next opening.
         Verdict::Defer { until, record } => {

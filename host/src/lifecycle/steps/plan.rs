@@ -92,7 +92,10 @@ pub async fn plan_one(
     let cap = s
         .daily_attempt_cap
         .min(crate::config::LEAD_DAILY_ATTEMPT_CAP_DEFAULT);
-    match compliance::judge(&facts, s.calling_window, cap, ctx.clock.now()) {
+    let verdict = compliance::judge(&facts, s.calling_window, cap, ctx.clock.now());
+    let (rule, said) = verdict.metric_labels();
+    ctx.process_metrics.compliance_decision("plan", rule, said);
+    match verdict {
         Verdict::Allow(record) => (
             JobDecision::Dial {
                 job_id: job.job_id,

@@ -9,6 +9,8 @@
 //! - [`create`]: the lead snapshot, the pinned flow, bad input.
 //! - [`leases`]: claims, fencing, takeover, the fleet's load.
 //! - [`cancel`]: cancelling runs and jobs.
+//! - [`counters`]: the run's live job counters against its jobs after
+//!   every transition.
 //! - [`calls`]: the cursor, retries, provider events, repeated commits.
 //! - [`follow_up`]: a flow's lead status and tags, committed fenced with
 //!   the result.
@@ -20,6 +22,7 @@
 
 pub mod calls;
 pub mod cancel;
+pub mod counters;
 pub mod create;
 pub mod follow_up;
 pub mod jobs;
@@ -37,6 +40,7 @@ use crate::runtime::{CallEvent, CallReport, CallState, Outcome, PluginKind};
 
 pub use calls::*;
 pub use cancel::*;
+pub use counters::*;
 pub use create::*;
 pub use follow_up::*;
 pub use jobs::*;
@@ -72,7 +76,8 @@ macro_rules! run_store_conformance_tests {
             retention_cleaner_deletes_in_batches_and_keeps_counts,
             retention_cleaners_at_once_share_the_work,
             erase_lead_wipes_personal_data_and_keeps_counts,
-            run_jobs_filter_by_state_outcome_lead_and_time
+            run_jobs_filter_by_state_outcome_lead_and_time,
+            run_job_counters_follow_every_transition
         );
     };
     ($open:path; $($case:ident),+ $(,)?) => {

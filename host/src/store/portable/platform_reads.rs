@@ -54,14 +54,22 @@ macro_rules! impl_platform_reads {
                 async fn aggregates(&self) -> StoreResult<Aggregates> {
                     let mut out = Aggregates::default();
                     for r in sqlx::query(
-                        "SELECT COALESCE(outcome, 'unknown'), COUNT(*) FROM attempts \
-                         WHERE placed GROUP BY 1",
+                        "SELECT status, outcome, CAST(SUM(n) AS BIGINT) FROM run_job_counts \
+                         GROUP BY status, outcome HAVING SUM(n) <> 0",
                     )
                     .fetch_all(&self.pool)
                     .await
                     .map_err(|e| self.err(e))?
                     {
-                        out.calls_by_outcome.insert(r.get(0), r.get(1));
+                        let (status, outcome, n): (String, String, i64) =
+                            (r.get(0), r.get(1), r.get(2));
+                        // '' = none (or a purged run's frozen map, 0011).
+                        if !status.is_empty() {
+                            *out.jobs_by_status.entry(status).or_default() += n;
+                        }
+                        if !outcome.is_empty() {
+                            *out.jobs_by_outcome.entry(outcome).or_default() += n;
+                        }
                     }
                     for r in sqlx::query(
                         // A parked run is stored `queued` (migration 0010).

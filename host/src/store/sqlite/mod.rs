@@ -99,6 +99,13 @@ impl StoreInfo for SqliteStore {
     fn redacted_url(&self) -> &str {
         &self.url
     }
+    fn pool_status(&self) -> crate::store::PoolStatus {
+        crate::store::PoolStatus {
+            size: self.pool.size(),
+            idle: self.pool.num_idle(),
+            max: self.pool.options().get_max_connections(),
+        }
+    }
     fn ping(&self) -> BoxFuture<'_, StoreResult<()>> {
         async move {
             sqlx::query("SELECT 1")

@@ -10,8 +10,8 @@ use super::{
 use crate::model::{CancelMode, JobId, LeaseGeneration, RunId, TenantId};
 use crate::runtime::CallEvent;
 use crate::store::runs::{
-    ApiRunStore, AttemptView, CallEventApplied, CancelRequested, JobView, RunSpec, RunStatus,
-    RunView, counts_from_rows, no_flow, validate_spec,
+    ApiRunStore, AttemptView, CallEventApplied, CancelRequested, JobView, RUN_JOB_COUNTS_SQL,
+    RunSpec, RunStatus, RunView, counts_from_counters, no_flow, validate_spec,
 };
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Page, StoreError, StoreResult};
@@ -99,23 +99,13 @@ impl ApiRunStore for SqliteStore {
         .map_err(|e| self.err(e))?
         .ok_or(StoreError::NotFound)?;
         let mut view = run_from_row(&row)?;
-        let counts: Vec<(String, Option<String>, i64)> = sqlx::query_as(
-            "SELECT status, outcome, COUNT(*) FROM jobs \
-             WHERE business_id = $1 AND run_id = $2 GROUP BY status, outcome",
-        )
-        .bind(tenant)
-        .bind(run)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.err(e))?;
-        // Once the cleaner took the jobs, their counts live on the run.
-        let (frozen,): (Option<String>,) =
-            sqlx::query_as("SELECT purged_counts FROM runs WHERE id = $1")
-                .bind(run)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(|e| self.err(e))?;
-        view.counts = crate::store::retention::frozen_or(frozen, counts_from_rows(counts));
+        // Kept by the jobs triggers (migration 0011): O(1) in the run's size.
+        let counts: Vec<(String, String, i64)> = sqlx::query_as(RUN_JOB_COUNTS_SQL)
+            .bind(run)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        view.counts = counts_from_counters(counts);
         Ok(view)
     }
 
