@@ -376,3 +376,64 @@ fn grafana_asks_only_for_served_names(served: &[&str]) {
     );
     assert!(asked >= 15, "the dashboard names {asked} metrics");
 }
+
+/// A `dialplane worker` process (no API) serves its own counters with
+/// `--metrics-listen`: the calls it placed, its heartbeats, its decisions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_process_serves_its_own_metrics() {
+    use dialplane_tests::lifecycle::*;
+    use tokio::io::AsyncBufReadExt;
+    let db = open(Db::Sqlite).await;
+    let phones = human_phones(LEADS, 60);
+    let (b, run_id, _) = seed_run(&db.store, &phones, Some("Etc/UTC"), settings(2), &[]).await;
+    let mut child = tokio::process::Command::new(dialplane_tests::dialplane_bin().unwrap())
+        .args([
+            "worker",
+            "--database-url",
+            &db.url,
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--heartbeat-interval", "100ms", "--poll-interval", "20ms"])
+        .env_remove("DATABASE_URL")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn dialplane worker");
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the worker says where");
+        if let Some(rest) = line.split("worker metrics on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    // Keep draining stderr so the worker never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    wait_for(Duration::from_secs(90), "the run to finish", || async {
+        run_view(&db.store, b, run_id)
+            .await
+            .status
+            .is_terminal()
+            .then_some(())
+    })
+    .await;
+    let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert_eq!(
+        total(&text, "dialplane_calls_total"),
+        LEADS as f64,
+        "every call this worker placed: {text}"
+    );
+    assert!(total(&text, "dialplane_heartbeats_total") >= 1.0, "{text}");
+    assert!(
+        total(&text, "dialplane_compliance_decisions_total") >= LEADS as f64,
+        "{text}"
+    );
+    assert!(text.contains("dialplane_build_info"), "{text}");
+    let _ = child.start_kill();
+}

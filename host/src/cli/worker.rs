@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::compile_cache::CompileCacheArgs;
 use crate::config;
 use crate::lifecycle::{Worker, WorkerConfig, stop_pair};
+use crate::process_metrics::Metrics;
 use crate::runtime::{Limits, PluginHost};
 use crate::store;
 
@@ -23,6 +24,10 @@ pub struct WorkerArgs {
     /// A run whose heartbeat is older than this is taken over (default 30s).
     #[arg(long, env = "DIALPLANE_LEASE_TTL", value_parser = parse_duration)]
     pub lease_ttl: Option<Duration>,
+    /// Serve this worker's Prometheus `/metrics` on this address (e.g.
+    /// 0.0.0.0:9464); off by default. `serve` has them at its API's `/metrics`.
+    #[arg(long, env = "DIALPLANE_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Runs driven at once.
     #[arg(long, env = "DIALPLANE_MAX_RUNS", default_value_t = config::WORKER_MAX_RUNS_DEFAULT)]
     pub max_runs: u32,
@@ -167,8 +172,24 @@ pub async fn run(a: WorkerArgs) -> anyhow::Result<ExitCode> {
         a.deadlines.limits(),
         a.compile_cache.host_options(),
     )?);
+    let metrics = Arc::new(Metrics::new());
+    let observed = metrics.clone();
+    plugins.observe_compiles(Box::new(move |took| observed.plugin_compiled(took)));
     let (stop_handle, stop) = stop_pair();
-    let worker = Worker::new(db, plugins, None, cfg, stop).await?;
+    if let Some(addr) = a.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("metrics-listen: cannot listen on {addr}: {e}"))?;
+        let bound = listener.local_addr()?;
+        let stop = stop.clone();
+        tokio::spawn(crate::api::metrics::serve_node_metrics(
+            listener,
+            metrics.clone(),
+            async move { stop.wait().await },
+        ));
+        super::notice::info(&format!("worker metrics on http://{bound}/metrics"));
+    }
+    let worker = Worker::reporting_to(db, plugins, None, cfg, stop, metrics).await?;
     super::notice::info(&format!("dialplane worker {} started", worker.id()));
     tokio::spawn(async move {
         shutdown_signal().await;
