@@ -12,9 +12,9 @@
 //!   (one node, or the load balancer), never every replica, or `sum()`
 //!   multiplies them.
 //!
-//! [`track_http`] is the layer that counts requests by route template;
-//! [`serve_node_metrics`] serves `/metrics` alone, for a `dialplane worker`
-//! (`--metrics-listen`), which has no API.
+//! [`track_http`] is the layer that counts requests by route template. A
+//! `dialplane worker` has no API: [`super::node_metrics`] serves its
+//! `/metrics` alone (`--metrics-listen`).
 
 use std::time::Instant;
 
@@ -133,24 +133,4 @@ pub async fn track_http(State(s): State<AppState>, req: Request, next: Next) -> 
     s.metrics
         .http_request(&route, &method, res.status().as_u16(), started.elapsed());
     res
-}
-
-/// Serves this process's `/metrics` (nothing else) on `listener` until
-/// `shutdown` fires: a worker node's counters (calls, compliance decisions,
-/// plugin latency, heartbeats, takeovers) are its own, and only it has them.
-pub async fn serve_node_metrics(
-    listener: tokio::net::TcpListener,
-    metrics: std::sync::Arc<Metrics>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let app = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let metrics = metrics.clone();
-            async move { ([(CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], metrics.encode()) }
-        }),
-    );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
 }

@@ -29,7 +29,8 @@
 //! - [`keys`]: a tenant's own API keys (list, create, revoke, rotate).
 //! - [`admin_dialers`]: dialer adapter versions (platform key only).
 //! - [`admin_keys`]: tenants, their keys and the platform's keys (platform key only).
-//! - [`health`], [`metrics`], [`openapi`], [`dashboard`]: operations and docs.
+//! - [`health`], [`metrics`], [`openapi`], [`dashboard`]: operations and docs;
+//!   [`node_metrics`]: a worker's own `/metrics` listener (not the API).
 //!
 //! Every router but the dashboard's is a `utoipa_axum` `OpenApiRouter`: a
 //! route and its OpenAPI operation are registered together, so the document
@@ -52,6 +53,7 @@ pub mod keys;
 pub mod leads;
 pub mod legacy;
 pub mod metrics;
+pub mod node_metrics;
 pub mod openapi;
 pub mod paging;
 pub mod params;

@@ -182,7 +182,7 @@ pub async fn run(a: WorkerArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("metrics-listen: cannot listen on {addr}: {e}"))?;
         let bound = listener.local_addr()?;
         let stop = stop.clone();
-        tokio::spawn(crate::api::metrics::serve_node_metrics(
+        tokio::spawn(crate::api::node_metrics::serve_node_metrics(
             listener,
             metrics.clone(),
             async move { stop.wait().await },
