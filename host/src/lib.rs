@@ -22,6 +22,8 @@
 //!   drives leads through the plugins.
 //! - [`api`]: axum routers per resource, auth, the one error type.
 //! - [`process_metrics`]: counters shared by the API and in-process workers.
+//! - [`process_stats`]: the process's memory, CPU and file descriptors, for
+//!   `/metrics`.
 //! - [`demo`]: the `dialplane demo` campaign (lead generator, sim ledger,
 //!   progress bar, summary table).
 //! - [`cli`]: the `dialplane` subcommands.
@@ -35,6 +37,7 @@ pub mod leads_file;
 pub mod lifecycle;
 pub mod model;
 pub mod process_metrics;
+pub mod process_stats;
 pub mod runtime;
 pub mod store;
 pub mod testing;

@@ -4,16 +4,26 @@
 //! `prometheus-client` [`Registry`] and rendered by `/metrics`
 //! ([`crate::api::metrics`]). Fleet-wide gauges (runs, jobs, calls in
 //! flight) are not here: they come from the database at `/metrics/fleet`.
+//!
+//! Read at scrape rather than counted: the pools' occupancy
+//! ([`Metrics::watch_pool`]) and the process's memory, CPU and file
+//! descriptors ([`crate::process_stats`]).
 
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+use crate::store::timed_pool::PoolProbe;
 
 /// Latency buckets (seconds) of the cancel, claim and HTTP histograms.
 pub const LATENCY_BUCKETS: [f64; 10] =
@@ -22,6 +32,18 @@ pub const LATENCY_BUCKETS: [f64; 10] =
 /// Compile-time buckets (seconds): a component compiles in 0.1 s to tens
 /// of seconds.
 pub const COMPILE_BUCKETS: [f64; 8] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0];
+
+/// Pool-wait buckets (seconds): an idle connection is handed out in
+/// microseconds; a saturated pool makes requests wait up to the acquire
+/// timeout ([`crate::config::DATABASE_ACQUIRE_TIMEOUT_DEFAULT`], 10 s).
+pub const POOL_WAIT_BUCKETS: [f64; 11] = [
+    0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0,
+];
+
+/// The `pool` label of the API's tenant-scoped store.
+pub const API_POOL: &str = "api";
+/// The `pool` label of the workers' store.
+pub const WORKER_POOL: &str = "worker";
 
 /// The build's version (`dialplane_build_info{version}`).
 pub const BUILD_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -60,7 +82,7 @@ struct ComplianceDecision {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Pool {
-    /// `api`: the API's tenant-scoped store.
+    /// [`API_POOL`] or [`WORKER_POOL`].
     pool: String,
 }
 
@@ -110,9 +132,15 @@ pub struct Metrics {
     takeovers: Counter,
     http_requests: Family<HttpRequest, Counter>,
     http_latency: HistogramFamily<HttpRoute>,
-    pool_connections: Family<Pool, Gauge>,
-    pool_idle: Family<Pool, Gauge>,
-    pool_max: Family<Pool, Gauge>,
+    pool_waits: HistogramFamily<Pool>,
+    /// The pools [`Metrics::watch_pool`] added, read at scrape.
+    pools: Arc<Mutex<Vec<WatchedPool>>>,
+}
+
+/// Debug shows the label only (a probe is a pool).
+struct WatchedPool {
+    label: Pool,
+    probe: Arc<dyn PoolProbe>,
 }
 
 impl Default for Metrics {
@@ -141,9 +169,8 @@ impl Metrics {
             takeovers: Counter::default(),
             http_requests: Family::default(),
             http_latency: Family::new_with_constructor(latency_histogram),
-            pool_connections: Family::default(),
-            pool_idle: Family::default(),
-            pool_max: Family::default(),
+            pool_waits: Family::new_with_constructor(|| Histogram::new(POOL_WAIT_BUCKETS)),
+            pools: Arc::default(),
         };
         let build: Family<Build, Gauge> = Family::default();
         build
@@ -241,33 +268,27 @@ impl Metrics {
             m.http_latency.clone(),
         );
         registry.register(
-            "dialplane_db_pool_connections",
-            "Open database connections of this process's pool, read at scrape",
-            m.pool_connections.clone(),
+            "dialplane_db_pool_acquire_duration_seconds",
+            "How long this process's queries waited for a database connection, by pool",
+            m.pool_waits.clone(),
         );
-        registry.register(
-            "dialplane_db_pool_idle",
-            "Idle database connections of this process's pool, read at scrape",
-            m.pool_idle.clone(),
-        );
-        registry.register(
-            "dialplane_db_pool_max",
-            "The pool's connection limit",
-            m.pool_max.clone(),
-        );
+        registry.register_collector(Box::new(PoolCollector {
+            pools: Arc::clone(&m.pools),
+        }));
+        registry.register_collector(Box::new(crate::process_stats::ProcessCollector));
         Metrics { registry, ..m }
     }
 
-    /// Records `pool`'s occupancy (called when scraped).
-    pub fn set_pool(&self, pool: &str, status: crate::store::PoolStatus) {
+    /// Exports `probe`'s pool under `pool` ([`API_POOL`], [`WORKER_POOL`]):
+    /// its occupancy, read at scrape, and every later acquire's wait.
+    pub fn watch_pool(&self, pool: &str, probe: Arc<dyn PoolProbe>) {
         let label = Pool { pool: pool.into() };
-        self.pool_connections
-            .get_or_create(&label)
-            .set(i64::from(status.size));
-        self.pool_idle.get_or_create(&label).set(status.idle as i64);
-        self.pool_max
-            .get_or_create(&label)
-            .set(i64::from(status.max));
+        // A histogram handle shares its family member's counts.
+        let waits = self.pool_waits.get_or_create(&label).clone();
+        probe.observe_waits(Box::new(move |d| waits.observe(d.as_secs_f64())));
+        if let Ok(mut pools) = self.pools.lock() {
+            pools.push(WatchedPool { label, probe });
+        }
     }
 
     /// OpenMetrics text of every family.
@@ -357,5 +378,75 @@ impl Metrics {
                 method: method.into(),
             })
             .observe(took.as_secs_f64());
+    }
+}
+
+/// One figure of a pool's status.
+type ReadPool = fn(&crate::store::PoolStatus) -> i64;
+
+/// The watched pools' occupancy, read when scraped. Two probes under one
+/// label (several workers in one test process) are summed.
+struct PoolCollector {
+    pools: Arc<Mutex<Vec<WatchedPool>>>,
+}
+
+impl std::fmt::Debug for WatchedPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchedPool")
+            .field("pool", &self.label.pool)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for PoolCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PoolCollector")
+    }
+}
+
+impl Collector for PoolCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut by_label: Vec<(Pool, crate::store::PoolStatus)> = Vec::new();
+        if let Ok(mut pools) = self.pools.lock() {
+            // A dropped pool (a worker that ended) leaves the list.
+            pools.retain(|w| w.probe.status().is_some());
+            for watched in pools.iter() {
+                let Some(status) = watched.probe.status() else {
+                    continue;
+                };
+                match by_label.iter_mut().find(|(l, _)| *l == watched.label) {
+                    Some((_, sum)) => {
+                        sum.size += status.size;
+                        sum.idle += status.idle;
+                        sum.max += status.max;
+                    }
+                    None => by_label.push((watched.label.clone(), status)),
+                }
+            }
+        }
+        let families: [(&str, &str, ReadPool); 3] = [
+            (
+                "dialplane_db_pool_connections",
+                "Open database connections of the pool, read at scrape",
+                |s| i64::from(s.size),
+            ),
+            (
+                "dialplane_db_pool_idle",
+                "Idle database connections of the pool, read at scrape",
+                |s| s.idle as i64,
+            ),
+            (
+                "dialplane_db_pool_max",
+                "The pool's connection limit",
+                |s| i64::from(s.max),
+            ),
+        ];
+        for (name, help, read) in families {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for (label, status) in &by_label {
+                ConstGauge::new(read(status)).encode(family.encode_family(label)?)?;
+            }
+        }
+        Ok(())
     }
 }

@@ -89,6 +89,43 @@ async fn families_after_a_small_run(mut api: Api) {
         value(&m, "dialplane_db_pool_idle", "pool=\"api\"")
             <= value(&m, "dialplane_db_pool_connections", "pool=\"api\"")
     );
+    // Both pools' waits were timed: every query takes a connection.
+    for pool in ["api", "worker"] {
+        let label = format!("pool=\"{pool}\"");
+        let acquires = value(
+            &m,
+            "dialplane_db_pool_acquire_duration_seconds_count",
+            &label,
+        );
+        // A worker queries for each lead; the API at least per request.
+        let floor = if pool == "worker" { LEADS as f64 } else { 1.0 };
+        assert!(acquires >= floor, "{pool}: {m}");
+        assert_eq!(
+            value(
+                &m,
+                "dialplane_db_pool_acquire_duration_seconds_bucket",
+                &format!("le=\"+Inf\",{label}")
+            ),
+            acquires,
+            "{m}"
+        );
+    }
+    // The process's own figures, read from /proc at scrape.
+    for name in [
+        "process_resident_memory_bytes",
+        "process_virtual_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_threads",
+        "process_cpu_seconds_total",
+    ] {
+        assert_ne!(value(&m, name, ""), 0.0, "{name}: {m}");
+    }
+    assert!(
+        value(&m, "process_open_fds", "") <= value(&m, "process_max_fds", "")
+            || value(&m, "process_max_fds", "") == -1.0,
+        "{m}"
+    );
     assert_eq!(value(&m, "dialplane_leases_lost_total", ""), 0.0, "{m}");
     assert_eq!(value(&m, "dialplane_takeovers_total", ""), 0.0, "{m}");
 
@@ -356,7 +393,11 @@ fn grafana_asks_only_for_served_names(served: &[&str]) {
         for target in panel["targets"].as_array().unwrap() {
             let expr = target["expr"].as_str().unwrap();
             let mut rest = expr;
-            while let Some(at) = rest.find("dialplane_") {
+            while let Some(at) = ["dialplane_", "process_"]
+                .iter()
+                .filter_map(|p| rest.find(p))
+                .min()
+            {
                 let tail = &rest[at..];
                 let end = tail
                     .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -435,5 +476,21 @@ async fn a_worker_process_serves_its_own_metrics() {
         "{text}"
     );
     assert!(text.contains("dialplane_build_info"), "{text}");
+    assert!(
+        value(
+            &text,
+            "dialplane_db_pool_acquire_duration_seconds_count",
+            "pool=\"worker\""
+        ) >= LEADS as f64,
+        "the worker's queries waited on its pool: {text}"
+    );
+    assert!(
+        value(&text, "dialplane_db_pool_max", "pool=\"worker\"") >= 1.0,
+        "{text}"
+    );
+    assert!(
+        value(&text, "process_resident_memory_bytes", "") > 0.0,
+        "{text}"
+    );
     let _ = child.start_kill();
 }

@@ -2,9 +2,10 @@
 //! - `/metrics`: this node's families ([`crate::process_metrics`]): build
 //!   info, start time, calls committed by outcome, plugin errors, callbacks,
 //!   security events, heartbeats, leases lost, takeovers, HTTP requests and
-//!   latency by route template, cancel and claim latency, the API pool's
-//!   open/idle/max connections (read from sqlx at scrape). Each node counts
-//!   only what it did: scrape every node, `sum()` across them.
+//!   latency by route template, cancel and claim latency, the API's and
+//!   workers' pools (open/idle/max connections, acquire waits), the
+//!   process's memory, CPU and file descriptors. Each node counts only what
+//!   it did: scrape every node, `sum()` across them.
 //! - `/metrics/fleet`: fleet-wide gauges from the database — runs by state,
 //!   jobs by status and by outcome, calls in flight (jobs `dialing`) — summed
 //!   over the runs' live counters (`run_job_counts`), never over jobs or
@@ -38,9 +39,6 @@ pub use crate::process_metrics::Metrics;
 pub const OPENMETRICS_CONTENT_TYPE: &str =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// The `pool` label of the API's tenant-scoped store.
-const API_POOL: &str = "api";
-
 /// The route label of a request no route matched (bounded, unlike paths).
 const UNMATCHED_ROUTE: &str = "unmatched";
 
@@ -62,7 +60,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     ),
 )]
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    s.metrics.set_pool(API_POOL, s.store.pool_status());
     (
         [(CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)],
         s.metrics.encode(),

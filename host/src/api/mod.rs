@@ -145,6 +145,7 @@ impl AppState {
         let store = crate::store::tenant_scope::connect_api(url).await?;
         let platform = connect_platform_reads(url).await?;
         let metrics = Arc::new(metrics::Metrics::default());
+        metrics.watch_pool(crate::process_metrics::API_POOL, store.pool_probe());
         let observed = Arc::clone(&metrics);
         plugins.observe_compiles(Box::new(move |took| observed.plugin_compiled(took)));
         Ok(AppState {

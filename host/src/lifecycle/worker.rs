@@ -62,6 +62,7 @@ impl Worker {
                 pid: std::process::id() as i64,
             })
             .await?;
+        metrics.watch_pool(crate::process_metrics::WORKER_POOL, store.pool_probe());
         let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
         Ok(Worker {
             ctx: Arc::new(WorkerCtx::new(store, plugins, clock, cfg, stop, metrics)),

@@ -69,6 +69,8 @@
 //! - [`postgres`]: the PostgreSQL driver.
 //! - [`sqlite`]: the SQLite driver.
 //! - [`tenant_scope`]: the API's RLS role and per-task tenant scope.
+//! - [`timed_pool`]: the drivers' connection pool, every acquire timed
+//!   (for `/metrics`).
 //! - [`migrate`]: schema migrations, applied by [`connect`].
 //! - [`error`]: [`StoreError`], and URLs with the password removed.
 //! - [`secret`]: bearer secrets (API keys, callback tokens), stored hashed.
@@ -99,6 +101,7 @@ pub mod runs;
 pub mod secret;
 pub mod sqlite;
 pub mod tenant_scope;
+pub mod timed_pool;
 
 use std::sync::Arc;
 
@@ -131,8 +134,8 @@ pub trait StoreInfo {
     fn ping(&self) -> futures::future::BoxFuture<'_, StoreResult<()>>;
     /// Highest applied migration version (for `/readyz`: "migrations current").
     fn schema_version(&self) -> futures::future::BoxFuture<'_, StoreResult<i64>>;
-    /// The connection pool right now (for `/metrics`).
-    fn pool_status(&self) -> PoolStatus;
+    /// The connection pool's occupancy and acquire waits (for `/metrics`).
+    fn pool_probe(&self) -> std::sync::Arc<dyn timed_pool::PoolProbe>;
 }
 
 /// A connection pool's occupancy, read from sqlx when asked.

@@ -119,7 +119,8 @@ pub async fn connect_platform_reads(url: &str) -> StoreResult<Arc<dyn PlatformRe
                 .max_connections(PLATFORM_READS_CONNECTIONS)
                 .connect(url)
                 .await
-                .map_err(err)?,
+                .map_err(err)?
+                .into(),
             url: redacted,
         }),
         Engine::Sqlite => Arc::new(SqliteStore {
@@ -127,7 +128,8 @@ pub async fn connect_platform_reads(url: &str) -> StoreResult<Arc<dyn PlatformRe
                 .max_connections(PLATFORM_READS_CONNECTIONS)
                 .connect(url)
                 .await
-                .map_err(err)?,
+                .map_err(err)?
+                .into(),
             url: redacted,
         }),
     })

@@ -90,7 +90,7 @@ pub async fn connect_api(url: &str) -> StoreResult<Arc<dyn ApiStore>> {
     drop(owner);
     let pool = api_pool(url).await?;
     Ok(Arc::new(PgStore {
-        pool,
+        pool: pool.into(),
         url: redact_url(url),
     }))
 }

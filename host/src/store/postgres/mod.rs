@@ -23,6 +23,7 @@ use crate::config::{
     DATABASE_ACQUIRE_TIMEOUT_DEFAULT, DATABASE_MAX_CONNECTIONS_DEFAULT,
     POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_DEFAULT,
 };
+use crate::store::timed_pool::TimedPool;
 use crate::store::{
     Engine, MigrationReport, StoreError, StoreInfo, StoreResult, migrate, redact_url,
 };
@@ -30,7 +31,8 @@ use crate::store::{
 /// A [`crate::store::Store`] on PostgreSQL.
 #[derive(Clone)]
 pub struct PgStore {
-    pub(crate) pool: PgPool,
+    /// Timed: `/metrics` reports how long queries waited for it.
+    pub(crate) pool: TimedPool<sqlx::Postgres>,
     pub(crate) url: String,
 }
 
@@ -56,7 +58,7 @@ impl PgStore {
             .await
             .map_err(|e| unavailable(e, &redacted))?;
         let store = PgStore {
-            pool,
+            pool: pool.into(),
             url: redacted,
         };
         let report = store.migrate().await?;
@@ -65,12 +67,12 @@ impl PgStore {
 
     /// Applies pending migrations (see [`migrate`]).
     pub async fn migrate(&self) -> StoreResult<MigrationReport> {
-        migrate::apply_postgres(&self.pool, &self.url).await
+        migrate::apply_postgres(self.pool.inner(), &self.url).await
     }
 
     /// The pool, for the lifecycle's own queries (LISTEN/NOTIFY).
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        self.pool.inner()
     }
 
     pub(crate) fn err(&self, e: sqlx::Error) -> StoreError {
@@ -121,12 +123,8 @@ impl StoreInfo for PgStore {
     fn redacted_url(&self) -> &str {
         &self.url
     }
-    fn pool_status(&self) -> crate::store::PoolStatus {
-        crate::store::PoolStatus {
-            size: self.pool.size(),
-            idle: self.pool.num_idle(),
-            max: self.pool.options().get_max_connections(),
-        }
+    fn pool_probe(&self) -> std::sync::Arc<dyn crate::store::timed_pool::PoolProbe> {
+        self.pool.probe()
     }
     fn ping(&self) -> BoxFuture<'_, StoreResult<()>> {
         async move {

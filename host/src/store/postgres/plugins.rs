@@ -141,7 +141,7 @@ impl PluginStore for PgStore {
     }
 
     async fn activation_notices(&self) -> StoreResult<BoxStream<'static, ()>> {
-        let mut listener = PgListener::connect_with(&self.pool)
+        let mut listener = PgListener::connect_with(self.pool.inner())
             .await
             .map_err(|e| self.err(e))?;
         listener

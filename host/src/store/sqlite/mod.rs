@@ -25,6 +25,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use crate::config::{
     DATABASE_ACQUIRE_TIMEOUT_DEFAULT, DATABASE_MAX_CONNECTIONS_DEFAULT, SQLITE_BUSY_TIMEOUT_DEFAULT,
 };
+use crate::store::timed_pool::TimedPool;
 use crate::store::{
     Engine, MigrationReport, StoreError, StoreInfo, StoreResult, migrate, redact_url,
 };
@@ -32,7 +33,8 @@ use crate::store::{
 /// A [`crate::store::Store`] on SQLite.
 #[derive(Clone)]
 pub struct SqliteStore {
-    pub(crate) pool: SqlitePool,
+    /// Timed: `/metrics` reports how long queries waited for it.
+    pub(crate) pool: TimedPool<sqlx::Sqlite>,
     pub(crate) url: String,
 }
 
@@ -70,7 +72,7 @@ impl SqliteStore {
                 cause: e.to_string(),
             })?;
         let store = SqliteStore {
-            pool,
+            pool: pool.into(),
             url: redacted,
         };
         let report = store.migrate().await?;
@@ -79,12 +81,12 @@ impl SqliteStore {
 
     /// Applies pending migrations (see [`migrate`]).
     pub async fn migrate(&self) -> StoreResult<MigrationReport> {
-        migrate::apply_sqlite(&self.pool, &self.url).await
+        migrate::apply_sqlite(self.pool.inner(), &self.url).await
     }
 
     /// The pool, for the lifecycle's own queries.
     pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        self.pool.inner()
     }
 
     pub(crate) fn err(&self, e: sqlx::Error) -> StoreError {
@@ -99,12 +101,8 @@ impl StoreInfo for SqliteStore {
     fn redacted_url(&self) -> &str {
         &self.url
     }
-    fn pool_status(&self) -> crate::store::PoolStatus {
-        crate::store::PoolStatus {
-            size: self.pool.size(),
-            idle: self.pool.num_idle(),
-            max: self.pool.options().get_max_connections(),
-        }
+    fn pool_probe(&self) -> std::sync::Arc<dyn crate::store::timed_pool::PoolProbe> {
+        self.pool.probe()
     }
     fn ping(&self) -> BoxFuture<'_, StoreResult<()>> {
         async move {

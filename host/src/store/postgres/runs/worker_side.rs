@@ -184,7 +184,7 @@ impl WorkerRunStore for PgStore {
     }
 
     async fn cancel_notices(&self) -> StoreResult<BoxStream<'static, RunId>> {
-        let mut listener = PgListener::connect_with(&self.pool)
+        let mut listener = PgListener::connect_with(self.pool.inner())
             .await
             .map_err(|e| self.err(e))?;
         listener
