@@ -14,11 +14,13 @@
 //! - [`sqlite_url`]: a fresh SQLite file per test.
 //! - a plugin host with small, test-friendly limits, lead/run fixtures;
 //! - [`dialplane_bin`]: the real `dialplane` binary for CLI and process tests.
+//! - [`serve_process`]: a real `dialplane serve` process on a free port.
 //! - [`openapi_tools`]: the pinned Python OpenAPI validator and client
 //!   generator, in a virtual environment under `target/`.
 
 pub mod callback_signing;
 pub mod fake_provider;
+pub mod serve_process;
 pub mod twilio_sim;
 
 use std::path::PathBuf;

@@ -6,20 +6,18 @@
 //! database; one on SQLite); and the `tenant` / `admin-key` commands with
 //! `--json` and in text.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::api_common::{Api, error_code};
+use dialplane_tests::serve_process::spawn_serve;
 use dialplane_tests::{dialplane_bin, pg, sqlite_url};
 
 /// The contract: a revoked key is refused everywhere within this.
 const REVOKED_EVERYWHERE_WITHIN: Duration = Duration::from_secs(1);
-const START_WITHIN: Duration = Duration::from_secs(60);
 
 fn ids(list: &Value) -> Vec<i64> {
     list["items"]
@@ -358,36 +356,7 @@ async fn operator_tenants_and_keys_on_sqlite() {
 
 /// `dialplane serve` (API only) on a free port, and its base URL.
 async fn serve(url: &str) -> (Child, String) {
-    let mut child = Command::new(dialplane_bin().unwrap())
-        .args([
-            "serve",
-            "--database-url",
-            url,
-            "--listen",
-            "127.0.0.1:0",
-            "--no-workers",
-        ])
-        .env_remove("DATABASE_URL")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn dialplane serve");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = tokio::time::timeout(START_WITHIN, async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(addr) = line.split("dialplane API listening on ").nth(1) {
-                return addr.trim().to_string();
-            }
-        }
-        panic!("dialplane serve exited before printing its address")
-    })
-    .await
-    .expect("dialplane serve never printed its address");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, base)
+    spawn_serve(url, &["--no-workers"]).await
 }
 
 async fn status(

@@ -7,16 +7,13 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
+use dialplane_tests::serve_process::spawn_serve;
 use dialplane_tests::{dialplane_bin, openapi_tools, sqlite_url};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
-/// How long `serve` may take to print its address.
-const START_WITHIN: Duration = Duration::from_secs(60);
 /// How long the tour may take (its run is cancelled early; the in-flight
 /// call ends within the sim dialer's call time).
 const TOUR_WITHIN: Duration = Duration::from_secs(180);
@@ -69,35 +66,6 @@ async fn dialplane(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-/// `dialplane serve` (API and a worker) on a free port, and its base URL.
-async fn serve(url: &str) -> (Child, String) {
-    let mut child = Command::new(dialplane_bin().unwrap())
-        .args(["serve", "--database-url", url, "--listen", "127.0.0.1:0"])
-        .env_remove("DATABASE_URL")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn dialplane serve");
-    // It prints its address (and its logs) on stderr.
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = tokio::time::timeout(START_WITHIN, async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(addr) = line.split("dialplane API listening on ").nth(1) {
-                return addr.trim().to_string();
-            }
-        }
-        panic!("dialplane serve exited before printing its address")
-    })
-    .await
-    .expect("dialplane serve never printed its address");
-    // Keep reading, so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, base)
-}
-
 /// The generated operation modules: `api/<tag>/<operation>.py`.
 fn generated_operations(package: &Path) -> BTreeSet<String> {
     let mut ops = BTreeSet::new();
@@ -131,7 +99,7 @@ async fn a_generated_python_client_covers_every_operation_and_runs_the_tour() {
         &dialplane(&["tenant", "create", "Acme Plumbing", "--database-url", &url]).await,
         "api_key",
     );
-    let (_server, base) = serve(&url).await;
+    let (_server, base) = spawn_serve(&url, &[]).await;
 
     let doc = reqwest::get(format!("{base}/api/openapi.json"))
         .await

@@ -7,16 +7,14 @@
 //! row of the database is searched, bytes included), counts still hold, and
 //! the audit log says `lead.erased` without the phone.
 
-use std::process::Stdio;
 use std::time::Duration;
 
+use dialplane_tests::serve_process::spawn_serve;
 use dialplane_tests::{dialplane_bin, pg, sqlite_url};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-const START_WITHIN: Duration = Duration::from_secs(60);
 const RUN_WITHIN: Duration = Duration::from_secs(120);
 const POLL: Duration = Duration::from_millis(50);
 
@@ -143,29 +141,7 @@ struct Serve {
 
 impl Serve {
     async fn start(url: &str) -> Serve {
-        let mut child = Command::new(dialplane_bin().unwrap())
-            .args(["serve", "--database-url", url, "--listen", "127.0.0.1:0"])
-            .args(["--cleaner-interval", "100ms"])
-            .env_remove("DATABASE_URL")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn dialplane serve");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let base = tokio::time::timeout(START_WITHIN, async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(addr) = line.split("dialplane API listening on ").nth(1) {
-                    return addr.trim().to_string();
-                }
-            }
-            panic!("dialplane serve exited before printing its address")
-        })
-        .await
-        .expect("dialplane serve never printed its address");
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let (child, base) = spawn_serve(url, &["--cleaner-interval", "100ms"]).await;
         Serve {
             _child: child,
             base,
