@@ -17,6 +17,9 @@
 //!   reads (owner lookups, `/metrics`, job details).
 //! - [`retention`]: [`super::RetentionStore`] and [`super::CleanerStore`],
 //!   a tenant's retention, erasing a lead, the cleaner's batches.
+//! - [`run_pause`]: [`super::ApiRunPause`] and [`super::WorkerRunPause`],
+//!   instantiated by each driver's `runs` module (which supplies its write
+//!   transaction and owner notice).
 //! - [`run_rows`]: the run store's column lists and row mappers (runs,
 //!   jobs, attempts, a worker's jobs and leads), declared by each driver's
 //!   `runs` module, whose statements stay per engine.
@@ -39,6 +42,7 @@ pub mod job_reads;
 pub mod kv;
 pub mod platform_reads;
 pub mod retention;
+pub mod run_pause;
 pub mod run_rows;
 
 /// A PostgreSQL cast in SQL text shared by both engines: the cast itself on

@@ -22,7 +22,7 @@ impl ApiRunStore for PgStore {
         validate_spec(spec)?;
         let settings =
             serde_json::to_string(&spec.settings).map_err(|e| StoreError::Other(e.to_string()))?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         let flow: Option<(i64,)> = sqlx::query_as(
             "SELECT id FROM plugins WHERE kind = 'flow' AND name = $2 \
                AND (business_id = $1 OR business_id IS NULL) \
@@ -185,7 +185,7 @@ impl ApiRunStore for PgStore {
         run: RunId,
         mode: Option<CancelMode>,
     ) -> StoreResult<CancelRequested> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         let row: Option<(String, i64)> = sqlx::query_as(&format!(
             "UPDATE runs SET cancel_requested = TRUE, \
                  cancel_mode = COALESCE(cancel_mode, $3, settings->>'cancel_mode', 'hangup'), \
@@ -275,7 +275,7 @@ impl ApiRunStore for PgStore {
     }
 
     async fn cancel_job(&self, tenant: TenantId, job: JobId) -> StoreResult<JobView> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query(&format!(
             "UPDATE jobs SET status = 'cancelled', reason = 'job cancelled', updated_at = {NOW_MS} \
              WHERE business_id = $1 AND id = $2 AND status = 'queued' RETURNING {JOB_COLUMNS}"

@@ -18,7 +18,7 @@ impl PgStore {
         decisions: &[JobDecision],
         now_ms: i64,
     ) -> StoreResult<MarkResult> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         match self.fence(&mut tx, run_id, generation).await? {
             None => return Ok(MarkResult::LeaseLost),
             Some(f) if f.cancel => return Ok(MarkResult::Cancelled),
@@ -173,7 +173,7 @@ impl PgStore {
         worker_id: &str,
         calls: &[PendingCall],
     ) -> StoreResult<Fenced> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         if self.fence(&mut tx, run_id, generation).await?.is_none() {
             return Ok(Fenced::LeaseLost);
         }

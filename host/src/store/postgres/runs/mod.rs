@@ -23,8 +23,8 @@
 //!   reads and writes.
 //! - [`worker_side`]: [`crate::store::WorkerRunStore`], leases, the owner's
 //!   reads of its work and the end of a run.
-//! - [`pause`]: [`crate::store::ApiRunPause`] and
-//!   [`crate::store::WorkerRunPause`], pausing and resuming a run.
+//! - pausing and resuming a run: `crate::store::portable::run_pause`,
+//!   instantiated below with this driver's `write_tx` and `notify_owner`.
 //! - [`batch_writes`]: the owner's fenced batch writes (mark dialing,
 //!   record pending calls).
 //! - [`finish_batch`]: `finish_jobs`, a batch's results in one statement.
@@ -32,7 +32,6 @@
 mod api_side;
 mod batch_writes;
 mod finish_batch;
-mod pause;
 mod worker_side;
 
 use sqlx::postgres::PgRow;
@@ -66,6 +65,7 @@ struct RunFlags {
 }
 
 crate::store::portable::run_rows::impl_run_rows!(PgRow, postgres);
+crate::store::portable::run_pause::impl_run_pause!(PgStore, postgres);
 
 impl PgStore {
     /// Locks the run row under lease `generation`; `None` = lease lost.
@@ -87,8 +87,22 @@ impl PgStore {
         Ok(row.map(|(cancel, pause)| RunFlags { cancel, pause }))
     }
 
-    async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
+    /// A transaction for a write: a plain `BEGIN`; its statements lock the
+    /// rows they need (`FOR UPDATE`).
+    async fn write_tx(&self) -> StoreResult<Transaction<'static, Postgres>> {
         self.pool.begin().await.map_err(|e| self.err(e))
+    }
+
+    /// Tells `run`'s owner, wherever it runs, to read its flags (cancel,
+    /// pause, resume) now rather than at its next heartbeat.
+    async fn notify_owner(&self, run: RunId) -> StoreResult<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CANCEL_CHANNEL)
+            .bind(run.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     /// `ANALYZE jobs`, when a worker first claims a large run. Batch writes

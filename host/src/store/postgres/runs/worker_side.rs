@@ -43,7 +43,7 @@ impl WorkerRunStore for PgStore {
 
     async fn release_worker(&self, worker: &WorkerId) -> StoreResult<()> {
         let worker_id = worker.as_str();
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(&format!(
             "UPDATE workers SET stopped_at = {NOW_MS}, last_seen = {NOW_MS} WHERE id = $1"
         ))
@@ -320,7 +320,7 @@ impl WorkerRunStore for PgStore {
 
     async fn finish_run_if_done(&self, lease: &Lease) -> StoreResult<RunStatus> {
         let (run_id, generation) = (lease.run.0, lease.generation.0);
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         let Some(RunFlags { cancel, .. }) = self.fence(&mut tx, run_id, generation).await? else {
             let (s,): (String,) = sqlx::query_as("SELECT status FROM runs WHERE id = $1")
                 .bind(run_id)
@@ -379,7 +379,7 @@ impl WorkerRunStore for PgStore {
 
     async fn fail_run(&self, lease: &Lease, reason: &str) -> StoreResult<Fenced> {
         let (run_id, generation) = (lease.run.0, lease.generation.0);
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         if self.fence(&mut tx, run_id, generation).await?.is_none() {
             return Ok(Fenced::LeaseLost);
         }

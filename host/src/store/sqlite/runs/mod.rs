@@ -8,14 +8,13 @@
 //!   reads and writes.
 //! - [`worker_side`]: [`crate::store::WorkerRunStore`], leases, the owner's
 //!   reads of its work and the end of a run.
-//! - [`pause`]: [`crate::store::ApiRunPause`] and
-//!   [`crate::store::WorkerRunPause`], pausing and resuming a run.
+//! - pausing and resuming a run: `crate::store::portable::run_pause`,
+//!   instantiated below with this driver's `write_tx` and `notify_owner`.
 //! - [`batch_writes`]: the owner's fenced batch writes (mark dialing, record
 //!   pending calls, finish jobs).
 
 mod api_side;
 mod batch_writes;
-mod pause;
 mod worker_side;
 
 use std::sync::OnceLock;
@@ -50,8 +49,17 @@ fn cancel_channel() -> &'static broadcast::Sender<(String, i64)> {
 }
 
 crate::store::portable::run_rows::impl_run_rows!(SqliteRow, sqlite);
+crate::store::portable::run_pause::impl_run_pause!(SqliteStore, sqlite);
 
 impl SqliteStore {
+    /// Tells `run`'s owner in this process to read its flags (cancel,
+    /// pause, resume) now; owners in other processes read them at their
+    /// next heartbeat.
+    async fn notify_owner(&self, run: RunId) -> StoreResult<()> {
+        let _ = cancel_channel().send((self.url.clone(), run.0));
+        Ok(())
+    }
+
     async fn write_tx(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         self.pool
             .begin_with("BEGIN IMMEDIATE")
