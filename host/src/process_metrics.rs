@@ -9,7 +9,8 @@
 //! ([`Metrics::watch_pool`]) and the process's memory, CPU and file
 //! descriptors ([`crate::process_stats`]).
 
-use std::sync::atomic::AtomicU64;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -135,6 +136,16 @@ pub struct Metrics {
     pool_waits: HistogramFamily<Pool>,
     /// The pools [`Metrics::watch_pool`] added, read at scrape.
     pools: Arc<Mutex<Vec<WatchedPool>>>,
+    /// The pools' waits as plain totals, by pool label
+    /// ([`Metrics::pool_wait_totals`]; prometheus-client's histograms do not
+    /// give their sum and count back outside its tests).
+    pool_wait_totals: Mutex<HashMap<String, Arc<WaitTotals>>>,
+}
+
+#[derive(Debug, Default)]
+struct WaitTotals {
+    acquires: AtomicU64,
+    waited_ns: AtomicU64,
 }
 
 /// Debug shows the label only (a probe is a pool).
@@ -171,6 +182,7 @@ impl Metrics {
             http_latency: Family::new_with_constructor(latency_histogram),
             pool_waits: Family::new_with_constructor(|| Histogram::new(POOL_WAIT_BUCKETS)),
             pools: Arc::default(),
+            pool_wait_totals: Mutex::default(),
         };
         let build: Family<Build, Gauge> = Family::default();
         build
@@ -285,10 +297,35 @@ impl Metrics {
         let label = Pool { pool: pool.into() };
         // A histogram handle shares its family member's counts.
         let waits = self.pool_waits.get_or_create(&label).clone();
-        probe.observe_waits(Box::new(move |d| waits.observe(d.as_secs_f64())));
+        let totals = self.wait_totals(pool);
+        probe.observe_waits(Box::new(move |d| {
+            waits.observe(d.as_secs_f64());
+            totals.acquires.fetch_add(1, Ordering::Relaxed);
+            totals
+                .waited_ns
+                .fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+        }));
         if let Ok(mut pools) = self.pools.lock() {
             pools.push(WatchedPool { label, probe });
         }
+    }
+
+    /// How many connections `pool` has handed out and their summed wait
+    /// (for `bench api`, which reports the wait per request).
+    pub fn pool_wait_totals(&self, pool: &str) -> (u64, Duration) {
+        let totals = self.wait_totals(pool);
+        (
+            totals.acquires.load(Ordering::Relaxed),
+            Duration::from_nanos(totals.waited_ns.load(Ordering::Relaxed)),
+        )
+    }
+
+    fn wait_totals(&self, pool: &str) -> Arc<WaitTotals> {
+        let mut all = self
+            .pool_wait_totals
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Arc::clone(all.entry(pool.to_string()).or_default())
     }
 
     /// OpenMetrics text of every family.

@@ -430,6 +430,18 @@ fn bench_plugin_and_api_agree_on_their_json() {
     assert_eq!(api["bench"], "api", "{api}");
     assert_eq!(api["engine"], "sqlite");
     assert!(api["get_run"]["requests"].as_u64().unwrap() > 0, "{api}");
+    // Each endpoint says how it used the API's pool: every GET takes at
+    // least one connection (the key lookup), and the wait is a number.
+    for endpoint in ["get_run", "callback"] {
+        assert!(
+            api[endpoint]["pool_acquires_per_request"].as_f64().unwrap() >= 1.0,
+            "{endpoint}: {api}"
+        );
+        assert!(
+            api[endpoint]["pool_wait_mean_us"].is_u64(),
+            "{endpoint}: {api}"
+        );
+    }
     // `bench lifecycle` (minutes of work) prints through the same code; its
     // `--json` is checked by the walk above.
 }

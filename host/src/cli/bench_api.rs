@@ -15,7 +15,10 @@
 //!   same connections as a prober would send them. Their medians should
 //!   match: the answer must not reveal which ids exist.
 //!
-//! Prints requests/s and p50/p99 latency per endpoint as one JSON line.
+//! Prints requests/s and p50/p99 latency per endpoint as one JSON line, and
+//! for each the API pool's connections handed out per request and their
+//! mean wait (`pool_acquires_per_request`, `pool_wait_mean_us`): how much
+//! of the latency is queueing for a database connection.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +30,7 @@ use hyper::Request;
 use crate::api::{ApiConfig, AppState};
 use crate::lifecycle::RunSettings;
 use crate::model::LeadId;
+use crate::process_metrics::{API_POOL, Metrics};
 use crate::runtime::{Limits, PluginHost, PluginKind};
 use crate::store::{LeadInput, RunSpec};
 
@@ -64,6 +68,32 @@ struct Load {
     rps: f64,
     p50_us: u64,
     p99_us: u64,
+}
+
+/// The API pool's acquires and their summed wait, read before and after a
+/// load.
+#[derive(Clone, Copy)]
+struct PoolWaits {
+    acquires: u64,
+    waited: Duration,
+}
+
+impl PoolWaits {
+    fn now(metrics: &Metrics) -> PoolWaits {
+        let (acquires, waited) = metrics.pool_wait_totals(API_POOL);
+        PoolWaits { acquires, waited }
+    }
+
+    /// Per request of `load`, since `before`.
+    fn json_since(self, before: PoolWaits, load: &Load) -> serde_json::Value {
+        let acquires = self.acquires.saturating_sub(before.acquires);
+        let waited = self.waited.saturating_sub(before.waited);
+        serde_json::json!({
+            "pool_acquires_per_request":
+                (acquires as f64 / load.requests.max(1) as f64 * 100.0).round() / 100.0,
+            "pool_wait_mean_us": waited.as_micros() as u64 / acquires.max(1),
+        })
+    }
 }
 
 type MakeRequest = Arc<dyn Fn() -> Request<Full<Bytes>> + Send + Sync>;
@@ -216,6 +246,7 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
         .await?;
     let intruder_key = db.create_api_key(Some(intruder)).await?.plaintext;
 
+    let metrics = Arc::clone(&state.metrics);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -256,8 +287,13 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
     let missing_req = intruder_get(format!("/api/outbound/runs/{}", MISSING_RUN_ID));
     // Warm-up: compile the adapter once, fill pools.
     drive(addr, 1, Arc::clone(&cb_req)).await?;
+    let before_get = PoolWaits::now(&metrics);
     let get = drive(addr, a.secs, get_req).await?;
+    let before_cb = PoolWaits::now(&metrics);
     let cb = drive(addr, a.secs, cb_req).await?;
+    let after_cb = PoolWaits::now(&metrics);
+    let get_pool = before_cb.json_since(before_get, &get);
+    let cb_pool = after_cb.json_since(before_cb, &cb);
     // Interleaved, as a prober would send them: the two answers compared
     // under the same load.
     let mut pair = drive_mix(addr, a.secs, vec![foreign_req, missing_req]).await?;
@@ -277,8 +313,10 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
         "connections": CONNECTIONS,
         "run_jobs": a.run_jobs.max(1),
         "secs_per_endpoint": a.secs,
-        "get_run": {"requests": get.requests, "errors": get.errors, "rps": get.rps.round(), "p50_us": get.p50_us, "p99_us": get.p99_us},
-        "callback": {"requests": cb.requests, "errors": cb.errors, "rps": cb.rps.round(), "p50_us": cb.p50_us, "p99_us": cb.p99_us},
+        "get_run": {"requests": get.requests, "errors": get.errors, "rps": get.rps.round(), "p50_us": get.p50_us, "p99_us": get.p99_us,
+            "pool_acquires_per_request": get_pool["pool_acquires_per_request"], "pool_wait_mean_us": get_pool["pool_wait_mean_us"]},
+        "callback": {"requests": cb.requests, "errors": cb.errors, "rps": cb.rps.round(), "p50_us": cb.p50_us, "p99_us": cb.p99_us,
+            "pool_acquires_per_request": cb_pool["pool_acquires_per_request"], "pool_wait_mean_us": cb_pool["pool_wait_mean_us"]},
         // Every answer is a 404 here, counted under `errors`.
         "get_run_cross_tenant_404": {"requests": foreign.requests, "rps": foreign.rps.round(), "p50_us": foreign.p50_us, "p99_us": foreign.p99_us},
         "get_run_missing_404": {"requests": missing.requests, "rps": missing.rps.round(), "p50_us": missing.p50_us, "p99_us": missing.p99_us},
