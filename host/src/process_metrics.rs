@@ -445,11 +445,11 @@ impl Collector for PoolCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let mut by_label: Vec<(Pool, crate::store::PoolStatus)> = Vec::new();
         if let Ok(mut pools) = self.pools.lock() {
-            // A dropped pool (a worker that ended) leaves the list.
-            pools.retain(|w| w.probe.status().is_some());
-            for watched in pools.iter() {
+            // Each probe read once; a dropped pool (a worker that ended)
+            // leaves the list.
+            pools.retain(|watched| {
                 let Some(status) = watched.probe.status() else {
-                    continue;
+                    return false;
                 };
                 match by_label.iter_mut().find(|(l, _)| *l == watched.label) {
                     Some((_, sum)) => {
@@ -459,7 +459,8 @@ impl Collector for PoolCollector {
                     }
                     None => by_label.push((watched.label.clone(), status)),
                 }
-            }
+                true
+            });
         }
         let families: [(&str, &str, ReadPool); 3] = [
             (

@@ -84,11 +84,14 @@ impl PoolWaits {
         PoolWaits { acquires, waited }
     }
 
-    /// Per request of `load`, since `before`.
-    fn json_since(self, before: PoolWaits, load: &Load) -> serde_json::Value {
+    /// `load`'s JSON, with its connections per request and their mean wait
+    /// since `before`.
+    fn load_json(self, before: PoolWaits, load: &Load) -> serde_json::Value {
         let acquires = self.acquires.saturating_sub(before.acquires);
         let waited = self.waited.saturating_sub(before.waited);
         serde_json::json!({
+            "requests": load.requests, "errors": load.errors, "rps": load.rps.round(),
+            "p50_us": load.p50_us, "p99_us": load.p99_us,
             "pool_acquires_per_request":
                 (acquires as f64 / load.requests.max(1) as f64 * 100.0).round() / 100.0,
             "pool_wait_mean_us": waited.as_micros() as u64 / acquires.max(1),
@@ -292,8 +295,8 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
     let before_cb = PoolWaits::now(&metrics);
     let cb = drive(addr, a.secs, cb_req).await?;
     let after_cb = PoolWaits::now(&metrics);
-    let get_pool = before_cb.json_since(before_get, &get);
-    let cb_pool = after_cb.json_since(before_cb, &cb);
+    let get_json = before_cb.load_json(before_get, &get);
+    let cb_json = after_cb.load_json(before_cb, &cb);
     // Interleaved, as a prober would send them: the two answers compared
     // under the same load.
     let mut pair = drive_mix(addr, a.secs, vec![foreign_req, missing_req]).await?;
@@ -313,10 +316,8 @@ pub async fn run(a: ApiBenchArgs) -> anyhow::Result<std::process::ExitCode> {
         "connections": CONNECTIONS,
         "run_jobs": a.run_jobs.max(1),
         "secs_per_endpoint": a.secs,
-        "get_run": {"requests": get.requests, "errors": get.errors, "rps": get.rps.round(), "p50_us": get.p50_us, "p99_us": get.p99_us,
-            "pool_acquires_per_request": get_pool["pool_acquires_per_request"], "pool_wait_mean_us": get_pool["pool_wait_mean_us"]},
-        "callback": {"requests": cb.requests, "errors": cb.errors, "rps": cb.rps.round(), "p50_us": cb.p50_us, "p99_us": cb.p99_us,
-            "pool_acquires_per_request": cb_pool["pool_acquires_per_request"], "pool_wait_mean_us": cb_pool["pool_wait_mean_us"]},
+        "get_run": get_json,
+        "callback": cb_json,
         // Every answer is a 404 here, counted under `errors`.
         "get_run_cross_tenant_404": {"requests": foreign.requests, "rps": foreign.rps.round(), "p50_us": foreign.p50_us, "p99_us": foreign.p99_us},
         "get_run_missing_404": {"requests": missing.requests, "rps": missing.rps.round(), "p50_us": missing.p50_us, "p99_us": missing.p99_us},
